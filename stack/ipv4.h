@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * IPv4: validates received datagrams (version, IHL, lengths, checksum, fragments, destination)
+ * and hands them to the transport; builds outgoing headers (DF set, no fragmentation), picks the
+ * next hop (on-link or gateway) and passes the frame to the neighbour layer.
+ */
+#ifndef TPA_IPV4_H
+#define TPA_IPV4_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct rte_mbuf;
+struct tpa_stack;
+
+/* What the transport learns about a received datagram. */
+struct ipv4_rx_meta {
+	uint32_t src_be;
+	uint32_t dst_be;
+	uint8_t tos;
+	uint8_t ttl;
+	/* The device already verified the L4 checksum (rx offload): skip it. */
+	bool l4_cksum_ok;
+};
+
+/* Called by eth with m's data at the IPv4 header; takes ownership. */
+void ipv4_input(struct tpa_stack *s, struct rte_mbuf *m);
+
+/*
+ * Send a transport segment. m's data starts at the L4 header, with at least 64 bytes of
+ * headroom; the L4 checksum is already filled in, or ipv4_tx_l4_cksum_offload() is true and the
+ * caller set RTE_MBUF_F_TX_TCP_CKSUM with the pseudo-header sum. Prepends the IPv4 and Ethernet
+ * headers (sets l2_len/l3_len/ol_flags), resolves the next hop (queueing while it resolves) and
+ * queues the frame. Always takes ownership; returns 0 or a negative errno (dropped, counted).
+ */
+int ipv4_output(struct tpa_stack *s, struct rte_mbuf *m, uint32_t dst_be, uint8_t proto);
+
+bool ipv4_tx_l4_cksum_offload(const struct tpa_stack *s);
+/* Largest L4 segment (header included) that fits the MTU. */
+uint16_t ipv4_max_l4_len(const struct tpa_stack *s);
+
+#endif

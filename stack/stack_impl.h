@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The stack instance as the layers inside stack/ see it. Everything the stack owns hangs off
+ * struct tpa_stack (no globals), so several instances can live in one process.
+ * Time: layers call stack_now() (reads the clock, caches it in now_ns); within one packet's
+ * processing now_ns may be used directly.
+ */
+#ifndef TPA_STACK_IMPL_H
+#define TPA_STACK_IMPL_H
+
+#include <stdint.h>
+
+#include "tpa/stack.h"
+
+#define TPA_TX_BATCH 64
+#define TPA_RX_BURST 64
+
+struct neigh_table;
+struct tcp_layer;
+
+struct tpa_stack {
+	struct tpa_stack_config cfg;
+	struct tpa_stack_stats stats;
+	uint64_t now_ns;
+	struct neigh_table *neigh;
+	struct tcp_layer *tcp;
+	/* Frames ready for the device; sent by tpa_stack_flush() or when the batch fills. */
+	struct rte_mbuf *txq[TPA_TX_BATCH];
+	uint16_t txq_len;
+	uint16_t ip_id;
+	uint32_t ipv4_mask_be; /* from ipv4_prefix_len, network byte order */
+};
+
+static inline uint64_t stack_now(struct tpa_stack *s)
+{
+	s->now_ns = s->cfg.clock.now_ns(s->cfg.clock.ctx);
+	return s->now_ns;
+}
+
+#define NS_PER_MS 1000000ull
+
+#define STAT_INC(s, name) ((s)->stats.name++)
+#define STAT_ADD(s, name, n) ((s)->stats.name += (n))
+
+/* Queue a complete Ethernet frame for transmission (takes ownership). */
+void stack_tx_frame(struct tpa_stack *s, struct rte_mbuf *m);
+
+#endif
