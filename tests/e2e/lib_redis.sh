@@ -1,0 +1,84 @@
+# shellcheck shell=bash
+# Helpers for the redis end-to-end tests: testbed, redis-server under the shim in the server
+# namespace, kernel clients in the client namespace, cleanup on any exit.
+# Set TPA_E2E_KERNEL=1 to run the same tests with redis-server on the kernel (no shim): the
+# tests must pass both ways.
+set -euo pipefail
+
+SRC=${TPA_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+BUILD=${TPA_BUILD_DIR:-$SRC/build/release}
+SHIM=$BUILD/shim/libtpa_shim.so
+[ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 77; }
+command -v redis-server >/dev/null || { echo "SKIP: redis-server not installed"; exit 77; }
+eval "$("$SRC/scripts/testbed.sh" env)"
+E2E_WORK=$(mktemp -d /tmp/tpa-e2e.XXXXXX)
+E2E_PIDS=()
+REDIS_PORT=${REDIS_PORT:-6379}
+
+e2e_cleanup() {
+	local rc=$?
+	for p in "${E2E_PIDS[@]:-}"; do
+		[ -n "$p" ] && kill -9 "$p" 2>/dev/null || true
+	done
+	wait 2>/dev/null || true
+	if [ $rc -ne 0 ] && [ $rc -ne 77 ]; then
+		echo "---- logs ($E2E_WORK)"
+		tail -n 30 "$E2E_WORK"/*.log 2>/dev/null || true
+	fi
+	"$SRC/scripts/testbed.sh" down || true
+	rm -rf "$E2E_WORK"
+	exit $rc
+}
+trap e2e_cleanup EXIT
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+pass() { echo "ok: $*"; }
+
+cli_ns() { ip netns exec "$TPA_TB_CLI_NS" "$@"; }
+srv_ns() { ip netns exec "$TPA_TB_SRV_NS" "$@"; }
+rcli() { cli_ns timeout 20 redis-cli -h "$TPA_TB_SRV_IP" -p "$REDIS_PORT" "$@"; }
+
+testbed_up() {
+	"$SRC/scripts/testbed.sh" down >/dev/null 2>&1 || true
+	"$SRC/scripts/testbed.sh" up
+}
+
+# start_redis [extra redis-server args...]: starts it (under the shim unless TPA_E2E_KERNEL=1),
+# waits for PING from the client namespace, sets REDIS_PID.
+start_redis() {
+	local pre=()
+	if [ "${TPA_E2E_KERNEL:-0}" != 1 ]; then
+		[ -f "$SHIM" ] || fail "$SHIM not built"
+		pre=(env LD_PRELOAD="$SHIM" TPA_IFACE="$TPA_TB_SRV_IF" TPA_PORTS="$REDIS_PORT")
+	fi
+	# ip netns exec execs the program, so $! is redis-server itself (not a subshell).
+	ip netns exec "$TPA_TB_SRV_NS" "${pre[@]}" redis-server --port "$REDIS_PORT" --protected-mode no --bind 0.0.0.0 \
+		--appendonly no --save '' --dir "$E2E_WORK" --logfile '' --maxclients 4000 "$@" \
+		>>"$E2E_WORK/redis.log" 2>&1 &
+	REDIS_PID=$!
+	E2E_PIDS+=("$REDIS_PID")
+	for _ in $(seq 1 100); do
+		if rcli ping 2>/dev/null | grep -q PONG; then
+			return 0
+		fi
+		kill -0 "$REDIS_PID" 2>/dev/null || fail "redis-server exited at start"
+		sleep 0.2
+	done
+	fail "redis-server does not answer PING"
+}
+
+stop_redis() { # signal (default TERM)
+	kill -"${1:-TERM}" "$REDIS_PID" 2>/dev/null || true
+	for _ in $(seq 1 100); do
+		kill -0 "$REDIS_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -0 "$REDIS_PID" 2>/dev/null && fail "redis-server did not stop on SIG${1:-TERM}"
+	wait "$REDIS_PID" 2>/dev/null || true
+}
+
+# An array, not a function, so that `"${RESP_CHECK[@]}" ... &` makes $! the checker itself.
+RESP_CHECK=(ip netns exec "$TPA_TB_CLI_NS" python3 "$SRC/tests/e2e/redis_check.py" "$TPA_TB_SRV_IP" "$REDIS_PORT")
+resp_check() { "${RESP_CHECK[@]}" "$@"; }
+
+xdp_attached() { srv_ns ip link show dev "$TPA_TB_SRV_IF" | grep -q 'prog/xdp'; }

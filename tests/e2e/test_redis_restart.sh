@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Stopping redis-server (SIGTERM, then SIGKILL) leaves no XDP program and no port state behind:
+# a kernel server can use the port, and redis under the shim starts again and serves.
+source "$(dirname "$0")/lib_redis.sh"
+testbed_up
+
+kernel_can_serve_port() {
+	ip netns exec "$TPA_TB_SRV_NS" python3 -c "
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('$TPA_TB_SRV_IP', $REDIS_PORT)); s.listen(1); s.settimeout(10)
+c, _ = s.accept(); c.sendall(b'kernel-ok'); c.close()" &
+	local srv=$!
+	sleep 0.5
+	local got
+	got=$(cli_ns timeout 10 python3 -c "
+import socket
+s = socket.create_connection(('$TPA_TB_SRV_IP', $REDIS_PORT), timeout=5)
+print(s.recv(100).decode())") || true
+	wait $srv || true
+	[ "$got" = kernel-ok ]
+}
+
+no_xdp_left() {
+	for _ in $(seq 1 50); do
+		xdp_attached || return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+for sig in TERM KILL; do
+	start_redis
+	resp_check data 20 >/dev/null || fail "data before SIG$sig"
+	stop_redis $sig
+	no_xdp_left || fail "XDP program still attached after SIG$sig"
+	kernel_can_serve_port || fail "kernel cannot serve port $REDIS_PORT after SIG$sig"
+	pass "after SIG$sig: no XDP program, kernel serves port $REDIS_PORT"
+done
+start_redis
+resp_check data 20 >/dev/null || fail "data after restart"
+stop_redis TERM
+pass "redis under the shim restarts cleanly"
