@@ -1,0 +1,833 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The engine: starts EAL and one port for a config, runs a tpa stack over it, and connects the
+ * stack's hooks to the kernel (port holding, XDP steering, neighbour resolution). See
+ * include/tpa/dpdk.h for the contract.
+ */
+#include <arpa/inet.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+
+#include "engine_impl.h"
+#include "port.h"
+
+/* Check the netlink socket at least this often while busy (neighbour changes are rare). */
+#define NL_POLL_INTERVAL_NS 1000000ull
+/* After a resolve request, check it on every poll for this long. */
+#define RESOLVE_WATCH_NS 3000000000ull
+/* Sleep slice when the port has no fd to sleep on. */
+#define NOFD_SLEEP_NS 50000ll
+
+struct tpa_engine {
+	struct tpa_engine_config cfg;
+	struct tpa_engine_info info;
+	struct tpa_stack *stack;
+	struct rte_mempool *pool;
+	int port_started;
+	int eal_started_here;
+	int wait_fd;
+	int rx_intr; /* wait_fd is an epoll fd holding the port's Rx event fd (memif) */
+	int intr_fd; /* the port's current Rx event fd, -1 until the link is up */
+	uint64_t intr_check_ns;
+	int prev_idle;
+	int kernel_iface; /* af_xdp / af_packet: the kernel owns the interface and its addresses */
+	struct fault_state fault;
+	struct xdp_ctl xdp;
+	int xdp_open;
+	struct port_hold *hold;
+	uint8_t local_ports[65536 / 8]; /* ports reserved without a kernel (memif, pci) */
+	uint32_t next_local_port;
+	struct nl_neigh_watch nl;
+	int resolve_fd;
+	uint64_t last_nl_ns;
+	uint64_t resolve_until_ns;
+	int watchdog_fd;
+	struct {
+		uint64_t neigh_updates, neigh_resolves, steer_on, steer_off, steer_fail,
+		        reserve_fail, tx_fault_unsent;
+	} st;
+};
+
+static void intr_refresh(struct tpa_engine *e);
+
+static int wait_add(struct tpa_engine *e, int fd)
+{
+	if (e->wait_fd < 0 || fd < 0)
+		return -EBADF;
+	struct epoll_event ev = {.events = EPOLLIN};
+	ev.data.fd = fd;
+	if (epoll_ctl(e->wait_fd, EPOLL_CTL_ADD, fd, &ev) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* 0: no engine yet; 1: one exists; 2: one existed and cleaned EAL up (cannot restart). */
+static int engine_state;
+/* EAL keeps pointers into argv; they live as long as the process. */
+static struct eal_args eal_argv_keep;
+
+uint64_t tpa_engine_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t clock_now(void *ctx)
+{
+	(void)ctx;
+	return tpa_engine_now_ns();
+}
+
+/* ---- netdev over the port --------------------------------------------------------------- */
+
+static uint16_t nd_rx(void *ctx, struct rte_mbuf **pkts, uint16_t max)
+{
+	struct tpa_engine *e = ctx;
+	if (!e->fault.active)
+		return rte_eth_rx_burst(e->info.port_id, 0, pkts, max);
+	/* Leave room for duplicates and frames released from the reorder hold. */
+	uint16_t want = max > 2 ? max / 2 : 1;
+	uint16_t n = rte_eth_rx_burst(e->info.port_id, 0, pkts, want);
+	return fault_apply(&e->fault, &e->fault.rx, e->pool, pkts, n, max);
+}
+
+static uint16_t nd_tx(void *ctx, struct rte_mbuf **pkts, uint16_t n)
+{
+	struct tpa_engine *e = ctx;
+	if (!e->fault.active)
+		return rte_eth_tx_burst(e->info.port_id, 0, pkts, n);
+	struct rte_mbuf *out[512];
+	if (n > 256)
+		n = 256;
+	memcpy(out, pkts, n * sizeof(pkts[0]));
+	uint16_t m = fault_apply(&e->fault, &e->fault.tx, e->pool, out, n, 512);
+	uint16_t sent = rte_eth_tx_burst(e->info.port_id, 0, out, m);
+	/* Under fault injection a full ring is one more loss, not back-pressure. */
+	for (uint16_t i = sent; i < m; i++) {
+		rte_pktmbuf_free(out[i]);
+		e->st.tx_fault_unsent++;
+	}
+	return n;
+}
+
+/* ---- stack hooks ------------------------------------------------------------------------ */
+
+static int hook_port_reserve(void *ctx, uint32_t laddr_be, uint16_t *port)
+{
+	struct tpa_engine *e = ctx;
+	(void)laddr_be;
+	if (e->kernel_iface) {
+		int rc = port_hold_reserve(e->hold, port);
+		if (rc)
+			e->st.reserve_fail++;
+		return rc;
+	}
+	/* No kernel on this port: the engine owns the whole ephemeral range. */
+	for (uint32_t i = 0; i < 16384; i++) {
+		uint32_t p = 49152 + (e->next_local_port++ % 16384);
+		if (!(e->local_ports[p / 8] & (1u << (p % 8)))) {
+			e->local_ports[p / 8] |= (uint8_t)(1u << (p % 8));
+			*port = (uint16_t)p;
+			return 0;
+		}
+	}
+	e->st.reserve_fail++;
+	return -EADDRNOTAVAIL;
+}
+
+static void hook_port_release(void *ctx, uint16_t port)
+{
+	struct tpa_engine *e = ctx;
+	if (e->kernel_iface)
+		port_hold_drop(e->hold, port);
+	else
+		e->local_ports[port / 8] &= (uint8_t) ~(1u << (port % 8));
+}
+
+int tpa_engine_steer_port(struct tpa_engine *e, uint16_t port, int on)
+{
+	if (!e || !port)
+		return -EINVAL;
+	int rc = 0;
+	if (on) {
+		e->st.steer_on++;
+		if (e->kernel_iface)
+			rc = port_hold_take(e->hold, port);
+		if (!rc && e->xdp_open)
+			rc = xdp_ctl_steer(&e->xdp, port, 1);
+	} else {
+		e->st.steer_off++;
+		if (e->xdp_open)
+			rc = xdp_ctl_steer(&e->xdp, port, 0);
+		/* A reserved port stays held until port_release; a listener's hold goes now. */
+		if (e->kernel_iface && !(e->hold->reserved[port / 8] & (1u << (port % 8))))
+			port_hold_drop(e->hold, port);
+	}
+	if (rc)
+		e->st.steer_fail++;
+	return rc;
+}
+
+static void hook_port_steer(void *ctx, uint16_t port, int on)
+{
+	tpa_engine_steer_port(ctx, port, on);
+}
+
+static void hook_neigh_resolve(void *ctx, uint32_t ip_be)
+{
+	struct tpa_engine *e = ctx;
+	e->st.neigh_resolves++;
+	/* A datagram to the discard port makes the kernel resolve the address (ARP) like for
+	 * any of its own packets; the answer comes back as an RTM_NEWNEIGH notification. An
+	 * entry the kernel already has produces no notification, so read the table again too. */
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(9)};
+	sa.sin_addr.s_addr = ip_be;
+	if (e->resolve_fd >= 0)
+		(void)!sendto(e->resolve_fd, "", 0, MSG_DONTWAIT, (struct sockaddr *)&sa,
+		              sizeof(sa));
+	e->resolve_until_ns = tpa_engine_now_ns() + RESOLVE_WATCH_NS;
+}
+
+/* The stack has one ctx for all hooks (the engine's); the caller's sock_event has its own. */
+static void hook_sock_event(void *ctx, int sock, uint32_t events)
+{
+	struct tpa_engine *e = ctx;
+	e->cfg.sock_event(e->cfg.sock_event_ctx, sock, events);
+}
+
+static void neigh_to_stack(void *arg, uint32_t ip_be, const uint8_t *mac)
+{
+	struct tpa_engine *e = arg;
+	e->st.neigh_updates++;
+	if (e->stack)
+		tpa_stack_neigh_update(e->stack, ip_be, mac);
+}
+
+/* ---- create ----------------------------------------------------------------------------- */
+
+static int find_xdp_prog(const struct tpa_engine_config *cfg, char *out, size_t len, char *err,
+                         size_t errlen)
+{
+	if (cfg->xdp_prog[0]) {
+		if (access(cfg->xdp_prog, R_OK))
+			return engine_seterr(err, errlen, ENOENT,
+			                     "TPA_XDP_PROG: cannot read '%s': %s", cfg->xdp_prog,
+			                     strerror(errno));
+		snprintf(out, len, "%s", cfg->xdp_prog);
+		return 0;
+	}
+	/* Next to the library or program this code is linked into: <libdir>/tpa/. */
+	Dl_info di;
+	if (dladdr((void *)find_xdp_prog, &di) && di.dli_fname) {
+		char dir[PATH_MAX];
+		snprintf(dir, sizeof(dir), "%s", di.dli_fname);
+		char *slash = strrchr(dir, '/');
+		if (slash) {
+			*slash = '\0';
+			snprintf(out, len, "%s/tpa/tpa_steer.bpf.o", dir);
+			if (!access(out, R_OK))
+				return 0;
+		}
+	}
+	const char *candidates[] = {TPA_XDP_OBJ_INSTALL, TPA_XDP_OBJ_BUILD};
+	for (size_t i = 0; i < 2; i++)
+		if (!access(candidates[i], R_OK)) {
+			snprintf(out, len, "%s", candidates[i]);
+			return 0;
+		}
+	return engine_seterr(err, errlen, ENOENT,
+	                     "TPA_XDP_PROG: no steering program found (looked in %s and %s); set "
+	                     "TPA_XDP_PROG to tpa_steer.bpf.o",
+	                     TPA_XDP_OBJ_INSTALL, TPA_XDP_OBJ_BUILD);
+}
+
+static int validate(const struct tpa_engine_config *cfg, char *err, size_t errlen)
+{
+	switch (cfg->port_kind) {
+	case TPA_PORT_AF_XDP:
+	case TPA_PORT_AF_PACKET:
+		if (!cfg->iface[0])
+			return engine_seterr(err, errlen, EINVAL,
+			                     "TPA_IFACE: required for port type %s (the kernel "
+			                     "interface to run on)",
+			                     cfg->port_kind == TPA_PORT_AF_XDP ? "af_xdp"
+			                                                       : "af_packet");
+		break;
+	case TPA_PORT_MEMIF:
+		if (!cfg->ipv4_addr)
+			return engine_seterr(
+			        err, errlen, EINVAL,
+			        "TPA_IP: required for port type memif (there is no kernel "
+			        "interface to learn it from)");
+		if (!cfg->memif_socket[0])
+			return engine_seterr(err, errlen, EINVAL,
+			                     "TPA_MEMIF_SOCKET: required for port type memif");
+		break;
+	case TPA_PORT_PCI:
+		if (!cfg->pci_addr[0])
+			return engine_seterr(err, errlen, EINVAL,
+			                     "TPA_PCI_ADDR: required for port type pci");
+		if (!cfg->ipv4_addr)
+			return engine_seterr(err, errlen, EINVAL,
+			                     "TPA_IP: required for port type pci");
+		break;
+	default:
+		return engine_seterr(err, errlen, EINVAL, "TPA_PORT_TYPE: unknown port kind %d",
+		                     (int)cfg->port_kind);
+	}
+	if (cfg->mbufs < 1024)
+		return engine_seterr(err, errlen, EINVAL, "TPA_MBUFS: at least 1024 (got %u)",
+		                     cfg->mbufs);
+	return 0;
+}
+
+/* Start EAL with the calling thread as its only lcore, keeping the thread's CPU affinity. */
+static int start_eal(struct tpa_engine *e, const char *devargs, char *err, size_t errlen)
+{
+	cpu_set_t saved;
+	CPU_ZERO(&saved);
+	int have_aff = pthread_getaffinity_np(pthread_self(), sizeof(saved), &saved) == 0;
+	int cpu = 0;
+	if (have_aff)
+		for (cpu = 0; cpu < CPU_SETSIZE && !CPU_ISSET(cpu, &saved); cpu++)
+			;
+	if (cpu >= CPU_SETSIZE)
+		cpu = 0;
+	struct eal_args a;
+	int rc = eal_args_build(&a, &e->cfg, devargs, cpu, err, errlen);
+	if (rc)
+		return rc;
+	/* rte_eal_init permutes argv; give it a copy and keep the strings. */
+	char *argv[EAL_ARGS_MAX];
+	memcpy(argv, a.argv, sizeof(argv));
+	rc = rte_eal_init(a.argc, argv);
+	int eal_errno = rte_errno;
+	if (have_aff)
+		pthread_setaffinity_np(pthread_self(), sizeof(saved), &saved);
+	eal_argv_keep = a;
+	if (rc < 0 && eal_errno == EALREADY) {
+		/* The program runs EAL itself: hot-plug our device into it. */
+		rc = rte_dev_probe(devargs);
+		if (rc < 0)
+			return engine_seterr(err, errlen, -rc,
+			                     "EAL was already running; probing %s failed: %s",
+			                     devargs, rte_strerror(-rc));
+		return 0;
+	}
+	if (rc < 0) {
+		char cmd[512] = "";
+		size_t off = 0;
+		for (int i = 0; i < a.argc && off < sizeof(cmd) - 2; i++)
+			off += (size_t)snprintf(cmd + off, sizeof(cmd) - off, "%s%s", i ? " " : "",
+			                        a.argv[i]);
+		return engine_seterr(err, errlen, eal_errno ? eal_errno : EINVAL,
+		                     "DPDK EAL failed to start (%s); arguments: %s",
+		                     rte_strerror(eal_errno), cmd);
+	}
+	e->eal_started_here = 1;
+	return 0;
+}
+
+static int find_port(const struct tpa_engine_config *cfg, uint16_t *port_id)
+{
+	const char *name = cfg->port_kind == TPA_PORT_AF_XDP      ? "net_af_xdp0"
+	                   : cfg->port_kind == TPA_PORT_AF_PACKET ? "net_af_packet0"
+	                   : cfg->port_kind == TPA_PORT_MEMIF     ? "net_memif0"
+	                                                          : cfg->pci_addr;
+	if (rte_eth_dev_get_port_by_name(name, port_id) == 0)
+		return 0;
+	uint16_t p;
+	RTE_ETH_FOREACH_DEV(p)
+	{
+		*port_id = p;
+		return 0;
+	}
+	return -ENODEV;
+}
+
+static void engine_free(struct tpa_engine *e)
+{
+	if (e->stack)
+		tpa_stack_destroy(e->stack);
+	e->stack = NULL;
+	fault_release(&e->fault);
+	if (e->port_started) {
+		rte_eth_dev_stop(e->info.port_id);
+		rte_eth_dev_close(e->info.port_id);
+		e->port_started = 0;
+	}
+	if (e->xdp_open)
+		xdp_ctl_close(&e->xdp, 1);
+	e->xdp_open = 0;
+	watchdog_stop(e->watchdog_fd);
+	e->watchdog_fd = -1;
+	if (e->hold) {
+		port_hold_release_all(e->hold);
+		free(e->hold);
+	}
+	nl_neigh_close(&e->nl);
+	if (e->resolve_fd >= 0)
+		close(e->resolve_fd);
+	if (e->wait_fd >= 0)
+		close(e->wait_fd);
+	if (e->pool)
+		rte_mempool_free(e->pool);
+	if (e->eal_started_here) {
+		rte_eal_cleanup();
+		engine_state = 2;
+	} else {
+		engine_state = 0;
+	}
+	free(e);
+}
+
+struct tpa_engine *tpa_engine_create(const struct tpa_engine_config *cfg, char *err, size_t errlen)
+{
+	if (err && errlen)
+		err[0] = '\0';
+	if (!cfg) {
+		errno = EINVAL;
+		engine_seterr(err, errlen, EINVAL, "tpa_engine_create: no config");
+		return NULL;
+	}
+	if (engine_state) {
+		errno = EALREADY;
+		engine_seterr(err, errlen, EALREADY,
+		              engine_state == 1 ? "an engine already exists in this process (one "
+		                                  "per process)"
+		                                : "DPDK was shut down by a previous engine and "
+		                                  "cannot restart in this process");
+		return NULL;
+	}
+	int rc = validate(cfg, err, errlen);
+	if (rc) {
+		errno = -rc;
+		return NULL;
+	}
+	struct tpa_engine *e = calloc(1, sizeof(*e));
+	if (!e) {
+		errno = ENOMEM;
+		engine_seterr(err, errlen, ENOMEM, "out of memory");
+		return NULL;
+	}
+	e->cfg = *cfg;
+	e->wait_fd = e->resolve_fd = e->watchdog_fd = e->intr_fd = -1;
+	e->nl.fd = -1;
+	engine_state = 1;
+	e->kernel_iface = cfg->port_kind == TPA_PORT_AF_XDP || cfg->port_kind == TPA_PORT_AF_PACKET;
+
+	/* Addresses: the kernel's, then overrides. */
+	struct tpa_engine_info *in = &e->info;
+	in->mtu = 1500;
+	in->ipv4_prefix_len = 24;
+	if (e->kernel_iface) {
+		struct nl_link_info li;
+		if ((rc = nl_learn_link(cfg->iface, &li, err, errlen)))
+			goto fail;
+		snprintf(in->iface, sizeof(in->iface), "%s", cfg->iface);
+		in->ifindex = li.ifindex;
+		memcpy(in->mac, li.mac, 6);
+		if (li.mtu)
+			in->mtu = (uint16_t)(li.mtu > 9000 ? 9000 : li.mtu);
+		in->ipv4_addr = li.ipv4_addr;
+		in->ipv4_prefix_len = li.prefix_len ? li.prefix_len : 24;
+		in->ipv4_gateway = li.gateway;
+	}
+	if (cfg->ipv4_addr) {
+		in->ipv4_addr = cfg->ipv4_addr;
+		in->ipv4_prefix_len = cfg->ipv4_prefix_len ? cfg->ipv4_prefix_len : 24;
+	}
+	if (cfg->ipv4_gateway_set)
+		in->ipv4_gateway = cfg->ipv4_gateway;
+	if (cfg->mtu)
+		in->mtu = cfg->mtu;
+	if (cfg->mac_set)
+		memcpy(in->mac, cfg->mac, 6);
+	if (!in->ipv4_addr) {
+		rc = engine_seterr(
+		        err, errlen, EADDRNOTAVAIL,
+		        "TPA_IP: interface %s has no IPv4 address; assign one or set TPA_IP",
+		        cfg->iface);
+		goto fail;
+	}
+
+	/* XDP: the program, a stale copy of it, the watchdog (before EAL: see watchdog.c). */
+	char xdp_prog[TPA_ENGINE_PATH_MAX] = "";
+	int use_xdp = cfg->port_kind == TPA_PORT_AF_XDP && cfg->xdp_steer;
+	if (use_xdp) {
+		if ((rc = find_xdp_prog(cfg, xdp_prog, sizeof(xdp_prog), err, errlen)))
+			goto fail;
+		if ((rc = xdp_ctl_clear_stale(in->ifindex, err, errlen)) < 0)
+			goto fail;
+		if (cfg->watchdog) {
+			rc = watchdog_start(err, errlen);
+			if (rc < 0)
+				goto fail;
+			e->watchdog_fd = rc;
+		}
+	}
+
+	char devargs[TPA_ENGINE_PATH_MAX * 2];
+	if ((rc = port_devargs(cfg, xdp_prog, devargs, sizeof(devargs)))) {
+		engine_seterr(err, errlen, -rc, "device arguments too long");
+		goto fail;
+	}
+	if ((rc = start_eal(e, devargs, err, errlen)))
+		goto fail;
+	uint16_t port_id;
+	if (find_port(cfg, &port_id)) {
+		rc = engine_seterr(err, errlen, ENODEV, "no DPDK port after probing '%s'", devargs);
+		goto fail;
+	}
+	in->port_id = port_id;
+	rte_eth_dev_get_name_by_port(port_id, in->port_name);
+	in->numa_node = rte_eth_dev_socket_id(port_id);
+
+	char pool_name[RTE_MEMPOOL_NAMESIZE];
+	snprintf(pool_name, sizeof(pool_name), "tpa_%d", (int)getpid());
+	e->pool = rte_pktmbuf_pool_create(pool_name, cfg->mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+	                                  in->numa_node < 0 ? SOCKET_ID_ANY : in->numa_node);
+	if (!e->pool) {
+		rc = engine_seterr(err, errlen, rte_errno ? rte_errno : ENOMEM,
+		                   "mbuf pool of %u: %s (TPA_MBUFS, TPA_HUGEPAGES)", cfg->mbufs,
+		                   rte_strerror(rte_errno));
+		goto fail;
+	}
+
+	uint8_t before[PORT_FD_BITS / 8];
+	int wait_domain = cfg->port_kind == TPA_PORT_AF_XDP      ? AF_XDP
+	                  : cfg->port_kind == TPA_PORT_AF_PACKET ? AF_PACKET
+	                                                         : -1;
+	if (wait_domain >= 0)
+		socket_fds_snapshot(wait_domain, before, PORT_FD_BITS);
+	int rx_intr = 0;
+	uint32_t rx_offloads = 0;
+	rc = port_setup(port_id, e->pool, cfg->port_kind == TPA_PORT_MEMIF, &in->tx_offloads,
+	                &rx_offloads, &rx_intr, err, errlen);
+	if (rc)
+		goto fail;
+	e->port_started = 1;
+	if (!e->kernel_iface && !cfg->mac_set) {
+		struct rte_ether_addr ma;
+		if (rte_eth_macaddr_get(port_id, &ma) == 0)
+			memcpy(in->mac, ma.addr_bytes, 6);
+	} else if (cfg->port_kind == TPA_PORT_PCI && cfg->mac_set) {
+		struct rte_ether_addr ma;
+		memcpy(ma.addr_bytes, cfg->mac, 6);
+		rte_eth_dev_default_mac_addr_set(port_id, &ma);
+	}
+	if (cfg->port_kind == TPA_PORT_PCI && !cfg->mtu) {
+		uint16_t mtu;
+		if (rte_eth_dev_get_mtu(port_id, &mtu) == 0)
+			in->mtu = mtu;
+	}
+
+	/* The fd we hand out is an epoll fd holding everything that should wake a sleeper: the
+	 * port's socket (af_xdp, af_packet) or Rx event fd (memif: created only once the peer
+	 * connects, and anew on every reconnect, hence the indirection) and the netlink socket
+	 * (a neighbour answer must wake a thread waiting to send its SYN). */
+	/* A PMD without Rx interrupt support (memif in DPDK 22.11) leaves us without a wait fd:
+	 * tpa_engine_wait() then polls in short slices. */
+	if (rx_intr && rte_eth_dev_rx_intr_enable(port_id, 0) == -ENOTSUP)
+		rx_intr = 0;
+	if (wait_domain >= 0 || rx_intr) {
+		e->wait_fd = epoll_create1(EPOLL_CLOEXEC);
+		if (e->wait_fd < 0) {
+			rc = engine_seterr(err, errlen, errno, "epoll_create1: %s",
+			                   strerror(errno));
+			goto fail;
+		}
+	}
+	if (wait_domain >= 0) {
+		int fd = socket_fd_new(wait_domain, before, PORT_FD_BITS);
+		if (fd >= 0)
+			wait_add(e, fd);
+	} else if (rx_intr) {
+		e->rx_intr = 1;
+		intr_refresh(e);
+	}
+
+	if (use_xdp) {
+		if ((rc = xdp_ctl_open(&e->xdp, in->ifindex, in->ipv4_addr, err, errlen)))
+			goto fail;
+		e->xdp_open = 1;
+		in->xdp_attached = 1;
+		if (e->watchdog_fd >= 0)
+			watchdog_arm(e->watchdog_fd, in->ifindex, e->xdp.prog_id);
+	}
+	if (e->kernel_iface) {
+		e->hold = malloc(sizeof(*e->hold));
+		if (!e->hold) {
+			rc = engine_seterr(err, errlen, ENOMEM, "out of memory");
+			goto fail;
+		}
+		port_hold_init(e->hold, in->ipv4_addr);
+		if ((rc = nl_neigh_open(&e->nl, in->ifindex))) {
+			engine_seterr(err, errlen, -rc, "netlink neighbour socket: %s",
+			              strerror(-rc));
+			goto fail;
+		}
+		e->resolve_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		wait_add(e, e->nl.fd);
+	}
+	fault_configure(&e->fault, &cfg->fault);
+
+	struct tpa_stack_config sc;
+	tpa_stack_config_init(&sc);
+	sc.dev.rx_burst = nd_rx;
+	sc.dev.tx_burst = nd_tx;
+	sc.dev.ctx = e;
+	sc.dev.tx_offloads = in->tx_offloads;
+	sc.dev.rx_offloads = rx_offloads;
+	sc.dev.mtu = in->mtu;
+	memcpy(sc.dev.mac, in->mac, 6);
+	sc.clock.now_ns = clock_now;
+	sc.clock.ctx = e;
+	sc.pool = e->pool;
+	sc.ipv4_addr = in->ipv4_addr;
+	sc.ipv4_prefix_len = in->ipv4_prefix_len;
+	sc.ipv4_gateway = in->ipv4_gateway;
+	if (cfg->max_sockets)
+		sc.max_sockets = cfg->max_sockets;
+	sc.tcp = cfg->tcp;
+	sc.hooks.port_reserve = hook_port_reserve;
+	sc.hooks.port_release = hook_port_release;
+	sc.hooks.port_steer = hook_port_steer;
+	sc.hooks.neigh_resolve = e->kernel_iface ? hook_neigh_resolve : NULL;
+	sc.hooks.sock_event = cfg->sock_event ? hook_sock_event : NULL;
+	sc.hooks.ctx = e;
+	sc.name = in->port_name;
+	e->stack = tpa_stack_create(&sc);
+	if (!e->stack) {
+		rc = engine_seterr(err, errlen, errno ? errno : EINVAL, "stack: %s",
+		                   tpa_stack_last_error() ? tpa_stack_last_error()
+		                                          : "create failed");
+		goto fail;
+	}
+	if (e->kernel_iface)
+		nl_neigh_dump(&e->nl, neigh_to_stack, e);
+	return e;
+
+fail:
+	if (rc > 0)
+		rc = -rc;
+	engine_free(e);
+	errno = rc ? -rc : EINVAL;
+	return NULL;
+}
+
+void tpa_engine_destroy(struct tpa_engine *e)
+{
+	if (e)
+		engine_free(e);
+}
+
+struct tpa_stack *tpa_engine_stack(struct tpa_engine *e)
+{
+	return e ? e->stack : NULL;
+}
+
+int tpa_engine_wait_fd(struct tpa_engine *e)
+{
+	return e ? e->wait_fd : -1;
+}
+
+uint64_t tpa_engine_next_timer_ns(struct tpa_engine *e)
+{
+	return e && e->stack ? tpa_stack_next_timer_ns(e->stack) : UINT64_MAX;
+}
+
+static void drain_event_fd(struct tpa_engine *e)
+{
+	uint64_t v;
+	if (e->intr_fd >= 0)
+		(void)!read(e->intr_fd, &v, sizeof(v));
+}
+
+/* (Re)attach the port's Rx event fd to our epoll fd once the link is up; checked every
+ * millisecond while it is missing or the link is down. */
+static void intr_refresh(struct tpa_engine *e)
+{
+	uint64_t now = tpa_engine_now_ns();
+	if (now - e->intr_check_ns < NL_POLL_INTERVAL_NS)
+		return;
+	e->intr_check_ns = now;
+	struct rte_eth_link link;
+	if (rte_eth_link_get_nowait(e->info.port_id, &link) || !link.link_status) {
+		e->intr_fd = -1;
+		return;
+	}
+	if (e->intr_fd >= 0)
+		return;
+	if (rte_eth_dev_rx_intr_enable(e->info.port_id, 0))
+		return;
+	int fd = rte_eth_dev_rx_intr_ctl_q_get_fd(e->info.port_id, 0);
+	if (fd < 0)
+		return;
+	if (wait_add(e, fd))
+		return;
+	e->intr_fd = fd;
+}
+
+int tpa_engine_poll(struct tpa_engine *e)
+{
+	if (e->rx_intr && (e->intr_fd < 0 || e->prev_idle))
+		intr_refresh(e);
+	/* Drain the Rx event fd before reading the ring (after an idle round only, to keep the
+	 * busy path free of syscalls): a frame that lands after the drain raises it again, so a
+	 * sleeper never misses one. */
+	if (e->rx_intr && e->prev_idle)
+		drain_event_fd(e);
+	int work = tpa_stack_poll(e->stack);
+	if (e->nl.fd >= 0) {
+		uint64_t now = tpa_engine_now_ns();
+		/* Busy: every millisecond. Idle (about to sleep, or woken by the wait fd, which
+		 * includes this socket): every time, so a notification never keeps it readable. */
+		if (e->prev_idle || now - e->last_nl_ns >= NL_POLL_INTERVAL_NS ||
+		    now < e->resolve_until_ns) {
+			if (now < e->resolve_until_ns &&
+			    now - e->last_nl_ns >= NL_POLL_INTERVAL_NS) {
+				/* Entries the kernel already had raise no notification: re-read. */
+				e->resolve_until_ns = 0;
+				work += nl_neigh_dump(&e->nl, neigh_to_stack, e) > 0;
+			}
+			e->last_nl_ns = now;
+			int n = nl_neigh_poll(&e->nl, neigh_to_stack, e);
+			if (n > 0) {
+				work += n;
+				/* Packets may wait for this neighbour: send them now. */
+				work += tpa_stack_flush(e->stack);
+			}
+		}
+	}
+	e->prev_idle = work == 0;
+	return work < 0 ? 0 : work;
+}
+
+int tpa_engine_wait(struct tpa_engine *e, int64_t timeout_ns)
+{
+	uint64_t now = tpa_engine_now_ns();
+	uint64_t deadline = timeout_ns < 0 ? UINT64_MAX : now + (uint64_t)timeout_ns;
+	uint64_t timer = tpa_stack_next_timer_ns(e->stack);
+	if (timer < deadline)
+		deadline = timer;
+	if (e->rx_intr && e->intr_fd < 0 && now + NL_POLL_INTERVAL_NS < deadline)
+		deadline = now + NL_POLL_INTERVAL_NS; /* link not up yet: nothing can wake us */
+	if (e->resolve_until_ns && now + NL_POLL_INTERVAL_NS < deadline)
+		deadline = now + NL_POLL_INTERVAL_NS; /* a resolve may need a table re-read */
+	if (deadline <= now || timeout_ns == 0)
+		return tpa_engine_poll(e);
+	if (e->wait_fd < 0) {
+		/* No fd to sleep on (pci): poll in short slices. */
+		for (;;) {
+			int n = tpa_engine_poll(e);
+			now = tpa_engine_now_ns();
+			if (n > 0 || now >= deadline)
+				return n;
+			uint64_t left = deadline - now;
+			struct timespec ts = {0, (long)(left < (uint64_t)NOFD_SLEEP_NS
+			                                        ? left
+			                                        : (uint64_t)NOFD_SLEEP_NS)};
+			if (nanosleep(&ts, NULL) < 0 && errno == EINTR)
+				return -EINTR;
+		}
+	}
+	if (e->rx_intr) {
+		/* Drain, then look at the ring once, so sleeping cannot miss a frame. */
+		drain_event_fd(e);
+		e->prev_idle = 0;
+		int n = tpa_engine_poll(e);
+		if (n > 0)
+			return n;
+		e->prev_idle = 0;
+	}
+	struct pollfd p = {.fd = e->wait_fd, .events = POLLIN};
+	int rc;
+	if (deadline == UINT64_MAX) {
+		rc = ppoll(&p, 1, NULL, NULL);
+	} else {
+		uint64_t left = deadline - now;
+		struct timespec ts = {(time_t)(left / 1000000000ull), (long)(left % 1000000000ull)};
+		rc = ppoll(&p, 1, &ts, NULL);
+	}
+	if (rc < 0 && errno == EINTR)
+		return -EINTR;
+	e->prev_idle = 1; /* whatever woke us (port or netlink) gets looked at */
+	return tpa_engine_poll(e);
+}
+
+void tpa_engine_set_fault(struct tpa_engine *e, const struct tpa_fault_config *fault)
+{
+	if (!e || !fault)
+		return;
+	e->cfg.fault = *fault;
+	fault_configure(&e->fault, fault);
+}
+
+void tpa_engine_get_info(const struct tpa_engine *e, struct tpa_engine_info *info)
+{
+	if (e && info)
+		*info = e->info;
+}
+
+void tpa_engine_stats_foreach(const struct tpa_engine *e,
+                              void (*fn)(void *arg, const char *name, uint64_t value), void *arg)
+{
+	if (!e || !fn)
+		return;
+	const struct fault_state *f = &e->fault;
+	fn(arg, "fault_rx_dropped", f->rx.dropped);
+	fn(arg, "fault_rx_duplicated", f->rx.duplicated);
+	fn(arg, "fault_rx_reordered", f->rx.reordered);
+	fn(arg, "fault_rx_corrupted", f->rx.corrupted);
+	fn(arg, "fault_tx_dropped", f->tx.dropped);
+	fn(arg, "fault_tx_duplicated", f->tx.duplicated);
+	fn(arg, "fault_tx_reordered", f->tx.reordered);
+	fn(arg, "fault_tx_corrupted", f->tx.corrupted);
+	fn(arg, "fault_tx_unsent", e->st.tx_fault_unsent);
+	fn(arg, "neigh_updates", e->st.neigh_updates);
+	fn(arg, "neigh_resolves", e->st.neigh_resolves);
+	fn(arg, "steer_on", e->st.steer_on);
+	fn(arg, "steer_off", e->st.steer_off);
+	fn(arg, "steer_fail", e->st.steer_fail);
+	fn(arg, "port_reserve_fail", e->st.reserve_fail);
+	if (e->hold) {
+		fn(arg, "ports_held", e->hold->held);
+		fn(arg, "ports_held_elsewhere", e->hold->hold_busy);
+		fn(arg, "port_hold_fail", e->hold->hold_fail);
+	}
+	if (e->xdp_open) {
+		uint64_t redirected, passed, no_socket;
+		xdp_ctl_stats((struct xdp_ctl *)&e->xdp, &redirected, &passed, &no_socket);
+		fn(arg, "xdp_redirected", redirected);
+		fn(arg, "xdp_passed", passed);
+		fn(arg, "xdp_no_socket", no_socket);
+	}
+	struct rte_eth_stats es;
+	if (e->port_started && rte_eth_stats_get(e->info.port_id, &es) == 0) {
+		fn(arg, "port_ipackets", es.ipackets);
+		fn(arg, "port_opackets", es.opackets);
+		fn(arg, "port_imissed", es.imissed);
+		fn(arg, "port_ierrors", es.ierrors);
+		fn(arg, "port_oerrors", es.oerrors);
+		fn(arg, "port_rx_nombuf", es.rx_nombuf);
+	}
+}

@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The engine's internals, shared by the files of dpdk/ (each owns one concern):
+ *   engine.c     lifetime, EAL, polling, waiting
+ *   port.c       DPDK port: vdev/devargs per port kind, configure/start, offloads, wait fd
+ *   netdev.c     struct tpa_netdev over the port, with fault injection (fault.c)
+ *   netlink.c    rtnetlink: link/address/route learning, neighbour table and updates
+ *   xdp_ctl.c    the attached steering program: finding its maps, steering ports, detaching
+ *   port_hold.c  kernel sockets that hold the ports the stack uses
+ *   watchdog.c   a detached process that detaches XDP when the engine's process dies
+ */
+#ifndef TPA_DPDK_ENGINE_IMPL_H
+#define TPA_DPDK_ENGINE_IMPL_H
+
+#include <stdarg.h>
+#include <stdint.h>
+
+#include "tpa/dpdk.h"
+
+struct rte_mbuf;
+struct rte_mempool;
+
+/* Write a formatted reason into (err, errlen); returns -code so callers can `return seterr(..)`.
+ */
+int engine_seterr(char *err, size_t errlen, int code, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+
+/* ---- fault injection ---------------------------------------------------------------------- */
+
+#define FAULT_HOLD_MAX 32
+
+struct fault_dir_state {
+	struct tpa_fault_rates rates;
+	struct rte_mbuf *held[FAULT_HOLD_MAX]; /* reordered frames waiting for a later burst */
+	uint16_t nheld;
+	uint32_t idle_rounds; /* polls without traffic while frames are held */
+	uint64_t dropped, duplicated, reordered, corrupted;
+};
+
+struct fault_state {
+	struct fault_dir_state rx, tx;
+	uint64_t rng;
+	int active; /* any rate non-zero: the fast path skips everything when 0 */
+};
+
+void fault_configure(struct fault_state *f, const struct tpa_fault_config *cfg);
+/* Apply faults to a received burst in place: pkts[0..n) in, returns the new count (<= max).
+ * Frees dropped frames, may add duplicates (allocated from pool) and hold frames back. */
+uint16_t fault_apply(struct fault_state *f, struct fault_dir_state *d, struct rte_mempool *pool,
+                     struct rte_mbuf **pkts, uint16_t n, uint16_t max);
+void fault_release(struct fault_state *f);
+
+/* ---- netlink ----------------------------------------------------------------------------------
+ */
+
+struct nl_link_info {
+	int ifindex;
+	uint8_t mac[6];
+	uint32_t mtu;
+	uint32_t ipv4_addr; /* network byte order, first address of the interface */
+	uint8_t prefix_len;
+	uint32_t gateway; /* default route via this interface, network order, 0 = none */
+};
+
+int nl_learn_link(const char *iface, struct nl_link_info *out, char *err, size_t errlen);
+
+typedef void (*nl_neigh_fn)(void *arg, uint32_t ip_be, const uint8_t *mac /* NULL = failed */);
+
+/* A non-blocking socket subscribed to neighbour changes. */
+struct nl_neigh_watch {
+	int fd;
+	int ifindex;
+	uint32_t seq;
+};
+
+int nl_neigh_open(struct nl_neigh_watch *w, int ifindex);
+/* Dump the kernel's neighbour table for the interface (blocking, once at start). */
+int nl_neigh_dump(struct nl_neigh_watch *w, nl_neigh_fn fn, void *arg);
+/* Read pending updates without blocking; returns how many were reported. */
+int nl_neigh_poll(struct nl_neigh_watch *w, nl_neigh_fn fn, void *arg);
+void nl_neigh_close(struct nl_neigh_watch *w);
+
+/* ---- XDP program control ----------------------------------------------------------------------
+ */
+
+struct xdp_ctl {
+	int ifindex;
+	uint32_t prog_id;
+	int ports_fd;
+	int config_fd;
+	int stats_fd;
+};
+
+/* Detach a tpa_steer program left on the interface by a dead process. 1 if one was removed,
+ * 0 if none, -EBUSY if a foreign XDP program is attached (err says which). */
+int xdp_ctl_clear_stale(int ifindex, char *err, size_t errlen);
+/* Find the maps of the program attached to ifindex (after the PMD attached it). */
+int xdp_ctl_open(struct xdp_ctl *x, int ifindex, uint32_t ipv4_addr_be, char *err, size_t errlen);
+int xdp_ctl_steer(struct xdp_ctl *x, uint16_t port, int on);
+/* Detach program `id` from ifindex only if it is still the attached one. 1 = detached. */
+int xdp_ctl_detach_prog(int ifindex, uint32_t id);
+void xdp_ctl_stats(struct xdp_ctl *x, uint64_t *redirected, uint64_t *passed, uint64_t *no_socket);
+/* Close map fds; if detach, remove the program from the interface (only if it is ours). */
+void xdp_ctl_close(struct xdp_ctl *x, int detach);
+
+/* ---- port holding -----------------------------------------------------------------------------
+ */
+
+struct port_hold {
+	uint32_t addr_be;
+	int fds[65536]; /* kernel TCP socket holding each port, -1 = none */
+	uint8_t steered[65536 / 8];
+	uint8_t reserved[65536 / 8];
+	uint64_t held, hold_busy, hold_fail;
+};
+
+void port_hold_init(struct port_hold *h, uint32_t addr_be);
+/* Bind a kernel socket to port 0 on addr; returns the port it got. */
+int port_hold_reserve(struct port_hold *h, uint16_t *port);
+/* Bind a kernel socket to `port` unless held; EADDRINUSE = someone else holds it (fine). */
+int port_hold_take(struct port_hold *h, uint16_t port);
+void port_hold_drop(struct port_hold *h, uint16_t port);
+void port_hold_release_all(struct port_hold *h);
+
+/* ---- watchdog ---------------------------------------------------------------------------------
+ */
+
+/* Start a detached (double-forked) watchdog in the caller's network namespace. Call it before
+ * EAL starts (the process is still small and single-threaded). Returns the write end of its
+ * command pipe (CLOEXEC) or -errno. */
+int watchdog_start(char *err, size_t errlen);
+/* Tell the watchdog which program to detach from which interface if this process dies. */
+int watchdog_arm(int fd, int ifindex, uint32_t prog_id);
+/* The engine cleaned up normally: the watchdog exits without touching anything. */
+void watchdog_stop(int fd);
+
+#endif

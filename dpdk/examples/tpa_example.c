@@ -1,0 +1,699 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * tpa_example: servers and clients on tpa's native API (struct tpa_engine + tpa_* sockets),
+ * single-threaded, event-driven through the stack's sock_event hook.
+ *
+ *   tpa_example server --port P --service echo|discard|source [--bytes N] [--once]
+ *   tpa_example client --connect A.B.C.D:P --service check|source|discard|echo-rr
+ *                      [--bytes N] [--conns C] [--msg-size S] [--seconds T]
+ *
+ * Services (server side and client side mirror each other):
+ *   echo     send back everything received; close after the peer's FIN once all is sent
+ *   discard  read and count until the peer's FIN; prints bytes and an FNV-1a hash
+ *   source   send N bytes of the test pattern, then close
+ *   check    (client) send N bytes of the pattern to an echo server and verify every byte
+ *            that comes back; exit 0 only if all N came back intact
+ *   echo-rr  (client) ping-pong messages of msg-size bytes for --seconds (benchmark)
+ *
+ * The test pattern is a seeded xorshift byte stream, so any byte's expected value is known.
+ * The engine is configured from TPA_* environment variables (see docs/configuration-engine.md).
+ * Prints "ready <ip> <port>" once a server listens; "result ..." lines at the end.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "tpa/dpdk.h"
+#include "tpa/stack.h"
+
+#define IO_CHUNK  65536
+#define MAX_CONNS 4096
+
+enum service { SVC_ECHO, SVC_DISCARD, SVC_SOURCE, SVC_CHECK, SVC_ECHO_RR };
+
+struct options {
+	int server;
+	uint16_t port;
+	struct sockaddr_in peer;
+	enum service svc;
+	uint64_t bytes;
+	int conns;
+	uint32_t msg_size;
+	double seconds;
+	int once;
+	int stats;
+	int nodelay;
+};
+
+/* Byte stream i of the pattern: deterministic from the position, so the verifier can check
+ * any received byte without keeping what was sent. */
+struct pattern {
+	uint64_t pos;
+	uint64_t state;
+	uint8_t word[8];
+};
+
+static uint8_t pattern_byte(struct pattern *p)
+{
+	if ((p->pos & 7) == 0) {
+		uint64_t x = p->state;
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		p->state = x;
+		memcpy(p->word, &x, 8);
+	}
+	return p->word[p->pos++ & 7];
+}
+
+static void pattern_fill(struct pattern *p, uint8_t *buf, size_t n)
+{
+	size_t i = 0;
+	while (i < n && (p->pos & 7))
+		buf[i++] = pattern_byte(p);
+	/* Whole words at a time: the same stream, without the per-byte bookkeeping. */
+	uint64_t x = p->state;
+	for (; n - i >= 8; i += 8) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		memcpy(buf + i, &x, 8);
+		p->pos += 8;
+	}
+	p->state = x;
+	while (i < n)
+		buf[i++] = pattern_byte(p);
+}
+
+static void pattern_init(struct pattern *p)
+{
+	*p = (struct pattern){0, 0x9e3779b97f4a7c15ull, {0}};
+}
+
+struct conn {
+	int sock; /* -1 = free */
+	int closing;
+	int eof;
+	int shut_wr;
+	uint64_t sent, received;
+	uint64_t hash; /* FNV-1a of everything received */
+	struct pattern tx_pat, rx_pat;
+	uint8_t *buf; /* echo: received, not yet sent back */
+	size_t buf_len, buf_off;
+	uint64_t rr_round_start; /* echo-rr: bytes of the current message received */
+	uint64_t mismatch_at;
+	int mismatch;
+	int listen;
+	int connected;
+	int pending; /* on the ready list */
+	int next_ready;
+};
+
+struct app {
+	struct options o;
+	struct tpa_engine *eng;
+	struct tpa_stack *st;
+	struct conn *conns; /* indexed by stack socket id, grown on demand */
+	int nconns_alloc;
+	int ready_head;
+	int active; /* client connections still running */
+	int done_ok, done_bad;
+	uint64_t total_rx, total_tx, rr_msgs;
+	int finished_one;
+};
+
+static volatile sig_atomic_t stop;
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static struct conn *conn_get(struct app *a, int sock)
+{
+	if (sock < 0)
+		return NULL;
+	if (sock >= a->nconns_alloc) {
+		int n = a->nconns_alloc ? a->nconns_alloc : 64;
+		while (n <= sock)
+			n *= 2;
+		struct conn *c = realloc(a->conns, (size_t)n * sizeof(*c));
+		if (!c)
+			return NULL;
+		for (int i = a->nconns_alloc; i < n; i++) {
+			memset(&c[i], 0, sizeof(c[i]));
+			c[i].sock = -1;
+		}
+		a->conns = c;
+		a->nconns_alloc = n;
+	}
+	return &a->conns[sock];
+}
+
+static void mark_ready(struct app *a, int sock)
+{
+	struct conn *c = conn_get(a, sock);
+	if (!c || c->sock < 0 || c->pending)
+		return;
+	c->pending = 1;
+	c->next_ready = a->ready_head;
+	a->ready_head = sock;
+}
+
+/* sock_event hook: readiness of `sock` may have changed. Only queue it; work happens in the
+ * main loop (the stack must not be re-entered from its own hook). */
+static void on_sock_event(void *ctx, int sock, uint32_t events)
+{
+	(void)events;
+	mark_ready(ctx, sock);
+}
+
+static struct conn *conn_open(struct app *a, int sock)
+{
+	struct conn *c = conn_get(a, sock);
+	if (!c)
+		return NULL;
+	memset(c, 0, sizeof(*c));
+	c->sock = sock;
+	c->hash = 0xcbf29ce484222325ull;
+	pattern_init(&c->tx_pat);
+	pattern_init(&c->rx_pat);
+	if (a->o.svc == SVC_ECHO || a->o.svc == SVC_ECHO_RR)
+		c->buf = malloc(IO_CHUNK);
+	if (a->o.nodelay) {
+		int one = 1;
+		tpa_setsockopt(a->st, sock, TPA_SO_NODELAY, &one, sizeof(one));
+	}
+	return c;
+}
+
+static void conn_finish(struct app *a, struct conn *c, int ok)
+{
+	if (!c->listen) {
+		if (a->o.server)
+			printf("result conn rx=%" PRIu64 " tx=%" PRIu64 " hash=%016" PRIx64 " %s\n",
+			       c->received, c->sent, c->hash, ok ? "ok" : "error");
+		if (ok)
+			a->done_ok++;
+		else
+			a->done_bad++;
+		a->total_rx += c->received;
+		a->total_tx += c->sent;
+		if (!a->o.server)
+			a->active--;
+		a->finished_one = 1;
+	}
+	tpa_close(a->st, c->sock);
+	free(c->buf);
+	c->buf = NULL;
+	c->sock = -1;
+	fflush(stdout);
+}
+
+static void hash_bytes(struct conn *c, const uint8_t *p, size_t n)
+{
+	uint64_t h = c->hash;
+	for (size_t i = 0; i < n; i++) {
+		h ^= p[i];
+		h *= 0x100000001b3ull;
+	}
+	c->hash = h;
+}
+
+static void verify_bytes(struct conn *c, const uint8_t *p, size_t n)
+{
+	static uint8_t want[IO_CHUNK];
+	while (n) {
+		size_t k = n < sizeof(want) ? n : sizeof(want);
+		pattern_fill(&c->rx_pat, want, k);
+		if (!c->mismatch && memcmp(p, want, k)) {
+			size_t i = 0;
+			while (p[i] == want[i])
+				i++;
+			c->mismatch = 1;
+			c->mismatch_at = c->received + i;
+		}
+		p += k;
+		n -= k;
+	}
+}
+
+/* Send pattern bytes up to `limit` total. Returns < 0 on a fatal error. */
+static int send_pattern(struct app *a, struct conn *c, uint64_t limit)
+{
+	static uint8_t buf[IO_CHUNK];
+	while (c->sent < limit) {
+		size_t n = (size_t)(limit - c->sent < IO_CHUNK ? limit - c->sent : IO_CHUNK);
+		/* Generate on a copy of the generator: only what the stack takes is consumed. */
+		struct pattern p = c->tx_pat;
+		pattern_fill(&p, buf, n);
+		ssize_t w = tpa_send(a->st, c->sock, buf, n, 0);
+		if (w == -EAGAIN)
+			return 0;
+		if (w < 0)
+			return (int)w;
+		if ((size_t)w == n)
+			c->tx_pat = p;
+		else
+			pattern_fill(&c->tx_pat, buf, (size_t)w); /* advance by what was taken */
+		c->sent += (uint64_t)w;
+	}
+	return 0;
+}
+
+static void handle_conn(struct app *a, struct conn *c)
+{
+	static uint8_t buf[IO_CHUNK];
+	struct tpa_stack *st = a->st;
+	if (c->listen) {
+		for (;;) {
+			int ns = tpa_accept(st, c->sock, NULL, NULL);
+			if (ns < 0)
+				break;
+			conn_open(a, ns);
+			mark_ready(a, ns);
+		}
+		return;
+	}
+	uint32_t ev = tpa_sock_events(st, c->sock);
+	if (!c->connected) {
+		if (ev & (TPA_EV_ERR | TPA_EV_HUP)) {
+			int e = 0;
+			socklen_t l = sizeof(e);
+			tpa_getsockopt(st, c->sock, TPA_SO_ERROR, &e, &l);
+			fprintf(stderr, "connect: %s\n", strerror(e ? e : ECONNREFUSED));
+			conn_finish(a, c, 0);
+			return;
+		}
+		if (!(ev & TPA_EV_OUT))
+			return;
+		c->connected = 1;
+	}
+	int rc = 0;
+	switch (a->o.svc) {
+	case SVC_ECHO:
+		for (;;) {
+			if (c->buf_off < c->buf_len) {
+				ssize_t w = tpa_send(st, c->sock, c->buf + c->buf_off,
+				                     c->buf_len - c->buf_off, 0);
+				if (w == -EAGAIN)
+					break;
+				if (w < 0) {
+					rc = (int)w;
+					break;
+				}
+				c->buf_off += (size_t)w;
+				c->sent += (uint64_t)w;
+				continue;
+			}
+			if (c->eof)
+				break;
+			ssize_t r = tpa_recv(st, c->sock, c->buf, IO_CHUNK, 0);
+			if (r == -EAGAIN)
+				break;
+			if (r < 0) {
+				rc = (int)r;
+				break;
+			}
+			if (r == 0) {
+				c->eof = 1;
+				break;
+			}
+			hash_bytes(c, c->buf, (size_t)r);
+			c->received += (uint64_t)r;
+			c->buf_len = (size_t)r;
+			c->buf_off = 0;
+		}
+		if (!rc && c->eof && c->buf_off >= c->buf_len) {
+			conn_finish(a, c, 1);
+			return;
+		}
+		break;
+	case SVC_DISCARD:
+		for (;;) {
+			ssize_t r = tpa_recv(st, c->sock, buf, sizeof(buf), 0);
+			if (r == -EAGAIN)
+				break;
+			if (r < 0) {
+				rc = (int)r;
+				break;
+			}
+			if (r == 0) {
+				conn_finish(a, c, 1);
+				return;
+			}
+			hash_bytes(c, buf, (size_t)r);
+			c->received += (uint64_t)r;
+		}
+		break;
+	case SVC_SOURCE:
+		rc = send_pattern(a, c, a->o.bytes);
+		if (!rc && c->sent >= a->o.bytes) {
+			/* Drain whatever the peer sends so close does not reset. */
+			for (;;) {
+				ssize_t r = tpa_recv(st, c->sock, buf, sizeof(buf), 0);
+				if (r <= 0)
+					break;
+			}
+			conn_finish(a, c, 1);
+			return;
+		}
+		break;
+	case SVC_CHECK:
+		rc = send_pattern(a, c, a->o.bytes);
+		if (!rc && c->sent >= a->o.bytes && !c->shut_wr) {
+			tpa_shutdown(st, c->sock, SHUT_WR);
+			c->shut_wr = 1;
+		}
+		for (; !rc;) {
+			ssize_t r = tpa_recv(st, c->sock, buf, sizeof(buf), 0);
+			if (r == -EAGAIN)
+				break;
+			if (r < 0) {
+				rc = (int)r;
+				break;
+			}
+			if (r == 0) {
+				int ok = c->received == a->o.bytes && !c->mismatch;
+				if (!ok)
+					fprintf(stderr,
+					        "check: received %" PRIu64 " of %" PRIu64
+					        " bytes%s (first bad byte at %" PRIu64 ")\n",
+					        c->received, a->o.bytes,
+					        c->mismatch ? ", data differs" : "",
+					        c->mismatch_at);
+				conn_finish(a, c, ok);
+				return;
+			}
+			verify_bytes(c, buf, (size_t)r);
+			c->received += (uint64_t)r;
+		}
+		break;
+	case SVC_ECHO_RR:
+		for (; !rc;) {
+			if (c->rr_round_start == 0 && c->sent == c->received) {
+				/* Start a new message. */
+				struct pattern p = c->tx_pat;
+				pattern_fill(&p, buf, a->o.msg_size);
+				ssize_t w = tpa_send(st, c->sock, buf, a->o.msg_size, 0);
+				if (w == -EAGAIN)
+					break;
+				if (w < 0 || (size_t)w != a->o.msg_size) {
+					rc = w < 0 ? (int)w : -EIO;
+					break;
+				}
+				c->tx_pat = p;
+				c->sent += (uint64_t)w;
+				c->rr_round_start = 1;
+			}
+			ssize_t r = tpa_recv(st, c->sock, buf, sizeof(buf), 0);
+			if (r == -EAGAIN)
+				break;
+			if (r <= 0) {
+				rc = r == 0 ? -ECONNRESET : (int)r;
+				break;
+			}
+			verify_bytes(c, buf, (size_t)r);
+			c->received += (uint64_t)r;
+			if (c->received == c->sent) {
+				c->rr_round_start = 0;
+				a->rr_msgs++;
+			}
+		}
+		break;
+	}
+	if (rc) {
+		fprintf(stderr, "socket %d: %s\n", c->sock, strerror(-rc));
+		conn_finish(a, c, 0);
+	}
+}
+
+static void process_ready(struct app *a)
+{
+	while (a->ready_head >= 0) {
+		int sock = a->ready_head;
+		struct conn *c = &a->conns[sock];
+		a->ready_head = c->next_ready;
+		c->pending = 0;
+		if (c->sock >= 0)
+			handle_conn(a, c);
+	}
+}
+
+static int parse_service(const char *s, enum service *svc)
+{
+	static const char *const names[] = {"echo", "discard", "source", "check", "echo-rr"};
+	for (int i = 0; i < 5; i++)
+		if (!strcmp(s, names[i])) {
+			*svc = (enum service)i;
+			return 0;
+		}
+	return -1;
+}
+
+static void usage(void)
+{
+	fprintf(stderr,
+	        "usage: tpa_example server --port P --service echo|discard|source [--bytes N] "
+	        "[--once]\n"
+	        "       tpa_example client --connect IP:PORT --service "
+	        "check|source|discard|echo-rr\n"
+	        "                          [--bytes N] [--conns C] [--msg-size S] [--seconds T]\n"
+	        "       common: [--stats] [--nodelay]\n"
+	        "engine settings come from TPA_* environment variables, e.g. TPA_IFACE=eth0\n");
+}
+
+static int parse_args(int argc, char **argv, struct options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->svc = SVC_ECHO;
+	o->bytes = 1 << 20;
+	o->conns = 1;
+	o->msg_size = 64;
+	o->seconds = 5;
+	if (argc < 2)
+		return -1;
+	if (!strcmp(argv[1], "server"))
+		o->server = 1;
+	else if (strcmp(argv[1], "client"))
+		return -1;
+	static const struct option longopts[] = {
+	        {"port", required_argument, 0, 'p'},    {"connect", required_argument, 0, 'c'},
+	        {"service", required_argument, 0, 's'}, {"bytes", required_argument, 0, 'b'},
+	        {"conns", required_argument, 0, 'n'},   {"msg-size", required_argument, 0, 'm'},
+	        {"seconds", required_argument, 0, 't'}, {"once", no_argument, 0, 'o'},
+	        {"stats", no_argument, 0, 'S'},         {"nodelay", no_argument, 0, 'N'},
+	        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+	optind = 2;
+	int ch;
+	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		char *end;
+		switch (ch) {
+		case 'p': {
+			long v = strtol(optarg, &end, 10);
+			if (*end || v <= 0 || v > 65535)
+				return -1;
+			o->port = (uint16_t)v;
+			break;
+		}
+		case 'c': {
+			char host[64];
+			snprintf(host, sizeof(host), "%s", optarg);
+			char *colon = strrchr(host, ':');
+			if (!colon)
+				return -1;
+			*colon = '\0';
+			long v = strtol(colon + 1, &end, 10);
+			if (*end || v <= 0 || v > 65535)
+				return -1;
+			o->peer.sin_family = AF_INET;
+			o->peer.sin_port = htons((uint16_t)v);
+			if (inet_pton(AF_INET, host, &o->peer.sin_addr) != 1)
+				return -1;
+			break;
+		}
+		case 's':
+			if (parse_service(optarg, &o->svc))
+				return -1;
+			break;
+		case 'b':
+			o->bytes = strtoull(optarg, &end, 10);
+			if (*end == 'M')
+				o->bytes <<= 20;
+			else if (*end == 'K')
+				o->bytes <<= 10;
+			else if (*end)
+				return -1;
+			break;
+		case 'n':
+			o->conns = atoi(optarg);
+			if (o->conns < 1 || o->conns > MAX_CONNS)
+				return -1;
+			break;
+		case 'm':
+			o->msg_size = (uint32_t)atoi(optarg);
+			if (o->msg_size < 1 || o->msg_size > IO_CHUNK)
+				return -1;
+			break;
+		case 't':
+			o->seconds = atof(optarg);
+			break;
+		case 'o':
+			o->once = 1;
+			break;
+		case 'S':
+			o->stats = 1;
+			break;
+		case 'N':
+			o->nodelay = 1;
+			break;
+		default:
+			return -1;
+		}
+	}
+	if (o->server && !o->port)
+		return -1;
+	if (!o->server && !o->peer.sin_family)
+		return -1;
+	if (o->server && (o->svc == SVC_CHECK || o->svc == SVC_ECHO_RR))
+		return -1;
+	if (!o->server && o->svc == SVC_ECHO)
+		return -1;
+	return 0;
+}
+
+static void print_stat(void *arg, const char *name, uint64_t value)
+{
+	if (value)
+		fprintf(arg, "  %s %" PRIu64 "\n", name, value);
+}
+
+int main(int argc, char **argv)
+{
+	struct app a;
+	memset(&a, 0, sizeof(a));
+	a.ready_head = -1;
+	if (parse_args(argc, argv, &a.o)) {
+		usage();
+		return 2;
+	}
+	struct tpa_engine_config cfg;
+	char err[512];
+	tpa_engine_config_init(&cfg);
+	if (tpa_engine_config_from_env(&cfg, err, sizeof(err))) {
+		fprintf(stderr, "tpa_example: %s\n", err);
+		return 2;
+	}
+	cfg.sock_event = on_sock_event;
+	cfg.sock_event_ctx = &a;
+	a.eng = tpa_engine_create(&cfg, err, sizeof(err));
+	if (!a.eng) {
+		fprintf(stderr, "tpa_example: %s\n", err);
+		return 1;
+	}
+	a.st = tpa_engine_stack(a.eng);
+	struct tpa_engine_info info;
+	tpa_engine_get_info(a.eng, &info);
+	char ip[INET_ADDRSTRLEN];
+	inet_ntop(AF_INET, &info.ipv4_addr, ip, sizeof(ip));
+	fprintf(stderr, "tpa_example: %s on %s, %s/%u mtu %u, wait fd %d\n", info.port_name,
+	        info.iface[0] ? info.iface : "-", ip, info.ipv4_prefix_len, info.mtu,
+	        tpa_engine_wait_fd(a.eng));
+
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGPIPE, SIG_IGN);
+
+	int rc = 0;
+	if (a.o.server) {
+		int ls = tpa_socket(a.st);
+		struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(a.o.port)};
+		int one = 1;
+		if (ls >= 0)
+			tpa_setsockopt(a.st, ls, TPA_SO_REUSEADDR, &one, sizeof(one));
+		if (ls < 0 || (rc = tpa_bind(a.st, ls, (struct sockaddr *)&sa, sizeof(sa))) ||
+		    (rc = tpa_listen(a.st, ls, 1024))) {
+			fprintf(stderr, "tpa_example: listen on port %u: %s\n", a.o.port,
+			        strerror(ls < 0 ? -ls : -rc));
+			tpa_engine_destroy(a.eng);
+			return 1;
+		}
+		struct conn *c = conn_open(&a, ls);
+		c->listen = 1;
+		c->connected = 1;
+		printf("ready %s %u\n", ip, a.o.port);
+		fflush(stdout);
+	} else {
+		for (int i = 0; i < a.o.conns; i++) {
+			int s = tpa_socket(a.st);
+			if (s < 0) {
+				fprintf(stderr, "tpa_socket: %s\n", strerror(-s));
+				rc = 1;
+				break;
+			}
+			conn_open(&a, s);
+			int r = tpa_connect(a.st, s, (struct sockaddr *)&a.o.peer,
+			                    sizeof(a.o.peer));
+			if (r && r != -EINPROGRESS) {
+				fprintf(stderr, "tpa_connect: %s\n", strerror(-r));
+				conn_finish(&a, &a.conns[s], 0);
+				rc = 1;
+				break;
+			}
+			a.active++;
+			mark_ready(&a, s);
+		}
+	}
+
+	uint64_t start = tpa_engine_now_ns();
+	uint64_t end_ns = start + (uint64_t)(a.o.seconds * 1e9);
+	while (!stop && !rc) {
+		process_ready(&a);
+		if (a.o.server && a.o.once && a.finished_one)
+			break;
+		if (!a.o.server && a.active <= 0)
+			break;
+		if (!a.o.server && a.o.svc == SVC_ECHO_RR && tpa_engine_now_ns() >= end_ns)
+			break;
+		/* Busy-poll while there is work; sleep in the kernel when idle. */
+		if (tpa_engine_poll(a.eng) == 0 && a.ready_head < 0)
+			tpa_engine_wait(a.eng, 100 * 1000000ll);
+	}
+	double secs = (double)(tpa_engine_now_ns() - start) / 1e9;
+	if (!a.o.server) {
+		for (int i = 0; i < a.nconns_alloc; i++)
+			if (a.conns[i].sock >= 0 && !a.conns[i].listen) {
+				struct conn *c = &a.conns[i];
+				int ok = a.o.svc == SVC_ECHO_RR && !c->mismatch;
+				conn_finish(&a, c, ok);
+			}
+		printf("result client ok=%d failed=%d rx=%" PRIu64 " tx=%" PRIu64 " msgs=%" PRIu64
+		       " seconds=%.3f\n",
+		       a.done_ok, a.done_bad, a.total_rx, a.total_tx, a.rr_msgs, secs);
+		if (a.done_bad || a.done_ok != a.o.conns)
+			rc = 1;
+	}
+	/* Let final FINs/ACKs go out before tearing the port down. */
+	uint64_t linger_end = tpa_engine_now_ns() + 200000000ull;
+	while (tpa_engine_now_ns() < linger_end)
+		tpa_engine_wait(a.eng, 10 * 1000000ll);
+	if (a.o.stats) {
+		fprintf(stderr, "engine:\n");
+		tpa_engine_stats_foreach(a.eng, print_stat, stderr);
+		fprintf(stderr, "stack:\n");
+		tpa_stack_stats_foreach(a.st, print_stat, stderr);
+	}
+	fflush(stdout);
+	tpa_engine_destroy(a.eng);
+	for (int i = 0; i < a.nconns_alloc; i++)
+		free(a.conns[i].buf);
+	free(a.conns);
+	return rc;
+}

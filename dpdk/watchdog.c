@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The cleanup watchdog: a small process that outlives the engine's process to detach the XDP
+ * steering program if that process dies without tpa_engine_destroy() (crash, SIGKILL, _exit).
+ * Without it the interface would keep steering the engine's ports into an AF_XDP socket that no
+ * longer exists, i.e. those ports would be black holes for the kernel.
+ *
+ * It is double-forked (its parent exits at once and is reaped here), so it is never a child of
+ * the program: the program's waitpid()/SIGCHLD handling never sees it. It watches the program
+ * through a pidfd (so forks of the program holding inherited fds do not keep it waiting) and
+ * takes commands over a socket pair: "A <ifindex> <prog_id>" arms it, "D" disarms it and it
+ * exits. The socket closing without "D" means the program (and every fork sharing it) died. It is
+ * forked before EAL starts so it maps no DPDK memory and inherits no threads, and closes every fd
+ * but its own.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "engine_impl.h"
+
+static int pidfd_open_compat(pid_t pid)
+{
+#ifdef SYS_pidfd_open
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+	errno = ENOSYS;
+	return -1;
+#endif
+}
+
+static void close_other_fds(int keep1, int keep2)
+{
+	/* Keep 0..2 pointed at /dev/null so stray writes cannot land in a program's socket. */
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null >= 0) {
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(null, 2);
+	}
+	long max = sysconf(_SC_OPEN_MAX);
+	if (max < 0 || max > 65536)
+		max = 65536;
+	for (int fd = 3; fd < max; fd++)
+		if (fd != keep1 && fd != keep2)
+			close(fd);
+}
+
+static void watchdog_main(int cmd_fd, pid_t watched) __attribute__((noreturn));
+static void watchdog_main(int cmd_fd, pid_t watched)
+{
+	int pidfd = pidfd_open_compat(watched);
+	close_other_fds(cmd_fd, pidfd);
+	prctl(PR_SET_NAME, "tpa-watchdog", 0, 0, 0);
+	/* Terminal signals aimed at the program's process group must not end us first. */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGQUIT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+	setsid();
+
+	int ifindex = 0;
+	unsigned prog_id = 0;
+	char buf[128];
+	size_t have = 0;
+	for (;;) {
+		struct pollfd p[2] = {{.fd = cmd_fd, .events = POLLIN},
+		                      {.fd = pidfd, .events = POLLIN}};
+		int n = poll(p, pidfd >= 0 ? 2 : 1, pidfd >= 0 ? -1 : 500);
+		if (n < 0 && errno != EINTR)
+			break;
+		if (pidfd >= 0 && (p[1].revents & (POLLIN | POLLHUP)))
+			break; /* the program is gone */
+		if (pidfd < 0 && kill(watched, 0) < 0 && errno == ESRCH)
+			break;
+		if (p[0].revents & (POLLIN | POLLHUP)) {
+			ssize_t r = read(cmd_fd, buf + have, sizeof(buf) - 1 - have);
+			if (r <= 0)
+				break; /* every copy of our end is closed without "D": it died */
+			have += (size_t)r;
+			buf[have] = '\0';
+			char *nl;
+			while ((nl = strchr(buf, '\n'))) {
+				*nl = '\0';
+				if (buf[0] == 'D')
+					_exit(0);
+				if (buf[0] == 'A')
+					sscanf(buf + 1, "%d %u", &ifindex, &prog_id);
+				size_t used = (size_t)(nl + 1 - buf);
+				memmove(buf, nl + 1, have - used + 1);
+				have -= used;
+			}
+			if (have >= sizeof(buf) - 1)
+				have = 0;
+		}
+	}
+	if (ifindex && prog_id)
+		xdp_ctl_detach_prog(ifindex, prog_id);
+	_exit(0);
+}
+
+int watchdog_start(char *err, size_t errlen)
+{
+	/* A socket pair, not a pipe: send(MSG_NOSIGNAL) to a dead watchdog must not SIGPIPE the
+	 * program. */
+	int p[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p) < 0)
+		return engine_seterr(err, errlen, errno, "watchdog: socketpair: %s",
+		                     strerror(errno));
+	pid_t watched = getpid();
+	pid_t mid = fork();
+	if (mid < 0) {
+		int e = errno;
+		close(p[0]);
+		close(p[1]);
+		return engine_seterr(err, errlen, e, "watchdog: fork: %s", strerror(e));
+	}
+	if (mid == 0) {
+		/* Intermediate child: fork the watchdog and exit, so init adopts it. */
+		pid_t wd = fork();
+		if (wd == 0)
+			watchdog_main(p[0], watched);
+		_exit(wd < 0 ? 1 : 0);
+	}
+	close(p[0]);
+	int status = 0;
+	while (waitpid(mid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
+		close(p[1]);
+		return engine_seterr(err, errlen, EAGAIN, "watchdog: second fork failed");
+	}
+	return p[1];
+}
+
+int watchdog_arm(int fd, int ifindex, uint32_t prog_id)
+{
+	char msg[64];
+	int n = snprintf(msg, sizeof(msg), "A %d %u\n", ifindex, prog_id);
+	return send(fd, msg, (size_t)n, MSG_NOSIGNAL) == n ? 0 : -EIO;
+}
+
+void watchdog_stop(int fd)
+{
+	if (fd < 0)
+		return;
+	(void)!send(fd, "D\n", 2, MSG_NOSIGNAL);
+	close(fd);
+}

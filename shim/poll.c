@@ -1,0 +1,792 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * epoll, poll and select over sets that mix accelerated sockets with kernel fds.
+ *
+ * epoll: the program's epoll fd stays a real kernel epoll holding exactly its kernel fds (its
+ * data.u64 space is the program's, so nothing of ours may go in). Once an accelerated socket
+ * joins, a private "inner" epoll holds the program's epoll fd, the engine's wait fd, the kick
+ * eventfd and the kernel listener of every accelerated listener (so loopback connections count
+ * as readiness of the accelerated fd); a sleeping epoll_wait sleeps on the inner one.
+ * Accelerated members live in user space; the stack's sock_event hook puts them on their epoll's ready list, so a wait
+ * never scans idle sockets. Level-triggered members stay on the list while ready,
+ * edge-triggered ones leave it when reported (the next hook call brings them back),
+ * EPOLLONESHOT members are disarmed until EPOLL_CTL_MOD. Closing the last fd of a socket removes
+ * it from every set.
+ * poll/select: accelerated fds are checked directly each round; the kernel part (plus wait fd
+ * and kick fd) is one real ppoll.
+ * Waiting is spin-then-sleep like every blocking call (engine.c).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "shim.h"
+#include "tpa/stack.h"
+
+int shim_engine_kick_fd(void);
+void shim_block_sigs(sigset_t *orig);
+
+/* data.u64 in the inner epoll: these two, or a member pointer (a kernel listener). */
+#define INNER_APP 0ull	    /* the program's epoll fd has events */
+#define INNER_INTERNAL 1ull /* engine wait fd / kick fd */
+
+struct shim_epoll;
+
+struct shim_epoll_member {
+	struct shim_epoll *ep;
+	struct shim_sock *s;
+	int fd;
+	uint32_t events; /* what the program asked for, EPOLLET/ONESHOT included */
+	epoll_data_t data;
+	bool disarmed;	 /* ONESHOT fired */
+	bool on_ready;
+	bool kready;	 /* the kernel listener reported a connection */
+	struct shim_epoll_member *next_in_sock;
+	struct shim_epoll_member *next, *prev; /* all members of ep */
+	struct shim_epoll_member *rnext, *rprev; /* ready list */
+};
+
+struct shim_epoll {
+	int epfd;
+	int inner; /* private epoll, -1 until an accelerated socket joins */
+	int n_members;
+	struct shim_epoll_member all;	/* list head */
+	struct shim_epoll_member ready; /* list head */
+};
+
+static struct shim_epoll **ept; /* epfd -> state, same size as the fd table */
+
+static struct shim_epoll *ep_get(int epfd)
+{
+	if (!ept || epfd < 0 || epfd >= shim_fdt_size())
+		return NULL;
+	return __atomic_load_n(&ept[epfd], __ATOMIC_ACQUIRE);
+}
+
+static int ept_init(void)
+{
+	if (ept)
+		return 0;
+	void *p = mmap(NULL, (size_t)shim_fdt_size() * sizeof(*ept), PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		return -1;
+	ept = p;
+	return 0;
+}
+
+static void ready_add(struct shim_epoll_member *m)
+{
+	if (m->on_ready || m->disarmed)
+		return;
+	struct shim_epoll *ep = m->ep;
+	m->rprev = ep->ready.rprev;
+	m->rnext = &ep->ready;
+	ep->ready.rprev->rnext = m;
+	ep->ready.rprev = m;
+	m->on_ready = true;
+}
+
+static void ready_del(struct shim_epoll_member *m)
+{
+	if (!m->on_ready)
+		return;
+	m->rprev->rnext = m->rnext;
+	m->rnext->rprev = m->rprev;
+	m->on_ready = false;
+}
+
+static uint32_t sock_poll_bits(struct shim_sock *s)
+{
+	if (s->inherited)
+		return 0;
+	uint32_t ev = tpa_sock_events(shim.stack, s->sock);
+	uint32_t r = ev & (EPOLLIN | EPOLLOUT | EPOLLERR | EPOLLHUP | EPOLLRDHUP);
+	if ((r & EPOLLOUT) && !(r & (EPOLLERR | EPOLLHUP))) {
+		/* Linux reports a stream writable only when at least a third of the send buffer
+		 * is free (free >= queued / 2), so a writer woken by poll can send a real chunk. */
+		int sndbuf = 0, queued = 0;
+		socklen_t l = sizeof(int);
+		if (tpa_getsockopt(shim.stack, s->sock, TPA_SO_SNDBUF, &sndbuf, &l) == 0 &&
+		    tpa_getsockopt(shim.stack, s->sock, TPA_SO_NWRITE, &queued, &l) == 0 &&
+		    sndbuf - queued < queued / 2)
+			r &= ~(uint32_t)EPOLLOUT;
+	}
+	if (r & EPOLLIN)
+		r |= EPOLLRDNORM;
+	if (r & EPOLLOUT)
+		r |= EPOLLWRNORM;
+	return r;
+}
+
+uint32_t shim_sock_readiness(struct shim_sock *s)
+{
+	return sock_poll_bits(s);
+}
+
+static uint32_t member_wants(const struct shim_epoll_member *m)
+{
+	return (m->events & ~(EPOLLET | EPOLLONESHOT | EPOLLEXCLUSIVE | EPOLLWAKEUP)) | EPOLLERR |
+	       EPOLLHUP;
+}
+
+/* Called from the sock_event hook path (lock held). */
+static void member_check(struct shim_epoll_member *m)
+{
+	uint32_t cur = sock_poll_bits(m->s) | (m->kready ? EPOLLIN | EPOLLRDNORM : 0);
+	if (cur & member_wants(m))
+		ready_add(m);
+}
+
+void shim_epoll_notify(struct shim_sock *s, uint32_t edges)
+{
+	for (struct shim_epoll_member *m = s->members; m; m = m->next_in_sock) {
+		if (!(m->events & EPOLLET))
+			member_check(m);
+		else if (edges & member_wants(m))
+			ready_add(m);
+	}
+}
+
+static void member_free(struct shim_epoll_member *m)
+{
+	struct shim_epoll *ep = m->ep;
+	ready_del(m);
+	m->prev->next = m->next;
+	m->next->prev = m->prev;
+	ep->n_members--;
+	struct shim_epoll_member **pp = &m->s->members;
+	while (*pp && *pp != m)
+		pp = &(*pp)->next_in_sock;
+	if (*pp)
+		*pp = m->next_in_sock;
+	if (m->s->kind == SHIM_LISTENER && ep->inner >= 0)
+		REAL(epoll_ctl)(ep->inner, EPOLL_CTL_DEL, m->s->kfd, NULL);
+	free(m);
+}
+
+void shim_epoll_forget(struct shim_sock *s)
+{
+	while (s->members)
+		member_free(s->members);
+}
+
+static struct shim_epoll *ep_new(int epfd)
+{
+	struct shim_epoll *ep = calloc(1, sizeof(*ep));
+	if (!ep)
+		return NULL;
+	ep->epfd = epfd;
+	ep->inner = -1;
+	ep->all.next = ep->all.prev = &ep->all;
+	ep->ready.rnext = ep->ready.rprev = &ep->ready;
+	__atomic_store_n(&ept[epfd], ep, __ATOMIC_RELEASE);
+	return ep;
+}
+
+static void ep_free(struct shim_epoll *ep)
+{
+	while (ep->all.next != &ep->all)
+		member_free(ep->all.next);
+	__atomic_store_n(&ept[ep->epfd], NULL, __ATOMIC_RELEASE);
+	if (ep->inner >= 0)
+		REAL(close)(ep->inner);
+	free(ep);
+}
+
+/* An fd number was closed or reused: drop epoll state kept under it (lock not held). */
+void shim_epoll_fd_gone(int fd);
+void shim_epoll_fd_gone(int fd)
+{
+	if (!ep_get(fd))
+		return;
+	shim_lock();
+	struct shim_epoll *ep = ep_get(fd);
+	if (ep)
+		ep_free(ep);
+	shim_unlock();
+}
+
+static int track_epoll(int epfd)
+{
+	if (epfd >= 0 && shim.enabled) {
+		shim_epoll_fd_gone(epfd);
+		shim_fd_appeared(epfd);
+		shim_lock();
+		if (ept_init() == 0 && epfd < shim_fdt_size() && !ep_get(epfd))
+			ep_new(epfd);
+		shim_unlock();
+	}
+	return epfd;
+}
+
+int epoll_create(int size)
+{
+	return track_epoll(REAL(epoll_create)(size));
+}
+
+int epoll_create1(int flags)
+{
+	return track_epoll(REAL(epoll_create1)(flags));
+}
+
+static int make_inner(struct shim_epoll *ep)
+{
+	if (ep->inner >= 0)
+		return 0;
+	int fd = REAL(epoll_create1)(EPOLL_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = INNER_APP};
+	if (REAL(epoll_ctl)(fd, EPOLL_CTL_ADD, ep->epfd, &ev) < 0) {
+		int e = errno;
+		REAL(close)(fd);
+		return -e;
+	}
+	int fds[2] = {shim.wait_fd, shim_engine_kick_fd()};
+	for (int i = 0; i < 2; i++) {
+		if (fds[i] < 0)
+			continue;
+		ev = (struct epoll_event){.events = EPOLLIN, .data.u64 = INNER_INTERNAL};
+		if (REAL(epoll_ctl)(fd, EPOLL_CTL_ADD, fds[i], &ev) < 0) {
+			int e = errno;
+			REAL(close)(fd);
+			return -e;
+		}
+	}
+	ep->inner = fd;
+	return 0;
+}
+
+static struct shim_epoll_member *member_find(struct shim_epoll *ep, struct shim_sock *s, int fd)
+{
+	for (struct shim_epoll_member *m = s->members; m; m = m->next_in_sock)
+		if (m->ep == ep && m->fd == fd)
+			return m;
+	return NULL;
+}
+
+static int accel_ctl(int epfd, int op, int fd, struct shim_sock *s, struct epoll_event *event)
+{
+	struct shim_epoll *ep = ep_get(epfd);
+	if (!ep) {
+		/* Not an epoll the shim saw created: let the kernel say what it is. */
+		int fl = REAL(fcntl)(epfd, F_GETFD);
+		errno = fl < 0 ? EBADF : EINVAL;
+		return -1;
+	}
+	if (fd == epfd) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (s->inherited) {
+		errno = EBADF;
+		return -1;
+	}
+	if (op != EPOLL_CTL_DEL && !event) {
+		errno = EFAULT;
+		return -1;
+	}
+	struct shim_epoll_member *m = member_find(ep, s, fd);
+	switch (op) {
+	case EPOLL_CTL_ADD: {
+		if (m) {
+			errno = EEXIST;
+			return -1;
+		}
+		int r = make_inner(ep);
+		if (r < 0)
+			return (int)shim_ret(r);
+		m = calloc(1, sizeof(*m));
+		if (!m) {
+			errno = ENOMEM;
+			return -1;
+		}
+		m->ep = ep;
+		m->s = s;
+		m->fd = fd;
+		m->events = event->events;
+		m->data = event->data;
+		if (s->kind == SHIM_LISTENER && shim.cfg.accept_kernel) {
+			struct epoll_event kev = {.events = EPOLLIN,
+						  .data.u64 = (uint64_t)(uintptr_t)m};
+			if (REAL(epoll_ctl)(ep->inner, EPOLL_CTL_ADD, s->kfd, &kev) < 0) {
+				int e = errno;
+				free(m);
+				errno = e;
+				return -1;
+			}
+		}
+		m->next = ep->all.next;
+		m->prev = &ep->all;
+		ep->all.next->prev = m;
+		ep->all.next = m;
+		m->next_in_sock = s->members;
+		s->members = m;
+		ep->n_members++;
+		member_check(m);
+		return 0;
+	}
+	case EPOLL_CTL_MOD:
+		if (!m) {
+			errno = ENOENT;
+			return -1;
+		}
+		if ((event->events | m->events) & EPOLLEXCLUSIVE) {
+			errno = EINVAL;
+			return -1;
+		}
+		m->events = event->events;
+		m->data = event->data;
+		m->disarmed = false;
+		ready_del(m);
+		member_check(m);
+		return 0;
+	case EPOLL_CTL_DEL:
+		if (!m) {
+			errno = ENOENT;
+			return -1;
+		}
+		member_free(m);
+		return 0;
+	default:
+		errno = EINVAL;
+		return -1;
+	}
+}
+
+int epoll_ctl(int epfd, int op, int fd, struct epoll_event *event)
+{
+	struct shim_sock *s = shim_fdt_get(fd);
+	if (!s)
+		return REAL(epoll_ctl)(epfd, op, fd, event);
+	shim_lock();
+	int r = accel_ctl(epfd, op, fd, s, event);
+	int e = errno;
+	shim_unlock();
+	errno = e;
+	return r;
+}
+
+/* Ready accelerated members into out[] (lock held). */
+static int collect_accel(struct shim_epoll *ep, struct epoll_event *out, int max)
+{
+	int n = 0;
+	struct shim_epoll_member *m = ep->ready.rnext;
+	struct shim_epoll_member *stop = ep->ready.rprev; /* LT members are moved behind it */
+	while (m != &ep->ready && n < max) {
+		struct shim_epoll_member *next = m->rnext;
+		bool last = m == stop;
+		uint32_t cur = sock_poll_bits(m->s) | (m->kready ? EPOLLIN | EPOLLRDNORM : 0);
+		uint32_t rep = cur & member_wants(m);
+		m->kready = false;
+		ready_del(m);
+		if (rep) {
+			out[n].events = rep;
+			out[n].data = m->data;
+			n++;
+			if (m->events & EPOLLONESHOT)
+				m->disarmed = true;
+			else if (!(m->events & EPOLLET))
+				ready_add(m); /* level-triggered: stays, at the tail */
+		}
+		if (last)
+			break;
+		m = next;
+	}
+	return n;
+}
+
+/* Read the inner epoll without blocking, or sleep on it (timeout_ms != 0, lock released):
+ * kernel listeners with connections become ready members. Returns -EINTR or >= 0. */
+static int inner_wait(struct shim_epoll *ep, int timeout_ms, const sigset_t *mask)
+{
+	struct epoll_event ev[16];
+	if (timeout_ms != 0)
+		shim_unlock();
+	int k = REAL(epoll_pwait)(ep->inner, ev, 16, timeout_ms, timeout_ms != 0 ? mask : NULL);
+	int e = errno;
+	if (timeout_ms != 0)
+		shim_lock();
+	if (k < 0)
+		return e == EINTR ? -EINTR : 0;
+	for (int i = 0; i < k; i++) {
+		uint64_t d = ev[i].data.u64;
+		if (d == INNER_APP || d == INNER_INTERNAL)
+			continue;
+		struct shim_epoll_member *m = (struct shim_epoll_member *)(uintptr_t)d;
+		m->kready = true;
+		ready_add(m);
+	}
+	return k;
+}
+
+static int ms_until(uint64_t now, uint64_t until)
+{
+	if (until == UINT64_MAX)
+		return -1;
+	if (until <= now)
+		return 0;
+	uint64_t ms = (until - now + 999999) / 1000000;
+	return ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
+static int accel_epoll_wait(struct shim_epoll *ep, struct epoll_event *evs, int max,
+			    int timeout, const sigset_t *app_mask)
+{
+	sigset_t orig;
+	uint64_t now = shim_now_ns();
+	uint64_t deadline = timeout < 0 ? UINT64_MAX : now + (uint64_t)timeout * 1000000;
+	uint64_t spin_end = now + (uint64_t)shim.cfg.spin_us * 1000;
+	int n, iter = 0, rc;
+	shim_block_sigs(&orig);
+	const sigset_t *sleep_mask = app_mask ? app_mask : &orig;
+	for (;;) {
+		shim_engine_poll();
+		inner_wait(ep, 0, NULL);
+		n = collect_accel(ep, evs, max);
+		if (n < max) {
+			int k = REAL(epoll_wait)(ep->epfd, evs + n, max - n, 0);
+			if (k > 0)
+				n += k;
+		}
+		if (n > 0 || timeout == 0) {
+			rc = n;
+			break;
+		}
+		now = shim_now_ns();
+		if (now >= deadline) {
+			rc = 0;
+			break;
+		}
+		if (shim.cfg.busy_poll || now < spin_end) {
+			shim_unlock();
+			if ((++iter & 255) == 0) {
+				struct timespec zero = {0, 0};
+				if (REAL(ppoll)(NULL, 0, &zero, sleep_mask) < 0 && errno == EINTR) {
+					shim_lock();
+					rc = -EINTR;
+					break;
+				}
+			}
+			shim_lock();
+			continue;
+		}
+		uint64_t until = shim_next_timer_ns();
+		if (deadline < until)
+			until = deadline;
+		int ms = ms_until(now, until);
+		if (ms == 0)
+			continue;
+		if (inner_wait(ep, ms, sleep_mask) == -EINTR) {
+			rc = -EINTR;
+			break;
+		}
+	}
+	pthread_sigmask(SIG_SETMASK, &orig, NULL);
+	return rc;
+}
+
+int epoll_pwait(int epfd, struct epoll_event *evs, int max, int timeout, const sigset_t *mask)
+{
+	struct shim_epoll *ep = ep_get(epfd);
+	if (!ep || !__atomic_load_n(&ep->n_members, __ATOMIC_ACQUIRE))
+		return REAL(epoll_pwait)(epfd, evs, max, timeout, mask);
+	if (max <= 0 || !evs) {
+		errno = max <= 0 ? EINVAL : EFAULT;
+		return -1;
+	}
+	shim_lock();
+	int r = accel_epoll_wait(ep, evs, max, timeout, mask);
+	shim_unlock();
+	return (int)shim_ret(r);
+}
+
+int epoll_wait(int epfd, struct epoll_event *evs, int max, int timeout)
+{
+	struct shim_epoll *ep = ep_get(epfd);
+	if (!ep || !__atomic_load_n(&ep->n_members, __ATOMIC_ACQUIRE))
+		return REAL(epoll_wait)(epfd, evs, max, timeout);
+	return epoll_pwait(epfd, evs, max, timeout, NULL);
+}
+
+/* ---- poll ---- */
+
+static bool any_accel(const struct pollfd *fds, nfds_t n)
+{
+	if (!shim.enabled)
+		return false;
+	for (nfds_t i = 0; i < n; i++)
+		if (shim_fdt_get(fds[i].fd))
+			return true;
+	return false;
+}
+
+/* Lock held. Fills revents of accelerated entries; returns how many are ready. */
+static int accel_revents(struct pollfd *fds, nfds_t n, const struct pollfd *kfds,
+			 const nfds_t *kidx)
+{
+	int ready = 0;
+	for (nfds_t i = 0; i < n; i++) {
+		struct shim_sock *s = shim_fdt_get(fds[i].fd);
+		if (!s)
+			continue;
+		uint32_t cur = s->inherited ? POLLNVAL : sock_poll_bits(s);
+		if (s->kind == SHIM_LISTENER && kidx[i] != (nfds_t)-1 &&
+		    (kfds[kidx[i]].revents & POLLIN))
+			cur |= POLLIN | POLLRDNORM;
+		fds[i].revents = (short)(cur & ((uint32_t)(uint16_t)fds[i].events | POLLERR |
+						POLLHUP | POLLNVAL));
+		if (fds[i].revents)
+			ready++;
+	}
+	return ready;
+}
+
+static int accel_poll(struct pollfd *fds, nfds_t n, int64_t timeout_ns, const sigset_t *app_mask)
+{
+	if (n > (nfds_t)shim_fdt_size())
+		return -EINVAL; /* the kernel's limit is RLIMIT_NOFILE */
+	struct pollfd lk[64], *kfds = n <= 62 ? lk : calloc((size_t)n + 2, sizeof(*kfds));
+	nfds_t lidx[64], *kidx = n <= 64 ? lidx : calloc(n, sizeof(*kidx));
+	if (!kfds || !kidx) {
+		if (kfds != lk)
+			free(kfds);
+		if (kidx != lidx)
+			free(kidx);
+		return -ENOMEM;
+	}
+	nfds_t kn = 0;
+	for (nfds_t i = 0; i < n; i++) {
+		struct shim_sock *s = shim_fdt_get(fds[i].fd);
+		kidx[i] = (nfds_t)-1;
+		if (!s || (s->kind == SHIM_LISTENER && shim.cfg.accept_kernel)) {
+			kidx[i] = kn;
+			kfds[kn] = fds[i];
+			if (s)
+				kfds[kn].events = POLLIN;
+			kn++;
+		}
+	}
+	nfds_t kprog = kn;
+	if (shim.wait_fd >= 0)
+		kfds[kn++] = (struct pollfd){.fd = shim.wait_fd, .events = POLLIN};
+	if (shim_engine_kick_fd() >= 0)
+		kfds[kn++] = (struct pollfd){.fd = shim_engine_kick_fd(), .events = POLLIN};
+
+	sigset_t orig;
+	uint64_t now = shim_now_ns();
+	uint64_t deadline = timeout_ns < 0 ? UINT64_MAX : now + (uint64_t)timeout_ns;
+	uint64_t spin_end = now + (uint64_t)shim.cfg.spin_us * 1000;
+	int iter = 0, rc;
+	struct timespec zero = {0, 0};
+	shim_block_sigs(&orig);
+	const sigset_t *sleep_mask = app_mask ? app_mask : &orig;
+	bool sleep_now = false;
+	for (;;) {
+		struct timespec ts, *tsp = &zero;
+		if (sleep_now) {
+			uint64_t until = shim_next_timer_ns();
+			if (deadline < until)
+				until = deadline;
+			tsp = NULL;
+			if (until != UINT64_MAX) {
+				uint64_t d = until > now ? until - now : 0;
+				ts.tv_sec = (time_t)(d / 1000000000u);
+				ts.tv_nsec = (long)(d % 1000000000u);
+				tsp = &ts;
+			}
+			shim_unlock();
+		}
+		int k = REAL(ppoll)(kfds, kn, tsp, sleep_now ? sleep_mask : NULL);
+		int e = errno;
+		if (sleep_now)
+			shim_lock();
+		if (k < 0 && e == EINTR) {
+			rc = -EINTR;
+			break;
+		}
+		if (k < 0) {
+			rc = -e;
+			break;
+		}
+		shim_engine_poll();
+		int ready = accel_revents(fds, n, kfds, kidx);
+		for (nfds_t i = 0; i < n; i++) {
+			if (kidx[i] == (nfds_t)-1 || shim_fdt_get(fds[i].fd))
+				continue;
+			fds[i].revents = kfds[kidx[i]].revents;
+			if (fds[i].revents)
+				ready++;
+		}
+		(void)kprog;
+		if (ready > 0 || timeout_ns == 0) {
+			rc = ready;
+			break;
+		}
+		now = shim_now_ns();
+		if (now >= deadline) {
+			rc = 0;
+			break;
+		}
+		sleep_now = !shim.cfg.busy_poll && now >= spin_end;
+		if (!sleep_now) {
+			shim_unlock();
+			if ((++iter & 255) == 0 && REAL(ppoll)(NULL, 0, &zero, sleep_mask) < 0 &&
+			    errno == EINTR) {
+				shim_lock();
+				rc = -EINTR;
+				break;
+			}
+			shim_lock();
+		}
+	}
+	pthread_sigmask(SIG_SETMASK, &orig, NULL);
+	if (kfds != lk)
+		free(kfds);
+	if (kidx != lidx)
+		free(kidx);
+	return rc;
+}
+
+int poll(struct pollfd *fds, nfds_t n, int timeout)
+{
+	if (!any_accel(fds, n))
+		return REAL(poll)(fds, n, timeout);
+	shim_lock();
+	int r = accel_poll(fds, n, timeout < 0 ? -1 : (int64_t)timeout * 1000000, NULL);
+	shim_unlock();
+	return (int)shim_ret(r);
+}
+
+int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fdslen);
+int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fdslen)
+{
+	if (fdslen / sizeof(*fds) < n)
+		abort();
+	return poll(fds, n, timeout);
+}
+
+int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *tmo, const sigset_t *mask)
+{
+	if (!any_accel(fds, n))
+		return REAL(ppoll)(fds, n, tmo, mask);
+	if (tmo && (tmo->tv_sec < 0 || tmo->tv_nsec < 0 || tmo->tv_nsec >= 1000000000)) {
+		errno = EINVAL;
+		return -1;
+	}
+	int64_t t = tmo ? (int64_t)tmo->tv_sec * 1000000000 + tmo->tv_nsec : -1;
+	shim_lock();
+	int r = accel_poll(fds, n, t, mask);
+	shim_unlock();
+	return (int)shim_ret(r);
+}
+
+/* ---- select ---- */
+
+#define SEL_IN (POLLIN | POLLRDNORM | POLLRDBAND | POLLHUP | POLLERR)
+#define SEL_OUT (POLLOUT | POLLWRNORM | POLLWRBAND | POLLERR)
+#define SEL_EX (POLLPRI)
+
+static bool sets_have_accel(int nfds, fd_set *r, fd_set *w, fd_set *x)
+{
+	if (!shim.enabled)
+		return false;
+	for (int fd = 0; fd < nfds && fd < FD_SETSIZE; fd++)
+		if (((r && FD_ISSET(fd, r)) || (w && FD_ISSET(fd, w)) || (x && FD_ISSET(fd, x))) &&
+		    shim_fdt_get(fd))
+			return true;
+	return false;
+}
+
+static int accel_select(int nfds, fd_set *r, fd_set *w, fd_set *x, int64_t timeout_ns,
+			const sigset_t *mask)
+{
+	struct pollfd pf[FD_SETSIZE];
+	nfds_t n = 0;
+	if (nfds < 0 || nfds > FD_SETSIZE)
+		return -EINVAL;
+	for (int fd = 0; fd < nfds; fd++) {
+		short ev = 0;
+		if (r && FD_ISSET(fd, r))
+			ev |= POLLIN;
+		if (w && FD_ISSET(fd, w))
+			ev |= POLLOUT;
+		if (x && FD_ISSET(fd, x))
+			ev |= POLLPRI;
+		if (ev)
+			pf[n++] = (struct pollfd){.fd = fd, .events = ev};
+	}
+	shim_lock();
+	int rc = accel_poll(pf, n, timeout_ns, mask);
+	shim_unlock();
+	if (rc < 0)
+		return rc;
+	for (nfds_t i = 0; i < n; i++)
+		if (pf[i].revents & POLLNVAL)
+			return -EBADF;
+	int count = 0;
+	if (r)
+		FD_ZERO(r);
+	if (w)
+		FD_ZERO(w);
+	if (x)
+		FD_ZERO(x);
+	for (nfds_t i = 0; i < n; i++) {
+		short re = pf[i].revents;
+		if (r && (pf[i].events & POLLIN) && (re & SEL_IN)) {
+			FD_SET(pf[i].fd, r);
+			count++;
+		}
+		if (w && (pf[i].events & POLLOUT) && (re & SEL_OUT)) {
+			FD_SET(pf[i].fd, w);
+			count++;
+		}
+		if (x && (pf[i].events & POLLPRI) && (re & SEL_EX)) {
+			FD_SET(pf[i].fd, x);
+			count++;
+		}
+	}
+	return count;
+}
+
+int select(int nfds, fd_set *r, fd_set *w, fd_set *x, struct timeval *tv)
+{
+	if (!sets_have_accel(nfds, r, w, x))
+		return REAL(select)(nfds, r, w, x, tv);
+	if (tv && (tv->tv_sec < 0 || tv->tv_usec < 0)) {
+		errno = EINVAL;
+		return -1;
+	}
+	int64_t t = tv ? (int64_t)tv->tv_sec * 1000000000 + (int64_t)tv->tv_usec * 1000 : -1;
+	uint64_t start = shim_now_ns();
+	int rc = accel_select(nfds, r, w, x, t, NULL);
+	if (tv) {
+		/* Linux writes back the time left. */
+		uint64_t used = shim_now_ns() - start;
+		int64_t left = t - (int64_t)used;
+		if (left < 0)
+			left = 0;
+		tv->tv_sec = left / 1000000000;
+		tv->tv_usec = (left % 1000000000) / 1000;
+	}
+	return (int)shim_ret(rc);
+}
+
+int pselect(int nfds, fd_set *r, fd_set *w, fd_set *x, const struct timespec *tmo,
+	    const sigset_t *mask)
+{
+	if (!sets_have_accel(nfds, r, w, x))
+		return REAL(pselect)(nfds, r, w, x, tmo, mask);
+	if (tmo && (tmo->tv_sec < 0 || tmo->tv_nsec < 0 || tmo->tv_nsec >= 1000000000)) {
+		errno = EINVAL;
+		return -1;
+	}
+	int64_t t = tmo ? (int64_t)tmo->tv_sec * 1000000000 + tmo->tv_nsec : -1;
+	return (int)shim_ret(accel_select(nfds, r, w, x, t, mask));
+}

@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * libtpa_shim internals: the fd table, accelerated sockets, the engine lock and blocking.
+ *
+ * Contract:
+ * - Every accelerated socket keeps a real kernel fd number; fd_table[fd] points at its
+ *   struct shim_sock (several fds after dup). An fd without an entry is the kernel's: every
+ *   call on it goes straight to libc.
+ * - A socket becomes accelerated when it is made a listener on a selected port (listen) or
+ *   connects to a selected destination (connect); until then it is a plain kernel socket.
+ * - One process-wide lock (shim_lock) serialises every use of the engine and the stack and
+ *   every change of the fd table. Blocking waits release it while they sleep.
+ * - After fork() the child never touches the engine: every inherited accelerated socket is
+ *   marked `inherited`; closing it releases only the kernel fd, any other use fails with EBADF
+ *   (the parent still owns the connection).
+ */
+#ifndef TPA_SHIM_H
+#define TPA_SHIM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "config.h"
+#include "real.h"
+
+struct tpa_stack;
+struct shim_epoll_member;
+
+enum shim_kind {
+	SHIM_LISTENER = 1, /* listening: the fd is also the kernel listener holding the port */
+	SHIM_CONN = 2,	   /* a connection (or connecting); the fd is an unconnected socket */
+};
+
+struct shim_sock {
+	int sock; /* the stack's socket id */
+	enum shim_kind kind;
+	int refs;	  /* fd table entries pointing here (dup) */
+	bool nonblock;	  /* O_NONBLOCK of the open file description */
+	bool inherited;	  /* we are a fork child: never touch the stack for this socket */
+	bool wildcard;	  /* listener bound to INADDR_ANY: also accept from the kernel fd */
+	bool connecting;  /* connect() returned EINPROGRESS and nobody has seen the outcome */
+	bool shut_wr;	  /* shutdown(SHUT_WR/RDWR) done: writes fail with EPIPE */
+	uint32_t events;  /* last readiness reported by the stack's sock_event hook */
+	uint64_t ev_seq;  /* bumped on every hook call */
+	int last_nread;	  /* readable bytes at the last hook call or read: new data = IN edge */
+	int last_nwrite;  /* unacknowledged bytes then: space freed = OUT edge */
+	int kfd;	  /* one kernel fd of ours for this socket (kernel accept for listeners) */
+	struct shim_epoll_member *members; /* epoll registrations (removed when refs hit 0) */
+};
+
+struct shim_state {
+	struct shim_config cfg;
+	bool enabled;	     /* something is selected */
+	bool engine_failed;  /* engine start failed once (we already stopped the program) */
+	bool forked_child;   /* this process is a fork child of an engine owner */
+	uint32_t iface_ip;   /* IPv4 address of TPA_IFACE (network order), found at engine start */
+	struct tpa_engine *engine;
+	struct tpa_stack *stack;
+	int wait_fd;	     /* engine wait fd or -1 */
+};
+
+extern struct shim_state shim;
+
+/* ---- lock ---- */
+void shim_lock(void);
+void shim_unlock(void);
+
+/* ---- fd table (fdtable.c) ---- */
+/* Size = hard RLIMIT_NOFILE (capped); fds beyond it are never accelerated. */
+int shim_fdt_init(void);
+struct shim_sock *shim_fdt_get(int fd);
+bool shim_fdt_cloexec(int fd);
+void shim_fdt_set(int fd, struct shim_sock *s, bool cloexec);
+void shim_fdt_set_cloexec(int fd, bool cloexec);
+/* Remove the entry (if any) and return it. */
+struct shim_sock *shim_fdt_take(int fd);
+int shim_fdt_size(void);
+
+/* ---- sockets (core.c) ---- */
+struct shim_sock *shim_sock_new(int sock, enum shim_kind kind, int kfd);
+/* Drop one fd's reference (lock held). The last one closes the stack socket unless
+ * inherited, and removes the socket from every epoll set. */
+void shim_sock_unref(struct shim_sock *s);
+/* An fd number came back from the kernel: any entry there is stale (closed behind our back). */
+void shim_fd_appeared(int fd);
+/* Errno-style helper: -errno in, -1 out with errno set; values >= 0 pass. */
+long shim_ret(long r);
+
+/* ---- engine (engine.c) ---- */
+/* Start the engine if needed (lock held). Stops the program with one line on failure. */
+void shim_engine_ensure(void);
+/* One poll round (lock held). */
+int shim_engine_poll(void);
+uint64_t shim_now_ns(void);
+uint64_t shim_next_timer_ns(void);
+
+/*
+ * Block until cond(arg) holds, the deadline passes or a signal arrives (lock held, released
+ * while sleeping). extra_fd (>= 0) is a kernel fd also worth waking for (POLLIN).
+ * Returns 1 when cond holds, 0 at the deadline, -EINTR on a signal.
+ * deadline_ns: absolute shim_now_ns() time, UINT64_MAX = none.
+ */
+int shim_block(bool (*cond)(void *), void *arg, int extra_fd, uint64_t deadline_ns);
+
+/* ---- readiness ---- */
+/* The stack's sock_event hook. */
+void shim_sock_event(void *ctx, int sock, uint32_t events);
+/* Current readiness, EPOLL* bits (lock held). */
+uint32_t shim_sock_readiness(struct shim_sock *s);
+/* Readiness changed: `edges` are the bits that rose or were renewed (new data, space
+ * freed); level-triggered members look at the current state (lock held); poll.c */
+void shim_epoll_notify(struct shim_sock *s, uint32_t edges);
+/* Remove every epoll registration of s (lock held); poll.c */
+void shim_epoll_forget(struct shim_sock *s);
+
+/* SIGPIPE on EPIPE unless MSG_NOSIGNAL (as the kernel does). */
+void shim_raise_sigpipe(void);
+
+#endif

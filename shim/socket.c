@@ -1,0 +1,710 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Interposed socket calls: creation, naming, listen/accept/connect, options, close, dup, fcntl,
+ * ioctl. Each one hands unaccelerated fds straight to libc first.
+ *
+ * Options on an accelerated socket are set on its kernel socket first: the kernel validates
+ * them (same errno for a bad length or level) and keeps the value Linux reports (SO_SNDBUF
+ * doubled, ...); the ones the stack uses are then mirrored to it. getsockopt reads the kernel's
+ * copy except for what only the stack knows (SO_ERROR, TCP_MAXSEG, SO_ACCEPTCONN).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sockios.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "shim.h"
+#include "tpa/stack.h"
+
+static void shim_fatal_sock(const char *what, int port, int err)
+{
+	char line[256];
+	snprintf(line, sizeof(line), "tpa: cannot accelerate %s on port %d: %s", what, port,
+		 strerror(err));
+	syscall(SYS_write, 2, line, strlen(line));
+	syscall(SYS_write, 2, "\n", 1);
+	_exit(1);
+}
+
+/* An fd nobody should use in a fork child (the parent owns the connection). */
+static int inherited_err(void)
+{
+	errno = EBADF;
+	return -1;
+}
+
+static bool is_inet_stream(int fd)
+{
+	int v = 0;
+	socklen_t l = sizeof(v);
+	if (REAL(getsockopt)(fd, SOL_SOCKET, SO_DOMAIN, &v, &l) < 0 || v != AF_INET)
+		return false;
+	l = sizeof(v);
+	if (REAL(getsockopt)(fd, SOL_SOCKET, SO_TYPE, &v, &l) < 0 || v != SOCK_STREAM)
+		return false;
+	l = sizeof(v);
+	if (REAL(getsockopt)(fd, SOL_SOCKET, SO_PROTOCOL, &v, &l) < 0 || v != IPPROTO_TCP)
+		return false;
+	return true;
+}
+
+static bool fd_nonblock(int fd)
+{
+	int fl = REAL(fcntl)(fd, F_GETFL);
+	return fl >= 0 && (fl & O_NONBLOCK);
+}
+
+static bool fd_cloexec(int fd)
+{
+	int fl = REAL(fcntl)(fd, F_GETFD);
+	return fl >= 0 && (fl & FD_CLOEXEC);
+}
+
+/* Carry the options the program set on the kernel socket over to the stack socket. */
+static void copy_options(int fd, int sock)
+{
+	static const struct {
+		int level, name;
+		enum tpa_sockopt opt;
+	} map[] = {
+		{SOL_SOCKET, SO_KEEPALIVE, TPA_SO_KEEPALIVE},
+		{SOL_SOCKET, SO_REUSEADDR, TPA_SO_REUSEADDR},
+		{IPPROTO_TCP, TCP_NODELAY, TPA_SO_NODELAY},
+		{IPPROTO_TCP, TCP_KEEPIDLE, TPA_SO_KEEPIDLE},
+		{IPPROTO_TCP, TCP_KEEPINTVL, TPA_SO_KEEPINTVL},
+		{IPPROTO_TCP, TCP_KEEPCNT, TPA_SO_KEEPCNT},
+		{IPPROTO_TCP, TCP_CORK, TPA_SO_CORK},
+	};
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+		int v = 0;
+		socklen_t l = sizeof(v);
+		if (REAL(getsockopt)(fd, map[i].level, map[i].name, &v, &l) == 0)
+			tpa_setsockopt(shim.stack, sock, map[i].opt, &v, sizeof(v));
+	}
+	struct linger lg;
+	socklen_t l = sizeof(lg);
+	if (REAL(getsockopt)(fd, SOL_SOCKET, SO_LINGER, &lg, &l) == 0 && lg.l_onoff)
+		tpa_setsockopt(shim.stack, sock, TPA_SO_LINGER, &lg, sizeof(lg));
+}
+
+/* Make the kernel fd of an accelerated socket invisible to exec'd images. */
+static void adopt_fd(int fd, struct shim_sock *s, bool app_cloexec)
+{
+	shim_fdt_set(fd, s, app_cloexec);
+	REAL(fcntl)(fd, F_SETFD, FD_CLOEXEC);
+}
+
+/* ---- creation ---- */
+
+int socket(int domain, int type, int protocol)
+{
+	int fd = REAL(socket)(domain, type, protocol);
+	if (fd >= 0)
+		shim_fd_appeared(fd);
+	return fd;
+}
+
+int bind(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	struct shim_sock *s = shim_fdt_get(fd);
+	if (s) {
+		errno = EINVAL; /* already bound: listening or connected */
+		return -1;
+	}
+	return REAL(bind)(fd, addr, len);
+}
+
+int listen(int fd, int backlog)
+{
+	struct shim_sock *s = shim_fdt_get(fd);
+	if (s) {
+		if (s->inherited)
+			return inherited_err();
+		if (s->kind != SHIM_LISTENER) {
+			errno = EINVAL;
+			return -1;
+		}
+		shim_lock();
+		int r = tpa_listen(shim.stack, s->sock, backlog);
+		shim_unlock();
+		if (r < 0)
+			return (int)shim_ret(r);
+		return REAL(listen)(fd, backlog);
+	}
+	if (!shim.enabled || shim.forked_child || !is_inet_stream(fd))
+		return REAL(listen)(fd, backlog);
+	struct sockaddr_in sin;
+	socklen_t l = sizeof(sin);
+	if (REAL(getsockname)(fd, (struct sockaddr *)&sin, &l) < 0 || sin.sin_family != AF_INET ||
+	    !shim_config_port_selected(&shim.cfg, ntohs(sin.sin_port)) ||
+	    (sin.sin_addr.s_addr != htonl(INADDR_ANY) && shim.iface_ip &&
+	     sin.sin_addr.s_addr != shim.iface_ip) ||
+	    sin.sin_addr.s_addr == htonl(INADDR_LOOPBACK))
+		return REAL(listen)(fd, backlog);
+	/* The kernel listener holds the port and accepts loopback clients. */
+	int r = REAL(listen)(fd, backlog);
+	if (r < 0)
+		return r;
+	shim_lock();
+	shim_engine_ensure();
+	int port = ntohs(sin.sin_port);
+	int sock = tpa_socket(shim.stack);
+	if (sock < 0)
+		shim_fatal_sock("a listener", port, -sock);
+	copy_options(fd, sock);
+	int one = 1;
+	tpa_setsockopt(shim.stack, sock, TPA_SO_REUSEADDR, &one, sizeof(one));
+	r = tpa_bind(shim.stack, sock, (struct sockaddr *)&sin, sizeof(sin));
+	if (r == 0)
+		r = tpa_listen(shim.stack, sock, backlog);
+	if (r < 0)
+		shim_fatal_sock("a listener", port, -r);
+	s = shim_sock_new(sock, SHIM_LISTENER, fd);
+	if (!s)
+		shim_fatal_sock("a listener", port, ENOMEM);
+	s->nonblock = fd_nonblock(fd);
+	s->wildcard = sin.sin_addr.s_addr == htonl(INADDR_ANY);
+	/* Kernel accepts never block: the shim does the waiting. */
+	int fl = REAL(fcntl)(fd, F_GETFL);
+	REAL(fcntl)(fd, F_SETFL, fl | O_NONBLOCK);
+	adopt_fd(fd, s, fd_cloexec(fd));
+	tpa_stack_flush(shim.stack);
+	shim_unlock();
+	return 0;
+}
+
+static bool listener_ready(void *arg)
+{
+	struct shim_sock *s = arg;
+	return (tpa_sock_events(shim.stack, s->sock) & (TPA_EV_IN | TPA_EV_ERR)) != 0;
+}
+
+int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
+{
+	struct shim_sock *s = shim_fdt_get(fd);
+	if (!s) {
+		int r = REAL(accept4)(fd, addr, len, flags);
+		if (r >= 0)
+			shim_fd_appeared(r);
+		return r;
+	}
+	if (s->inherited)
+		return inherited_err();
+	if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (s->kind != SHIM_LISTENER) {
+		errno = EINVAL;
+		return -1;
+	}
+	shim_lock();
+	for (;;) {
+		shim_engine_poll();
+		if (tpa_sock_events(shim.stack, s->sock) & TPA_EV_IN) {
+			/* The fd number first: if the program is out of fds the connection stays
+			 * queued, as in the kernel. */
+			int kfd = REAL(socket)(AF_INET, SOCK_STREAM | SOCK_CLOEXEC |
+							  (flags & SOCK_NONBLOCK),
+					       0);
+			if (kfd < 0) {
+				int e = errno;
+				shim_unlock();
+				errno = e;
+				return -1;
+			}
+			int c = tpa_accept(shim.stack, s->sock, addr, len);
+			if (c >= 0) {
+				struct shim_sock *cs = shim_sock_new(c, SHIM_CONN, kfd);
+				if (!cs) {
+					tpa_close(shim.stack, c);
+					REAL(close)(kfd);
+					shim_unlock();
+					errno = ENOMEM;
+					return -1;
+				}
+				struct shim_sock *stale = shim_fdt_take(kfd);
+				if (stale)
+					shim_sock_unref(stale);
+				cs->nonblock = (flags & SOCK_NONBLOCK) != 0;
+				adopt_fd(kfd, cs, (flags & SOCK_CLOEXEC) != 0);
+				shim_unlock();
+				return kfd;
+			}
+			REAL(close)(kfd);
+			if (c != -EAGAIN) {
+				shim_unlock();
+				return (int)shim_ret(c);
+			}
+		}
+		if (shim.cfg.accept_kernel) {
+			int k = REAL(accept4)(fd, addr, len, flags);
+			if (k >= 0) {
+				struct shim_sock *stale = shim_fdt_take(k);
+				if (stale)
+					shim_sock_unref(stale);
+				shim_unlock();
+				return k;
+			}
+			if (errno != EAGAIN) {
+				int e = errno;
+				shim_unlock();
+				errno = e;
+				return -1;
+			}
+		}
+		if (s->nonblock) {
+			shim_unlock();
+			errno = EAGAIN;
+			return -1;
+		}
+		int r = shim_block(listener_ready, s, shim.cfg.accept_kernel ? fd : -1,
+				   UINT64_MAX);
+		if (r == -EINTR) {
+			shim_unlock();
+			errno = EINTR;
+			return -1;
+		}
+	}
+}
+
+int accept(int fd, struct sockaddr *addr, socklen_t *len)
+{
+	return accept4(fd, addr, len, 0);
+}
+
+static bool connect_done(void *arg)
+{
+	struct shim_sock *s = arg;
+	return (tpa_sock_events(shim.stack, s->sock) & (TPA_EV_OUT | TPA_EV_ERR | TPA_EV_HUP)) !=
+	       0;
+}
+
+/* Lock held. Completes a blocking connect: 0 or -errno. */
+static int connect_wait(struct shim_sock *s)
+{
+	int r = shim_block(connect_done, s, -1, UINT64_MAX);
+	if (r == -EINTR)
+		return -EINTR; /* the connection goes on, as in the kernel */
+	int err = 0;
+	socklen_t l = sizeof(err);
+	s->connecting = false;
+	tpa_getsockopt(shim.stack, s->sock, TPA_SO_ERROR, &err, &l);
+	return err ? -err : 0;
+}
+
+int connect(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	struct shim_sock *s = shim_fdt_get(fd);
+	int r;
+	if (s) {
+		if (s->inherited)
+			return inherited_err();
+		shim_lock();
+		shim_engine_poll();
+		r = tpa_connect(shim.stack, s->sock, addr, len);
+		tpa_stack_flush(shim.stack);
+		if (r == -EALREADY && !s->nonblock)
+			r = connect_wait(s);
+		/* Linux: the first connect() after a non-blocking one completed reports success
+		 * (the socket leaves SS_CONNECTING); later ones say EISCONN. */
+		if (s->connecting && (r == -EISCONN || r == 0)) {
+			s->connecting = false;
+			r = 0;
+		} else if (r == 0) {
+			r = -EISCONN;
+		}
+		shim_unlock();
+		return (int)shim_ret(r);
+	}
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)addr;
+	if (!shim.enabled || shim.forked_child || !addr || len < sizeof(*sin) ||
+	    addr->sa_family != AF_INET ||
+	    !shim_config_dest_selected(&shim.cfg, sin->sin_addr.s_addr, ntohs(sin->sin_port)) ||
+	    !is_inet_stream(fd))
+		return REAL(connect)(fd, addr, len);
+	shim_lock();
+	shim_engine_ensure();
+	int sock = tpa_socket(shim.stack);
+	if (sock < 0)
+		shim_fatal_sock("a connection", ntohs(sin->sin_port), -sock);
+	copy_options(fd, sock);
+	struct sockaddr_in local;
+	socklen_t ll = sizeof(local);
+	if (REAL(getsockname)(fd, (struct sockaddr *)&local, &ll) == 0 &&
+	    local.sin_family == AF_INET && local.sin_port != 0) {
+		r = tpa_bind(shim.stack, sock, (struct sockaddr *)&local, sizeof(local));
+		if (r < 0) {
+			tpa_close(shim.stack, sock);
+			shim_unlock();
+			return (int)shim_ret(r);
+		}
+	}
+	s = shim_sock_new(sock, SHIM_CONN, fd);
+	if (!s) {
+		tpa_close(shim.stack, sock);
+		shim_unlock();
+		errno = ENOMEM;
+		return -1;
+	}
+	s->nonblock = fd_nonblock(fd);
+	adopt_fd(fd, s, fd_cloexec(fd));
+	r = tpa_connect(shim.stack, sock, addr, len);
+	tpa_stack_flush(shim.stack);
+	if (r == -EINPROGRESS) {
+		s->connecting = true;
+		if (!s->nonblock)
+			r = connect_wait(s);
+	}
+	shim_unlock();
+	return (int)shim_ret(r);
+}
+
+/* ---- options and names ---- */
+
+static int sockopt_to_tpa(int level, int name, enum tpa_sockopt *opt)
+{
+	if (level == SOL_SOCKET) {
+		switch (name) {
+		case SO_KEEPALIVE: *opt = TPA_SO_KEEPALIVE; return 0;
+		case SO_REUSEADDR: *opt = TPA_SO_REUSEADDR; return 0;
+		case SO_SNDBUF: *opt = TPA_SO_SNDBUF; return 0;
+		case SO_RCVBUF: *opt = TPA_SO_RCVBUF; return 0;
+		case SO_LINGER: *opt = TPA_SO_LINGER; return 0;
+		}
+	} else if (level == IPPROTO_TCP) {
+		switch (name) {
+		case TCP_NODELAY: *opt = TPA_SO_NODELAY; return 0;
+		case TCP_CORK: *opt = TPA_SO_CORK; return 0;
+		case TCP_KEEPIDLE: *opt = TPA_SO_KEEPIDLE; return 0;
+		case TCP_KEEPINTVL: *opt = TPA_SO_KEEPINTVL; return 0;
+		case TCP_KEEPCNT: *opt = TPA_SO_KEEPCNT; return 0;
+		case TCP_MAXSEG: *opt = TPA_SO_MAXSEG; return 0;
+		case TCP_USER_TIMEOUT: *opt = TPA_SO_USER_TIMEOUT; return 0;
+		}
+	}
+	return -1;
+}
+
+int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
+{
+	struct shim_sock *s = shim_fdt_get(fd);
+	if (!s)
+		return REAL(setsockopt)(fd, level, name, val, len);
+	if (s->inherited)
+		return inherited_err();
+	int r = REAL(setsockopt)(fd, level, name, val, len);
+	enum tpa_sockopt opt;
+	if (r < 0 || sockopt_to_tpa(level, name, &opt) < 0)
+		return r;
+	shim_lock();
+	int t = tpa_setsockopt(shim.stack, s->sock, opt, val, len);
+	shim_unlock();
+	/* The kernel accepted the value; the stack may clamp it but must not refuse it. */
+	(void)t;
+	return 0;
+}
+
+int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
+{
+	struct shim_sock *s = shim_fdt_get(fd);
+	if (!s)
+		return REAL(getsockopt)(fd, level, name, val, len);
+	if (s->inherited)
+		return inherited_err();
+	enum tpa_sockopt opt;
+	bool from_stack = false;
+	if (level == SOL_SOCKET && name == SO_ERROR) {
+		opt = TPA_SO_ERROR;
+		from_stack = true;
+	} else if (level == SOL_SOCKET && name == SO_ACCEPTCONN) {
+		opt = TPA_SO_ACCEPTCONN;
+		from_stack = true;
+	} else if (level == IPPROTO_TCP && name == TCP_MAXSEG && s->kind == SHIM_CONN) {
+		opt = TPA_SO_MAXSEG;
+		from_stack = true;
+	}
+	if (!from_stack)
+		return REAL(getsockopt)(fd, level, name, val, len);
+	if (!len || (!val && *len)) {
+		errno = EFAULT;
+		return -1;
+	}
+	if ((int)*len < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	shim_lock();
+	shim_engine_poll();
+	int v = 0;
+	socklen_t l = sizeof(v);
+	int r = tpa_getsockopt(shim.stack, s->sock, opt, &v, &l);
+	shim_unlock();
+	if (r < 0)
+		return (int)shim_ret(r);
+	/* Like Linux: copy at most what fits and report the copied length. */
+	if (*len > sizeof(v))
+		*len = sizeof(v);
+	memcpy(val, &v, *len);
+	return 0;
+}
+
+int getsockname(int fd, struct sockaddr *addr, socklen_t *len)
+{
+	struct shim_sock *s = shim_fdt_get(fd);
+	if (!s || s->kind == SHIM_LISTENER)
+		return REAL(getsockname)(fd, addr, len);
+	if (s->inherited)
+		return inherited_err();
+	shim_lock();
+	int r = tpa_getsockname(shim.stack, s->sock, addr, len);
+	shim_unlock();
+	return (int)shim_ret(r);
+}
+
+int getpeername(int fd, struct sockaddr *addr, socklen_t *len)
+{
+	struct shim_sock *s = shim_fdt_get(fd);
+	if (!s || s->kind == SHIM_LISTENER)
+		return REAL(getpeername)(fd, addr, len);
+	if (s->inherited)
+		return inherited_err();
+	shim_lock();
+	int r = tpa_getpeername(shim.stack, s->sock, addr, len);
+	shim_unlock();
+	return (int)shim_ret(r);
+}
+
+int shutdown(int fd, int how)
+{
+	struct shim_sock *s = shim_fdt_get(fd);
+	if (!s)
+		return REAL(shutdown)(fd, how);
+	if (s->inherited)
+		return inherited_err();
+	if (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR) {
+		errno = EINVAL;
+		return -1;
+	}
+	shim_lock();
+	int r = tpa_shutdown(shim.stack, s->sock, how);
+	if (r == 0 && how != SHUT_RD)
+		s->shut_wr = true;
+	tpa_stack_flush(shim.stack);
+	shim_unlock();
+	if (r == 0 && s->kind == SHIM_LISTENER)
+		REAL(shutdown)(fd, how);
+	return (int)shim_ret(r);
+}
+
+/* ---- close, dup ---- */
+
+void shim_epoll_fd_gone(int fd);
+
+int close(int fd)
+{
+	shim_epoll_fd_gone(fd);
+	if (shim_fdt_get(fd)) {
+		shim_lock();
+		struct shim_sock *s = shim_fdt_take(fd);
+		if (s)
+			shim_sock_unref(s);
+		shim_unlock();
+	}
+	return REAL(close)(fd);
+}
+
+int close_range(unsigned first, unsigned last, int flags)
+{
+	if (!REAL(close_range)) {
+		errno = ENOSYS;
+		return -1;
+	}
+	int r = REAL(close_range)(first, last, flags);
+	if (r == 0 && shim.enabled) {
+		unsigned end = last < (unsigned)shim_fdt_size() ? last : (unsigned)shim_fdt_size() - 1;
+		for (unsigned fd = first; fd <= end && fd < (unsigned)shim_fdt_size(); fd++) {
+			if (!shim_fdt_get((int)fd))
+				continue;
+			if (flags & CLOSE_RANGE_CLOEXEC) {
+				shim_fdt_set_cloexec((int)fd, true);
+				continue;
+			}
+			shim_lock();
+			struct shim_sock *s = shim_fdt_take((int)fd);
+			if (s)
+				shim_sock_unref(s);
+			shim_unlock();
+		}
+	}
+	return r;
+}
+
+/* A new fd `nfd` now refers to the same open file as `ofd` (lock not held). */
+static void dup_entry(int ofd, int nfd, bool cloexec)
+{
+	shim_lock();
+	struct shim_sock *stale = shim_fdt_take(nfd);
+	if (stale)
+		shim_sock_unref(stale);
+	struct shim_sock *s = shim_fdt_get(ofd);
+	if (s) {
+		s->refs++;
+		adopt_fd(nfd, s, cloexec);
+	}
+	shim_unlock();
+}
+
+int dup(int fd)
+{
+	int r = REAL(dup)(fd);
+	if (r >= 0 && (shim_fdt_get(fd) || shim_fdt_get(r)))
+		dup_entry(fd, r, false);
+	return r;
+}
+
+int dup3(int ofd, int nfd, int flags)
+{
+	if (ofd == nfd) {
+		errno = EINVAL;
+		return -1;
+	}
+	struct shim_sock *old_target = shim_fdt_get(nfd);
+	int r = REAL(dup3)(ofd, nfd, flags);
+	if (r >= 0 && (shim_fdt_get(ofd) || old_target))
+		dup_entry(ofd, r, (flags & O_CLOEXEC) != 0);
+	return r;
+}
+
+int dup2(int ofd, int nfd)
+{
+	if (ofd == nfd)
+		return REAL(dup2)(ofd, nfd);
+	struct shim_sock *old_target = shim_fdt_get(nfd);
+	int r = REAL(dup2)(ofd, nfd);
+	if (r >= 0 && (shim_fdt_get(ofd) || old_target))
+		dup_entry(ofd, r, false);
+	return r;
+}
+
+/* ---- fcntl, ioctl ---- */
+
+static int shim_fcntl(int (*realf)(int, int, ...), int fd, int cmd, unsigned long arg)
+{
+	struct shim_sock *s = shim_fdt_get(fd);
+	if (!s) {
+		int r = realf(fd, cmd, arg);
+		if (r >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC))
+			shim_fd_appeared(r);
+		return r;
+	}
+	switch (cmd) {
+	case F_DUPFD:
+	case F_DUPFD_CLOEXEC: {
+		int r = realf(fd, cmd, arg);
+		if (r >= 0)
+			dup_entry(fd, r, cmd == F_DUPFD_CLOEXEC);
+		return r;
+	}
+	case F_GETFD:
+		if (realf(fd, F_GETFD) < 0)
+			return -1;
+		return shim_fdt_cloexec(fd) ? FD_CLOEXEC : 0;
+	case F_SETFD:
+		if (realf(fd, F_GETFD) < 0)
+			return -1;
+		shim_fdt_set_cloexec(fd, (arg & FD_CLOEXEC) != 0);
+		return 0;
+	case F_GETFL: {
+		int fl = realf(fd, F_GETFL);
+		if (fl < 0)
+			return fl;
+		return (fl & ~O_NONBLOCK) | (s->nonblock ? O_NONBLOCK : 0);
+	}
+	case F_SETFL: {
+		unsigned long karg = arg;
+		if (s->kind == SHIM_LISTENER)
+			karg |= O_NONBLOCK;
+		int r = realf(fd, F_SETFL, karg);
+		if (r == 0)
+			s->nonblock = (arg & O_NONBLOCK) != 0;
+		return r;
+	}
+	default:
+		return realf(fd, cmd, arg);
+	}
+}
+
+int fcntl(int fd, int cmd, ...)
+{
+	va_list ap;
+	va_start(ap, cmd);
+	unsigned long arg = va_arg(ap, unsigned long);
+	va_end(ap);
+	return shim_fcntl(REAL(fcntl), fd, cmd, arg);
+}
+
+int fcntl64(int fd, int cmd, ...)
+{
+	va_list ap;
+	va_start(ap, cmd);
+	unsigned long arg = va_arg(ap, unsigned long);
+	va_end(ap);
+	return shim_fcntl(REAL(fcntl64) ? REAL(fcntl64) : REAL(fcntl), fd, cmd, arg);
+}
+
+int ioctl(int fd, unsigned long req, ...)
+{
+	va_list ap;
+	va_start(ap, req);
+	void *arg = va_arg(ap, void *);
+	va_end(ap);
+	struct shim_sock *s = shim_fdt_get(fd);
+	if (!s)
+		return REAL(ioctl)(fd, req, arg);
+	if (s->inherited)
+		return inherited_err();
+	enum tpa_sockopt opt;
+	switch (req) {
+	case FIONBIO: {
+		int r = s->kind == SHIM_LISTENER ? 0 : REAL(ioctl)(fd, req, arg);
+		if (r == 0) {
+			if (!arg) {
+				errno = EFAULT;
+				return -1;
+			}
+			s->nonblock = *(int *)arg != 0;
+		}
+		return r;
+	}
+	case FIONREAD: opt = TPA_SO_NREAD; break;
+	case SIOCOUTQ: opt = TPA_SO_NWRITE; break;
+	default: return REAL(ioctl)(fd, req, arg);
+	}
+	if (s->kind == SHIM_LISTENER) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (!arg) {
+		errno = EFAULT;
+		return -1;
+	}
+	shim_lock();
+	shim_engine_poll();
+	int v = 0;
+	socklen_t l = sizeof(v);
+	int r = tpa_getsockopt(shim.stack, s->sock, opt, &v, &l);
+	shim_unlock();
+	if (r < 0)
+		return (int)shim_ret(r);
+	*(int *)arg = v;
+	return 0;
+}

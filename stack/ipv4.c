@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include "ipv4.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <rte_byteorder.h>
+#include <rte_mbuf.h>
+#include <string.h>
+
+#include "checksum.h"
+#include "neigh.h"
+#include "stack_impl.h"
+#include "tcp_layer.h"
+
+#define IPV4_HDR_LEN          20
+#define IPV4_TTL              64
+#define IPV4_FLAG_DF          0x4000
+#define IPV4_FLAG_MF          0x2000
+#define IPV4_FRAG_OFFSET_MASK 0x1fff
+
+static uint16_t load_be16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static void store_be16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static bool addr_is_group_or_bcast(uint32_t a_be)
+{
+	return ((const uint8_t *)&a_be)[0] >= 224; /* multicast, class E, 255.255.255.255 */
+}
+
+/* Remove len bytes from the end of a chain (Ethernet padding after the datagram). */
+static void trim_tail(struct rte_mbuf *m, uint32_t new_len)
+{
+	uint32_t left = new_len;
+	struct rte_mbuf *seg = m, *prev = NULL;
+	while (seg && left >= seg->data_len && seg->next) {
+		left -= seg->data_len;
+		prev = seg;
+		seg = seg->next;
+	}
+	if (left == 0 && prev) {
+		/* The datagram ends exactly at a segment boundary: drop the padding segments. */
+		prev->next = NULL;
+		rte_pktmbuf_free(seg);
+	} else {
+		seg->data_len = (uint16_t)left;
+		if (seg->next) {
+			rte_pktmbuf_free(seg->next);
+			seg->next = NULL;
+		}
+	}
+	uint16_t n = 0;
+	for (struct rte_mbuf *x = m; x; x = x->next)
+		n++;
+	m->nb_segs = n;
+	m->pkt_len = new_len;
+}
+
+void ipv4_input(struct tpa_stack *s, struct rte_mbuf *m)
+{
+	STAT_INC(s, ip_rx);
+	if (m->pkt_len < IPV4_HDR_LEN) {
+		STAT_INC(s, ip_drop_short);
+		goto drop;
+	}
+	const uint8_t *h = rte_pktmbuf_mtod(m, const uint8_t *);
+	if (h[0] >> 4 != 4) {
+		STAT_INC(s, ip_drop_version);
+		goto drop;
+	}
+	uint32_t hlen = (uint32_t)(h[0] & 0xf) * 4;
+	/* eth made the first ETH_CONTIG_LEN - 14 bytes contiguous: every legal header fits. */
+	if (hlen < IPV4_HDR_LEN || hlen > m->pkt_len) {
+		STAT_INC(s, ip_drop_ihl);
+		goto drop;
+	}
+	uint32_t tot_len = load_be16(h + 2);
+	if (tot_len > m->pkt_len || tot_len < hlen) {
+		STAT_INC(s, ip_drop_len);
+		goto drop;
+	}
+	bool rx_offload = s->cfg.dev.rx_offloads & TPA_DEV_OFFLOAD_RX_CKSUM;
+	uint64_t ip_verdict = rx_offload ? (m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) : 0;
+	if (ip_verdict == RTE_MBUF_F_RX_IP_CKSUM_BAD ||
+	    (ip_verdict != RTE_MBUF_F_RX_IP_CKSUM_GOOD &&
+	     tpa_csum_fold(tpa_csum_partial(h, hlen, 0)) != 0)) {
+		STAT_INC(s, ip_drop_cksum);
+		goto drop;
+	}
+	uint16_t frag = load_be16(h + 6);
+	if (frag & (IPV4_FLAG_MF | IPV4_FRAG_OFFSET_MASK)) {
+		/* No reassembly: peers use DF + PMTU discovery for TCP. */
+		STAT_INC(s, ip_drop_fragment);
+		goto drop;
+	}
+	struct ipv4_rx_meta meta;
+	memcpy(&meta.src_be, h + 12, 4);
+	memcpy(&meta.dst_be, h + 16, 4);
+	if (meta.dst_be != s->cfg.ipv4_addr || addr_is_group_or_bcast(meta.src_be) ||
+	    meta.src_be == 0 || meta.src_be == s->cfg.ipv4_addr) {
+		STAT_INC(s, ip_drop_not_ours);
+		goto drop;
+	}
+	if (h[9] != IPPROTO_TCP) {
+		STAT_INC(s, ip_drop_proto);
+		goto drop;
+	}
+	meta.tos = h[1];
+	meta.ttl = h[8];
+	meta.l4_cksum_ok = rx_offload && (m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) ==
+	                                         RTE_MBUF_F_RX_L4_CKSUM_GOOD;
+	if (m->pkt_len > tot_len)
+		trim_tail(m, tot_len);
+	rte_pktmbuf_adj(m, (uint16_t)hlen);
+	tcp_input(s, m, &meta);
+	return;
+drop:
+	rte_pktmbuf_free(m);
+}
+
+bool ipv4_tx_l4_cksum_offload(const struct tpa_stack *s)
+{
+	return s->cfg.dev.tx_offloads & TPA_DEV_OFFLOAD_TCP_CKSUM;
+}
+
+uint16_t ipv4_max_l4_len(const struct tpa_stack *s)
+{
+	return (uint16_t)(s->cfg.dev.mtu - IPV4_HDR_LEN);
+}
+
+int ipv4_output(struct tpa_stack *s, struct rte_mbuf *m, uint32_t dst_be, uint8_t proto)
+{
+	uint32_t tot_len = m->pkt_len + IPV4_HDR_LEN;
+	bool tso = m->ol_flags & RTE_MBUF_F_TX_TCP_SEG;
+	if (tot_len > 0xffff || (!tso && tot_len > s->cfg.dev.mtu)) {
+		STAT_INC(s, ip_drop_len);
+		rte_pktmbuf_free(m);
+		return -EMSGSIZE;
+	}
+	uint32_t nexthop = dst_be;
+	if (addr_is_group_or_bcast(dst_be) || dst_be == 0 || dst_be == s->cfg.ipv4_addr ||
+	    (s->ipv4_mask_be != 0xffffffffu && (dst_be | s->ipv4_mask_be) == 0xffffffffu)) {
+		/* Multicast, broadcast and ourselves: nothing this stack can deliver. */
+		STAT_INC(s, ip_drop_no_route);
+		rte_pktmbuf_free(m);
+		return -ENETUNREACH;
+	}
+	if ((dst_be & s->ipv4_mask_be) != (s->cfg.ipv4_addr & s->ipv4_mask_be)) {
+		nexthop = s->cfg.ipv4_gateway;
+		if (!nexthop) {
+			STAT_INC(s, ip_drop_no_route);
+			rte_pktmbuf_free(m);
+			return -ENETUNREACH;
+		}
+	}
+	uint8_t *h = (uint8_t *)rte_pktmbuf_prepend(m, IPV4_HDR_LEN);
+	if (!h) {
+		STAT_INC(s, mbuf_alloc_fail);
+		rte_pktmbuf_free(m);
+		return -ENOBUFS;
+	}
+	h[0] = 0x45;
+	h[1] = 0;
+	store_be16(h + 2, (uint16_t)tot_len);
+	store_be16(h + 4, s->ip_id++);
+	store_be16(h + 6, IPV4_FLAG_DF);
+	h[8] = IPV4_TTL;
+	h[9] = proto;
+	h[10] = h[11] = 0;
+	memcpy(h + 12, &s->cfg.ipv4_addr, 4);
+	memcpy(h + 16, &dst_be, 4);
+	m->l3_len = IPV4_HDR_LEN;
+	if (s->cfg.dev.tx_offloads & TPA_DEV_OFFLOAD_IPV4_CKSUM) {
+		m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM;
+	} else {
+		uint16_t c = tpa_csum_fold(tpa_csum_partial(h, IPV4_HDR_LEN, 0));
+		memcpy(h + 10, &c, 2);
+		if (m->ol_flags & (RTE_MBUF_F_TX_L4_MASK | RTE_MBUF_F_TX_TCP_SEG))
+			m->ol_flags |= RTE_MBUF_F_TX_IPV4;
+	}
+	STAT_INC(s, ip_tx);
+	return neigh_output(s, m, nexthop);
+}

@@ -1,0 +1,326 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * TCP internals shared by the stack/tcp_*.c files (not used outside TCP).
+ *
+ * A socket is a struct tcp_sock owned by the table in struct tcp_layer, addressed by its id
+ * (the API handle). Buffers are per socket and grow on demand up to the configured sizes: the
+ * send side is a byte ring starting at snd_una (retransmissions copy from it again), the receive
+ * side queues the received mbufs themselves (copied once, by recv). Out-of-order segments wait
+ * in a sorted array bounded by ooo_limit. Each socket has one timer-wheel entry whose deadline is
+ * the earliest of its logical timers; firing re-evaluates them all.
+ */
+#ifndef TPA_TCP_IMPL_H
+#define TPA_TCP_IMPL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "stack_impl.h"
+#include "tcp_cc.h"
+#include "tcp_rtt.h"
+#include "tcp_sack.h"
+#include "tcp_seq.h"
+#include "tcp_timer.h"
+
+struct rte_mbuf;
+struct ipv4_rx_meta;
+
+#define TCP_NO_SOCK         (-1)
+#define TCP_DEFAULT_MSS     536
+#define TCP_MAX_WSCALE      14
+#define TCP_HDR_LEN         20
+#define TCP_MAX_OPT_LEN     40
+#define TCP_MAX_SACK_BLOCKS 4
+
+/* Header flags. */
+#define TCP_FIN 0x01
+#define TCP_SYN 0x02
+#define TCP_RST 0x04
+#define TCP_PSH 0x08
+#define TCP_ACK 0x10
+#define TCP_URG 0x20
+
+struct tcp_hdr {
+	uint16_t sport;
+	uint16_t dport;
+	uint32_t seq;
+	uint32_t ack;
+	uint8_t off; /* data offset in the high nibble */
+	uint8_t flags;
+	uint16_t win;
+	uint16_t cksum;
+	uint16_t urp;
+} __attribute__((packed));
+
+/* Options parsed from one segment. */
+struct tcp_opts {
+	uint16_t mss;
+	uint8_t wscale;
+	bool has_mss, has_wscale, sack_ok, has_ts;
+	uint32_t tsval, tsecr;
+	uint8_t nsack;
+	struct tcp_sack_block sack[TCP_MAX_SACK_BLOCKS];
+};
+
+/* A received mbuf holding [off, off+len) of in-order or out-of-order payload. */
+struct tcp_rxseg {
+	struct rte_mbuf *m;
+	uint32_t seq; /* sequence number of the first held byte (ooo queue) */
+	uint32_t off; /* payload byte offset inside the mbuf chain */
+	uint32_t len;
+};
+
+struct tcp_rxq {
+	struct tcp_rxseg *v;
+	uint32_t head, count, cap; /* ring of entries */
+};
+
+struct tcp_sndbuf {
+	uint8_t *buf;
+	uint32_t cap;  /* power of two */
+	uint32_t head; /* byte index of snd_una's data */
+	uint32_t len;  /* bytes held (sent-unacked + unsent) */
+};
+
+enum tcp_sock_flag {
+	TSF_USER_CLOSED = 1u << 0, /* handle released (orphan) */
+	TSF_SHUT_RD = 1u << 1,
+	TSF_SHUT_WR = 1u << 2, /* user wants a FIN after the queued data */
+	TSF_FIN_SENT = 1u << 3,
+	TSF_FIN_RCVD = 1u << 4,
+	TSF_NODELAY = 1u << 5,
+	TSF_CORK = 1u << 6,
+	TSF_KEEPALIVE = 1u << 7,
+	TSF_REUSEADDR = 1u << 8,
+	TSF_TS_OK = 1u << 9,
+	TSF_SACK_OK = 1u << 10,
+	TSF_WS_OK = 1u << 11,
+	TSF_BOUND = 1u << 12,       /* in the bind chain of lport */
+	TSF_EPHEMERAL = 1u << 13,   /* lport from port_reserve: release on final close */
+	TSF_STEERED = 1u << 14,     /* holds a steering reference on lport */
+	TSF_HASHED = 1u << 15,      /* in the 4-tuple hash */
+	TSF_ACK_NOW = 1u << 16,     /* send an ACK at end of burst */
+	TSF_IN_PENDING = 1u << 17,  /* on the end-of-burst list */
+	TSF_EV_PENDING = 1u << 18,  /* readiness hook due at end of burst */
+	TSF_RESET = 1u << 19,       /* connection was reset (ECONNRESET once, then EPIPE) */
+	TSF_IN_RECOVERY = 1u << 20, /* fast recovery */
+	TSF_RTT_TIMING = 1u << 21,  /* rtt_seq is being timed (no timestamps) */
+	TSF_LINGER0 = 1u << 22,
+	TSF_MSG_MORE = 1u << 23,      /* last send had MSG_MORE */
+	TSF_CONNECT_SEEN = 1u << 24,  /* connect() reported completion (EISCONN next) */
+	TSF_ACCEPTED = 1u << 25,      /* child handed out by accept */
+	TSF_RETRANSMITTED = 1u << 26, /* snd_una's segment has been retransmitted (Karn) */
+	TSF_FIN_ACKED = 1u << 27,
+	TSF_FREE_PENDING = 1u << 28, /* freed at the end of the burst */
+};
+
+/* Logical timers, each an absolute deadline (0 = off), merged into one wheel entry. */
+enum tcp_timer_kind {
+	TT_RTX, /* retransmission / SYN retry / persist */
+	TT_DELACK,
+	TT_KEEPALIVE,
+	TT_LINGER, /* TIME_WAIT / orphaned FIN_WAIT_2 */
+	TT_COUNT
+};
+
+struct tcp_sock {
+	int id;
+	uint8_t state;
+	uint8_t soerror; /* pending error (positive errno) */
+	uint8_t snd_wscale, rcv_wscale;
+	uint32_t flags;
+	void *user;
+
+	/* addresses, network order */
+	uint32_t laddr, raddr;
+	uint16_t lport, rport;
+	int hash_next; /* 4-tuple chain */
+	int bind_next; /* lport chain */
+
+	/* listener */
+	int listener; /* for children: the listener id (TCP_NO_SOCK once accepted) */
+	int backlog;
+	uint32_t syn_count, acc_count;
+	int acc_head, acc_tail; /* accept queue of children (FIFO via acc_next) */
+	int syn_head;           /* children in SYN_RECV (via acc_next) */
+	int acc_next;
+
+	/* send sequence space */
+	uint32_t iss, snd_una, snd_nxt, snd_max, snd_wnd, snd_wl1, snd_wl2;
+	uint32_t max_snd_wnd;
+	uint32_t snd_mss; /* payload per segment (options excluded) */
+	uint32_t peer_mss;
+	uint32_t user_mss; /* TPA_SO_MAXSEG, 0 = none */
+	uint32_t sndbuf_max;
+	struct tcp_sndbuf sb;
+
+	/* receive sequence space */
+	uint32_t irs, rcv_nxt, rcv_wnd_adv; /* rcv_adv_edge: right edge last advertised */
+	uint32_t rcv_adv_edge;
+	uint32_t rcvbuf_max;
+	uint32_t rcv_queued; /* in-order bytes waiting for recv */
+	struct tcp_rxq rq;
+	struct tcp_rxq ooo; /* sorted by seq, non-overlapping */
+	uint32_t ooo_bytes;
+	uint32_t ooo_last_seq; /* start of the block touched last (first SACK block) */
+	uint32_t last_ack_sent;
+	uint32_t segs_unacked; /* full-sized segments received since our last ACK */
+
+	/* timestamps */
+	uint32_t ts_recent, ts_offset;
+	uint64_t ts_recent_age;
+
+	/* congestion control and recovery */
+	struct tcp_cc_state cc;
+	struct tcp_sack_scoreboard scoreboard;
+	uint32_t recover;  /* recovery point: snd_max when recovery began */
+	uint32_t high_rxt; /* end of what was retransmitted in this recovery */
+	uint32_t rescue_rxt;
+	bool rescue_valid;
+	uint32_t dupacks;
+	uint8_t cc_algo;
+	uint64_t last_send_ns;
+
+	/* RTT (RFC 6298) */
+	struct tcp_rtt rtt;
+	uint32_t rtt_seq;
+	uint64_t rtt_start_ns;
+	uint32_t retries; /* consecutive RTO expirations / SYN retries */
+	uint32_t user_timeout_ms;
+	uint64_t first_rto_ns; /* when the current run of retransmissions began */
+	uint32_t probes;       /* keepalive / zero-window probes without answer */
+	bool persist;
+	bool syn_retransmitted;
+
+	/* keepalive */
+	uint32_t ka_idle_s, ka_intvl_s, ka_cnt;
+	uint64_t last_rx_ns;
+
+	/* timers */
+	uint64_t tmr[TT_COUNT];
+	struct tcp_timer wheel;
+
+	/* statistics */
+	uint64_t stat_retransmits, stat_bytes_acked, stat_bytes_received;
+};
+
+struct tcp_layer {
+	struct tpa_stack *s;
+	struct tcp_sock **socks;
+	uint32_t max_socks;
+	uint32_t nsocks;
+	/* FIFO of free ids so a closed id is reused as late as possible */
+	uint32_t *free_ids;
+	uint32_t free_head, free_count;
+	/* 4-tuple hash */
+	int *hash;
+	uint32_t hash_mask;
+	/* per-port chains of bound sockets and steering reference counts */
+	int bind_head[65536];
+	uint16_t steer_ref[65536];
+	uint16_t eph_next;
+	/* sockets needing work at the end of the current burst */
+	int *pending;
+	uint32_t npending;
+	uint32_t mbufs_held;
+	struct tcp_wheel timers;
+	uint8_t isn_key[16];
+	bool in_burst;
+};
+
+static inline struct tcp_layer *tcp_of(const struct tpa_stack *s)
+{
+	return s->tcp;
+}
+static inline uint32_t tcp_now_ms(const struct tpa_stack *s)
+{
+	return (uint32_t)(s->now_ns / 1000000u);
+}
+
+/* tcp_sock.c */
+struct tcp_sock *tcp_sock_get(const struct tpa_stack *s, int id);
+struct tcp_sock *tcp_sock_alloc(struct tpa_stack *s);
+void tcp_sock_free(struct tpa_stack *s, struct tcp_sock *ts);
+void tcp_sock_hash_add(struct tpa_stack *s, struct tcp_sock *ts);
+void tcp_sock_hash_del(struct tpa_stack *s, struct tcp_sock *ts);
+struct tcp_sock *tcp_sock_lookup(struct tpa_stack *s, uint32_t laddr, uint16_t lport,
+                                 uint32_t raddr, uint16_t rport);
+struct tcp_sock *tcp_sock_listener(struct tpa_stack *s, uint32_t laddr, uint16_t lport);
+void tcp_sock_bind_add(struct tpa_stack *s, struct tcp_sock *ts);
+void tcp_sock_bind_del(struct tpa_stack *s, struct tcp_sock *ts);
+/* Whether ts may bind lport (EADDRINUSE rules). */
+int tcp_sock_bind_check(struct tpa_stack *s, struct tcp_sock *ts, uint32_t laddr, uint16_t lport);
+int tcp_sock_pick_port(struct tpa_stack *s, struct tcp_sock *ts, uint16_t *port);
+void tcp_sock_steer(struct tpa_stack *s, struct tcp_sock *ts, bool on);
+/* Final teardown of a connection (state CLOSED): frees it if the user released it. */
+void tcp_sock_closed(struct tpa_stack *s, struct tcp_sock *ts);
+/* Enter CLOSED with an error (reset / timeout): notify, drop buffers, maybe free. */
+void tcp_sock_abort(struct tpa_stack *s, struct tcp_sock *ts, int err);
+void tcp_sock_mark_pending(struct tpa_stack *s, struct tcp_sock *ts, uint32_t flag);
+void tcp_sock_notify(struct tpa_stack *s, struct tcp_sock *ts);
+uint32_t tcp_sock_events(const struct tcp_sock *ts);
+void tcp_sock_release_buffers(struct tpa_stack *s, struct tcp_sock *ts);
+void tcp_set_state(struct tpa_stack *s, struct tcp_sock *ts, int state);
+void tcp_sock_child_add(struct tpa_stack *s, struct tcp_sock *l, struct tcp_sock *c);
+void tcp_sock_child_established(struct tpa_stack *s, struct tcp_sock *l, struct tcp_sock *c);
+struct tcp_sock *tcp_sock_accept_pop(struct tpa_stack *s, struct tcp_sock *l);
+
+/* tcp_buf.c */
+int tcp_sndbuf_reserve(struct tcp_sock *ts, uint32_t want);
+uint32_t tcp_sndbuf_space(const struct tcp_sock *ts);
+size_t tcp_sndbuf_append(struct tcp_sock *ts, const void *data, size_t len);
+void tcp_sndbuf_copy_out(const struct tcp_sock *ts, uint32_t off, void *dst, uint32_t len);
+void tcp_sndbuf_consume(struct tcp_sock *ts, uint32_t len);
+int tcp_rxq_push(struct tcp_rxq *q, const struct tcp_rxseg *e);
+void tcp_rxq_clear(struct tpa_stack *s, struct tcp_rxq *q);
+/* Queue [off, off+len) of m as in-order data; takes ownership of m. */
+void tcp_rcv_queue(struct tpa_stack *s, struct tcp_sock *ts, struct rte_mbuf *m, uint32_t off,
+                   uint32_t len);
+/* Insert out-of-order data; 0 taken, -ENOBUFS over the limit (m not taken). */
+int tcp_ooo_insert(struct tpa_stack *s, struct tcp_sock *ts, struct rte_mbuf *m, uint32_t seq,
+                   uint32_t off, uint32_t len, bool *dup);
+/* Move now-contiguous ooo data into the receive queue; returns bytes moved. */
+uint32_t tcp_ooo_drain(struct tpa_stack *s, struct tcp_sock *ts);
+/* Build the SACK blocks to send (most recent first). */
+int tcp_ooo_sack_blocks(const struct tcp_sock *ts, struct tcp_sack_block *out, int max);
+size_t tcp_rcv_copy(struct tpa_stack *s, struct tcp_sock *ts, const struct iovec *iov, int iovcnt,
+                    size_t want, bool peek, bool discard);
+
+/* tcp_options.c */
+/* 0 or -1 on a malformed option list. */
+int tcp_options_parse(const uint8_t *p, uint32_t len, bool syn, struct tcp_opts *o);
+/* Write options; returns their length (multiple of 4). */
+uint32_t tcp_options_write_syn(struct tpa_stack *s, const struct tcp_sock *ts, uint8_t *p,
+                               bool synack, const struct tcp_opts *peer);
+uint32_t tcp_options_write(struct tpa_stack *s, const struct tcp_sock *ts, uint8_t *p,
+                           bool with_sack, uint32_t room);
+uint32_t tcp_ts_now(const struct tpa_stack *s, const struct tcp_sock *ts);
+
+/* tcp_output.c */
+void tcp_output(struct tpa_stack *s, struct tcp_sock *ts);
+int tcp_send_ack(struct tpa_stack *s, struct tcp_sock *ts);
+int tcp_send_syn(struct tpa_stack *s, struct tcp_sock *ts, const struct tcp_opts *peer);
+int tcp_send_rst_for(struct tpa_stack *s, const struct ipv4_rx_meta *meta, const struct tcp_hdr *th,
+                     uint32_t seglen);
+int tcp_send_rst(struct tpa_stack *s, struct tcp_sock *ts);
+int tcp_send_probe(struct tpa_stack *s, struct tcp_sock *ts);
+/* (Re)send one segment of up to len bytes starting at seq (retransmission). */
+int tcp_send_segment(struct tpa_stack *s, struct tcp_sock *ts, uint32_t seq, uint32_t len,
+                     bool retransmit);
+uint32_t tcp_rcv_window(const struct tcp_sock *ts);
+uint32_t tcp_eff_mss(const struct tpa_stack *s, const struct tcp_sock *ts);
+void tcp_arm_rtx(struct tpa_stack *s, struct tcp_sock *ts);
+void tcp_timer_set(struct tpa_stack *s, struct tcp_sock *ts, enum tcp_timer_kind k, uint64_t at);
+
+/* tcp_input.c */
+void tcp_input_segment(struct tpa_stack *s, struct rte_mbuf *m, const struct ipv4_rx_meta *meta);
+
+/* tcp_timers (tcp_layer.c) */
+void tcp_sock_timer_fire(struct tpa_stack *s, struct tcp_sock *ts);
+
+/* ISN and timestamp offset for the socket's 4-tuple (tcp_layer.c). */
+void tcp_sock_init_isn(struct tpa_stack *s, struct tcp_sock *ts);
+/* Everything that follows the handshake: MSS, congestion control, buffers. */
+void tcp_conn_established(struct tpa_stack *s, struct tcp_sock *ts);
+
+#endif

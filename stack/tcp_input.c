@@ -1,0 +1,774 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* TCP input: validation of received segments and the RFC 9293 3.10.7 event processing, with
+ * RFC 5961 (challenge ACKs, ACK validation), RFC 7323 (PAWS) and RFC 5681/6582/6675 loss
+ * detection. Sending is deferred to the end of the burst (tcp_end_of_burst). */
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+
+#include <rte_byteorder.h>
+#include <rte_mbuf.h>
+
+#include "checksum.h"
+#include "ipv4.h"
+#include "tcp_impl.h"
+
+/* A parsed segment. */
+struct seg {
+	struct tcp_hdr th;
+	struct tcp_opts o;
+	uint32_t seq, ack, wnd;
+	uint32_t hlen;   /* header + options */
+	uint32_t dlen;   /* payload bytes */
+	uint32_t seglen; /* dlen + SYN + FIN */
+	uint8_t flags;
+};
+
+static void drop(struct rte_mbuf *m)
+{
+	rte_pktmbuf_free(m);
+}
+
+static void want_output(struct tpa_stack *s, struct tcp_sock *ts)
+{
+	tcp_sock_mark_pending(s, ts, 0);
+}
+
+static void ack_now(struct tpa_stack *s, struct tcp_sock *ts)
+{
+	tcp_sock_mark_pending(s, ts, TSF_ACK_NOW);
+}
+
+static void challenge_ack(struct tpa_stack *s, struct tcp_sock *ts)
+{
+	STAT_INC(s, tcp_challenge_ack);
+	ack_now(s, ts);
+}
+
+static void negotiate(struct tpa_stack *s, struct tcp_sock *ts, const struct tcp_opts *o)
+{
+	const struct tpa_tcp_params *p = &s->cfg.tcp;
+	ts->peer_mss = o->has_mss && o->mss ? o->mss : TCP_DEFAULT_MSS;
+	if (p->window_scaling && o->has_wscale) {
+		ts->flags |= TSF_WS_OK;
+		ts->snd_wscale = o->wscale;
+	} else {
+		ts->snd_wscale = 0;
+		ts->rcv_wscale = 0;
+	}
+	if (p->sack && o->sack_ok)
+		ts->flags |= TSF_SACK_OK;
+	if (p->timestamps && o->has_ts) {
+		ts->flags |= TSF_TS_OK;
+		ts->ts_recent = o->tsval;
+		ts->ts_recent_age = s->now_ns;
+	}
+}
+
+/* Everything after the handshake completes on either side. */
+void tcp_conn_established(struct tpa_stack *s, struct tcp_sock *ts)
+{
+	uint32_t mss = ipv4_max_l4_len(s) - TCP_HDR_LEN;
+	if (ts->peer_mss && ts->peer_mss < mss)
+		mss = ts->peer_mss;
+	if (ts->user_mss && ts->user_mss < mss)
+		mss = ts->user_mss;
+	if (mss < 64)
+		mss = 64;
+	ts->snd_mss = mss;
+	tcp_set_state(s, ts, TPA_TCP_ESTABLISHED);
+	tcp_cc_init(&ts->cc, tcp_cc_by_algo((enum tpa_cc_algo)ts->cc_algo), tcp_eff_mss(s, ts),
+	            s->cfg.tcp.initial_cwnd_segs);
+	tcp_rtt_established(&ts->rtt, ts->syn_retransmitted);
+	ts->recover = ts->snd_una;
+	ts->retries = 0;
+	ts->tmr[TT_RTX] = 0;
+	ts->last_rx_ns = s->now_ns;
+	if (ts->flags & TSF_KEEPALIVE)
+		tcp_timer_set(s, ts, TT_KEEPALIVE,
+		              s->now_ns + (uint64_t)ts->ka_idle_s * 1000000000ull);
+}
+
+static uint32_t pick_wscale(uint32_t rcvbuf)
+{
+	uint8_t ws = 0;
+	while (ws < TCP_MAX_WSCALE && (rcvbuf >> ws) > 65535)
+		ws++;
+	return ws;
+}
+
+/* ---- LISTEN ------------------------------------------------------------------------- */
+
+static void listen_input(struct tpa_stack *s, struct tcp_sock *l, struct rte_mbuf *m,
+                         const struct ipv4_rx_meta *meta, struct seg *g)
+{
+	if (g->flags & TCP_RST)
+		goto out;
+	if (g->flags & TCP_ACK) {
+		tcp_send_rst_for(s, meta, &g->th, g->seglen);
+		goto out;
+	}
+	if (!(g->flags & TCP_SYN))
+		goto out;
+	if (l->syn_count >= (uint32_t)l->backlog) {
+		STAT_INC(s, tcp_syn_queue_overflow);
+		goto out;
+	}
+	if (l->acc_count >= (uint32_t)l->backlog) {
+		STAT_INC(s, tcp_accept_queue_overflow);
+		goto out;
+	}
+	struct tcp_sock *c = tcp_sock_alloc(s);
+	if (!c) {
+		STAT_INC(s, tcp_drop_nomem);
+		goto out;
+	}
+	c->laddr = meta->dst_be;
+	c->raddr = meta->src_be;
+	c->lport = g->th.dport;
+	c->rport = g->th.sport;
+	c->flags |= l->flags & (TSF_NODELAY | TSF_KEEPALIVE);
+	c->sndbuf_max = l->sndbuf_max;
+	c->rcvbuf_max = l->rcvbuf_max;
+	c->user_mss = l->user_mss;
+	c->cc_algo = l->cc_algo;
+	c->ka_idle_s = l->ka_idle_s;
+	c->ka_intvl_s = l->ka_intvl_s;
+	c->ka_cnt = l->ka_cnt;
+	c->user_timeout_ms = l->user_timeout_ms;
+	c->rcv_wscale = (uint8_t)pick_wscale(c->rcvbuf_max);
+	negotiate(s, c, &g->o);
+	c->irs = g->seq;
+	c->rcv_nxt = g->seq + 1;
+	tcp_sock_init_isn(s, c);
+	c->snd_una = c->snd_nxt = c->snd_max = c->iss;
+	c->snd_wnd = g->wnd; /* never scaled in a SYN */
+	c->max_snd_wnd = c->snd_wnd;
+	c->snd_wl1 = g->seq;
+	c->snd_wl2 = c->iss;
+	c->state = TPA_TCP_SYN_RECV;
+	tcp_sock_hash_add(s, c);
+	tcp_sock_steer(s, c, true);
+	tcp_sock_child_add(s, l, c);
+	tcp_send_syn(s, c, &g->o);
+out:
+	drop(m);
+}
+
+/* ---- SYN_SENT ----------------------------------------------------------------------- */
+
+static void syn_sent_input(struct tpa_stack *s, struct tcp_sock *ts, struct rte_mbuf *m,
+                           const struct ipv4_rx_meta *meta, struct seg *g)
+{
+	bool ack_ok = false;
+	if (g->flags & TCP_ACK) {
+		if (seq_leq(g->ack, ts->iss) || seq_gt(g->ack, ts->snd_max)) {
+			if (!(g->flags & TCP_RST))
+				tcp_send_rst_for(s, meta, &g->th, g->seglen);
+			goto out;
+		}
+		ack_ok = true;
+	}
+	if (g->flags & TCP_RST) {
+		if (ack_ok) {
+			STAT_INC(s, tcp_rst_rx);
+			tcp_sock_abort(s, ts, ECONNREFUSED);
+		}
+		goto out;
+	}
+	if (!(g->flags & TCP_SYN))
+		goto out;
+	if (ts->flags & TSF_TS_OK && 0)
+		goto out;
+	ts->irs = g->seq;
+	ts->rcv_nxt = g->seq + 1;
+	ts->rcv_adv_edge = ts->rcv_nxt;
+	negotiate(s, ts, &g->o);
+	ts->snd_wl1 = g->seq;
+	ts->snd_wl2 = g->ack;
+	if (ack_ok) {
+		ts->snd_una = g->ack;
+		if (seq_lt(ts->snd_nxt, ts->snd_una))
+			ts->snd_nxt = ts->snd_una;
+		ts->snd_wnd = g->wnd; /* SYN: unscaled */
+		ts->max_snd_wnd = ts->snd_wnd;
+		if (ts->flags & TSF_RTT_TIMING || !ts->syn_retransmitted) {
+			uint64_t rtt = (s->now_ns - ts->rtt_start_ns) / 1000;
+			if (!ts->syn_retransmitted)
+				tcp_rtt_sample(&ts->rtt, rtt ? (uint32_t)rtt : 1);
+		}
+		ts->flags &= ~TSF_RTT_TIMING;
+		tcp_conn_established(s, ts);
+		ack_now(s, ts);
+		tcp_sock_notify(s, ts);
+	} else {
+		/* Simultaneous open: answer with SYN-ACK on our ISN. */
+		ts->snd_wnd = g->wnd;
+		ts->max_snd_wnd = ts->snd_wnd;
+		ts->state = TPA_TCP_SYN_RECV;
+		tcp_send_syn(s, ts, &g->o);
+	}
+out:
+	drop(m);
+}
+
+/* ---- synchronized states ------------------------------------------------------------ */
+
+static bool seq_acceptable(const struct tcp_sock *ts, const struct seg *g)
+{
+	uint32_t wnd = seq_gt(ts->rcv_adv_edge, ts->rcv_nxt) ? ts->rcv_adv_edge - ts->rcv_nxt : 0;
+	uint32_t seq = g->seq, len = g->seglen;
+	if (len == 0) {
+		if (wnd == 0)
+			return seq == ts->rcv_nxt;
+		return seq_in_range(seq, ts->rcv_nxt, ts->rcv_nxt + wnd);
+	}
+	if (wnd == 0)
+		return false;
+	return seq_in_range(seq, ts->rcv_nxt, ts->rcv_nxt + wnd) ||
+	       seq_in_range(seq + len - 1, ts->rcv_nxt, ts->rcv_nxt + wnd);
+}
+
+static void enter_time_wait(struct tpa_stack *s, struct tcp_sock *ts)
+{
+	tcp_set_state(s, ts, TPA_TCP_TIME_WAIT);
+	ts->tmr[TT_RTX] = ts->tmr[TT_KEEPALIVE] = ts->tmr[TT_DELACK] = 0;
+	ts->persist = false;
+	tcp_timer_set(s, ts, TT_LINGER, s->now_ns + (uint64_t)s->cfg.tcp.time_wait_ms * 1000000ull);
+	/* Nothing will be sent any more. */
+	free(ts->sb.buf);
+	memset(&ts->sb, 0, sizeof(ts->sb));
+	tcp_rxq_clear(s, &ts->ooo);
+	ts->ooo_bytes = 0;
+}
+
+static void fin_acked(struct tpa_stack *s, struct tcp_sock *ts)
+{
+	switch (ts->state) {
+	case TPA_TCP_FIN_WAIT1:
+		tcp_set_state(s, ts, TPA_TCP_FIN_WAIT2);
+		if (ts->flags & TSF_USER_CLOSED)
+			tcp_timer_set(s, ts, TT_LINGER,
+			              s->now_ns + (uint64_t)s->cfg.tcp.fin_wait2_ms * 1000000ull);
+		break;
+	case TPA_TCP_CLOSING:
+		enter_time_wait(s, ts);
+		break;
+	case TPA_TCP_LAST_ACK:
+		tcp_sock_closed(s, ts);
+		break;
+	default:
+		break;
+	}
+}
+
+static void enter_recovery(struct tpa_stack *s, struct tcp_sock *ts)
+{
+	uint32_t flight = ts->snd_max - ts->snd_una;
+	ts->recover = ts->snd_max;
+	ts->high_rxt = ts->snd_una;
+	ts->rescue_valid = false;
+	ts->flags |= TSF_IN_RECOVERY;
+	bool sack = (ts->flags & TSF_SACK_OK) != 0;
+	tcp_cc_enter_recovery(&ts->cc, flight, s->now_ns / 1000, sack);
+	STAT_INC(s, tcp_fast_retransmit);
+	uint32_t mss = tcp_eff_mss(s, ts);
+	uint32_t len = mss;
+	if (sack)
+		len = tcp_sack_unsacked_len(&ts->scoreboard, ts->snd_una, ts->snd_una + mss);
+	if (!len)
+		len = mss;
+	uint32_t out = ts->snd_max - ts->snd_una;
+	if (len > out)
+		len = out;
+	if (tcp_send_segment(s, ts, ts->snd_una, len, true) == 0)
+		ts->high_rxt = ts->snd_una + len;
+	tcp_arm_rtx(s, ts);
+}
+
+/* Returns false when the segment must be dropped (and was handled). */
+static bool process_ack(struct tpa_stack *s, struct tcp_sock *ts, struct seg *g)
+{
+	/* (called for duplicates too: the window-update rule below ignores their old seq) */
+	/* RFC 5961 5.2: acceptable ACKs lie in [snd_una - max_snd_wnd, snd_max]. */
+	if (seq_gt(g->ack, ts->snd_max)) {
+		ack_now(s, ts);
+		STAT_INC(s, tcp_drop_out_of_window);
+		return false;
+	}
+	if (seq_lt(g->ack, ts->snd_una - ts->max_snd_wnd)) {
+		ack_now(s, ts);
+		STAT_INC(s, tcp_drop_out_of_window);
+		return false;
+	}
+	uint32_t wnd = g->wnd << ts->snd_wscale;
+	bool sack = (ts->flags & TSF_SACK_OK) != 0;
+	if (seq_gt(g->ack, ts->snd_una)) {
+		uint32_t acked = g->ack - ts->snd_una;
+		uint32_t flight = ts->snd_max - ts->snd_una;
+		uint32_t dend = ts->snd_una + ts->sb.len;
+		bool fin_ack = (ts->flags & TSF_FIN_SENT) && !(ts->flags & TSF_FIN_ACKED) &&
+		               seq_gt(g->ack, dend);
+		uint32_t data_acked = acked > ts->sb.len ? ts->sb.len : acked;
+		tcp_sndbuf_consume(ts, data_acked);
+		ts->snd_una = g->ack;
+		if (seq_lt(ts->snd_nxt, ts->snd_una))
+			ts->snd_nxt = ts->snd_una;
+		ts->stat_bytes_acked += data_acked;
+		if (fin_ack)
+			ts->flags |= TSF_FIN_ACKED;
+		if ((ts->flags & TSF_RTT_TIMING) && seq_geq(g->ack, ts->rtt_seq)) {
+			uint64_t rtt = (s->now_ns - ts->rtt_start_ns) / 1000;
+			tcp_rtt_sample(&ts->rtt,
+			               rtt ? (uint32_t)(rtt > UINT32_MAX ? UINT32_MAX : rtt) : 1);
+			ts->flags &= ~TSF_RTT_TIMING;
+		}
+		tcp_rtt_reset_backoff(&ts->rtt);
+		ts->retries = 0;
+		ts->first_rto_ns = 0;
+		if (sack)
+			tcp_sack_update(&ts->scoreboard, ts->snd_una, ts->snd_max, g->o.sack,
+			                g->o.nsack);
+		if (ts->flags & TSF_IN_RECOVERY) {
+			if (seq_geq(g->ack, ts->recover)) {
+				ts->flags &= ~TSF_IN_RECOVERY;
+				tcp_cc_exit_recovery(&ts->cc, ts->snd_max - ts->snd_una,
+				                     s->now_ns / 1000);
+			} else {
+				tcp_cc_on_partial_ack(&ts->cc, acked);
+				if (!sack) {
+					/* RFC 6582: retransmit the next hole right away. */
+					uint32_t len = tcp_eff_mss(s, ts);
+					if (len > ts->snd_max - ts->snd_una)
+						len = ts->snd_max - ts->snd_una;
+					tcp_send_segment(s, ts, ts->snd_una, len, true);
+				}
+			}
+		} else {
+			tcp_cc_on_ack(&ts->cc, acked, flight, s->now_ns / 1000,
+			              tcp_rtt_srtt_us(&ts->rtt));
+		}
+		ts->dupacks = 0;
+		ts->persist = false;
+		if (ts->snd_una == ts->snd_max)
+			ts->tmr[TT_RTX] = 0;
+		else
+			tcp_arm_rtx(s, ts);
+		tcp_sock_mark_pending(s, ts, TSF_EV_PENDING);
+		if (fin_ack)
+			fin_acked(s, ts);
+	} else if (g->ack == ts->snd_una) {
+		if (sack && g->o.nsack)
+			tcp_sack_update(&ts->scoreboard, ts->snd_una, ts->snd_max, g->o.sack,
+			                g->o.nsack);
+		/* RFC 5681 duplicate ACK: nothing new, same window, data outstanding. */
+		if (g->dlen == 0 && !(g->flags & (TCP_SYN | TCP_FIN)) && wnd == ts->snd_wnd &&
+		    ts->snd_max != ts->snd_una) {
+			ts->dupacks++;
+			STAT_INC(s, tcp_dup_ack_rx);
+			if (!(ts->flags & TSF_IN_RECOVERY)) {
+				bool lost = sack && tcp_sack_is_lost(&ts->scoreboard, ts->snd_una,
+				                                     tcp_eff_mss(s, ts),
+				                                     TCP_SACK_DUPTHRESH);
+				/* RFC 6582 3.2 step 1: no new recovery for ACKs of the old
+				 * episode (after an RTO, recover = snd_max at that time). */
+				if ((ts->dupacks >= TCP_SACK_DUPTHRESH || lost) &&
+				    seq_gt(ts->snd_una, ts->recover))
+					enter_recovery(s, ts);
+				else if (ts->dupacks >= TCP_SACK_DUPTHRESH &&
+				         ts->snd_una == ts->recover && ts->recover == ts->iss + 1)
+					enter_recovery(s, ts);
+			} else if (!sack) {
+				tcp_cc_on_dupack(&ts->cc);
+			}
+		}
+	}
+	/* Window update (RFC 9293 3.10.7.4, SND.WL1/WL2 rule). */
+	if (seq_lt(ts->snd_wl1, g->seq) ||
+	    (ts->snd_wl1 == g->seq && seq_leq(ts->snd_wl2, g->ack))) {
+		bool opened = ts->snd_wnd == 0 && wnd > 0;
+		ts->snd_wnd = wnd;
+		ts->snd_wl1 = g->seq;
+		ts->snd_wl2 = g->ack;
+		if (wnd > ts->max_snd_wnd)
+			ts->max_snd_wnd = wnd;
+		if (opened && ts->persist) {
+			ts->persist = false;
+			ts->tmr[TT_RTX] = 0;
+			ts->probes = 0;
+			tcp_rtt_reset_backoff(&ts->rtt);
+		}
+	}
+	want_output(s, ts);
+	return true;
+}
+
+static void process_data(struct tpa_stack *s, struct tcp_sock *ts, struct rte_mbuf *m,
+                         struct seg *g)
+{
+	uint32_t seq = g->seq;
+	uint32_t off = g->hlen;
+	uint32_t len = g->dlen;
+	if (g->flags & TCP_SYN) {
+		seq++;
+	}
+	/* Trim what we already have and what lies beyond the window. */
+	if (seq_lt(seq, ts->rcv_nxt)) {
+		uint32_t cut = ts->rcv_nxt - seq;
+		if (cut >= len) {
+			STAT_INC(s, tcp_dup_segment_rx);
+			ack_now(s, ts);
+			drop(m);
+			return;
+		}
+		seq += cut;
+		off += cut;
+		len -= cut;
+	}
+	uint32_t edge = seq_gt(ts->rcv_adv_edge, ts->rcv_nxt) ? ts->rcv_adv_edge : ts->rcv_nxt;
+	if (seq_gt(seq + len, edge)) {
+		uint32_t over = seq + len - edge;
+		len = over >= len ? 0 : len - over;
+		g->flags &= (uint8_t)~TCP_FIN; /* the FIN lies beyond the window */
+		if (!len) {
+			ack_now(s, ts);
+			drop(m);
+			return;
+		}
+	}
+	if (ts->flags & TSF_SHUT_RD) {
+		/* Linux acknowledges and discards data after SHUT_RD. */
+		if (seq == ts->rcv_nxt)
+			ts->rcv_nxt += len;
+		ack_now(s, ts);
+		drop(m);
+		return;
+	}
+	if (seq == ts->rcv_nxt) {
+		bool had_ooo = ts->ooo.count != 0;
+		ts->rcv_nxt += len;
+		tcp_rcv_queue(s, ts, m, off, len);
+		if (ts->state == TPA_TCP_CLOSED)
+			return;
+		if (had_ooo) {
+			tcp_ooo_drain(s, ts);
+			ack_now(s, ts); /* a filled hole is acknowledged at once */
+		}
+		ts->segs_unacked++;
+		if (ts->segs_unacked >= 2 || s->cfg.tcp.delack_ms == 0)
+			ack_now(s, ts);
+		else
+			want_output(s, ts);
+		tcp_sock_mark_pending(s, ts, TSF_EV_PENDING);
+		return;
+	}
+	/* Out of order: hold it (bounded) and send a duplicate ACK with SACK at once. */
+	bool dup = false;
+	STAT_INC(s, tcp_ooo_rx);
+	int rc = tcp_ooo_insert(s, ts, m, seq, off, len, &dup);
+	if (rc < 0) {
+		if (dup)
+			STAT_INC(s, tcp_dup_segment_rx);
+		else
+			STAT_INC(s, tcp_drop_ooo_limit);
+		drop(m);
+	}
+	g->flags &= (uint8_t)~TCP_FIN; /* processed when the data before it arrives */
+	ack_now(s, ts);
+}
+
+static void process_fin(struct tpa_stack *s, struct tcp_sock *ts)
+{
+	ts->rcv_nxt++;
+	ts->flags |= TSF_FIN_RCVD;
+	ack_now(s, ts);
+	switch (ts->state) {
+	case TPA_TCP_SYN_RECV:
+	case TPA_TCP_ESTABLISHED:
+		tcp_set_state(s, ts, TPA_TCP_CLOSE_WAIT);
+		break;
+	case TPA_TCP_FIN_WAIT1:
+		/* Our FIN not acknowledged yet (else we would be in FIN_WAIT2). */
+		tcp_set_state(s, ts, TPA_TCP_CLOSING);
+		break;
+	case TPA_TCP_FIN_WAIT2:
+		enter_time_wait(s, ts);
+		break;
+	case TPA_TCP_TIME_WAIT:
+		/* Retransmitted FIN: restart the 2 MSL wait. */
+		tcp_timer_set(s, ts, TT_LINGER,
+		              s->now_ns + (uint64_t)s->cfg.tcp.time_wait_ms * 1000000ull);
+		break;
+	default:
+		break;
+	}
+	tcp_sock_mark_pending(s, ts, TSF_EV_PENDING);
+}
+
+static void established_input(struct tpa_stack *s, struct tcp_sock *ts, struct rte_mbuf *m,
+                              struct seg *g)
+{
+	bool ts_ok = (ts->flags & TSF_TS_OK) != 0;
+	/* RFC 7323 5.3 PAWS. */
+	if (ts_ok && g->o.has_ts && !(g->flags & TCP_RST) && seq_lt(g->o.tsval, ts->ts_recent) &&
+	    s->now_ns - ts->ts_recent_age < 24ull * 24 * 3600 * 1000000000ull) {
+		STAT_INC(s, tcp_drop_paws);
+		ack_now(s, ts);
+		drop(m);
+		return;
+	}
+	/* Sequence check. */
+	if (!seq_acceptable(ts, g)) {
+		if (!(g->flags & TCP_RST)) {
+			bool old = seq_lt(g->seq + g->seglen, ts->rcv_nxt) ||
+				   (g->seglen && seq_leq(g->seq + g->seglen, ts->rcv_nxt));
+			ack_now(s, ts);
+			if (!old) {
+				STAT_INC(s, tcp_drop_out_of_window);
+				drop(m);
+				return;
+			}
+			STAT_INC(s, tcp_dup_segment_rx);
+			/* An old duplicate still carries a current ACK (the peer retransmits from
+			 * a rewound snd_nxt): use it, as BSD does, so both ends progress. */
+			if ((g->flags & (TCP_ACK | TCP_SYN)) == TCP_ACK &&
+			    ts->state != TPA_TCP_SYN_RECV && ts->state != TPA_TCP_TIME_WAIT)
+				process_ack(s, ts, g);
+		} else {
+			STAT_INC(s, tcp_drop_out_of_window);
+		}
+		drop(m);
+		return;
+	}
+	/* RFC 5961 3.2: only an exact RST resets; an in-window one gets a challenge ACK. */
+	if (g->flags & TCP_RST) {
+		if (g->seq == ts->rcv_nxt) {
+			STAT_INC(s, tcp_rst_rx);
+			drop(m);
+			if (ts->state == TPA_TCP_TIME_WAIT || ts->state == TPA_TCP_LAST_ACK ||
+			    ts->state == TPA_TCP_CLOSING) {
+				tcp_sock_closed(s, ts);
+				return;
+			}
+			tcp_sock_abort(s, ts,
+			               ts->state == TPA_TCP_SYN_RECV &&
+			                               ts->listener == TCP_NO_SOCK &&
+			                               !(ts->flags & TSF_ACCEPTED)
+			                       ? ECONNREFUSED
+			                       : ECONNRESET);
+			return;
+		}
+		challenge_ack(s, ts);
+		drop(m);
+		return;
+	}
+	/* RFC 5961 4.2: a SYN in a synchronized state gets a challenge ACK. */
+	if (g->flags & TCP_SYN) {
+		if (ts->state == TPA_TCP_SYN_RECV && g->seq == ts->irs) {
+			/* Retransmitted SYN: our SYN-ACK was lost. */
+			ts->tmr[TT_RTX] = 0;
+			tcp_send_syn(s, ts, &g->o);
+			drop(m);
+			return;
+		}
+		challenge_ack(s, ts);
+		drop(m);
+		return;
+	}
+	if (!(g->flags & TCP_ACK)) {
+		drop(m);
+		return;
+	}
+	ts->last_rx_ns = s->now_ns;
+	ts->probes = 0;
+	if (ts->state == TPA_TCP_SYN_RECV) {
+		if (!seq_gt(g->ack, ts->snd_una) || seq_gt(g->ack, ts->snd_max)) {
+			struct ipv4_rx_meta meta = {.src_be = ts->raddr, .dst_be = ts->laddr};
+			tcp_send_rst_for(s, &meta, &g->th, g->seglen);
+			drop(m);
+			return;
+		}
+		struct tcp_sock *l = tcp_sock_get(s, ts->listener);
+		if (l && l->acc_count >= (uint32_t)l->backlog) {
+			/* Accept queue full: act as if the ACK was lost (Linux does the same);
+			 * the SYN-ACK retransmission gives the peer another chance. */
+			STAT_INC(s, tcp_accept_queue_overflow);
+			drop(m);
+			return;
+		}
+		ts->snd_una = g->ack;
+		ts->snd_wnd = g->wnd << ts->snd_wscale;
+		ts->max_snd_wnd = ts->snd_wnd;
+		ts->snd_wl1 = g->seq;
+		ts->snd_wl2 = g->ack;
+		if (!ts->syn_retransmitted) {
+			uint64_t rtt = (s->now_ns - ts->rtt_start_ns) / 1000;
+			tcp_rtt_sample(&ts->rtt, rtt ? (uint32_t)rtt : 1);
+		}
+		tcp_conn_established(s, ts);
+		if (l) {
+			tcp_sock_child_established(s, l, ts);
+			tcp_sock_mark_pending(s, l, TSF_EV_PENDING);
+		} else {
+			tcp_sock_notify(s, ts); /* simultaneous open */
+		}
+	}
+	if (!process_ack(s, ts, g)) {
+		drop(m);
+		return;
+	}
+	if (ts->state == TPA_TCP_CLOSED) {
+		drop(m);
+		return;
+	}
+	/* RFC 7323 4.3: remember the peer's timestamp for our echoes. */
+	if (ts_ok && g->o.has_ts && seq_leq(g->seq, ts->last_ack_sent) &&
+	    seq_geq(g->o.tsval, ts->ts_recent)) {
+		ts->ts_recent = g->o.tsval;
+		ts->ts_recent_age = s->now_ns;
+	}
+	bool fin = (g->flags & TCP_FIN) != 0;
+	if (g->dlen) {
+		switch (ts->state) {
+		case TPA_TCP_ESTABLISHED:
+		case TPA_TCP_FIN_WAIT1:
+		case TPA_TCP_FIN_WAIT2:
+			if (ts->flags & TSF_USER_CLOSED) {
+				/* Nobody will read it: abort like Linux. */
+				drop(m);
+				tcp_send_rst(s, ts);
+				tcp_sock_closed(s, ts);
+				return;
+			}
+			process_data(s, ts, m, g);
+			fin = (g->flags & TCP_FIN) != 0;
+			m = NULL;
+			if (ts->state == TPA_TCP_CLOSED)
+				return;
+			break;
+		default:
+			break; /* after the peer's FIN: ignore */
+		}
+	}
+	if (m)
+		drop(m);
+	if (fin) {
+		uint32_t fin_seq = g->seq + g->dlen;
+		if (fin_seq == ts->rcv_nxt && !(ts->flags & TSF_FIN_RCVD))
+			process_fin(s, ts);
+		else if (ts->state == TPA_TCP_TIME_WAIT || (ts->flags & TSF_FIN_RCVD))
+			ack_now(s, ts);
+	}
+}
+
+/* A SYN for a TIME_WAIT connection may open a new incarnation (RFC 9293 3.10.7.4, RFC 6191)
+ * when it is clearly newer than the old one. */
+static bool time_wait_reusable(const struct tcp_sock *ts, const struct seg *g)
+{
+	if ((g->flags & (TCP_SYN | TCP_ACK | TCP_RST)) != TCP_SYN)
+		return false;
+	if ((ts->flags & TSF_TS_OK) && g->o.has_ts)
+		return seq_gt(g->o.tsval, ts->ts_recent);
+	return seq_gt(g->seq, ts->rcv_nxt);
+}
+
+static int parse(struct tpa_stack *s, struct rte_mbuf *m, const struct ipv4_rx_meta *meta,
+                 struct seg *g)
+{
+	uint32_t len = m->pkt_len;
+	if (len < TCP_HDR_LEN) {
+		STAT_INC(s, tcp_drop_short);
+		return -1;
+	}
+	uint8_t hdr[TCP_HDR_LEN + TCP_MAX_OPT_LEN];
+	const uint8_t *h = rte_pktmbuf_read(m, 0, TCP_HDR_LEN, hdr);
+	if (!h) {
+		STAT_INC(s, tcp_drop_short);
+		return -1;
+	}
+	memcpy(&g->th, h, TCP_HDR_LEN);
+	g->hlen = (uint32_t)(g->th.off >> 4) * 4;
+	if (g->hlen < TCP_HDR_LEN || g->hlen > len) {
+		STAT_INC(s, tcp_drop_bad_offset);
+		return -1;
+	}
+	if (!meta->l4_cksum_ok) {
+		uint32_t sum = tpa_csum_mbuf(m, 0, len,
+		                             tpa_csum_pseudo_ipv4(meta->src_be, meta->dst_be,
+		                                                  IPPROTO_TCP, (uint16_t)len));
+		if (tpa_csum_fold(sum) != 0) {
+			STAT_INC(s, tcp_drop_cksum);
+			return -1;
+		}
+	}
+	g->flags = g->th.flags & 0x3f;
+	uint8_t f = g->flags;
+	if ((f & (TCP_SYN | TCP_FIN)) == (TCP_SYN | TCP_FIN) ||
+	    (f & (TCP_SYN | TCP_RST)) == (TCP_SYN | TCP_RST) ||
+	    !(f & (TCP_SYN | TCP_FIN | TCP_RST | TCP_ACK))) {
+		STAT_INC(s, tcp_drop_bad_flags);
+		return -1;
+	}
+	if (g->hlen > TCP_HDR_LEN) {
+		const uint8_t *o =
+		        rte_pktmbuf_read(m, TCP_HDR_LEN, g->hlen - TCP_HDR_LEN, hdr + TCP_HDR_LEN);
+		if (!o ||
+		    tcp_options_parse(o, g->hlen - TCP_HDR_LEN, (f & TCP_SYN) != 0, &g->o) < 0) {
+			STAT_INC(s, tcp_drop_bad_option);
+			return -1;
+		}
+	} else {
+		memset(&g->o, 0, sizeof(g->o));
+	}
+	g->seq = rte_be_to_cpu_32(g->th.seq);
+	g->ack = rte_be_to_cpu_32(g->th.ack);
+	g->wnd = rte_be_to_cpu_16(g->th.win);
+	g->dlen = len - g->hlen;
+	g->seglen = g->dlen + ((f & TCP_SYN) ? 1 : 0) + ((f & TCP_FIN) ? 1 : 0);
+	return 0;
+}
+
+void tcp_input_segment(struct tpa_stack *s, struct rte_mbuf *m, const struct ipv4_rx_meta *meta)
+{
+	struct seg g;
+	STAT_INC(s, tcp_rx);
+	if (parse(s, m, meta, &g) < 0) {
+		drop(m);
+		return;
+	}
+	struct tcp_sock *ts =
+	        tcp_sock_lookup(s, meta->dst_be, g.th.dport, meta->src_be, g.th.sport);
+	if (ts && ts->state == TPA_TCP_TIME_WAIT && time_wait_reusable(ts, &g)) {
+		struct tcp_sock *l = tcp_sock_listener(s, meta->dst_be, g.th.dport);
+		if (l) {
+			tcp_sock_closed(s, ts);
+			listen_input(s, l, m, meta, &g);
+			return;
+		}
+	}
+	if (!ts) {
+		struct tcp_sock *l = tcp_sock_listener(s, meta->dst_be, g.th.dport);
+		if (l) {
+			listen_input(s, l, m, meta, &g);
+			return;
+		}
+		STAT_INC(s, tcp_drop_no_socket);
+		tcp_send_rst_for(s, meta, &g.th, g.seglen);
+		drop(m);
+		return;
+	}
+	switch (ts->state) {
+	case TPA_TCP_SYN_SENT:
+		syn_sent_input(s, ts, m, meta, &g);
+		return;
+	case TPA_TCP_CLOSED:
+	case TPA_TCP_LISTEN:
+		STAT_INC(s, tcp_drop_no_socket);
+		tcp_send_rst_for(s, meta, &g.th, g.seglen);
+		drop(m);
+		return;
+	default:
+		established_input(s, ts, m, &g);
+		return;
+	}
+}

@@ -1,0 +1,420 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* TCP output: segment building (payload copied from the send ring into a fresh mbuf), the
+ * send decision (windows, Nagle/cork, sender SWS avoidance, SACK-based recovery), ACKs, RSTs
+ * and probes. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+
+#include <rte_byteorder.h>
+#include <rte_mbuf.h>
+
+#include "checksum.h"
+#include "ipv4.h"
+#include "tcp_impl.h"
+
+/* Worst-case IPv4 + Ethernet headers ipv4_output() prepends. */
+#define TCP_L2L3_HEADROOM 64
+
+void tcp_timer_set(struct tpa_stack *s, struct tcp_sock *ts, enum tcp_timer_kind k, uint64_t at)
+{
+	struct tcp_layer *tl = tcp_of(s);
+	ts->tmr[k] = at;
+	if (!at)
+		return; /* the wheel entry fires spuriously at worst and re-evaluates */
+	if (!tcp_timer_armed(&ts->wheel) || at < ts->wheel.expire_ns)
+		tcp_timer_arm(&tl->timers, &ts->wheel, at);
+}
+
+void tcp_arm_rtx(struct tpa_stack *s, struct tcp_sock *ts)
+{
+	tcp_timer_set(s, ts, TT_RTX, s->now_ns + tcp_rtt_rto_ns(&ts->rtt));
+}
+
+uint32_t tcp_eff_mss(const struct tpa_stack *s, const struct tcp_sock *ts)
+{
+	uint32_t mss = ts->snd_mss;
+	/* Everything goes in one mbuf: stay within its data room. */
+	uint32_t room = rte_pktmbuf_data_room_size(s->cfg.pool);
+	room = room > RTE_PKTMBUF_HEADROOM + TCP_HDR_LEN + TCP_MAX_OPT_LEN
+	               ? room - RTE_PKTMBUF_HEADROOM - TCP_HDR_LEN - TCP_MAX_OPT_LEN
+	               : 64;
+	if (mss > room)
+		mss = room;
+	if (ts->flags & TSF_TS_OK)
+		mss -= 12;
+	return mss;
+}
+
+uint32_t tcp_rcv_window(const struct tcp_sock *ts)
+{
+	uint32_t space = ts->rcv_queued >= ts->rcvbuf_max ? 0 : ts->rcvbuf_max - ts->rcv_queued;
+	uint32_t max = 65535u << ts->rcv_wscale;
+	if (space > max)
+		space = max;
+	/* Never move the right edge back (RFC 9293 3.8.6.2.2), and open it only by a useful
+	 * amount (receiver SWS avoidance, RFC 1122 4.2.3.3). */
+	uint32_t old = seq_gt(ts->rcv_adv_edge, ts->rcv_nxt) ? ts->rcv_adv_edge - ts->rcv_nxt : 0;
+	if (old > max)
+		old = max;
+	if (space <= old)
+		return old;
+	uint32_t step = ts->rcvbuf_max / 2;
+	if (step > ts->snd_mss)
+		step = ts->snd_mss;
+	if (space - old < step && space < ts->rcvbuf_max)
+		return old;
+	/* Round down to what the scale can express. */
+	return space & ~((1u << ts->rcv_wscale) - 1);
+}
+
+static void set_cksum(struct tpa_stack *s, struct rte_mbuf *m, struct tcp_hdr *th, uint32_t laddr,
+                      uint32_t raddr, uint16_t len)
+{
+	uint32_t ph = tpa_csum_pseudo_ipv4(laddr, raddr, IPPROTO_TCP, len);
+	th->cksum = 0;
+	if (ipv4_tx_l4_cksum_offload(s)) {
+		m->ol_flags |= RTE_MBUF_F_TX_TCP_CKSUM | RTE_MBUF_F_TX_IPV4;
+		m->l4_len = (uint8_t)((th->off >> 4) * 4);
+		th->cksum = (uint16_t)~tpa_csum_fold(ph);
+	} else {
+		th->cksum = tpa_csum_fold(tpa_csum_partial(th, len, ph));
+	}
+}
+
+static struct rte_mbuf *seg_alloc(struct tpa_stack *s)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(s->cfg.pool);
+	if (!m) {
+		STAT_INC(s, mbuf_alloc_fail);
+		return NULL;
+	}
+	if (rte_pktmbuf_headroom(m) < TCP_L2L3_HEADROOM) {
+		rte_pktmbuf_free(m);
+		STAT_INC(s, mbuf_alloc_fail);
+		return NULL;
+	}
+	return m;
+}
+
+/* Build and send one segment of the connection. For data, [seq, seq+len) must lie in the
+ * send ring (FIN excluded); fin adds the FIN flag after it. */
+static int xmit(struct tpa_stack *s, struct tcp_sock *ts, uint32_t seq, uint8_t flags, uint32_t len,
+                const struct tcp_opts *peer)
+{
+	struct rte_mbuf *m = seg_alloc(s);
+	if (!m)
+		return -ENOBUFS;
+	uint8_t opts[TCP_MAX_OPT_LEN];
+	uint32_t optlen;
+	if (flags & TCP_SYN)
+		optlen = tcp_options_write_syn(s, ts, opts, (flags & TCP_ACK) != 0, peer);
+	else {
+		uint32_t max_l4 = ipv4_max_l4_len(s);
+		uint32_t room = max_l4 > TCP_HDR_LEN + len ? max_l4 - TCP_HDR_LEN - len : 0;
+		if (room > TCP_MAX_OPT_LEN)
+			room = TCP_MAX_OPT_LEN;
+		optlen = tcp_options_write(s, ts, opts, (flags & TCP_ACK) != 0, room);
+	}
+	uint32_t hlen = TCP_HDR_LEN + optlen;
+	struct tcp_hdr *th = (struct tcp_hdr *)rte_pktmbuf_append(m, (uint16_t)(hlen + len));
+	if (!th) {
+		rte_pktmbuf_free(m);
+		STAT_INC(s, mbuf_alloc_fail);
+		return -ENOBUFS;
+	}
+	th->sport = ts->lport;
+	th->dport = ts->rport;
+	th->seq = rte_cpu_to_be_32(seq);
+	th->ack = (flags & TCP_ACK) ? rte_cpu_to_be_32(ts->rcv_nxt) : 0;
+	th->off = (uint8_t)((hlen / 4) << 4);
+	th->flags = flags;
+	th->urp = 0;
+	uint32_t win;
+	if (flags & TCP_SYN) {
+		win = ts->rcvbuf_max > 65535 ? 65535 : ts->rcvbuf_max;
+		ts->rcv_adv_edge = ts->rcv_nxt + win;
+	} else {
+		win = tcp_rcv_window(ts);
+		ts->rcv_adv_edge = ts->rcv_nxt + win;
+		win >>= ts->rcv_wscale;
+	}
+	th->win = rte_cpu_to_be_16((uint16_t)win);
+	memcpy(th + 1, opts, optlen);
+	if (len)
+		tcp_sndbuf_copy_out(ts, seq - ts->snd_una, (uint8_t *)th + hlen, len);
+	set_cksum(s, m, th, ts->laddr ? ts->laddr : s->cfg.ipv4_addr, ts->raddr,
+	          (uint16_t)(hlen + len));
+	if (flags & TCP_ACK) {
+		ts->last_ack_sent = ts->rcv_nxt;
+		ts->segs_unacked = 0;
+		ts->flags &= ~TSF_ACK_NOW;
+		ts->tmr[TT_DELACK] = 0;
+	}
+	if (flags & TCP_RST)
+		STAT_INC(s, tcp_rst_tx);
+	STAT_INC(s, tcp_tx);
+	ts->last_send_ns = s->now_ns;
+	return ipv4_output(s, m, ts->raddr, IPPROTO_TCP) < 0 ? -ENOBUFS : 0;
+}
+
+/* Control segments carry the highest sequence number sent: after a retransmission timeout
+ * pulled snd_nxt back, the peer already holds data up to snd_max and would discard an ACK
+ * numbered below its rcv_nxt as an old duplicate. */
+int tcp_send_ack(struct tpa_stack *s, struct tcp_sock *ts)
+{
+	return xmit(s, ts, ts->snd_max, TCP_ACK, 0, NULL);
+}
+
+int tcp_send_syn(struct tpa_stack *s, struct tcp_sock *ts, const struct tcp_opts *peer)
+{
+	uint8_t flags = TCP_SYN;
+	if (ts->state == TPA_TCP_SYN_RECV)
+		flags |= TCP_ACK;
+	int rc = xmit(s, ts, ts->iss, flags, 0, peer);
+	if (seq_lt(ts->snd_nxt, ts->iss + 1))
+		ts->snd_nxt = ts->iss + 1;
+	ts->snd_max = ts->snd_nxt;
+	if (!ts->tmr[TT_RTX])
+		tcp_arm_rtx(s, ts);
+	return rc;
+}
+
+int tcp_send_rst(struct tpa_stack *s, struct tcp_sock *ts)
+{
+	return xmit(s, ts, ts->snd_max, TCP_RST | TCP_ACK, 0, NULL);
+}
+
+int tcp_send_probe(struct tpa_stack *s, struct tcp_sock *ts)
+{
+	/* An already-acknowledged sequence number makes the peer answer with an ACK carrying its
+	 * current window (keepalive and zero-window probe alike). */
+	return xmit(s, ts, ts->snd_una - 1, TCP_ACK, 0, NULL);
+}
+
+/* RST answering a segment that belongs to no connection (RFC 9293 3.10.7.1). */
+int tcp_send_rst_for(struct tpa_stack *s, const struct ipv4_rx_meta *meta, const struct tcp_hdr *th,
+                     uint32_t seglen)
+{
+	if (th->flags & TCP_RST)
+		return 0;
+	struct rte_mbuf *m = seg_alloc(s);
+	if (!m)
+		return -ENOBUFS;
+	struct tcp_hdr *r = (struct tcp_hdr *)rte_pktmbuf_append(m, TCP_HDR_LEN);
+	if (!r) {
+		rte_pktmbuf_free(m);
+		return -ENOBUFS;
+	}
+	memset(r, 0, TCP_HDR_LEN);
+	r->sport = th->dport;
+	r->dport = th->sport;
+	r->off = 5 << 4;
+	if (th->flags & TCP_ACK) {
+		r->seq = th->ack;
+		r->flags = TCP_RST;
+	} else {
+		r->seq = 0;
+		r->ack = rte_cpu_to_be_32(rte_be_to_cpu_32(th->seq) + seglen);
+		r->flags = TCP_RST | TCP_ACK;
+	}
+	set_cksum(s, m, r, meta->dst_be, meta->src_be, TCP_HDR_LEN);
+	STAT_INC(s, tcp_rst_tx);
+	STAT_INC(s, tcp_tx);
+	return ipv4_output(s, m, meta->src_be, IPPROTO_TCP);
+}
+
+static inline uint32_t data_end(const struct tcp_sock *ts)
+{
+	return ts->snd_una + ts->sb.len;
+}
+
+static inline bool fin_wanted(const struct tcp_sock *ts)
+{
+	return (ts->flags & TSF_SHUT_WR) && !(ts->flags & TSF_FIN_ACKED);
+}
+
+/* Send [seq, seq+len) where len may include the FIN's sequence number. */
+int tcp_send_segment(struct tpa_stack *s, struct tcp_sock *ts, uint32_t seq, uint32_t len,
+                     bool retransmit)
+{
+	uint32_t end = data_end(ts);
+	uint32_t dlen = seq_geq(seq, end) ? 0 : end - seq;
+	if (dlen > len)
+		dlen = len;
+	uint8_t flags = TCP_ACK;
+	bool fin = fin_wanted(ts) && seq_gt(seq + len, end);
+	if (fin)
+		flags |= TCP_FIN;
+	if (dlen && seq + dlen == end)
+		flags |= TCP_PSH;
+	if (!dlen && !fin)
+		return 0;
+	int rc = xmit(s, ts, seq, flags, dlen, NULL);
+	if (rc < 0)
+		return rc;
+	if (fin)
+		ts->flags |= TSF_FIN_SENT;
+	if (retransmit) {
+		STAT_INC(s, tcp_retransmit);
+		ts->stat_retransmits++;
+		/* Karn: a retransmitted range gives no RTT sample. */
+		if ((ts->flags & TSF_RTT_TIMING) && seq_lt(seq, ts->rtt_seq))
+			ts->flags &= ~TSF_RTT_TIMING;
+	} else {
+		STAT_ADD(s, tcp_bytes_tx, dlen);
+		if (!(ts->flags & TSF_RTT_TIMING)) {
+			ts->flags |= TSF_RTT_TIMING;
+			ts->rtt_seq = seq + dlen + (fin ? 1 : 0);
+			ts->rtt_start_ns = s->now_ns;
+		}
+	}
+	uint32_t sent_end = seq + dlen + (fin ? 1 : 0);
+	if (seq_gt(sent_end, ts->snd_max))
+		ts->snd_max = sent_end;
+	if (!ts->tmr[TT_RTX] || ts->persist) {
+		ts->persist = false;
+		tcp_arm_rtx(s, ts);
+	}
+	return 0;
+}
+
+static void state_after_fin_sent(struct tpa_stack *s, struct tcp_sock *ts)
+{
+	if (ts->state == TPA_TCP_ESTABLISHED)
+		tcp_set_state(s, ts, TPA_TCP_FIN_WAIT1);
+	else if (ts->state == TPA_TCP_CLOSE_WAIT)
+		tcp_set_state(s, ts, TPA_TCP_LAST_ACK);
+}
+
+/* New data (and FIN) from snd_nxt, within min(cwnd, peer window) minus what is in flight. */
+static bool send_new(struct tpa_stack *s, struct tcp_sock *ts, uint32_t mss, uint32_t budget,
+                     bool one)
+{
+	bool sent_any = false;
+	for (;;) {
+		uint32_t end = data_end(ts);
+		uint32_t avail = seq_lt(ts->snd_nxt, end) ? end - ts->snd_nxt : 0;
+		bool fin_pending = fin_wanted(ts) && !seq_gt(ts->snd_nxt, end);
+		if (!avail && !fin_pending)
+			break;
+		uint32_t wnd_edge = ts->snd_una + ts->snd_wnd;
+		uint32_t usable = seq_gt(wnd_edge, ts->snd_nxt) ? wnd_edge - ts->snd_nxt : 0;
+		if (usable > budget)
+			usable = budget;
+		uint32_t len = avail < mss ? avail : mss;
+		if (len > usable)
+			len = usable;
+		if (avail && !len)
+			break;
+		if (len < mss && (len < avail || !fin_pending)) {
+			/* A short segment: only when it empties the queue (and Nagle/cork allow),
+			 * or it is at least half the largest window the peer offered. */
+			bool all = len == avail;
+			bool outstanding = ts->snd_nxt != ts->snd_una;
+			bool half_window = len >= ts->max_snd_wnd / 2 && len > 0;
+			bool corked = (ts->flags & (TSF_CORK | TSF_MSG_MORE)) != 0;
+			bool nagle_ok = (ts->flags & TSF_NODELAY) || !outstanding;
+			/* With nothing in flight no ACK will come to clock out more: send what the
+			 * window allows rather than wait (the RFC 1122 override, at once). */
+			bool idle_window = !outstanding && len > 0 && len < avail && !corked;
+			if (!half_window && !idle_window && !(all && !corked && nagle_ok))
+				break;
+		}
+		bool with_fin = fin_pending && ts->snd_nxt + len == end;
+		if (!len && !with_fin)
+			break;
+		if (tcp_send_segment(s, ts, ts->snd_nxt, len + (with_fin ? 1 : 0), false) < 0)
+			break;
+		ts->snd_nxt += len + (with_fin ? 1 : 0);
+		if (with_fin)
+			state_after_fin_sent(s, ts);
+		sent_any = true;
+		budget = budget > len ? budget - len : 0;
+		if (one || with_fin)
+			break;
+	}
+	return sent_any;
+}
+
+static bool send_sack_recovery(struct tpa_stack *s, struct tcp_sock *ts, uint32_t mss)
+{
+	bool sent = false;
+	for (int guard = 0; guard < 1024; guard++) {
+		uint32_t pipe = tcp_sack_pipe(&ts->scoreboard, ts->snd_una, ts->snd_max,
+		                              ts->high_rxt, mss, TCP_SACK_DUPTHRESH);
+		uint32_t cwnd = tcp_cc_cwnd(&ts->cc);
+		if (pipe >= cwnd || cwnd - pipe < mss)
+			break;
+		uint32_t end = data_end(ts);
+		uint32_t wnd_edge = ts->snd_una + ts->snd_wnd;
+		bool new_ok = (seq_lt(ts->snd_nxt, end) ||
+		               (fin_wanted(ts) && !(ts->flags & TSF_FIN_SENT))) &&
+		              seq_lt(ts->snd_nxt, wnd_edge);
+		uint32_t seq = 0, len = 0;
+		enum tcp_sack_next nx = tcp_sack_next_seg(
+		        &ts->scoreboard, ts->snd_una, ts->snd_max, ts->high_rxt, mss,
+		        TCP_SACK_DUPTHRESH, new_ok, ts->rescue_rxt, ts->rescue_valid, &seq, &len);
+		if (nx == TCP_SACK_NEXT_NONE)
+			break;
+		if (nx == TCP_SACK_NEXT_NEW_DATA) {
+			if (!send_new(s, ts, mss, mss, true))
+				break;
+			sent = true;
+			continue;
+		}
+		if (tcp_send_segment(s, ts, seq, len, true) < 0)
+			break;
+		sent = true;
+		if (nx == TCP_SACK_NEXT_RESCUE) {
+			ts->rescue_rxt = ts->recover;
+			ts->rescue_valid = true;
+		} else if (seq_gt(seq + len, ts->high_rxt)) {
+			ts->high_rxt = seq + len;
+		}
+	}
+	return sent;
+}
+
+void tcp_output(struct tpa_stack *s, struct tcp_sock *ts)
+{
+	switch (ts->state) {
+	case TPA_TCP_ESTABLISHED:
+	case TPA_TCP_CLOSE_WAIT:
+	case TPA_TCP_FIN_WAIT1:
+	case TPA_TCP_FIN_WAIT2:
+	case TPA_TCP_CLOSING:
+	case TPA_TCP_LAST_ACK:
+		break;
+	case TPA_TCP_TIME_WAIT:
+		if (ts->flags & TSF_ACK_NOW)
+			tcp_send_ack(s, ts);
+		return;
+	default:
+		return;
+	}
+	uint32_t mss = tcp_eff_mss(s, ts);
+	uint32_t before = ts->snd_nxt;
+	if (ts->snd_nxt == ts->snd_una && ts->last_send_ns &&
+	    s->now_ns - ts->last_send_ns > tcp_rtt_rto_ns(&ts->rtt))
+		tcp_cc_after_idle(&ts->cc, (s->now_ns - ts->last_send_ns) / 1000,
+		                  tcp_rtt_rto_us(&ts->rtt), s->now_ns / 1000);
+	if ((ts->flags & TSF_IN_RECOVERY) && (ts->flags & TSF_SACK_OK)) {
+		send_sack_recovery(s, ts, mss);
+	} else {
+		uint32_t flight = ts->snd_nxt - ts->snd_una;
+		uint32_t cwnd = tcp_cc_cwnd(&ts->cc);
+		uint32_t budget = cwnd > flight ? cwnd - flight : 0;
+		send_new(s, ts, mss, budget, false);
+	}
+	/* Zero window with data waiting and nothing in flight: probe (persist timer). */
+	if (ts->snd_nxt == ts->snd_una && ts->snd_wnd == 0 &&
+	    (seq_lt(ts->snd_nxt, data_end(ts)) ||
+	     (fin_wanted(ts) && !(ts->flags & TSF_FIN_SENT))) &&
+	    !ts->tmr[TT_RTX]) {
+		ts->persist = true;
+		tcp_arm_rtx(s, ts);
+	}
+	if (ts->snd_nxt == before && (ts->flags & TSF_ACK_NOW))
+		tcp_send_ack(s, ts);
+}

@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include "tcp_timer.h"
+
+#include <stddef.h>
+#include <string.h>
+
+static inline uint64_t tick_of(uint64_t ns)
+{
+	return ns / TCP_WHEEL_TICK_NS;
+}
+
+void tcp_wheel_init(struct tcp_wheel *w, uint64_t now_ns)
+{
+	memset(w, 0, sizeof(*w));
+	w->cur_tick = tick_of(now_ns);
+	w->next_hint = UINT64_MAX;
+}
+
+void tcp_timer_arm(struct tcp_wheel *w, struct tcp_timer *t, uint64_t expire_ns)
+{
+	if (t->pprev)
+		tcp_timer_cancel(w, t);
+	uint64_t tick = tick_of(expire_ns);
+	/* A deadline already past is handled at the next run. */
+	if (tick < w->cur_tick)
+		tick = w->cur_tick;
+	struct tcp_timer **head = &w->slot[tick % TCP_WHEEL_SLOTS];
+	t->expire_ns = expire_ns;
+	t->next = *head;
+	if (*head)
+		(*head)->pprev = &t->next;
+	*head = t;
+	t->pprev = head;
+	w->armed++;
+	if (expire_ns < w->next_hint)
+		w->next_hint = expire_ns;
+}
+
+void tcp_timer_cancel(struct tcp_wheel *w, struct tcp_timer *t)
+{
+	if (!t->pprev)
+		return;
+	*t->pprev = t->next;
+	if (t->next)
+		t->next->pprev = t->pprev;
+	t->next = NULL;
+	t->pprev = NULL;
+	w->armed--;
+}
+
+struct tcp_timer *tcp_wheel_expired(struct tcp_wheel *w, uint64_t now_ns)
+{
+	uint64_t now_tick = tick_of(now_ns);
+	if (!w->armed) {
+		if (now_tick > w->cur_tick)
+			w->cur_tick = now_tick;
+		return NULL;
+	}
+	/* Walking more than one round only repeats slots: clamp the walk to one round. */
+	if (now_tick >= w->cur_tick + TCP_WHEEL_SLOTS)
+		w->cur_tick = now_tick - TCP_WHEEL_SLOTS + 1;
+	while (w->cur_tick <= now_tick) {
+		for (struct tcp_timer *t = w->slot[w->cur_tick % TCP_WHEEL_SLOTS]; t; t = t->next) {
+			if (t->expire_ns <= now_ns) {
+				tcp_timer_cancel(w, t);
+				return t;
+			}
+		}
+		if (w->cur_tick == now_tick)
+			break;
+		w->cur_tick++;
+	}
+	w->next_hint = 0; /* unknown: recomputed by tcp_wheel_next */
+	return NULL;
+}
+
+uint64_t tcp_wheel_next(struct tcp_wheel *w)
+{
+	if (!w->armed)
+		return UINT64_MAX;
+	if (w->next_hint && w->next_hint != UINT64_MAX)
+		return w->next_hint;
+	/* Scan one round from the current tick: the first slot holding a deadline of this round
+	 * gives the answer; otherwise take the minimum over everything (all later rounds). */
+	uint64_t best = UINT64_MAX;
+	uint64_t round_end = (w->cur_tick + TCP_WHEEL_SLOTS) * TCP_WHEEL_TICK_NS;
+	for (uint32_t i = 0; i < TCP_WHEEL_SLOTS; i++) {
+		for (struct tcp_timer *t = w->slot[(w->cur_tick + i) % TCP_WHEEL_SLOTS]; t;
+		     t = t->next) {
+			if (t->expire_ns < best)
+				best = t->expire_ns;
+		}
+		if (best < round_end && tick_of(best) <= w->cur_tick + i)
+			break;
+	}
+	w->next_hint = best;
+	return best;
+}

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Run one conformance case on the kernel, then in MODE, and diff the observable results.
+#   run_case.sh <case-binary> kernel|passthrough|accelerated
+# kernel:      one kernel run, output printed (to look at a case).
+# passthrough: libtpa_shim.so preloaded with nothing selected.
+# accelerated: preloaded with TPA_IFACE=<srv veth> TPA_PORTS=7001-7010
+#              TPA_CONNECT=198.18.0.1/32:7101-7110.
+# Environment: TPA_SHIM_LIB (the library), TPA_TB_PREFIX (testbed namespaces, default tpa),
+# CONF_KEEP=1 keeps the output directory.
+set -uo pipefail
+bin=$1
+mode=${2:-accelerated}
+P=${TPA_TB_PREFIX:-tpa}
+src=${TPA_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+lib=${TPA_SHIM_LIB:-}
+name=$(basename "$bin")
+
+[ "$(id -u)" = 0 ] || { echo "SKIP: $name needs root (network namespaces)"; exit 77; }
+"$src/scripts/testbed.sh" up >/dev/null || { echo "FAIL: testbed up"; exit 1; }
+
+out=$(mktemp -d /tmp/conf.XXXXXX)
+[ "${CONF_KEEP:-0}" = 1 ] || trap 'rm -rf "$out"' EXIT
+
+# run_once <tag> [env assignments for the subject...]
+run_once() {
+	local tag=$1
+	shift
+	ip netns exec "$P-srv" env "$@" timeout 120 "$bin" subject >"$out/$tag.subject" 2>"$out/$tag.subject.err" &
+	local spid=$!
+	ip netns exec "$P-cli" timeout 120 "$bin" peer >"$out/$tag.peer" 2>"$out/$tag.peer.err" &
+	local ppid=$!
+	wait $spid
+	local src_rc=$?
+	wait $ppid
+	local prc=$?
+	{
+		cat "$out/$tag.subject"
+		echo "S: exit $src_rc"
+		cat "$out/$tag.peer"
+		echo "P: exit $prc"
+	} >"$out/$tag.out"
+}
+
+run_once kernel
+if [ "$mode" = kernel ]; then
+	cat "$out/kernel.out"
+	cat "$out"/kernel.*.err >&2
+	grep -q "HARNESS FAILURE" "$out/kernel.out" && exit 1
+	exit 0
+fi
+[ -n "$lib" ] && [ -f "$lib" ] || { echo "FAIL: TPA_SHIM_LIB not set or missing"; exit 1; }
+case $mode in
+passthrough) run_once shim LD_PRELOAD="$lib" ;;
+accelerated) run_once shim LD_PRELOAD="$lib" TPA_IFACE="$P-s0" TPA_PORTS=7001-7010 \
+	TPA_CONNECT=198.18.0.1/32:7101-7110 ${CONF_EXTRA_ENV:-} ;;
+*) echo "unknown mode $mode"; exit 2 ;;
+esac
+
+if grep -q "HARNESS FAILURE" "$out/kernel.out"; then
+	echo "FAIL: $name: the kernel reference run itself failed:"
+	cat "$out/kernel.out" "$out"/kernel.*.err
+	exit 1
+fi
+if diff -u "$out/kernel.out" "$out/shim.out" >"$out/diff"; then
+	echo "PASS: $name ($mode): $(grep -c . "$out/kernel.out") observations identical to the kernel"
+	exit 0
+fi
+echo "FAIL: $name ($mode) differs from the kernel (- kernel, + shim):"
+cat "$out/diff"
+echo "--- shim stderr:"
+cat "$out"/shim.*.err
+exit 1

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Helpers for the shim end-to-end tests (sourced). Real programs run in the testbed's server
+# namespace, optionally with libtpa_shim.so preloaded; their peers run in the client namespace
+# on the kernel. Every transfer is checked byte for byte (sha256).
+#
+# Modes: plain (no preload), idle (preloaded, nothing selected), accel (preloaded + selected).
+
+P=${TPA_TB_PREFIX:-tpa}
+SRV_NS=$P-srv
+CLI_NS=$P-cli
+SRV_IF=$P-s0
+SRV_IP=198.18.0.2
+CLI_IP=198.18.0.1
+SRC=${TPA_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+BUILD=${TPA_BUILD_DIR:-$SRC/build}
+SHIM=${TPA_SHIM_LIB:-$BUILD/shim/libtpa_shim.so}
+PASSES=0
+FAILS=0
+
+shim_die() { echo "FATAL: $*" >&2; exit 1; }
+
+shim_setup() {
+	[ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 77; }
+	[ -f "$SHIM" ] || shim_die "libtpa_shim.so not found at $SHIM (set TPA_BUILD_DIR or TPA_SHIM_LIB)"
+	"$SRC/scripts/testbed.sh" up >/dev/null || shim_die "testbed up failed"
+	WORK=$(mktemp -d /tmp/shim-e2e.XXXXXX)
+	trap shim_cleanup EXIT
+}
+
+shim_cleanup() {
+	local pids
+	pids=$(jobs -p)
+	[ -n "$pids" ] && kill $pids 2>/dev/null
+	wait 2>/dev/null
+	[ "${SHIM_KEEP:-0}" = 1 ] || rm -rf "$WORK"
+}
+
+# env prefix for a mode; $1 mode, $2 selection ("TPA_PORTS=..." or "TPA_CONNECT=...")
+mode_env() {
+	case $1 in
+	plain) echo "" ;;
+	idle) echo "LD_PRELOAD=$SHIM" ;;
+	accel) echo "LD_PRELOAD=$SHIM TPA_IFACE=$SRV_IF $2 ${SHIM_EXTRA_ENV:-}" ;;
+	esac
+}
+
+# in the server namespace with the mode's environment
+srv() { local m=$1 sel=$2; shift 2; ip netns exec "$SRV_NS" env $(mode_env "$m" "$sel") "$@"; }
+cli() { ip netns exec "$CLI_NS" "$@"; }
+
+check() {
+	local what=$1 ok=$2
+	if [ "$ok" = 1 ]; then
+		echo "PASS: $what"
+		PASSES=$((PASSES + 1))
+	else
+		echo "FAIL: $what"
+		FAILS=$((FAILS + 1))
+	fi
+}
+
+# Start a server in the background in the server namespace; SRV_PID is the process (the
+# `timeout` the command runs under, so killing it stops the server).
+srv_bg() {
+	local m=$1 sel=$2
+	shift 2
+	ip netns exec "$SRV_NS" env $(mode_env "$m" "$sel") "$@" &
+	SRV_PID=$!
+}
+
+stop_srv() {
+	kill "$SRV_PID" 2>/dev/null
+	wait "$SRV_PID" 2>/dev/null
+}
+
+# Wait until a listener exists on ns:port. It is a kernel socket in every mode (an accelerated
+# listener keeps its kernel socket listening too), so ss sees it without a probe connection
+# that one-shot servers (socat) would take for their client.
+wait_port() {
+	local ns=$1 port=$2
+	for _ in $(seq 1 300); do
+		ip netns exec "$ns" ss -Hltn "sport = :$port" | grep -q . && return 0
+		sleep 0.1
+	done
+	echo "no listener on $ns:$port" >&2
+	return 1
+}
+
+sha() { sha256sum "$1" | cut -d' ' -f1; }
+
+shim_summary() {
+	echo "shim e2e: $PASSES passed, $FAILS failed"
+	[ "$FAILS" = 0 ]
+}

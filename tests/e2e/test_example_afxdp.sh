@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The native-API example on net_af_xdp, against kernel TCP peers in the other namespace:
+#   - 100 MiB each way through one echo connection, byte-exact (kernel client -> tpa server)
+#   - 4 concurrent echo connections
+#   - tpa source server -> kernel receiver, kernel sender -> tpa discard server (pattern check)
+#   - tpa client (active open: ephemeral port, neighbour resolution) -> kernel echo server,
+#     100 MiB each way verified by the example itself
+source "$(dirname "$0")/lib_dpdk_common.sh"
+dpdk_e2e_init
+TCP_HELPER="python3 $(dirname "$0")/lib_dpdk_tcp.py"
+MIB=$((1 << 20))
+[ -x "$EXAMPLE" ] || fail "example program $EXAMPLE not built"
+
+start_server() { # port service [extra args]
+	local port=$1 svc=$2
+	shift 2
+	dpdk_bg "$DPDK_E2E_TMP/srv-$svc.log" ip netns exec "$SRV_NS" env TPA_IFACE="$SRV_IF" \
+		"$EXAMPLE" server --port "$port" --service "$svc" "$@"
+	SERVER_PID=$DPDK_BG_PID
+	wait_for "example $svc server ready" grep -q '^ready' "$DPDK_E2E_TMP/srv-$svc.log"
+}
+stop_server() {
+	kill -TERM "$SERVER_PID"
+	wait "$SERVER_PID" || fail "example server exited with an error (see log)"
+	xdp_attached && fail "XDP program left attached after a clean exit"
+	return 0
+}
+
+note "echo: 100 MiB each way"
+start_server 5001 echo
+cli $TCP_HELPER echo "$SRV_IP" 5001 $((100 * MIB)) 11 || fail "100 MiB echo failed"
+note "echo: 4 concurrent connections of 8 MiB"
+pids=()
+for i in 1 2 3 4; do
+	cli $TCP_HELPER echo "$SRV_IP" 5001 $((8 * MIB)) $((20 + i)) &
+	pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p" || fail "a concurrent echo connection failed"; done
+[ "$(grep -c 'result conn .* ok' "$DPDK_E2E_TMP/srv-echo.log")" = 5 ] ||
+	fail "the example did not report 5 good connections"
+stop_server
+
+note "source: tpa sends 16 MiB of the pattern to a kernel receiver"
+start_server 5002 source --bytes $((16 * MIB))
+cli $TCP_HELPER recv "$SRV_IP" 5002 $((16 * MIB)) || fail "pattern from tpa source differs"
+stop_server
+
+note "discard: a kernel sender sends 16 MiB to tpa"
+start_server 5003 discard
+cli $TCP_HELPER send "$SRV_IP" 5003 $((16 * MIB)) || fail "sending to tpa discard failed"
+wait_for "discard result" grep -q "result conn rx=$((16 * MIB)) " "$DPDK_E2E_TMP/srv-discard.log"
+stop_server
+
+note "client: tpa connects out to a kernel echo server, 100 MiB each way, verified by tpa"
+dpdk_bg "$DPDK_E2E_TMP/kecho.log" ip netns exec "$CLI_NS" python3 "$(dirname "$0")/lib_dpdk_tcp.py" \
+	echo-server "$CLI_IP" 6000 1
+wait_for "kernel echo server" grep -q listening "$DPDK_E2E_TMP/kecho.log"
+srv env TPA_IFACE="$SRV_IF" "$EXAMPLE" client --connect "$CLI_IP:6000" --service check \
+	--bytes $((100 * MIB)) >"$DPDK_E2E_TMP/client.log" 2>&1 ||
+	{ cat "$DPDK_E2E_TMP/client.log"; fail "tpa client check against the kernel echo server failed"; }
+grep -q "result client ok=1 failed=0 rx=$((100 * MIB)) tx=$((100 * MIB))" "$DPDK_E2E_TMP/client.log" ||
+	fail "tpa client did not verify 100 MiB"
+xdp_attached && fail "XDP program left attached after the client exited"
+exit 0

@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# Unmodified programs under libtpa_shim.so, byte-exact, in three modes each:
+#   plain  - no preload (the reference), idle - preloaded with nothing selected (must behave
+#   exactly like plain), accel - their sockets on tpa.
+# socat as server and as client, curl downloading 100 MiB from python3 http.server, nginx (one
+# process) serving a file to curl, redis-cli against redis-server (with a BGSAVE fork).
+set -uo pipefail
+. "$(dirname "$0")/lib_shim_programs.sh"
+shim_setup
+
+MODES=${SHIM_MODES:-plain idle accel}
+head -c $((20 << 20)) /dev/urandom >"$WORK/small.bin"
+head -c $((100 << 20)) /dev/urandom >"$WORK/big.bin"
+SMALL=$(sha "$WORK/small.bin")
+BIG=$(sha "$WORK/big.bin")
+PY=$(command -v /usr/bin/python3 || command -v python3)
+
+socat_server() { # $1 mode: the accelerated side receives, then sends
+	local m=$1 port=7201
+	rm -f "$WORK/s.out"
+	srv_bg "$m" "TPA_PORTS=$port" timeout 60 socat -u TCP-LISTEN:$port,reuseaddr \
+		OPEN:"$WORK/s.out",creat,trunc
+	wait_port "$SRV_NS" $port
+	cli timeout 60 socat -u OPEN:"$WORK/small.bin" TCP:$SRV_IP:$port
+	wait $SRV_PID
+	check "socat server receives 20 MiB ($m)" "$([ "$(sha "$WORK/s.out")" = "$SMALL" ] && echo 1)"
+	srv_bg "$m" "TPA_PORTS=$port" timeout 60 socat -u OPEN:"$WORK/small.bin" \
+		TCP-LISTEN:$port,reuseaddr
+	wait_port "$SRV_NS" $port
+	cli timeout 60 socat -u TCP:$SRV_IP:$port OPEN:"$WORK/s2.out",creat,trunc
+	wait $SRV_PID
+	check "socat server sends 20 MiB ($m)" "$([ "$(sha "$WORK/s2.out")" = "$SMALL" ] && echo 1)"
+}
+
+socat_client() {
+	local m=$1 port=7202
+	rm -f "$WORK/c.out"
+	cli timeout 60 socat -u TCP-LISTEN:$port,reuseaddr OPEN:"$WORK/c.out",creat,trunc &
+	local pid=$!
+	wait_port "$CLI_NS" $port
+	srv "$m" "TPA_CONNECT=$CLI_IP/32:$port" timeout 60 socat -u OPEN:"$WORK/small.bin" \
+		TCP:$CLI_IP:$port
+	wait $pid
+	check "socat client sends 20 MiB ($m)" "$([ "$(sha "$WORK/c.out")" = "$SMALL" ] && echo 1)"
+}
+
+http_server() {
+	local m=$1 port=7203
+	srv_bg "$m" "TPA_PORTS=$port" timeout 120 "$PY" -m http.server $port --bind 0.0.0.0 \
+		--directory "$WORK" 2>"$WORK/http.log"
+	wait_port "$SRV_NS" $port
+	cli timeout 100 curl -s -o "$WORK/h.out" "http://$SRV_IP:$port/big.bin"
+	check "curl 100 MiB from python3 http.server ($m)" \
+		"$([ -f "$WORK/h.out" ] && [ "$(sha "$WORK/h.out")" = "$BIG" ] && echo 1)"
+	stop_srv
+	rm -f "$WORK/h.out"
+}
+
+nginx_server() {
+	local m=$1 port=7204
+	command -v nginx >/dev/null || { echo "SKIP: nginx not installed"; return; }
+	mkdir -p "$WORK/nginx"
+	cat >"$WORK/nginx/nginx.conf" <<CONF
+daemon off;
+master_process off;
+worker_processes 1;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log;
+events { worker_connections 64; }
+http {
+    access_log off;
+    sendfile on;
+    client_body_temp_path $WORK/nginx;
+    proxy_temp_path $WORK/nginx;
+    fastcgi_temp_path $WORK/nginx;
+    uwsgi_temp_path $WORK/nginx;
+    scgi_temp_path $WORK/nginx;
+    server { listen $port; root $WORK; }
+}
+CONF
+	srv_bg "$m" "TPA_PORTS=$port" timeout 120 nginx -c "$WORK/nginx/nginx.conf"
+	wait_port "$SRV_NS" $port
+	cli timeout 100 curl -s -o "$WORK/n.out" "http://$SRV_IP:$port/big.bin"
+	check "curl 100 MiB from nginx ($m)" \
+		"$([ -f "$WORK/n.out" ] && [ "$(sha "$WORK/n.out")" = "$BIG" ] && echo 1)"
+	cli timeout 30 curl -s -o "$WORK/n2.out" "http://$SRV_IP:$port/small.bin"
+	check "nginx second request on a new connection ($m)" \
+		"$([ -f "$WORK/n2.out" ] && [ "$(sha "$WORK/n2.out")" = "$SMALL" ] && echo 1)"
+	stop_srv
+	rm -f "$WORK/n.out" "$WORK/n2.out"
+}
+
+redis() {
+	local m=$1 port=7205
+	command -v redis-server >/dev/null || { echo "SKIP: redis not installed"; return; }
+	mkdir -p "$WORK/redis"
+	srv_bg "$m" "TPA_PORTS=$port" timeout 120 redis-server --port $port --bind 0.0.0.0 \
+		--protected-mode no --save "" --appendonly no --dir "$WORK/redis" \
+		--logfile "$WORK/redis/log"
+	wait_port "$SRV_NS" $port
+	local rc="cli timeout 30 redis-cli -h $SRV_IP -p $port"
+	head -c 1000000 /dev/urandom | base64 -w0 >"$WORK/redis/val"
+	$rc -x SET big <"$WORK/redis/val" >/dev/null
+	$rc GET big >"$WORK/redis/got"
+	printf '\n' >>"$WORK/redis/val"
+	check "redis SET/GET of a 1.3 MB value ($m)" \
+		"$(cmp -s "$WORK/redis/val" "$WORK/redis/got" && echo 1)"
+	for i in $(seq 1 200); do echo "SET key:$i $i"; done | $rc >/dev/null
+	check "redis 200 pipelined SETs, DBSIZE ($m)" "$([ "$($rc DBSIZE)" = 201 ] && echo 1)"
+	# BGSAVE forks a child that closes the listening and client sockets and exits.
+	$rc BGSAVE >/dev/null
+	for _ in $(seq 1 100); do
+		[ -f "$WORK/redis/dump.rdb" ] && break
+		sleep 0.1
+	done
+	sleep 0.3
+	check "redis serves after BGSAVE fork ($m)" \
+		"$([ -f "$WORK/redis/dump.rdb" ] && [ "$($rc GET key:77)" = 77 ] && echo 1)"
+	$rc SHUTDOWN NOSAVE >/dev/null 2>&1
+	wait $SRV_PID 2>/dev/null
+	rm -rf "$WORK/redis"
+}
+
+for m in $MODES; do
+	echo "== mode $m"
+	socat_server "$m"
+	socat_client "$m"
+	http_server "$m"
+	nginx_server "$m"
+	redis "$m"
+done
+shim_summary
