@@ -2,15 +2,20 @@
 # Benchmark Debian's unmodified redis-server under tpa against the same redis-server on the
 # kernel, in one run, alternating rounds so machine noise hits both alike.
 #
-#   bench_redis.sh [--rounds N] [--requests N] [--clients N] [--out DIR] [--build DIR]
+#   bench_redis.sh [--mode veth|memif] [--rounds N] [--requests N] [--clients N] [--out DIR]
+#                  [--build DIR]
 #
-# Testbed: redis-server (tpa) on 198.18.0.2:6379 and redis-server (kernel) on 198.18.0.2:6380,
-# both in namespace tpa-srv pinned to CPU 1; redis-benchmark in tpa-cli pinned to CPU 0, through
-# the kernel and the veth. Tests SET and GET with -P 1 and -P 16, 50 clients by default.
-# Writes DIR/redis-veth.json (every run and the medians) and DIR/redis-veth.png (gnuplot).
+# --mode veth (default): redis-server (tpa) on 198.18.0.2:6379 and redis-server (kernel) on
+#   198.18.0.2:6380, both in namespace tpa-srv pinned to CPU 1; redis-benchmark in tpa-cli
+#   pinned to CPU 0, through the kernel and the veth.
+# --mode memif: pure user space. "tpa" = redis-server AND redis-benchmark under the shim,
+#   joined by net_memif (no kernel in between); "kernel" = both on the kernel over loopback.
+# Tests SET and GET with -P 1 and -P 16, 50 clients by default. Writes DIR/redis-MODE.json
+# (every run and the medians) and DIR/redis-MODE.png (gnuplot).
 set -euo pipefail
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
+MODE=veth
 ROUNDS=5
 REQUESTS=100000
 CLIENTS=50
@@ -18,6 +23,7 @@ OUT=$SRC/results
 BUILD=${TPA_BUILD_DIR:-$SRC/build/release}
 while [ $# -gt 0 ]; do
 	case "$1" in
+	--mode) MODE=$2; shift 2 ;;
 	--rounds) ROUNDS=$2; shift 2 ;;
 	--requests) REQUESTS=$2; shift 2 ;;
 	--clients) CLIENTS=$2; shift 2 ;;
@@ -28,6 +34,7 @@ while [ $# -gt 0 ]; do
 	esac
 done
 [ "$(id -u)" = 0 ] || { echo "bench_redis: must run as root" >&2; exit 2; }
+case "$MODE" in veth | memif) ;; *) echo "bench_redis: --mode takes veth or memif, not '$MODE'" >&2; exit 2 ;; esac
 SHIM=$BUILD/shim/libtpa_shim.so
 [ -f "$SHIM" ] || { echo "bench_redis: $SHIM not built" >&2; exit 2; }
 mkdir -p "$OUT"
@@ -57,18 +64,53 @@ progress "testbed up"
 REDIS_ARGS=(--save '' --appendonly no --protected-mode no --bind 0.0.0.0 --daemonize no
 	--logfile '')
 
-progress "starting redis-server under tpa (port 6379) and on the kernel (port 6380)"
-ip netns exec "$TPA_TB_SRV_NS" taskset -c 1 "$SRC/scripts/tpa" run --shim "$SHIM" \
-	--iface "$TPA_TB_SRV_IF" --ports 6379 -- redis-server --port 6379 "${REDIS_ARGS[@]}" \
-	>"$WORK/redis-tpa.log" 2>&1 &
-PIDS+=($!)
-ip netns exec "$TPA_TB_SRV_NS" taskset -c 1 redis-server --port 6380 "${REDIS_ARGS[@]}" \
-	>"$WORK/redis-kernel.log" 2>&1 &
-PIDS+=($!)
+MEMIF_SOCK=$WORK/memif.sock
+if [ "$MODE" = veth ]; then
+	TPA_HOST=$TPA_TB_SRV_IP
+	KERNEL_HOST=$TPA_TB_SRV_IP
+	progress "starting redis-server under tpa (port 6379) and on the kernel (port 6380)"
+	ip netns exec "$TPA_TB_SRV_NS" taskset -c 1 "$SRC/scripts/tpa" run --shim "$SHIM" \
+		--iface "$TPA_TB_SRV_IF" --ports 6379 -- redis-server --port 6379 "${REDIS_ARGS[@]}" \
+		>"$WORK/redis-tpa.log" 2>&1 &
+	PIDS+=($!)
+	ip netns exec "$TPA_TB_SRV_NS" taskset -c 1 redis-server --port 6380 "${REDIS_ARGS[@]}" \
+		>"$WORK/redis-kernel.log" 2>&1 &
+	PIDS+=($!)
+else
+	# memif: the two stacks own 198.19.0.0/24 between them; the kernel never sees it.
+	TPA_HOST=198.19.0.2
+	KERNEL_HOST=127.0.0.1
+	progress "starting redis-server under tpa on memif (198.19.0.2:6379) and on the kernel (127.0.0.1:6380)"
+	ip netns exec "$TPA_TB_SRV_NS" env TPA_PORT_TYPE=memif TPA_MEMIF_ROLE=server \
+		TPA_MEMIF_SOCKET="$MEMIF_SOCK" TPA_IP=198.19.0.2/24 TPA_MAC=02:74:70:61:00:02 \
+		taskset -c 1 "$SRC/scripts/tpa" run --shim "$SHIM" --ports 6379 -- \
+		redis-server --port 6379 "${REDIS_ARGS[@]}" >"$WORK/redis-tpa.log" 2>&1 &
+	PIDS+=($!)
+	ip netns exec "$TPA_TB_SRV_NS" taskset -c 1 redis-server --port 6380 "${REDIS_ARGS[@]}" \
+		>"$WORK/redis-kernel.log" 2>&1 &
+	PIDS+=($!)
+fi
 
-wait_ready() { # port
+# client SERVER PORT PROGRAM ARGS...: runs a client program against one of the servers.
+client() {
+	local server=$1
+	shift
+	if [ "$MODE" = memif ] && [ "$server" = tpa ]; then
+		ip netns exec "$TPA_TB_SRV_NS" env TPA_PORT_TYPE=memif TPA_MEMIF_ROLE=client \
+			TPA_MEMIF_SOCKET="$MEMIF_SOCK" TPA_IP=198.19.0.1/24 TPA_MAC=02:74:70:61:00:01 \
+			taskset -c 0 "$SRC/scripts/tpa" run -q --shim "$SHIM" --connect 198.19.0.2/32:6379 -- "$@"
+	elif [ "$MODE" = memif ]; then
+		ip netns exec "$TPA_TB_SRV_NS" taskset -c 0 "$@"
+	else
+		ip netns exec "$TPA_TB_CLI_NS" taskset -c 0 "$@"
+	fi
+}
+host_of() { if [ "$1" = tpa ]; then echo "$TPA_HOST"; else echo "$KERNEL_HOST"; fi; }
+port_of() { if [ "$1" = tpa ]; then echo 6379; else echo 6380; fi; }
+
+wait_ready() { # server
 	for _ in $(seq 1 100); do
-		if ip netns exec "$TPA_TB_CLI_NS" timeout 2 redis-cli -h "$TPA_TB_SRV_IP" -p "$1" ping \
+		if client "$1" timeout 5 redis-cli -h "$(host_of "$1")" -p "$(port_of "$1")" ping \
 			2>/dev/null | grep -q PONG; then
 			return 0
 		fi
@@ -76,9 +118,9 @@ wait_ready() { # port
 	done
 	return 1
 }
-for port in 6379 6380; do
-	if ! wait_ready $port; then
-		echo "bench_redis: redis-server on port $port did not answer; its log:" >&2
+for server in tpa kernel; do
+	if ! wait_ready $server; then
+		echo "bench_redis: redis-server ($server) did not answer; the logs:" >&2
 		cat "$WORK"/redis-*.log >&2
 		exit 1
 	fi
@@ -88,8 +130,8 @@ progress "both servers answer PING"
 RUNS=$WORK/runs.csv
 echo "round,server,pipeline,test,rps,avg_ms,min_ms,p50_ms,p95_ms,p99_ms,max_ms" >"$RUNS"
 progress "warm-up (not counted)"
-for port in 6379 6380; do
-	ip netns exec "$TPA_TB_CLI_NS" taskset -c 0 redis-benchmark -h "$TPA_TB_SRV_IP" -p $port \
+for server in tpa kernel; do
+	client $server redis-benchmark -h "$(host_of $server)" -p "$(port_of $server)" \
 		-c "$CLIENTS" -n 20000 -t set,get -q >/dev/null 2>&1
 done
 for round in $(seq 1 "$ROUNDS"); do
@@ -97,13 +139,11 @@ for round in $(seq 1 "$ROUNDS"); do
 	[ $((round % 2)) = 0 ] && order="kernel tpa"
 	for pipeline in 1 16; do
 		for server in $order; do
-			port=6379
-			[ $server = kernel ] && port=6380
 			n=$REQUESTS
 			[ "$pipeline" = 16 ] && n=$((REQUESTS * 5))
 			progress "round $round/$ROUNDS: $server, -P $pipeline, $n requests"
-			ip netns exec "$TPA_TB_CLI_NS" taskset -c 0 redis-benchmark -h "$TPA_TB_SRV_IP" \
-				-p $port -c "$CLIENTS" -n "$n" -P "$pipeline" -t set,get --csv 2>/dev/null |
+			client $server redis-benchmark -h "$(host_of $server)" \
+				-p "$(port_of $server)" -c "$CLIENTS" -n "$n" -P "$pipeline" -t set,get --csv 2>/dev/null |
 				tail -n +2 | tr -d '"' |
 				sed "s/^/$round,$server,$pipeline,/" >>"$RUNS"
 		done
@@ -111,9 +151,9 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 
 progress "summarising"
-python3 - "$RUNS" "$OUT/redis-veth.json" "$CLIENTS" "$REQUESTS" <<'PY'
+python3 - "$RUNS" "$OUT/redis-$MODE.json" "$CLIENTS" "$REQUESTS" "$MODE" <<'PY'
 import csv, json, statistics, sys, platform, os
-runs_path, out_path, clients, requests = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+runs_path, out_path, clients, requests, mode = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 rows = list(csv.DictReader(open(runs_path)))
 for r in rows:
     for k in ("rps", "avg_ms", "min_ms", "p50_ms", "p95_ms", "p99_ms", "max_ms"):
@@ -127,7 +167,9 @@ for (test, pipe, server), rs in sorted(summary.items()):
                 "rps": statistics.median(x["rps"] for x in rs),
                 "p50_ms": statistics.median(x["p50_ms"] for x in rs),
                 "p99_ms": statistics.median(x["p99_ms"] for x in rs)})
-doc = {"benchmark": "redis-benchmark over veth, server in tpa-srv, client in tpa-cli",
+desc = {"veth": "redis-benchmark (kernel, namespace tpa-cli) -> veth -> redis-server in tpa-srv: under tpa vs on the kernel",
+        "memif": "redis-benchmark and redis-server both under tpa joined by memif vs both on the kernel over loopback"}[mode]
+doc = {"benchmark": desc, "mode": mode,
        "clients": clients, "requests": requests, "machine": {"cpus": os.cpu_count(),
        "kernel": platform.release()}, "median": med, "runs": rows}
 json.dump(doc, open(out_path, "w"), indent=2)
@@ -146,7 +188,7 @@ print("\n(medians of %d alternating rounds; latencies in ms)" % max(m["runs"] fo
 PY
 
 if command -v gnuplot >/dev/null; then
-	python3 - "$OUT/redis-veth.json" "$WORK/plot.dat" <<'PY'
+	python3 - "$OUT/redis-$MODE.json" "$WORK/plot.dat" <<'PY'
 import json, sys
 doc = json.load(open(sys.argv[1]))
 by = {(m["test"], m["pipeline"], m["server"]): m["rps"] for m in doc["median"]}
@@ -157,8 +199,8 @@ with open(sys.argv[2], "w") as f:
 PY
 	gnuplot <<GP
 set terminal pngcairo size 900,500 noenhanced
-set output "$OUT/redis-veth.png"
-set title "redis-server: tpa vs kernel (redis-benchmark, $CLIENTS clients, veth)"
+set output "$OUT/redis-$MODE.png"
+set title "redis-server: tpa vs kernel (redis-benchmark, $CLIENTS clients, $MODE)"
 set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.8 border -1
@@ -167,6 +209,6 @@ set yrange [0:*]
 set key top left
 plot "$WORK/plot.dat" using 2:xtic(1) title "tpa" lc rgb "#1f77b4", '' using 3 title "kernel" lc rgb "#aaaaaa"
 GP
-	progress "chart: $OUT/redis-veth.png"
+	progress "chart: $OUT/redis-$MODE.png"
 fi
-progress "figures: $OUT/redis-veth.json"
+progress "figures: $OUT/redis-$MODE.json"
