@@ -59,6 +59,11 @@ start_redis() {
 	E2E_PIDS+=("$REDIS_PID")
 	for _ in $(seq 1 100); do
 		if rcli ping 2>/dev/null | grep -q PONG; then
+			# Under the shim the port must really be served by tpa: our XDP program is
+			# on the interface (a silent fall-back to the kernel would pass every test).
+			if [ "${TPA_E2E_KERNEL:-0}" != 1 ] && ! xdp_attached; then
+				fail "redis-server answers but no XDP program is attached: not accelerated"
+			fi
 			return 0
 		fi
 		kill -0 "$REDIS_PID" 2>/dev/null || fail "redis-server exited at start"
