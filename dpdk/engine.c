@@ -42,6 +42,9 @@ struct tpa_engine {
 	struct rte_mempool *pool;
 	int port_started;
 	int eal_started_here;
+	int hotplugged;            /* EAL was the program's: our device was probed into it */
+	struct rte_device *device; /* the port's device, for removal when hot-plugged */
+	int port_found;
 	int wait_fd;
 	int rx_intr; /* wait_fd is an epoll fd holding the port's Rx event fd (memif) */
 	int intr_fd; /* the port's current Rx event fd, -1 until the link is up */
@@ -315,21 +318,28 @@ static int start_eal(struct tpa_engine *e, const char *devargs, char *err, size_
 	int rc = eal_args_build(&a, &e->cfg, devargs, cpu, err, errlen);
 	if (rc)
 		return rc;
-	/* rte_eal_init permutes argv; give it a copy and keep the strings. */
+	/* rte_eal_init permutes argv; give it a copy. The strings stay for the process's life
+	 * once EAL runs on them. */
 	char *argv[EAL_ARGS_MAX];
 	memcpy(argv, a.argv, sizeof(argv));
-	rc = rte_eal_init(a.argc, argv);
-	int eal_errno = rte_errno;
+	/* A program that runs EAL itself has lcores already: do not ask EAL to start twice. */
+	int eal_errno = EALREADY;
+	rc = -1;
+	if (rte_lcore_count() == 0) {
+		rc = rte_eal_init(a.argc, argv);
+		eal_errno = rte_errno;
+	}
 	if (have_aff)
 		pthread_setaffinity_np(pthread_self(), sizeof(saved), &saved);
-	eal_argv_keep = a;
 	if (rc < 0 && eal_errno == EALREADY) {
+		eal_args_free(&a);
 		/* The program runs EAL itself: hot-plug our device into it. */
 		rc = rte_dev_probe(devargs);
 		if (rc < 0)
 			return engine_seterr(err, errlen, -rc,
 			                     "EAL was already running; probing %s failed: %s",
 			                     devargs, rte_strerror(-rc));
+		e->hotplugged = 1;
 		return 0;
 	}
 	if (rc < 0) {
@@ -338,10 +348,12 @@ static int start_eal(struct tpa_engine *e, const char *devargs, char *err, size_
 		for (int i = 0; i < a.argc && off < sizeof(cmd) - 2; i++)
 			off += (size_t)snprintf(cmd + off, sizeof(cmd) - off, "%s%s", i ? " " : "",
 			                        a.argv[i]);
+		eal_args_free(&a);
 		return engine_seterr(err, errlen, eal_errno ? eal_errno : EINVAL,
 		                     "DPDK EAL failed to start (%s); arguments: %s",
 		                     rte_strerror(eal_errno), cmd);
 	}
+	eal_argv_keep = a;
 	e->eal_started_here = 1;
 	return 0;
 }
@@ -369,11 +381,14 @@ static void engine_free(struct tpa_engine *e)
 		tpa_stack_destroy(e->stack);
 	e->stack = NULL;
 	fault_release(&e->fault);
-	if (e->port_started) {
+	if (e->port_started)
 		rte_eth_dev_stop(e->info.port_id);
+	if (e->port_found)
 		rte_eth_dev_close(e->info.port_id);
-		e->port_started = 0;
-	}
+	e->port_started = e->port_found = 0;
+	/* In a program's own EAL the device must go too, or the next engine cannot probe it. */
+	if (e->hotplugged && e->device)
+		rte_dev_remove(e->device);
 	if (e->xdp_open)
 		xdp_ctl_close(&e->xdp, 1);
 	e->xdp_open = 0;
@@ -498,6 +513,10 @@ struct tpa_engine *tpa_engine_create(const struct tpa_engine_config *cfg, char *
 		goto fail;
 	}
 	in->port_id = port_id;
+	e->port_found = 1;
+	struct rte_eth_dev_info dev_info;
+	if (rte_eth_dev_info_get(port_id, &dev_info) == 0)
+		e->device = dev_info.device;
 	rte_eth_dev_get_name_by_port(port_id, in->port_name);
 	in->numa_node = rte_eth_dev_socket_id(port_id);
 

@@ -10,8 +10,8 @@
 #include "config.h"
 
 #define PORTS_ACCEPTED "a comma-separated list of ports or ranges, e.g. 6379 or 6379,7000-7010"
-#define CONNECT_ACCEPTED                                                                        \
-	"a comma-separated list of ADDR[/PREFIX][:PORT[-PORT]], e.g. 10.0.0.5:6379 or "          \
+#define CONNECT_ACCEPTED                                                                           \
+	"a comma-separated list of ADDR[/PREFIX][:PORT[-PORT]], e.g. 10.0.0.5:6379 or "            \
 	"10.0.0.0/24:7000-7010"
 
 void shim_config_init(struct shim_config *c)
@@ -22,14 +22,14 @@ void shim_config_init(struct shim_config *c)
 }
 
 static void set_err(char *err, size_t errlen, const char *key, const char *value,
-		    const char *accepted)
+                    const char *accepted)
 {
 	snprintf(err, errlen, "tpa: invalid %s='%s': expected %s", key, value, accepted);
 }
 
 /* Strict unsigned decimal in [lo, hi]; the whole string must be consumed. */
 static bool parse_uint(const char *s, size_t len, unsigned long lo, unsigned long hi,
-		       unsigned long *out)
+                       unsigned long *out)
 {
 	unsigned long v = 0;
 	if (len == 0 || len > 10)
@@ -155,7 +155,7 @@ static bool parse_bool(const char *v, bool *out)
 }
 
 enum shim_config_result shim_config_set(struct shim_config *c, const char *key, const char *value,
-					char *err, size_t errlen)
+                                        char *err, size_t errlen)
 {
 	unsigned long n;
 	if (!strcmp(key, "TPA_IFACE")) {
@@ -165,7 +165,7 @@ enum shim_config_result shim_config_set(struct shim_config *c, const char *key, 
 			ok = isgraph((unsigned char)value[i]) && value[i] != '/' && value[i] != ':';
 		if (!ok) {
 			set_err(err, errlen, key, value,
-				"a network interface name of 1-15 characters, e.g. eth0");
+			        "a network interface name of 1-15 characters, e.g. eth0");
 			return SHIM_CONFIG_ERROR;
 		}
 		memcpy(c->iface, value, len + 1);
@@ -188,7 +188,7 @@ enum shim_config_result shim_config_set(struct shim_config *c, const char *key, 
 	if (!strcmp(key, "TPA_SPIN_US")) {
 		if (!parse_uint(value, strlen(value), 0, 1000000, &n)) {
 			set_err(err, errlen, key, value,
-				"microseconds to busy-poll before sleeping, 0-1000000");
+			        "microseconds to busy-poll before sleeping, 0-1000000");
 			return SHIM_CONFIG_ERROR;
 		}
 		c->spin_us = (uint32_t)n;
@@ -197,7 +197,8 @@ enum shim_config_result shim_config_set(struct shim_config *c, const char *key, 
 	if (!strcmp(key, "TPA_BUSY_POLL") || !strcmp(key, "TPA_ACCEPT_KERNEL")) {
 		bool *dst = key[4] == 'B' ? &c->busy_poll : &c->accept_kernel;
 		if (!parse_bool(value, dst)) {
-			set_err(err, errlen, key, value, "0 or 1 (also no/yes, off/on, false/true)");
+			set_err(err, errlen, key, value,
+			        "0 or 1 (also no/yes, off/on, false/true)");
 			return SHIM_CONFIG_ERROR;
 		}
 		return SHIM_CONFIG_OK;
@@ -220,7 +221,7 @@ int shim_config_load_file(struct shim_config *c, const char *path, char *err, si
 	FILE *f = fopen(path, "re");
 	if (!f) {
 		snprintf(err, errlen, "tpa: invalid TPA_CONFIG='%s': cannot open it: %s", path,
-			 strerror(errno));
+		         strerror(errno));
 		return -1;
 	}
 	char line[512];
@@ -230,7 +231,7 @@ int shim_config_load_file(struct shim_config *c, const char *path, char *err, si
 		lineno++;
 		if (!strchr(line, '\n') && !feof(f)) {
 			snprintf(err, errlen, "tpa: %s:%u: line longer than %zu characters", path,
-				 lineno, sizeof(line) - 2);
+			         lineno, sizeof(line) - 2);
 			rc = -1;
 			break;
 		}
@@ -240,7 +241,7 @@ int shim_config_load_file(struct shim_config *c, const char *path, char *err, si
 		char *eq = strchr(s, '=');
 		if (!eq) {
 			snprintf(err, errlen, "tpa: %s:%u: expected KEY=VALUE, got '%s'", path,
-				 lineno, s);
+			         lineno, s);
 			rc = -1;
 			break;
 		}
@@ -252,13 +253,14 @@ int shim_config_load_file(struct shim_config *c, const char *path, char *err, si
 			snprintf(err, errlen, "%s (%s:%u)", sub, path, lineno);
 			rc = -1;
 		} else if (r == SHIM_CONFIG_NOT_MINE) {
-			if (strncmp(key, "TPA_", 4) != 0 || strlen(key) >= sizeof(c->engine[0].key) ||
+			if (strncmp(key, "TPA_", 4) != 0 ||
+			    strlen(key) >= sizeof(c->engine[0].key) ||
 			    strlen(value) >= SHIM_MAX_VALUE ||
 			    c->n_engine == SHIM_MAX_ENGINE_SETTINGS) {
 				snprintf(err, errlen,
-					 "tpa: %s:%u: unknown setting '%s' (settings are TPA_* "
-					 "names, see docs/configuration.md)",
-					 path, lineno, key);
+				         "tpa: %s:%u: unknown setting '%s' (settings are TPA_* "
+				         "names, see docs/configuration.md)",
+				         path, lineno, key);
 				rc = -1;
 			} else {
 				struct shim_engine_setting *e = &c->engine[c->n_engine++];
@@ -273,8 +275,8 @@ int shim_config_load_file(struct shim_config *c, const char *path, char *err, si
 
 int shim_config_load(struct shim_config *c, char *err, size_t errlen)
 {
-	static const char *const keys[] = {"TPA_IFACE",	  "TPA_PORTS",	   "TPA_CONNECT",
-					   "TPA_SPIN_US", "TPA_BUSY_POLL", "TPA_ACCEPT_KERNEL"};
+	static const char *const keys[] = {"TPA_IFACE",   "TPA_PORTS",     "TPA_CONNECT",
+	                                   "TPA_SPIN_US", "TPA_BUSY_POLL", "TPA_ACCEPT_KERNEL"};
 	const char *file = getenv("TPA_CONFIG");
 	if (file && shim_config_load_file(c, file, err, errlen) < 0)
 		return -1;
@@ -285,8 +287,8 @@ int shim_config_load(struct shim_config *c, char *err, size_t errlen)
 	}
 	if ((c->n_ports || c->n_dests) && !c->iface[0]) {
 		snprintf(err, errlen,
-			 "tpa: TPA_IFACE is not set: expected the name of the interface to "
-			 "accelerate (e.g. eth0), required when TPA_PORTS or TPA_CONNECT is set");
+		         "tpa: TPA_IFACE is not set: expected the name of the interface to "
+		         "accelerate (e.g. eth0), required when TPA_PORTS or TPA_CONNECT is set");
 		return -1;
 	}
 	return 0;

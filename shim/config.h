@@ -16,10 +16,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SHIM_MAX_PORT_RANGES 64
-#define SHIM_MAX_DESTS 64
+#define SHIM_MAX_PORT_RANGES     64
+#define SHIM_MAX_DESTS           64
 #define SHIM_MAX_ENGINE_SETTINGS 32
-#define SHIM_MAX_VALUE 256
+#define SHIM_MAX_VALUE           256
 
 struct shim_port_range {
 	uint16_t lo, hi; /* inclusive */
@@ -41,9 +41,9 @@ struct shim_config {
 	unsigned n_ports;
 	struct shim_dest dests[SHIM_MAX_DESTS];
 	unsigned n_dests;
-	uint32_t spin_us;    /* TPA_SPIN_US: busy-poll budget before sleeping (default 50) */
-	bool busy_poll;	     /* TPA_BUSY_POLL=1: never sleep */
-	bool accept_kernel;  /* TPA_ACCEPT_KERNEL: wildcard listeners also accept from the kernel */
+	uint32_t spin_us;   /* TPA_SPIN_US: busy-poll budget before sleeping (default 50) */
+	bool busy_poll;     /* TPA_BUSY_POLL=1: never sleep */
+	bool accept_kernel; /* TPA_ACCEPT_KERNEL: wildcard listeners also accept from the kernel */
 	/* Engine settings from the config file, handed over at engine start. */
 	struct shim_engine_setting engine[SHIM_MAX_ENGINE_SETTINGS];
 	unsigned n_engine;
@@ -52,13 +52,13 @@ struct shim_config {
 enum shim_config_result {
 	SHIM_CONFIG_OK = 0,
 	SHIM_CONFIG_NOT_MINE = 1, /* a key the shim does not know */
-	SHIM_CONFIG_ERROR = -1,	  /* err says why */
+	SHIM_CONFIG_ERROR = -1,   /* err says why */
 };
 
 void shim_config_init(struct shim_config *c);
 /* One setting by name (TPA_IFACE, TPA_PORTS, ...). */
 enum shim_config_result shim_config_set(struct shim_config *c, const char *key, const char *value,
-					char *err, size_t errlen);
+                                        char *err, size_t errlen);
 /* A file of KEY=VALUE lines, '#' comments and blank lines. Unknown TPA_* keys are kept for the
  * engine; anything else is an error naming the file and line. 0 or -1. */
 int shim_config_load_file(struct shim_config *c, const char *path, char *err, size_t errlen);

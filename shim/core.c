@@ -154,9 +154,9 @@ static void atfork_child(void)
 		shim.forked_child = true;
 		for (struct shim_sock_node *n = all_socks.next; n != &all_socks; n = n->next) {
 			struct shim_sock_with_node *w =
-				(struct shim_sock_with_node *)((char *)n -
-							       offsetof(struct shim_sock_with_node,
-									node));
+			        (struct shim_sock_with_node *)((char *)n -
+			                                       offsetof(struct shim_sock_with_node,
+			                                                node));
 			w->sock.inherited = true;
 		}
 	}

@@ -31,11 +31,14 @@ static int sleepers;
 static uint64_t last_poll_ns;
 
 /* How long the program may leave the stack unpolled before the progress thread steps in. */
-#define PROGRESS_GRACE_NS 1000000ull
+#define PROGRESS_GRACE_NS     1000000ull
 #define PROGRESS_MAX_SLEEP_MS 100
 
 static void shim_fatal(const char *msg)
 {
+	/* Engine messages name the setting but not us: every line we print starts "tpa:". */
+	if (strncmp(msg, "tpa:", 4) != 0)
+		syscall(SYS_write, 2, "tpa: ", 5);
 	syscall(SYS_write, 2, msg, strlen(msg));
 	syscall(SYS_write, 2, "\n", 1);
 	_exit(1);
@@ -50,9 +53,10 @@ static void apply_engine_settings(struct tpa_engine_config *ec)
 		const struct shim_engine_setting *st = &shim.cfg.engine[i];
 		int r = tpa_engine_config_set(ec, st->key, st->value, err, sizeof(err));
 		if (r == 1) {
-			snprintf(line, sizeof(line),
-				 "tpa: unknown setting %s in TPA_CONFIG (see docs/configuration.md)",
-				 st->key);
+			snprintf(
+			        line, sizeof(line),
+			        "tpa: unknown setting %s in TPA_CONFIG (see docs/configuration.md)",
+			        st->key);
 			shim_fatal(line);
 		}
 		if (r < 0)
@@ -109,6 +113,38 @@ static void *progress_main(void *arg)
 	return NULL;
 }
 
+static void print_counter(void *arg, const char *name, uint64_t value)
+{
+	(void)arg;
+	if (value)
+		fprintf(stderr, "tpa: %s %llu\n", name, (unsigned long long)value);
+}
+
+/* TPA_SHIM_STATS=1: the stack's and engine's non-zero counters on stderr at exit. */
+static void print_stats(void)
+{
+	if (!shim.engine || shim.forked_child)
+		return;
+	shim_lock();
+	tpa_stack_stats_foreach(shim.stack, print_counter, NULL);
+	tpa_engine_stats_foreach(shim.engine, print_counter, NULL);
+	shim_unlock();
+}
+
+/* The process that owns the engine exits: stop the port and give the interface back (XDP
+ * program, held ports) now rather than through the watchdog. The lock is kept: a thread still
+ * running can no longer reach the engine. */
+static void engine_atexit(void)
+{
+	if (!shim.engine || shim.forked_child)
+		return;
+	shim_lock();
+	struct tpa_engine *e = shim.engine;
+	shim.engine = NULL;
+	shim.stack = NULL;
+	tpa_engine_destroy(e);
+}
+
 static void start_progress_thread(void)
 {
 	pthread_t t;
@@ -138,17 +174,22 @@ void shim_engine_ensure(void)
 	shim.engine = tpa_engine_create(&ec, err, sizeof(err));
 	if (!shim.engine) {
 		snprintf(line, sizeof(line), "tpa: cannot start the engine on TPA_IFACE=%s: %s",
-			 shim.cfg.iface, err);
+		         shim.cfg.iface, err);
 		shim_fatal(line);
 	}
 	shim.stack = tpa_engine_stack(shim.engine);
 	shim.wait_fd = tpa_engine_wait_fd(shim.engine);
-	kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	/* Semaphore mode: a kick writes one token per sleeper, each sleeper takes one. */
+	kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC | EFD_SEMAPHORE);
 	struct tpa_engine_info info;
 	tpa_engine_get_info(shim.engine, &info);
 	shim.iface_ip = info.ipv4_addr;
 	last_poll_ns = tpa_engine_now_ns();
 	start_progress_thread();
+	atexit(engine_atexit);
+	const char *st = getenv("TPA_SHIM_STATS");
+	if (st && *st == '1')
+		atexit(print_stats); /* runs first: handlers run in reverse order */
 }
 
 int shim_engine_kick_fd(void);
@@ -162,23 +203,38 @@ int shim_engine_poll(void)
 	uint64_t v;
 	if (!shim.engine)
 		return 0;
-	if (kick_fd >= 0)
-		(void)!REAL(read)(kick_fd, &v, sizeof(v));
 	int n = tpa_engine_poll(shim.engine);
 	__atomic_store_n(&last_poll_ns, tpa_engine_now_ns(), __ATOMIC_RELAXED);
-	if (n > 0 && __atomic_load_n(&sleepers, __ATOMIC_ACQUIRE) > 0 && kick_fd >= 0) {
-		v = 1;
+	int waiting = __atomic_load_n(&sleepers, __ATOMIC_ACQUIRE);
+	if (n > 0 && waiting > 0 && kick_fd >= 0) {
+		v = (uint64_t)waiting;
 		(void)!REAL(write)(kick_fd, &v, sizeof(v));
 	}
 	return n;
 }
 
+/* A thread is about to sleep in the kernel outside shim_block (epoll/poll): it wants kicks. */
+void shim_sleepers_add(int d);
+void shim_sleepers_add(int d)
+{
+	__atomic_add_fetch(&sleepers, d, __ATOMIC_ACQ_REL);
+}
+
 void shim_engine_kick(void);
 void shim_engine_kick(void)
 {
-	uint64_t v = 1;
-	if (kick_fd >= 0 && __atomic_load_n(&sleepers, __ATOMIC_ACQUIRE) > 0)
+	uint64_t v = (uint64_t)__atomic_load_n(&sleepers, __ATOMIC_ACQUIRE);
+	if (kick_fd >= 0 && v > 0)
 		(void)!REAL(write)(kick_fd, &v, sizeof(v));
+}
+
+/* After a sleep: take this sleeper's token if one is there (never blocks). */
+void shim_kick_consume(void);
+void shim_kick_consume(void)
+{
+	uint64_t v;
+	if (kick_fd >= 0)
+		(void)!REAL(read)(kick_fd, &v, sizeof(v));
 }
 
 uint64_t shim_now_ns(void)
@@ -243,7 +299,8 @@ int shim_block(bool (*cond)(void *), void *arg, int extra_fd, uint64_t deadline_
 			break;
 		}
 		if (shim.cfg.busy_poll || now < spin_end) {
-			/* Let other threads in between rounds, and look for signals now and then. */
+			/* Let other threads in between rounds, and look for signals now and then.
+			 */
 			shim_unlock();
 			if ((++iter & 255) == 0 && check_signals(&orig, fds, 0) < 0) {
 				shim_lock();
@@ -271,6 +328,7 @@ int shim_block(bool (*cond)(void *), void *arg, int extra_fd, uint64_t deadline_
 		int saved = errno;
 		shim_lock();
 		__atomic_sub_fetch(&sleepers, 1, __ATOMIC_ACQ_REL);
+		shim_kick_consume();
 		if (r < 0 && saved == EINTR) {
 			rc = -EINTR;
 			break;

@@ -11,7 +11,7 @@
 
 #include "shim.h"
 
-#define FDT_MAX (1 << 22)
+#define FDT_MAX     (1 << 22)
 #define FDT_CLOEXEC ((uintptr_t)1)
 
 static uintptr_t *fdt;
@@ -29,7 +29,7 @@ int shim_fdt_init(void)
 	else if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max == RLIM_INFINITY)
 		n = FDT_MAX;
 	void *p = mmap(NULL, (size_t)n * sizeof(uintptr_t), PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED)
 		return -1;
 	fdt_size = (int)n;

@@ -28,14 +28,13 @@ static bool readable(void *arg)
 {
 	struct shim_sock *s = arg;
 	return (tpa_sock_events(shim.stack, s->sock) &
-		(TPA_EV_IN | TPA_EV_ERR | TPA_EV_HUP | TPA_EV_RDHUP)) != 0;
+	        (TPA_EV_IN | TPA_EV_ERR | TPA_EV_HUP | TPA_EV_RDHUP)) != 0;
 }
 
 static bool writable(void *arg)
 {
 	struct shim_sock *s = arg;
-	return (tpa_sock_events(shim.stack, s->sock) & (TPA_EV_OUT | TPA_EV_ERR | TPA_EV_HUP)) !=
-	       0;
+	return (tpa_sock_events(shim.stack, s->sock) & (TPA_EV_OUT | TPA_EV_ERR | TPA_EV_HUP)) != 0;
 }
 
 /* Copy iov[] skipping `done` bytes into out[] (at most max entries). Returns the count. */
@@ -77,7 +76,7 @@ static ssize_t shim_recvv(struct shim_sock *s, const struct iovec *iov, int n, i
 		return -1;
 	}
 	if (flags & ~(MSG_PEEK | MSG_DONTWAIT | MSG_WAITALL | MSG_TRUNC | MSG_NOSIGNAL |
-		      MSG_CMSG_CLOEXEC)) {
+	              MSG_CMSG_CLOEXEC)) {
 		errno = EOPNOTSUPP;
 		return -1;
 	}
@@ -255,7 +254,7 @@ ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen, int flags)
 
 /* TCP ignores the source address argument of recvfrom except to report the peer. */
 static ssize_t recvfrom_common(struct shim_sock *s, void *buf, size_t len, int flags,
-			       struct sockaddr *addr, socklen_t *alen)
+                               struct sockaddr *addr, socklen_t *alen)
 {
 	struct iovec v = {buf, len};
 	ssize_t r = shim_recvv(s, &v, 1, flags);
@@ -266,8 +265,7 @@ static ssize_t recvfrom_common(struct shim_sock *s, void *buf, size_t len, int f
 	return r;
 }
 
-ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *addr,
-		 socklen_t *alen)
+ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *addr, socklen_t *alen)
 {
 	struct shim_sock *s = shim_fdt_get(fd);
 	if (!s)
@@ -276,9 +274,9 @@ ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *addr
 }
 
 ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags,
-		       struct sockaddr *addr, socklen_t *alen);
+                       struct sockaddr *addr, socklen_t *alen);
 ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags,
-		       struct sockaddr *addr, socklen_t *alen)
+                       struct sockaddr *addr, socklen_t *alen)
 {
 	struct shim_sock *s = shim_fdt_get(fd);
 	if (!s)
@@ -329,7 +327,7 @@ ssize_t send(int fd, const void *buf, size_t len, int flags)
 }
 
 ssize_t sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *addr,
-	       socklen_t alen)
+               socklen_t alen)
 {
 	struct shim_sock *s = shim_fdt_get(fd);
 	if (!s)

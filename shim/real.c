@@ -13,7 +13,7 @@ bool shim_real_ready;
 
 static const char *const real_names[] = {
 #define SHIM_REAL_NAME(name, ret, params) #name,
-	SHIM_REAL_FUNCTIONS(SHIM_REAL_NAME)
+        SHIM_REAL_FUNCTIONS(SHIM_REAL_NAME)
 #undef SHIM_REAL_NAME
 };
 

@@ -29,35 +29,35 @@ struct shim_epoll_member;
 
 enum shim_kind {
 	SHIM_LISTENER = 1, /* listening: the fd is also the kernel listener holding the port */
-	SHIM_CONN = 2,	   /* a connection (or connecting); the fd is an unconnected socket */
+	SHIM_CONN = 2,     /* a connection (or connecting); the fd is an unconnected socket */
 };
 
 struct shim_sock {
 	int sock; /* the stack's socket id */
 	enum shim_kind kind;
-	int refs;	  /* fd table entries pointing here (dup) */
-	bool nonblock;	  /* O_NONBLOCK of the open file description */
-	bool inherited;	  /* we are a fork child: never touch the stack for this socket */
-	bool wildcard;	  /* listener bound to INADDR_ANY: also accept from the kernel fd */
-	bool connecting;  /* connect() returned EINPROGRESS and nobody has seen the outcome */
-	bool shut_wr;	  /* shutdown(SHUT_WR/RDWR) done: writes fail with EPIPE */
-	uint32_t events;  /* last readiness reported by the stack's sock_event hook */
-	uint64_t ev_seq;  /* bumped on every hook call */
-	int last_nread;	  /* readable bytes at the last hook call or read: new data = IN edge */
-	int last_nwrite;  /* unacknowledged bytes then: space freed = OUT edge */
-	int kfd;	  /* one kernel fd of ours for this socket (kernel accept for listeners) */
+	int refs;        /* fd table entries pointing here (dup) */
+	bool nonblock;   /* O_NONBLOCK of the open file description */
+	bool inherited;  /* we are a fork child: never touch the stack for this socket */
+	bool wildcard;   /* listener bound to INADDR_ANY: also accept from the kernel fd */
+	bool connecting; /* connect() returned EINPROGRESS and nobody has seen the outcome */
+	bool shut_wr;    /* shutdown(SHUT_WR/RDWR) done: writes fail with EPIPE */
+	uint32_t events; /* last readiness reported by the stack's sock_event hook */
+	uint64_t ev_seq; /* bumped on every hook call */
+	int last_nread;  /* readable bytes at the last hook call or read: new data = IN edge */
+	int last_nwrite; /* unacknowledged bytes then: space freed = OUT edge */
+	int kfd;         /* one kernel fd of ours for this socket (kernel accept for listeners) */
 	struct shim_epoll_member *members; /* epoll registrations (removed when refs hit 0) */
 };
 
 struct shim_state {
 	struct shim_config cfg;
-	bool enabled;	     /* something is selected */
-	bool engine_failed;  /* engine start failed once (we already stopped the program) */
-	bool forked_child;   /* this process is a fork child of an engine owner */
-	uint32_t iface_ip;   /* IPv4 address of TPA_IFACE (network order), found at engine start */
+	bool enabled;       /* something is selected */
+	bool engine_failed; /* engine start failed once (we already stopped the program) */
+	bool forked_child;  /* this process is a fork child of an engine owner */
+	uint32_t iface_ip;  /* IPv4 address of TPA_IFACE (network order), found at engine start */
 	struct tpa_engine *engine;
 	struct tpa_stack *stack;
-	int wait_fd;	     /* engine wait fd or -1 */
+	int wait_fd; /* engine wait fd or -1 */
 };
 
 extern struct shim_state shim;

@@ -28,7 +28,7 @@ static void shim_fatal_sock(const char *what, int port, int err)
 {
 	char line[256];
 	snprintf(line, sizeof(line), "tpa: cannot accelerate %s on port %d: %s", what, port,
-		 strerror(err));
+	         strerror(err));
 	syscall(SYS_write, 2, line, strlen(line));
 	syscall(SYS_write, 2, "\n", 1);
 	_exit(1);
@@ -75,13 +75,13 @@ static void copy_options(int fd, int sock)
 		int level, name;
 		enum tpa_sockopt opt;
 	} map[] = {
-		{SOL_SOCKET, SO_KEEPALIVE, TPA_SO_KEEPALIVE},
-		{SOL_SOCKET, SO_REUSEADDR, TPA_SO_REUSEADDR},
-		{IPPROTO_TCP, TCP_NODELAY, TPA_SO_NODELAY},
-		{IPPROTO_TCP, TCP_KEEPIDLE, TPA_SO_KEEPIDLE},
-		{IPPROTO_TCP, TCP_KEEPINTVL, TPA_SO_KEEPINTVL},
-		{IPPROTO_TCP, TCP_KEEPCNT, TPA_SO_KEEPCNT},
-		{IPPROTO_TCP, TCP_CORK, TPA_SO_CORK},
+	        {SOL_SOCKET, SO_KEEPALIVE, TPA_SO_KEEPALIVE},
+	        {SOL_SOCKET, SO_REUSEADDR, TPA_SO_REUSEADDR},
+	        {IPPROTO_TCP, TCP_NODELAY, TPA_SO_NODELAY},
+	        {IPPROTO_TCP, TCP_KEEPIDLE, TPA_SO_KEEPIDLE},
+	        {IPPROTO_TCP, TCP_KEEPINTVL, TPA_SO_KEEPINTVL},
+	        {IPPROTO_TCP, TCP_KEEPCNT, TPA_SO_KEEPCNT},
+	        {IPPROTO_TCP, TCP_CORK, TPA_SO_CORK},
 	};
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
 		int v = 0;
@@ -149,10 +149,10 @@ int listen(int fd, int backlog)
 	     sin.sin_addr.s_addr != shim.iface_ip) ||
 	    sin.sin_addr.s_addr == htonl(INADDR_LOOPBACK))
 		return REAL(listen)(fd, backlog);
-	/* The kernel listener holds the port and accepts loopback clients. */
-	int r = REAL(listen)(fd, backlog);
-	if (r < 0)
-		return r;
+	/* The stack listens first, so the port is steered before the kernel socket listens:
+	 * otherwise a remote SYN could land in the kernel's backlog and its later segments,
+	 * steered to the stack, would be answered with a RST. The kernel listener then holds
+	 * the port and accepts loopback clients. */
 	shim_lock();
 	shim_engine_ensure();
 	int port = ntohs(sin.sin_port);
@@ -162,11 +162,20 @@ int listen(int fd, int backlog)
 	copy_options(fd, sock);
 	int one = 1;
 	tpa_setsockopt(shim.stack, sock, TPA_SO_REUSEADDR, &one, sizeof(one));
-	r = tpa_bind(shim.stack, sock, (struct sockaddr *)&sin, sizeof(sin));
+	int r = tpa_bind(shim.stack, sock, (struct sockaddr *)&sin, sizeof(sin));
 	if (r == 0)
 		r = tpa_listen(shim.stack, sock, backlog);
 	if (r < 0)
 		shim_fatal_sock("a listener", port, -r);
+	tpa_stack_flush(shim.stack);
+	r = REAL(listen)(fd, backlog);
+	if (r < 0) {
+		int e = errno;
+		tpa_close(shim.stack, sock);
+		shim_unlock();
+		errno = e;
+		return -1;
+	}
 	s = shim_sock_new(sock, SHIM_LISTENER, fd);
 	if (!s)
 		shim_fatal_sock("a listener", port, ENOMEM);
@@ -212,9 +221,8 @@ int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 		if (tpa_sock_events(shim.stack, s->sock) & TPA_EV_IN) {
 			/* The fd number first: if the program is out of fds the connection stays
 			 * queued, as in the kernel. */
-			int kfd = REAL(socket)(AF_INET, SOCK_STREAM | SOCK_CLOEXEC |
-							  (flags & SOCK_NONBLOCK),
-					       0);
+			int kfd = REAL(socket)(
+			        AF_INET, SOCK_STREAM | SOCK_CLOEXEC | (flags & SOCK_NONBLOCK), 0);
 			if (kfd < 0) {
 				int e = errno;
 				shim_unlock();
@@ -266,8 +274,7 @@ int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 			errno = EAGAIN;
 			return -1;
 		}
-		int r = shim_block(listener_ready, s, shim.cfg.accept_kernel ? fd : -1,
-				   UINT64_MAX);
+		int r = shim_block(listener_ready, s, shim.cfg.accept_kernel ? fd : -1, UINT64_MAX);
 		if (r == -EINTR) {
 			shim_unlock();
 			errno = EINTR;
@@ -284,8 +291,7 @@ int accept(int fd, struct sockaddr *addr, socklen_t *len)
 static bool connect_done(void *arg)
 {
 	struct shim_sock *s = arg;
-	return (tpa_sock_events(shim.stack, s->sock) & (TPA_EV_OUT | TPA_EV_ERR | TPA_EV_HUP)) !=
-	       0;
+	return (tpa_sock_events(shim.stack, s->sock) & (TPA_EV_OUT | TPA_EV_ERR | TPA_EV_HUP)) != 0;
 }
 
 /* Lock held. Completes a blocking connect: 0 or -errno. */
@@ -374,21 +380,45 @@ static int sockopt_to_tpa(int level, int name, enum tpa_sockopt *opt)
 {
 	if (level == SOL_SOCKET) {
 		switch (name) {
-		case SO_KEEPALIVE: *opt = TPA_SO_KEEPALIVE; return 0;
-		case SO_REUSEADDR: *opt = TPA_SO_REUSEADDR; return 0;
-		case SO_SNDBUF: *opt = TPA_SO_SNDBUF; return 0;
-		case SO_RCVBUF: *opt = TPA_SO_RCVBUF; return 0;
-		case SO_LINGER: *opt = TPA_SO_LINGER; return 0;
+		case SO_KEEPALIVE:
+			*opt = TPA_SO_KEEPALIVE;
+			return 0;
+		case SO_REUSEADDR:
+			*opt = TPA_SO_REUSEADDR;
+			return 0;
+		case SO_SNDBUF:
+			*opt = TPA_SO_SNDBUF;
+			return 0;
+		case SO_RCVBUF:
+			*opt = TPA_SO_RCVBUF;
+			return 0;
+		case SO_LINGER:
+			*opt = TPA_SO_LINGER;
+			return 0;
 		}
 	} else if (level == IPPROTO_TCP) {
 		switch (name) {
-		case TCP_NODELAY: *opt = TPA_SO_NODELAY; return 0;
-		case TCP_CORK: *opt = TPA_SO_CORK; return 0;
-		case TCP_KEEPIDLE: *opt = TPA_SO_KEEPIDLE; return 0;
-		case TCP_KEEPINTVL: *opt = TPA_SO_KEEPINTVL; return 0;
-		case TCP_KEEPCNT: *opt = TPA_SO_KEEPCNT; return 0;
-		case TCP_MAXSEG: *opt = TPA_SO_MAXSEG; return 0;
-		case TCP_USER_TIMEOUT: *opt = TPA_SO_USER_TIMEOUT; return 0;
+		case TCP_NODELAY:
+			*opt = TPA_SO_NODELAY;
+			return 0;
+		case TCP_CORK:
+			*opt = TPA_SO_CORK;
+			return 0;
+		case TCP_KEEPIDLE:
+			*opt = TPA_SO_KEEPIDLE;
+			return 0;
+		case TCP_KEEPINTVL:
+			*opt = TPA_SO_KEEPINTVL;
+			return 0;
+		case TCP_KEEPCNT:
+			*opt = TPA_SO_KEEPCNT;
+			return 0;
+		case TCP_MAXSEG:
+			*opt = TPA_SO_MAXSEG;
+			return 0;
+		case TCP_USER_TIMEOUT:
+			*opt = TPA_SO_USER_TIMEOUT;
+			return 0;
 		}
 	}
 	return -1;
@@ -530,7 +560,8 @@ int close_range(unsigned first, unsigned last, int flags)
 	}
 	int r = REAL(close_range)(first, last, flags);
 	if (r == 0 && shim.enabled) {
-		unsigned end = last < (unsigned)shim_fdt_size() ? last : (unsigned)shim_fdt_size() - 1;
+		unsigned end =
+		        last < (unsigned)shim_fdt_size() ? last : (unsigned)shim_fdt_size() - 1;
 		for (unsigned fd = first; fd <= end && fd < (unsigned)shim_fdt_size(); fd++) {
 			if (!shim_fdt_get((int)fd))
 				continue;
@@ -685,9 +716,14 @@ int ioctl(int fd, unsigned long req, ...)
 		}
 		return r;
 	}
-	case FIONREAD: opt = TPA_SO_NREAD; break;
-	case SIOCOUTQ: opt = TPA_SO_NWRITE; break;
-	default: return REAL(ioctl)(fd, req, arg);
+	case FIONREAD:
+		opt = TPA_SO_NREAD;
+		break;
+	case SIOCOUTQ:
+		opt = TPA_SO_NWRITE;
+		break;
+	default:
+		return REAL(ioctl)(fd, req, arg);
 	}
 	if (s->kind == SHIM_LISTENER) {
 		errno = EINVAL;

@@ -27,7 +27,8 @@ void eth_input(struct tpa_stack *s, struct rte_mbuf *m)
 	 * whose first segment is tiny are made contiguous (rare: costs a copy). */
 	uint32_t contig = m->pkt_len < ETH_CONTIG_LEN ? m->pkt_len : ETH_CONTIG_LEN;
 	if (m->data_len < contig && rte_pktmbuf_linearize(m) != 0) {
-		STAT_INC(s, eth_drop_short);
+		/* No tailroom to gather the headers in: a resource problem, not a bad frame. */
+		STAT_INC(s, mbuf_alloc_fail);
 		goto drop;
 	}
 

@@ -159,18 +159,20 @@ int tpa_connect(struct tpa_stack *s, int sock, const struct sockaddr *addr, sock
 		/* Linux reports a non-blocking connect's success once, then EISCONN. */
 		if (!(ts->flags & TSF_CONNECT_SEEN)) {
 			ts->flags |= TSF_CONNECT_SEEN;
+			ts->flags &= ~TSF_SYN_ATTEMPTED;
 			return 0;
 		}
 		return -EISCONN;
 	}
-	if (ts->soerror && (ts->flags & TSF_CONNECT_SEEN) == 0 && ts->iss) {
-		/* The previous attempt failed: report it once (Linux sock_error). */
-		int err = ts->soerror;
+	if (ts->flags & TSF_SYN_ATTEMPTED) {
+		/* The previous attempt failed: report it once, like Linux (sock_error, or
+		 * ECONNABORTED when SO_ERROR already took it); the next call starts over. */
+		int err = ts->soerror ? ts->soerror : ECONNABORTED;
 		ts->soerror = 0;
-		ts->iss = 0;
+		ts->flags &= ~TSF_SYN_ATTEMPTED;
 		return -err;
 	}
-	if (ts->flags & (TSF_CONNECT_SEEN | TSF_RESET | TSF_FIN_RCVD))
+	if (ts->flags & (TSF_WAS_CONNECTED | TSF_RESET | TSF_FIN_RCVD))
 		return -EISCONN;
 	if (sin.sin_addr.s_addr == 0 || sin.sin_port == 0)
 		return -ECONNREFUSED;
@@ -193,19 +195,17 @@ int tpa_connect(struct tpa_stack *s, int sock, const struct sockaddr *addr, sock
 	ts->rport = sin.sin_port;
 	stack_now(s);
 	tcp_sock_init_isn(s, ts);
-	ts->rcv_wscale = s->cfg.tcp.window_scaling ? (uint8_t)0 : 0;
-	{
-		uint8_t ws = 0;
-		while (s->cfg.tcp.window_scaling && ws < TCP_MAX_WSCALE &&
-		       (ts->rcvbuf_max >> ws) > 65535)
-			ws++;
-		ts->rcv_wscale = ws;
-	}
+	/* The smallest shift that lets the whole receive buffer be offered. */
+	uint8_t ws = 0;
+	while (s->cfg.tcp.window_scaling && ws < TCP_MAX_WSCALE && (ts->rcvbuf_max >> ws) > 65535)
+		ws++;
+	ts->rcv_wscale = ws;
 	ts->snd_una = ts->snd_nxt = ts->snd_max = ts->iss;
 	ts->soerror = 0;
 	ts->retries = 0;
 	ts->syn_retransmitted = false;
 	ts->state = TPA_TCP_SYN_SENT;
+	ts->flags |= TSF_SYN_ATTEMPTED;
 	tcp_sock_hash_add(s, ts);
 	tcp_sock_steer(s, ts, true);
 	ts->rtt_start_ns = s->now_ns;
@@ -323,7 +323,7 @@ ssize_t tpa_recvv(struct tpa_stack *s, int sock, const struct iovec *iov, int io
 	case TPA_TCP_SYN_RECV:
 		return -EAGAIN;
 	case TPA_TCP_CLOSED:
-		return (ts->flags & TSF_CONNECT_SEEN) || ts->iss ? 0 : -ENOTCONN;
+		return (ts->flags & TSF_WAS_CONNECTED) ? 0 : -ENOTCONN;
 	default:
 		return -EAGAIN;
 	}

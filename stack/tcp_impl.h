@@ -106,12 +106,13 @@ enum tcp_sock_flag {
 	TSF_IN_RECOVERY = 1u << 20, /* fast recovery */
 	TSF_RTT_TIMING = 1u << 21,  /* rtt_seq is being timed (no timestamps) */
 	TSF_LINGER0 = 1u << 22,
-	TSF_MSG_MORE = 1u << 23,      /* last send had MSG_MORE */
-	TSF_CONNECT_SEEN = 1u << 24,  /* connect() reported completion (EISCONN next) */
-	TSF_ACCEPTED = 1u << 25,      /* child handed out by accept */
-	TSF_RETRANSMITTED = 1u << 26, /* snd_una's segment has been retransmitted (Karn) */
+	TSF_MSG_MORE = 1u << 23,     /* last send had MSG_MORE */
+	TSF_CONNECT_SEEN = 1u << 24, /* connect() reported completion (EISCONN next) */
+	TSF_ACCEPTED = 1u << 25,     /* child handed out by accept */
 	TSF_FIN_ACKED = 1u << 27,
-	TSF_FREE_PENDING = 1u << 28, /* freed at the end of the burst */
+	TSF_FREE_PENDING = 1u << 28,  /* freed at the end of the burst */
+	TSF_WAS_CONNECTED = 1u << 29, /* reached ESTABLISHED once */
+	TSF_SYN_ATTEMPTED = 1u << 30, /* connect() started (its outcome not yet reported) */
 };
 
 /* Logical timers, each an absolute deadline (0 = off), merged into one wheel entry. */
@@ -120,6 +121,7 @@ enum tcp_timer_kind {
 	TT_DELACK,
 	TT_KEEPALIVE,
 	TT_LINGER, /* TIME_WAIT / orphaned FIN_WAIT_2 */
+	TT_TLP,    /* tail loss probe (RFC 8985 section 7) */
 	TT_COUNT
 };
 
@@ -155,8 +157,8 @@ struct tcp_sock {
 	struct tcp_sndbuf sb;
 
 	/* receive sequence space */
-	uint32_t irs, rcv_nxt, rcv_wnd_adv; /* rcv_adv_edge: right edge last advertised */
-	uint32_t rcv_adv_edge;
+	uint32_t irs, rcv_nxt;
+	uint32_t rcv_adv_edge; /* right edge of the window last advertised */
 	uint32_t rcvbuf_max;
 	uint32_t rcv_queued; /* in-order bytes waiting for recv */
 	struct tcp_rxq rq;
@@ -191,6 +193,12 @@ struct tcp_sock {
 	uint32_t probes;       /* keepalive / zero-window probes without answer */
 	bool persist;
 	bool syn_retransmitted;
+	bool tlp_sent; /* one probe per episode of unacknowledged data */
+	/* Lost-retransmission detection in SACK recovery: the hole at rxt_una was retransmitted
+	 * when snd_max was rxt_mark; SACKs beyond rxt_mark while it is still missing mean the
+	 * retransmission was lost too. */
+	uint32_t rxt_una, rxt_mark;
+	bool rxt_marked;
 
 	/* keepalive */
 	uint32_t ka_idle_s, ka_intvl_s, ka_cnt;
@@ -310,6 +318,9 @@ int tcp_send_segment(struct tpa_stack *s, struct tcp_sock *ts, uint32_t seq, uin
 uint32_t tcp_rcv_window(const struct tcp_sock *ts);
 uint32_t tcp_eff_mss(const struct tpa_stack *s, const struct tcp_sock *ts);
 void tcp_arm_rtx(struct tpa_stack *s, struct tcp_sock *ts);
+/* Arm the tail loss probe (if an RTT is known and it would fire before the RTO). */
+void tcp_arm_tlp(struct tpa_stack *s, struct tcp_sock *ts);
+void tcp_send_tlp(struct tpa_stack *s, struct tcp_sock *ts);
 void tcp_timer_set(struct tpa_stack *s, struct tcp_sock *ts, enum tcp_timer_kind k, uint64_t at);
 
 /* tcp_input.c */

@@ -76,6 +76,7 @@ void tcp_conn_established(struct tpa_stack *s, struct tcp_sock *ts)
 	if (mss < 64)
 		mss = 64;
 	ts->snd_mss = mss;
+	ts->flags |= TSF_WAS_CONNECTED;
 	tcp_set_state(s, ts, TPA_TCP_ESTABLISHED);
 	tcp_cc_init(&ts->cc, tcp_cc_by_algo((enum tpa_cc_algo)ts->cc_algo), tcp_eff_mss(s, ts),
 	            s->cfg.tcp.initial_cwnd_segs);
@@ -178,8 +179,6 @@ static void syn_sent_input(struct tpa_stack *s, struct tcp_sock *ts, struct rte_
 	}
 	if (!(g->flags & TCP_SYN))
 		goto out;
-	if (ts->flags & TSF_TS_OK && 0)
-		goto out;
 	ts->irs = g->seq;
 	ts->rcv_nxt = g->seq + 1;
 	ts->rcv_adv_edge = ts->rcv_nxt;
@@ -192,10 +191,10 @@ static void syn_sent_input(struct tpa_stack *s, struct tcp_sock *ts, struct rte_
 			ts->snd_nxt = ts->snd_una;
 		ts->snd_wnd = g->wnd; /* SYN: unscaled */
 		ts->max_snd_wnd = ts->snd_wnd;
-		if (ts->flags & TSF_RTT_TIMING || !ts->syn_retransmitted) {
+		/* Karn: a retransmitted SYN gives no sample. */
+		if (!ts->syn_retransmitted) {
 			uint64_t rtt = (s->now_ns - ts->rtt_start_ns) / 1000;
-			if (!ts->syn_retransmitted)
-				tcp_rtt_sample(&ts->rtt, rtt ? (uint32_t)rtt : 1);
+			tcp_rtt_sample(&ts->rtt, rtt ? (uint32_t)rtt : 1);
 		}
 		ts->flags &= ~TSF_RTT_TIMING;
 		tcp_conn_established(s, ts);
@@ -232,7 +231,7 @@ static bool seq_acceptable(const struct tcp_sock *ts, const struct seg *g)
 static void enter_time_wait(struct tpa_stack *s, struct tcp_sock *ts)
 {
 	tcp_set_state(s, ts, TPA_TCP_TIME_WAIT);
-	ts->tmr[TT_RTX] = ts->tmr[TT_KEEPALIVE] = ts->tmr[TT_DELACK] = 0;
+	ts->tmr[TT_RTX] = ts->tmr[TT_KEEPALIVE] = ts->tmr[TT_DELACK] = ts->tmr[TT_TLP] = 0;
 	ts->persist = false;
 	tcp_timer_set(s, ts, TT_LINGER, s->now_ns + (uint64_t)s->cfg.tcp.time_wait_ms * 1000000ull);
 	/* Nothing will be sent any more. */
@@ -269,6 +268,7 @@ static void enter_recovery(struct tpa_stack *s, struct tcp_sock *ts)
 	ts->high_rxt = ts->snd_una;
 	ts->rescue_valid = false;
 	ts->flags |= TSF_IN_RECOVERY;
+	ts->tmr[TT_TLP] = 0;
 	bool sack = (ts->flags & TSF_SACK_OK) != 0;
 	tcp_cc_enter_recovery(&ts->cc, flight, s->now_ns / 1000, sack);
 	STAT_INC(s, tcp_fast_retransmit);
@@ -283,7 +283,28 @@ static void enter_recovery(struct tpa_stack *s, struct tcp_sock *ts)
 		len = out;
 	if (tcp_send_segment(s, ts, ts->snd_una, len, true) == 0)
 		ts->high_rxt = ts->snd_una + len;
+	ts->rxt_una = ts->snd_una;
+	ts->rxt_mark = ts->snd_max;
+	ts->rxt_marked = true;
 	tcp_arm_rtx(s, ts);
+}
+
+/* SACK recovery: the first hole's retransmission was lost if data sent after it is SACKed
+ * while the hole is still there. Send it again rather than wait for the RTO. */
+static void check_lost_retransmit(struct tpa_stack *s, struct tcp_sock *ts)
+{
+	if (!ts->rxt_marked || ts->snd_una != ts->rxt_una || tcp_sack_empty(&ts->scoreboard) ||
+	    !seq_gt(tcp_sack_high_sacked(&ts->scoreboard), ts->rxt_mark))
+		return;
+	uint32_t mss = tcp_eff_mss(s, ts);
+	uint32_t len = tcp_sack_unsacked_len(&ts->scoreboard, ts->snd_una, ts->snd_una + mss);
+	if (!len)
+		return;
+	if (tcp_send_segment(s, ts, ts->snd_una, len, true) == 0) {
+		ts->rxt_mark = ts->snd_max;
+		if (seq_lt(ts->high_rxt, ts->snd_una + len))
+			ts->high_rxt = ts->snd_una + len;
+	}
 }
 
 /* Returns false when the segment must be dropped (and was handled). */
@@ -332,10 +353,21 @@ static bool process_ack(struct tpa_stack *s, struct tcp_sock *ts, struct seg *g)
 		if (ts->flags & TSF_IN_RECOVERY) {
 			if (seq_geq(g->ack, ts->recover)) {
 				ts->flags &= ~TSF_IN_RECOVERY;
+				ts->rxt_marked = false;
 				tcp_cc_exit_recovery(&ts->cc, ts->snd_max - ts->snd_una,
 				                     s->now_ns / 1000);
 			} else {
 				tcp_cc_on_partial_ack(&ts->cc, acked);
+				/* The hole now at snd_una was retransmitted already (it lies below
+				 * high_rxt): watch that retransmission from here on. */
+				if (sack && seq_lt(ts->snd_una, ts->high_rxt) &&
+				    ts->rxt_una != ts->snd_una) {
+					ts->rxt_una = ts->snd_una;
+					ts->rxt_mark = ts->snd_max;
+					ts->rxt_marked = true;
+				}
+				if (sack)
+					check_lost_retransmit(s, ts);
 				if (!sack) {
 					/* RFC 6582: retransmit the next hole right away. */
 					uint32_t len = tcp_eff_mss(s, ts);
@@ -350,33 +382,51 @@ static bool process_ack(struct tpa_stack *s, struct tcp_sock *ts, struct seg *g)
 		}
 		ts->dupacks = 0;
 		ts->persist = false;
-		if (ts->snd_una == ts->snd_max)
+		ts->tlp_sent = false;
+		if (ts->snd_una == ts->snd_max) {
 			ts->tmr[TT_RTX] = 0;
-		else
+			ts->tmr[TT_TLP] = 0;
+		} else {
 			tcp_arm_rtx(s, ts);
+			tcp_arm_tlp(s, ts);
+		}
 		tcp_sock_mark_pending(s, ts, TSF_EV_PENDING);
 		if (fin_ack)
 			fin_acked(s, ts);
 	} else if (g->ack == ts->snd_una) {
-		if (sack && g->o.nsack)
-			tcp_sack_update(&ts->scoreboard, ts->snd_una, ts->snd_max, g->o.sack,
-			                g->o.nsack);
-		/* RFC 5681 duplicate ACK: nothing new, same window, data outstanding. */
-		if (g->dlen == 0 && !(g->flags & (TCP_SYN | TCP_FIN)) && wnd == ts->snd_wnd &&
-		    ts->snd_max != ts->snd_una) {
+		uint32_t newly_sacked = 0;
+		if (sack && g->o.nsack) {
+			newly_sacked = tcp_sack_update(&ts->scoreboard, ts->snd_una, ts->snd_max,
+			                               g->o.sack, g->o.nsack)
+			                       .newly_sacked;
+			if (ts->flags & TSF_IN_RECOVERY)
+				check_lost_retransmit(s, ts);
+		}
+		/* RFC 5681 duplicate ACK: nothing new, same window, data outstanding; with SACK
+		 * also any ACK that SACKs new data (RFC 6675 section 2), data-carrying or not. */
+		bool classic =
+		        g->dlen == 0 && !(g->flags & (TCP_SYN | TCP_FIN)) && wnd == ts->snd_wnd;
+		if ((classic || newly_sacked) && ts->snd_max != ts->snd_una) {
 			ts->dupacks++;
 			STAT_INC(s, tcp_dup_ack_rx);
 			if (!(ts->flags & TSF_IN_RECOVERY)) {
+				uint32_t mss = tcp_eff_mss(s, ts);
 				bool lost = sack && tcp_sack_is_lost(&ts->scoreboard, ts->snd_una,
-				                                     tcp_eff_mss(s, ts),
-				                                     TCP_SACK_DUPTHRESH);
-				/* RFC 6582 3.2 step 1: no new recovery for ACKs of the old
-				 * episode (after an RTO, recover = snd_max at that time). */
-				if ((ts->dupacks >= TCP_SACK_DUPTHRESH || lost) &&
-				    seq_gt(ts->snd_una, ts->recover))
-					enter_recovery(s, ts);
-				else if (ts->dupacks >= TCP_SACK_DUPTHRESH &&
-				         ts->snd_una == ts->recover && ts->recover == ts->iss + 1)
+				                                     mss, TCP_SACK_DUPTHRESH);
+				/* The tail loss probe came back SACKed: what precedes it is lost
+				 * (RFC 8985 section 7.4). */
+				bool probe_sacked =
+				        sack && ts->tlp_sent && !tcp_sack_empty(&ts->scoreboard) &&
+				        seq_geq(tcp_sack_high_sacked(&ts->scoreboard), ts->snd_max);
+				/* RFC 6582 3.2 step 1: no new recovery for duplicates of the old
+				 * episode (after an RTO, recover = snd_max then), unless fresh
+				 * SACK information proves a new loss. */
+				bool new_episode = seq_gt(ts->snd_una, ts->recover) ||
+				                   (ts->snd_una == ts->recover &&
+				                    ts->recover == ts->iss + 1) ||
+				                   lost || probe_sacked;
+				if ((ts->dupacks >= TCP_SACK_DUPTHRESH || lost || probe_sacked) &&
+				    new_episode)
 					enter_recovery(s, ts);
 			} else if (!sack) {
 				tcp_cc_on_dupack(&ts->cc);
@@ -509,6 +559,22 @@ static void established_input(struct tpa_stack *s, struct tcp_sock *ts, struct r
                               struct seg *g)
 {
 	bool ts_ok = (ts->flags & TSF_TS_OK) != 0;
+	/* Simultaneous open (RFC 9293 figure 7): the peer's SYN-ACK repeats its SYN's sequence
+	 * number, which the window check would discard; it completes our handshake. */
+	if (ts->state == TPA_TCP_SYN_RECV && ts->listener == TCP_NO_SOCK &&
+	    (g->flags & (TCP_SYN | TCP_ACK | TCP_RST)) == (TCP_SYN | TCP_ACK) &&
+	    g->seq == ts->irs && g->ack == ts->iss + 1) {
+		ts->snd_una = g->ack;
+		ts->snd_wnd = g->wnd; /* SYN: unscaled */
+		ts->max_snd_wnd = ts->snd_wnd;
+		ts->snd_wl1 = g->seq;
+		ts->snd_wl2 = g->ack;
+		tcp_conn_established(s, ts);
+		ack_now(s, ts);
+		tcp_sock_notify(s, ts);
+		drop(m);
+		return;
+	}
 	/* RFC 7323 5.3 PAWS. */
 	if (ts_ok && g->o.has_ts && !(g->flags & TCP_RST) && seq_lt(g->o.tsval, ts->ts_recent) &&
 	    s->now_ns - ts->ts_recent_age < 24ull * 24 * 3600 * 1000000000ull) {
@@ -521,7 +587,7 @@ static void established_input(struct tpa_stack *s, struct tcp_sock *ts, struct r
 	if (!seq_acceptable(ts, g)) {
 		if (!(g->flags & TCP_RST)) {
 			bool old = seq_lt(g->seq + g->seglen, ts->rcv_nxt) ||
-				   (g->seglen && seq_leq(g->seq + g->seglen, ts->rcv_nxt));
+			           (g->seglen && seq_leq(g->seq + g->seglen, ts->rcv_nxt));
 			ack_now(s, ts);
 			if (!old) {
 				STAT_INC(s, tcp_drop_out_of_window);

@@ -160,6 +160,8 @@ static void rto_fired(struct tpa_stack *s, struct tcp_sock *ts)
 	ts->retries++;
 	tcp_rtt_on_timeout(&ts->rtt);
 	ts->flags &= ~(TSF_IN_RECOVERY | TSF_RTT_TIMING);
+	ts->tmr[TT_TLP] = 0;
+	ts->tlp_sent = true; /* no probe while backing off */
 	ts->recover = ts->snd_max;
 	ts->dupacks = 0;
 	tcp_sack_clear(&ts->scoreboard);
@@ -221,6 +223,10 @@ void tcp_sock_timer_fire(struct tpa_stack *s, struct tcp_sock *ts)
 			break;
 		case TT_LINGER:
 			tcp_sock_closed(s, ts);
+			break;
+		case TT_TLP:
+			if (synchronized(ts) && !(ts->flags & TSF_IN_RECOVERY) && !ts->persist)
+				tcp_send_tlp(s, ts);
 			break;
 		}
 		/* The socket may be gone now. */

@@ -31,6 +31,26 @@ void tcp_arm_rtx(struct tpa_stack *s, struct tcp_sock *ts)
 	tcp_timer_set(s, ts, TT_RTX, s->now_ns + tcp_rtt_rto_ns(&ts->rtt));
 }
 
+void tcp_arm_tlp(struct tpa_stack *s, struct tcp_sock *ts)
+{
+	uint32_t srtt = tcp_rtt_srtt_us(&ts->rtt);
+	if (!srtt || ts->tlp_sent || (ts->flags & TSF_IN_RECOVERY) || ts->persist) {
+		ts->tmr[TT_TLP] = 0;
+		return;
+	}
+	uint64_t pto = 2ull * srtt * 1000;
+	/* A lone segment's ACK may be delayed by the peer. */
+	if (ts->snd_max - ts->snd_una <= ts->snd_mss)
+		pto += (uint64_t)s->cfg.tcp.delack_ms * 1000000ull;
+	if (pto < 10000000ull)
+		pto = 10000000ull;
+	if (pto >= tcp_rtt_rto_ns(&ts->rtt)) {
+		ts->tmr[TT_TLP] = 0;
+		return;
+	}
+	tcp_timer_set(s, ts, TT_TLP, s->now_ns + pto);
+}
+
 uint32_t tcp_eff_mss(const struct tpa_stack *s, const struct tcp_sock *ts)
 {
 	uint32_t mss = ts->snd_mss;
@@ -275,6 +295,7 @@ int tcp_send_segment(struct tpa_stack *s, struct tcp_sock *ts, uint32_t seq, uin
 	if (!ts->tmr[TT_RTX] || ts->persist) {
 		ts->persist = false;
 		tcp_arm_rtx(s, ts);
+		tcp_arm_tlp(s, ts);
 	}
 	return 0;
 }
@@ -366,6 +387,11 @@ static bool send_sack_recovery(struct tpa_stack *s, struct tcp_sock *ts, uint32_
 		if (tcp_send_segment(s, ts, seq, len, true) < 0)
 			break;
 		sent = true;
+		if (seq == ts->snd_una) {
+			ts->rxt_una = seq;
+			ts->rxt_mark = ts->snd_max;
+			ts->rxt_marked = true;
+		}
 		if (nx == TCP_SACK_NEXT_RESCUE) {
 			ts->rescue_rxt = ts->recover;
 			ts->rescue_valid = true;
@@ -374,6 +400,21 @@ static bool send_sack_recovery(struct tpa_stack *s, struct tcp_sock *ts, uint32_
 		}
 	}
 	return sent;
+}
+
+/* The probe: new data if the peer's window allows, else the last segment again. */
+void tcp_send_tlp(struct tpa_stack *s, struct tcp_sock *ts)
+{
+	uint32_t mss = tcp_eff_mss(s, ts);
+	ts->tlp_sent = true;
+	if (ts->snd_una == ts->snd_max || ts->snd_nxt != ts->snd_max)
+		return;
+	if (send_new(s, ts, mss, mss, true))
+		return;
+	uint32_t len = ts->snd_max - ts->snd_una;
+	if (len > mss)
+		len = mss;
+	tcp_send_segment(s, ts, ts->snd_max - len, len, true);
 }
 
 void tcp_output(struct tpa_stack *s, struct tcp_sock *ts)
@@ -404,6 +445,10 @@ void tcp_output(struct tpa_stack *s, struct tcp_sock *ts)
 	} else {
 		uint32_t flight = ts->snd_nxt - ts->snd_una;
 		uint32_t cwnd = tcp_cc_cwnd(&ts->cc);
+		/* RFC 3042 limited transmit: the first two duplicate ACKs each let one new
+		 * segment out, so small windows still produce three duplicates. */
+		if (!(ts->flags & TSF_IN_RECOVERY) && ts->dupacks && ts->snd_nxt == ts->snd_max)
+			cwnd += (ts->dupacks < 2 ? ts->dupacks : 2) * mss;
 		uint32_t budget = cwnd > flight ? cwnd - flight : 0;
 		send_new(s, ts, mss, budget, false);
 	}

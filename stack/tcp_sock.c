@@ -265,18 +265,14 @@ uint32_t tcp_sock_events(const struct tcp_sock *ts)
 	case TPA_TCP_SYN_RECV:
 		return 0;
 	case TPA_TCP_CLOSED:
-		ev = TPA_EV_HUP;
+		/* Linux: a closed socket is HUP and writable (the write fails at once). */
+		ev = TPA_EV_HUP | TPA_EV_OUT;
 		if (ts->soerror)
 			ev |= TPA_EV_ERR;
-		if (ts->flags & (TSF_RESET | TSF_FIN_RCVD) || ts->soerror)
+		if (ts->soerror || (ts->flags & (TSF_RESET | TSF_FIN_RCVD | TSF_WAS_CONNECTED)))
 			ev |= TPA_EV_IN | TPA_EV_RDHUP;
-		if (ts->flags & TSF_RESET || ts->soerror)
-			ev |= TPA_EV_OUT;
 		if (ts->rcv_queued)
 			ev |= TPA_EV_IN;
-		/* A socket that never connected is only HUP (Linux: EPOLLOUT|EPOLLHUP). */
-		if (!(ts->flags & (TSF_RESET | TSF_FIN_RCVD)) && !ts->soerror)
-			ev |= TPA_EV_OUT;
 		return ev;
 	default:
 		break;

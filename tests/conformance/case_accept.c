@@ -81,8 +81,9 @@ static void subject(void)
 	greet(d, "d");
 
 	/* A client on this host reaches the wildcard listener over loopback. */
-	struct sockaddr_in lo = {.sin_family = AF_INET, .sin_port = htons(CONF_PORT(0)),
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct sockaddr_in lo = {.sin_family = AF_INET,
+	                         .sin_port = htons(CONF_PORT(0)),
+	                         .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	int lc = socket(AF_INET, SOCK_STREAM, 0);
 	res("loopback connect", connect(lc, (struct sockaddr *)&lo, sizeof(lo)));
 	say("poll listener (loopback) revents=%#x", wait_fd(l, POLLIN, 10000));

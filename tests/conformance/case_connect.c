@@ -77,8 +77,8 @@ static void subject(void)
 	int e = socket(AF_INET, SOCK_STREAM, 0);
 	res("connect short addrlen", connect(e, (struct sockaddr *)&sin, 4));
 	res("connect NULL", connect(e, NULL, sizeof(sin)));
-	res("connect on a pipe-like non-socket", connect(0 > 1 ? e : -5, (struct sockaddr *)&sin,
-							  sizeof(sin)));
+	res("connect on a pipe-like non-socket",
+	    connect(0 > 1 ? e : -5, (struct sockaddr *)&sin, sizeof(sin)));
 
 	/* Bound before connecting: the local address is kept. */
 	int f = socket(AF_INET, SOCK_STREAM, 0);

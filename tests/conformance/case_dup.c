@@ -75,7 +75,8 @@ static void peer(void)
 	res("recv DONTWAIT while one fd is open", recv(c, buf, 1, MSG_DONTWAIT));
 	ctl_sync("checked");
 	ctl_sync("all closed");
-	say("EOF after last close: %d", (wait_fd(c, POLLIN, 10000) & POLLIN) && read(c, buf, 1) == 0);
+	say("EOF after last close: %d",
+	    (wait_fd(c, POLLIN, 10000) & POLLIN) && read(c, buf, 1) == 0);
 	close(c);
 }
 

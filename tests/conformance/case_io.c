@@ -73,8 +73,8 @@ static void subject(void)
 	say("recvfrom '%s' addrlen %u", buf, (unsigned)sl);
 	char m1[4] = {0}, m2[4] = {0};
 	struct iovec miov[2] = {{m1, 2}, {m2, 3}};
-	struct msghdr mh = {.msg_name = &ss, .msg_namelen = sizeof(ss), .msg_iov = miov,
-			    .msg_iovlen = 2};
+	struct msghdr mh = {
+	        .msg_name = &ss, .msg_namelen = sizeof(ss), .msg_iov = miov, .msg_iovlen = 2};
 	res("recvmsg WAITALL", recvmsg(x, &mh, MSG_WAITALL));
 	say("recvmsg '%s' '%s' namelen %u flags %#x", m1, m2, (unsigned)mh.msg_namelen,
 	    mh.msg_flags);
@@ -183,8 +183,7 @@ static void peer(void)
 	ctl_sync("sendfile");
 	static uint8_t fb[100000];
 	size_t fbn = read_full(c, fb, sizeof(fb));
-	say("sendfile bytes %zu bad %zu", fbn,
-	    check_pattern(fb, 0, sizeof(fb)));
+	say("sendfile bytes %zu bad %zu", fbn, check_pattern(fb, 0, sizeof(fb)));
 	uint32_t bad;
 	size_t got = drain(c, &bad);
 	say("bulk read %zu bad bytes %u", got, bad);

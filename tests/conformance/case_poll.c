@@ -66,7 +66,8 @@ static void show_select(int nfds, int *fds, int n, bool w, long usec, const char
 	int off = snprintf(line, sizeof(line), "%s: select = %d", what, k);
 	for (int i = 0; i < n; i++)
 		off += snprintf(line + off, sizeof(line) - (size_t)off, " [%d:%s%s]", i,
-				FD_ISSET(fds[i], &r) ? "r" : "", w && FD_ISSET(fds[i], &wr) ? "w" : "");
+		                FD_ISSET(fds[i], &r) ? "r" : "",
+		                w && FD_ISSET(fds[i], &wr) ? "w" : "");
 	say("%s", line);
 }
 
@@ -85,11 +86,11 @@ static void subject(void)
 	int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK);
 
 	struct pollfd set[5] = {
-		{.fd = x, .events = POLLIN | POLLRDHUP},
-		{.fd = p[0], .events = POLLIN},
-		{.fd = efd, .events = POLLIN},
-		{.fd = tfd, .events = POLLIN},
-		{.fd = x, .events = POLLOUT},
+	        {.fd = x, .events = POLLIN | POLLRDHUP},
+	        {.fd = p[0], .events = POLLIN},
+	        {.fd = efd, .events = POLLIN},
+	        {.fd = tfd, .events = POLLIN},
+	        {.fd = x, .events = POLLOUT},
 	};
 	show_poll(set, 4, 0, "all idle");
 	show_poll(set, 5, 0, "x writable");

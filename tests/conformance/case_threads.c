@@ -9,7 +9,7 @@
 
 #include "conf.h"
 
-#define NT 4
+#define NT    4
 #define BYTES (2u << 20)
 
 static int listener;

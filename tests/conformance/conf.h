@@ -23,12 +23,12 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#define CONF_PORT(n) (7001 + (n))
+#define CONF_PORT(n)      (7001 + (n))
 #define CONF_PEER_PORT(n) (7101 + (n))
 #define CONF_REFUSED_PORT 7109
-#define CONF_CTL_PORT 7900
+#define CONF_CTL_PORT     7900
 
-extern const char *conf_role;  /* "S" or "P" */
+extern const char *conf_role; /* "S" or "P" */
 extern const char *conf_subject_ip, *conf_peer_ip;
 
 /* Runs subject() or peer() according to argv[1]; returns the exit status. */

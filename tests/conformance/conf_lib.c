@@ -23,17 +23,19 @@ static int ctl_fd = -1;
 const char *errname(int e)
 {
 	switch (e) {
-#define E(x)                                                                                    \
-	case x:                                                                                 \
+#define E(x)                                                                                       \
+	case x:                                                                                    \
 		return #x;
-		E(EAGAIN) E(EINTR) E(EBADF) E(EINVAL) E(EPIPE) E(ECONNRESET) E(ECONNREFUSED)
-		E(ETIMEDOUT) E(EINPROGRESS) E(EALREADY) E(EISCONN) E(ENOTCONN) E(ENOTSOCK)
-		E(EFAULT) E(ENOPROTOOPT) E(EOPNOTSUPP) E(EADDRINUSE) E(EADDRNOTAVAIL) E(EEXIST)
-		E(ENOENT) E(EMFILE) E(ENOMEM) E(EHOSTUNREACH) E(ENETUNREACH) E(ESPIPE) E(EPERM)
-		E(EACCES) E(ENOSYS) E(ECONNABORTED) E(EDESTADDRREQ) E(EMSGSIZE) E(ESHUTDOWN)
+		E(EAGAIN)
+		E(EINTR) E(EBADF) E(EINVAL) E(EPIPE) E(ECONNRESET) E(ECONNREFUSED) E(ETIMEDOUT)
+		        E(EINPROGRESS) E(EALREADY) E(EISCONN) E(ENOTCONN) E(ENOTSOCK) E(EFAULT)
+		                E(ENOPROTOOPT) E(EOPNOTSUPP) E(EADDRINUSE) E(EADDRNOTAVAIL)
+		                        E(EEXIST) E(ENOENT) E(EMFILE) E(ENOMEM) E(EHOSTUNREACH)
+		                                E(ENETUNREACH) E(ESPIPE) E(EPERM) E(EACCES)
+		                                        E(ENOSYS) E(ECONNABORTED) E(EDESTADDRREQ)
+		                                                E(EMSGSIZE) E(ESHUTDOWN)
 #undef E
-	default:
-		return "E?";
+		                                                        default : return "E?";
 	}
 }
 

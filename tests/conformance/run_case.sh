@@ -49,9 +49,13 @@ if [ "$mode" = kernel ]; then
 	exit 0
 fi
 [ -n "$lib" ] && [ -f "$lib" ] || { echo "FAIL: TPA_SHIM_LIB not set or missing"; exit 1; }
+# A sanitizer build of the shim needs its runtime loaded first in an uninstrumented program.
+preload=$lib
+asan=$(ldd "$lib" | awk '/libasan/ {print $3}')
+[ -n "$asan" ] && preload="$asan:$lib"
 case $mode in
-passthrough) run_once shim LD_PRELOAD="$lib" ;;
-accelerated) run_once shim LD_PRELOAD="$lib" TPA_IFACE="$P-s0" TPA_PORTS=7001-7010 \
+passthrough) run_once shim LD_PRELOAD="$preload" ;;
+accelerated) run_once shim LD_PRELOAD="$preload" TPA_IFACE="$P-s0" TPA_PORTS=7001-7010 \
 	TPA_CONNECT=198.18.0.1/32:7101-7110 ${CONF_EXTRA_ENV:-} ;;
 *) echo "unknown mode $mode"; exit 2 ;;
 esac

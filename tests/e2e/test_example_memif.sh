@@ -27,7 +27,8 @@ stop_server() {
 client() { # log, args...
 	local log=$1
 	shift
-	env "${common[@]}" TPA_MEMIF_ROLE=client TPA_IP=10.77.0.1/24 "$EXAMPLE" client \
+	# A stalled transfer must fail with the client's counters, not hang until ctest's limit.
+	timeout -s TERM 150 env "${common[@]}" TPA_MEMIF_ROLE=client TPA_IP=10.77.0.1/24 "$EXAMPLE" client --stats \
 		--connect 10.77.0.2:5001 "$@" >"$log" 2>&1 || { cat "$log"; return 1; }
 }
 

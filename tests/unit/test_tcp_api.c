@@ -519,6 +519,86 @@ START_TEST(readiness_hook_fires)
 }
 END_TEST
 
+struct port_log {
+	int reserved, released;
+	uint16_t on_port[8], off_port[8];
+	int n_on, n_off;
+	uint16_t last_released;
+};
+static struct port_log plog;
+
+static int reserve_hook(void *ctx, uint32_t laddr, uint16_t *port)
+{
+	plog.reserved++;
+	*port = 40000;
+	return 0;
+}
+static void release_hook(void *ctx, uint16_t port)
+{
+	plog.released++;
+	plog.last_released = port;
+}
+static void steer_hook(void *ctx, uint16_t port, int on)
+{
+	if (on && plog.n_on < 8)
+		plog.on_port[plog.n_on++] = port;
+	if (!on && plog.n_off < 8)
+		plog.off_port[plog.n_off++] = port;
+}
+static void port_tweak(void *ctx, int node, struct tpa_stack_config *cfg)
+{
+	if (node == 1) {
+		cfg->hooks.port_reserve = reserve_hook;
+		cfg->hooks.port_release = release_hook;
+		cfg->hooks.port_steer = steer_hook;
+	}
+}
+
+START_TEST(port_hooks_follow_socket_lifetime)
+{
+	sim_world_destroy(w);
+	test_eal_init();
+	memset(&plog, 0, sizeof(plog));
+	struct sim_world_opts o;
+	sim_world_opts_init(&o);
+	o.tweak = port_tweak;
+	w = sim_world_create(&o);
+	s0 = sim_stack(w, 0);
+	s1 = sim_stack(w, 1);
+	int l = sim_listen(w, 0, 7000, 8);
+	/* node 1 listens too: steering on for its port. */
+	int l1 = tpa_socket(s1);
+	struct sockaddr_in any = {.sin_family = AF_INET, .sin_port = htons(7001)};
+	ck_assert_int_eq(tpa_bind(s1, l1, (struct sockaddr *)&any, sizeof(any)), 0);
+	ck_assert_int_eq(plog.n_on, 0);
+	ck_assert_int_eq(tpa_listen(s1, l1, 4), 0);
+	ck_assert_int_eq(plog.n_on, 1);
+	ck_assert_uint_eq(plog.on_port[0], 7001);
+	ck_assert_int_eq(tpa_close(s1, l1), 0);
+	ck_assert_int_eq(plog.n_off, 1);
+	ck_assert_uint_eq(plog.off_port[0], 7001);
+	/* Active open: the port comes from port_reserve, is steered, and both are undone only
+	 * when the connection is completely gone (after TIME_WAIT). */
+	int c, srv;
+	ck_assert_int_eq(sim_connect(w, 0, l, 7000, &c, &srv), 0);
+	ck_assert_int_eq(plog.reserved, 1);
+	ck_assert_int_eq(plog.n_on, 2);
+	ck_assert_uint_eq(plog.on_port[1], 40000);
+	tpa_close(s1, c);
+	sim_run_for(w, VCLOCK_S(1));
+	tpa_close(s0, srv);
+	sim_run_for(w, VCLOCK_S(1));
+	ck_assert_int_eq(plog.released, 0); /* TIME_WAIT holds it */
+	sim_run_for(w, VCLOCK_S(120));
+	ck_assert_int_eq(plog.released, 1);
+	ck_assert_uint_eq(plog.last_released, 40000);
+	ck_assert_int_eq(plog.n_off, 2);
+	ck_assert_uint_eq(plog.off_port[1], 40000);
+	tpa_close(s0, l);
+	close_all_and_drain();
+}
+END_TEST
+
 START_TEST(many_connections)
 {
 	int l = sim_listen(w, 0, 7100, 1024);
@@ -564,6 +644,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, simultaneous_close);
 	tcase_add_test(tc, socket_options_roundtrip);
 	tcase_add_test(tc, readiness_hook_fires);
+	tcase_add_test(tc, port_hooks_follow_socket_lifetime);
 	tcase_add_test(tc, many_connections);
 	suite_add_tcase(s, tc);
 	return s;

@@ -733,6 +733,68 @@ START_TEST(close_with_unread_data_sends_rst)
 }
 END_TEST
 
+START_TEST(simultaneous_open)
+{
+	int c = tpa_socket(rig.s);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(5000)};
+	a.sin_addr.s_addr = peer_ip();
+	ck_assert_int_eq(tpa_connect(rig.s, c, (struct sockaddr *)&a, sizeof(a)), -EINPROGRESS);
+	tpa_stack_flush(rig.s);
+	struct parsed_tcp syn = last_tcp(&rig);
+	ck_assert_uint_eq(syn.flags, CRAFT_TCP_SYN);
+	/* The peer's SYN crosses ours. */
+	struct seg_opts o = {.sport = 5000, .dport = syn.sport};
+	send_seg(&rig, CRAFT_TCP_SYN, PEER_ISN, 0, &o);
+	struct parsed_tcp sa = last_tcp(&rig);
+	ck_assert_uint_eq(sa.flags, CRAFT_TCP_SYN | CRAFT_TCP_ACK);
+	ck_assert_uint_eq(sa.seq, syn.seq);
+	ck_assert_uint_eq(sa.ack, PEER_ISN + 1);
+	ck_assert_uint_eq(tpa_sock_events(rig.s, c) & TPA_EV_OUT, 0);
+	/* Its SYN-ACK completes the handshake. */
+	send_seg(&rig, CRAFT_TCP_SYN | CRAFT_TCP_ACK, PEER_ISN, syn.seq + 1, &o);
+	ck_assert_uint_eq(tpa_sock_events(rig.s, c), TPA_EV_OUT);
+	ck_assert_uint_eq(last_tcp(&rig).flags, CRAFT_TCP_ACK);
+	ck_assert_uint_eq(last_tcp(&rig).ack, PEER_ISN + 1);
+	ck_assert_int_eq(tpa_send(rig.s, c, "hi", 2, 0), 2);
+	tpa_stack_flush(rig.s);
+	ck_assert_uint_eq(last_tcp(&rig).payload_len, 2);
+	ck_assert_uint_eq(last_tcp(&rig).seq, syn.seq + 1);
+	struct linger lg = {1, 0};
+	tpa_setsockopt(rig.s, c, TPA_SO_LINGER, &lg, sizeof(lg));
+	ck_assert_int_eq(tpa_close(rig.s, c), 0);
+	tpa_stack_flush(rig.s);
+	ck_assert_uint_eq(last_tcp(&rig).flags & CRAFT_TCP_RST, CRAFT_TCP_RST);
+	ck_assert_uint_eq(tpa_stack_socket_count(rig.s), 1);
+}
+END_TEST
+
+START_TEST(connect_rst_refused_and_syn_retries)
+{
+	int c = tpa_socket(rig.s);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(5001)};
+	a.sin_addr.s_addr = peer_ip();
+	ck_assert_int_eq(tpa_connect(rig.s, c, (struct sockaddr *)&a, sizeof(a)), -EINPROGRESS);
+	tpa_stack_flush(rig.s);
+	struct parsed_tcp syn = last_tcp(&rig);
+	/* An unacceptable RST (wrong ACK) is ignored; the right one refuses. */
+	struct seg_opts o = {.sport = 5001, .dport = syn.sport};
+	send_seg(&rig, CRAFT_TCP_RST | CRAFT_TCP_ACK, 0, syn.seq + 7, &o);
+	ck_assert_uint_eq(tpa_sock_events(rig.s, c) & TPA_EV_ERR, 0);
+	/* The SYN is retried on its timer. */
+	uint32_t n = frames(&rig);
+	vclock_set(&rig.clock, tpa_stack_next_timer_ns(rig.s));
+	tpa_stack_run_timers(rig.s);
+	tpa_stack_flush(rig.s);
+	ck_assert_uint_eq(frames(&rig), n + 1); /* the retry (a RST is never answered) */
+	ck_assert_uint_eq(last_tcp(&rig).flags, CRAFT_TCP_SYN);
+	ck_assert_uint_eq(last_tcp(&rig).seq, syn.seq);
+	send_seg(&rig, CRAFT_TCP_RST | CRAFT_TCP_ACK, 0, syn.seq + 1, &o);
+	ck_assert_uint_ne(tpa_sock_events(rig.s, c) & TPA_EV_ERR, 0);
+	ck_assert_int_eq(tpa_connect(rig.s, c, (struct sockaddr *)&a, sizeof(a)), -ECONNREFUSED);
+	ck_assert_int_eq(tpa_close(rig.s, c), 0);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("tcp_segments");
@@ -762,6 +824,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, out_of_order_gets_sack);
 	tcase_add_test(tc, fin_then_eof);
 	tcase_add_test(tc, close_with_unread_data_sends_rst);
+	tcase_add_test(tc, simultaneous_open);
+	tcase_add_test(tc, connect_rst_refused_and_syn_retries);
 	suite_add_tcase(s, tc);
 	return s;
 }
