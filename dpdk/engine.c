@@ -237,7 +237,8 @@ static int find_xdp_prog(const struct tpa_engine_config *cfg, char *out, size_t 
 		snprintf(out, len, "%s", cfg->xdp_prog);
 		return 0;
 	}
-	/* Next to the library or program this code is linked into: <libdir>/tpa/. */
+	/* Relative to the library or program this code is linked into: <libdir>/tpa/ for a
+	 * library, <prefix>/<libdir>/tpa/ for a program in <prefix>/bin (relocatable installs). */
 	Dl_info di;
 	if (dladdr((void *)find_xdp_prog, &di) && di.dli_fname) {
 		char dir[PATH_MAX];
@@ -245,9 +246,12 @@ static int find_xdp_prog(const struct tpa_engine_config *cfg, char *out, size_t 
 		char *slash = strrchr(dir, '/');
 		if (slash) {
 			*slash = '\0';
-			snprintf(out, len, "%s/tpa/tpa_steer.bpf.o", dir);
-			if (!access(out, R_OK))
-				return 0;
+			const char *rel[] = {"", "/../" TPA_INSTALL_LIBDIR};
+			for (size_t i = 0; i < 2; i++) {
+				snprintf(out, len, "%s%s/tpa/tpa_steer.bpf.o", dir, rel[i]);
+				if (!access(out, R_OK))
+					return 0;
+			}
 		}
 	}
 	const char *candidates[] = {TPA_XDP_OBJ_INSTALL, TPA_XDP_OBJ_BUILD};
@@ -484,13 +488,15 @@ struct tpa_engine *tpa_engine_create(const struct tpa_engine_config *cfg, char *
 		goto fail;
 	}
 
-	/* XDP: the program, a stale copy of it, the watchdog (before EAL: see watchdog.c). */
+	/* Steering (XDP for af_xdp, a tc filter for af_packet): the object, a stale copy of it,
+	 * the watchdog (before EAL: see watchdog.c). */
 	char xdp_prog[TPA_ENGINE_PATH_MAX] = "";
 	int use_xdp = cfg->port_kind == TPA_PORT_AF_XDP && cfg->xdp_steer;
-	if (use_xdp) {
+	int use_tc = cfg->port_kind == TPA_PORT_AF_PACKET && cfg->xdp_steer;
+	if (use_xdp || use_tc) {
 		if ((rc = find_xdp_prog(cfg, xdp_prog, sizeof(xdp_prog), err, errlen)))
 			goto fail;
-		if ((rc = xdp_ctl_clear_stale(in->ifindex, err, errlen)) < 0)
+		if (use_xdp && (rc = xdp_ctl_clear_stale(in->ifindex, err, errlen)) < 0)
 			goto fail;
 		if (cfg->watchdog) {
 			rc = watchdog_start(err, errlen);
@@ -590,7 +596,14 @@ struct tpa_engine *tpa_engine_create(const struct tpa_engine_config *cfg, char *
 		e->xdp_open = 1;
 		in->xdp_attached = 1;
 		if (e->watchdog_fd >= 0)
-			watchdog_arm(e->watchdog_fd, in->ifindex, e->xdp.prog_id);
+			watchdog_arm(e->watchdog_fd, in->ifindex, e->xdp.prog_id, 0);
+	} else if (use_tc) {
+		rc = xdp_ctl_open_tc(&e->xdp, in->ifindex, xdp_prog, in->ipv4_addr, err, errlen);
+		if (rc)
+			goto fail;
+		e->xdp_open = 1;
+		if (e->watchdog_fd >= 0)
+			watchdog_arm(e->watchdog_fd, in->ifindex, e->xdp.prog_id, 1);
 	}
 	if (e->kernel_iface) {
 		e->hold = malloc(sizeof(*e->hold));

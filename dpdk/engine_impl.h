@@ -86,6 +86,8 @@ void nl_neigh_close(struct nl_neigh_watch *w);
 struct xdp_ctl {
 	int ifindex;
 	uint32_t prog_id;
+	int tc;              /* the tc ingress variant (af_packet), not XDP */
+	int tc_hook_created; /* we created the clsact qdisc: remove it at the end */
 	int ports_fd;
 	int config_fd;
 	int stats_fd;
@@ -100,6 +102,12 @@ int xdp_ctl_steer(struct xdp_ctl *x, uint16_t port, int on);
 /* Detach program `id` from ifindex only if it is still the attached one. 1 = detached. */
 int xdp_ctl_detach_prog(int ifindex, uint32_t id);
 void xdp_ctl_stats(struct xdp_ctl *x, uint64_t *redirected, uint64_t *passed, uint64_t *no_socket);
+/* af_packet: load the object's tc program and attach it at ingress, where it drops the frames
+ * tpa serves (the packet socket already has its copy) so the kernel's TCP never answers them. */
+int xdp_ctl_open_tc(struct xdp_ctl *x, int ifindex, const char *obj_path, uint32_t ipv4_addr_be,
+                    char *err, size_t errlen);
+/* Remove our tc filter from ifindex if it is there. 1 = removed. */
+int xdp_ctl_tc_detach(int ifindex);
 /* Close map fds; if detach, remove the program from the interface (only if it is ours). */
 void xdp_ctl_close(struct xdp_ctl *x, int detach);
 
@@ -129,8 +137,9 @@ void port_hold_release_all(struct port_hold *h);
  * EAL starts (the process is still small and single-threaded). Returns the write end of its
  * command pipe (CLOEXEC) or -errno. */
 int watchdog_start(char *err, size_t errlen);
-/* Tell the watchdog which program to detach from which interface if this process dies. */
-int watchdog_arm(int fd, int ifindex, uint32_t prog_id);
+/* Tell the watchdog which program to detach from which interface if this process dies
+ * (tc = 1: our tc ingress filter instead of an XDP program). */
+int watchdog_arm(int fd, int ifindex, uint32_t prog_id, int tc);
 /* The engine cleaned up normally: the watchdog exits without touching anything. */
 void watchdog_stop(int fd);
 

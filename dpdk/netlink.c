@@ -217,11 +217,13 @@ static int neigh_cb(void *arg, struct nlmsghdr *nh)
 	if (nh->nlmsg_type == RTM_NEWNEIGH && (nd->ndm_state & usable) && mac) {
 		c->fn(c->arg, dst, mac);
 		c->count++;
-	} else if (nh->nlmsg_type == RTM_DELNEIGH || (nd->ndm_state & NUD_FAILED)) {
+	} else if (nh->nlmsg_type == RTM_NEWNEIGH && (nd->ndm_state & NUD_FAILED)) {
 		c->fn(c->arg, dst, NULL);
 		c->count++;
 	}
-	/* NUD_INCOMPLETE: resolution under way; the answer comes as another notification. */
+	/* NUD_INCOMPLETE: resolution under way; the answer comes as another notification.
+	 * RTM_DELNEIGH is ignored: the kernel garbage-collects entries it does not use itself,
+	 * which says nothing about the peer; the stack's own entry ages out and re-resolves. */
 	return 0;
 }
 

@@ -98,7 +98,6 @@ int eal_args_build(struct eal_args *a, const struct tpa_engine_config *cfg, cons
 	memset(a, 0, sizeof(*a));
 	int rc = 0;
 	rc |= add_arg(a, "tpa");
-	rc |= add_arg(a, "--in-memory");
 	rc |= add_arg(a, "--no-telemetry");
 	rc |= add_arg(a, "--log-level");
 	rc |= add_arg(a, "%s", cfg->log_level[0] ? cfg->log_level : "error");
@@ -116,8 +115,13 @@ int eal_args_build(struct eal_args *a, const struct tpa_engine_config *cfg, cons
 		                     "nr_hugepages, or set TPA_HUGEPAGES=auto|no)",
 		                     (mb + 1) / 2);
 	}
-	if (!huge) {
+	/* No shared runtime files either way, so several processes never collide.
+	 * (--in-memory implies --legacy-mem with --no-huge, which EAL refuses.) */
+	if (huge) {
+		rc |= add_arg(a, "--in-memory");
+	} else {
 		rc |= add_arg(a, "--no-huge");
+		rc |= add_arg(a, "--no-shconf");
 		rc |= add_arg(a, "-m");
 		rc |= add_arg(a, "%u", mb);
 	}

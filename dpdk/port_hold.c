@@ -29,6 +29,8 @@ static int bind_port(uint32_t addr_be, uint16_t port, uint16_t *got)
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
+	/* No SO_REUSEADDR: with it, another program's SO_REUSEADDR socket could bind and listen
+	 * on the port we hold (neither of us listening is no conflict for Linux). */
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
 	sa.sin_addr.s_addr = addr_be;
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {

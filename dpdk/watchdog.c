@@ -8,7 +8,8 @@
  * It is double-forked (its parent exits at once and is reaped here), so it is never a child of
  * the program: the program's waitpid()/SIGCHLD handling never sees it. It watches the program
  * through a pidfd (so forks of the program holding inherited fds do not keep it waiting) and
- * takes commands over a socket pair: "A <ifindex> <prog_id>" arms it, "D" disarms it and it
+ * takes commands over a socket pair: "A <ifindex> <prog_id>" (XDP) or "T <ifindex> <prog_id>"
+ * (tc filter, af_packet) arms it, "D" disarms it and it
  * exits. The socket closing without "D" means the program (and every fork sharing it) died. It is
  * forked before EAL starts so it maps no DPDK memory and inherits no threads, and closes every fd
  * but its own.
@@ -69,7 +70,7 @@ static void watchdog_main(int cmd_fd, pid_t watched)
 	signal(SIGPIPE, SIG_IGN);
 	setsid();
 
-	int ifindex = 0;
+	int ifindex = 0, tc = 0;
 	unsigned prog_id = 0;
 	char buf[128];
 	size_t have = 0;
@@ -94,8 +95,10 @@ static void watchdog_main(int cmd_fd, pid_t watched)
 				*nl = '\0';
 				if (buf[0] == 'D')
 					_exit(0);
-				if (buf[0] == 'A')
+				if (buf[0] == 'A' || buf[0] == 'T') {
 					sscanf(buf + 1, "%d %u", &ifindex, &prog_id);
+					tc = buf[0] == 'T';
+				}
 				size_t used = (size_t)(nl + 1 - buf);
 				memmove(buf, nl + 1, have - used + 1);
 				have -= used;
@@ -104,7 +107,9 @@ static void watchdog_main(int cmd_fd, pid_t watched)
 				have = 0;
 		}
 	}
-	if (ifindex && prog_id)
+	if (ifindex && tc)
+		xdp_ctl_tc_detach(ifindex);
+	else if (ifindex && prog_id)
 		xdp_ctl_detach_prog(ifindex, prog_id);
 	_exit(0);
 }
@@ -143,10 +148,10 @@ int watchdog_start(char *err, size_t errlen)
 	return p[1];
 }
 
-int watchdog_arm(int fd, int ifindex, uint32_t prog_id)
+int watchdog_arm(int fd, int ifindex, uint32_t prog_id, int tc)
 {
 	char msg[64];
-	int n = snprintf(msg, sizeof(msg), "A %d %u\n", ifindex, prog_id);
+	int n = snprintf(msg, sizeof(msg), "%c %d %u\n", tc ? 'T' : 'A', ifindex, prog_id);
 	return send(fd, msg, (size_t)n, MSG_NOSIGNAL) == n ? 0 : -EIO;
 }
 

@@ -198,6 +198,78 @@ void xdp_ctl_stats(struct xdp_ctl *x, uint64_t *redirected, uint64_t *passed, ui
 	}
 }
 
+/* ---- tc variant (af_packet) ------------------------------------------------------------ */
+
+#define TPA_TC_HANDLE 0x7470 /* "tp" */
+#define TPA_TC_PRIO   1
+
+int xdp_ctl_tc_detach(int ifindex)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, q, .handle = TPA_TC_HANDLE, .priority = TPA_TC_PRIO);
+	if (bpf_tc_query(&hook, &q))
+		return 0;
+	/* Only ours: same handle/priority and the program's name. */
+	char name[32] = "";
+	if (prog_name(q.prog_id, name, sizeof(name)) || strcmp(name, TPA_STEER_TC_PROG_NAME))
+		return 0;
+	LIBBPF_OPTS(bpf_tc_opts, d, .handle = TPA_TC_HANDLE, .priority = TPA_TC_PRIO);
+	return bpf_tc_detach(&hook, &d) ? -1 : 1;
+}
+
+int xdp_ctl_open_tc(struct xdp_ctl *x, int ifindex, const char *obj_path, uint32_t ipv4_addr_be,
+                    char *err, size_t errlen)
+{
+	memset(x, 0, sizeof(*x));
+	x->ifindex = ifindex;
+	x->ports_fd = x->config_fd = x->stats_fd = -1;
+	struct bpf_object *obj = bpf_object__open_file(obj_path, NULL);
+	if (!obj)
+		return engine_seterr(err, errlen, errno ? errno : EINVAL,
+		                     "TPA_XDP_PROG: cannot open %s", obj_path);
+	int rc = bpf_object__load(obj);
+	struct bpf_program *prog =
+	        rc ? NULL : bpf_object__find_program_by_name(obj, TPA_STEER_TC_PROG_NAME);
+	if (!prog) {
+		bpf_object__close(obj);
+		return engine_seterr(err, errlen, rc ? -rc : ENOENT,
+		                     "TPA_XDP_PROG: %s: loading the tc program '%s' failed%s%s",
+		                     obj_path, TPA_STEER_TC_PROG_NAME, rc ? ": " : "",
+		                     rc ? strerror(-rc) : "");
+	}
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
+	rc = bpf_tc_hook_create(&hook);
+	if (rc && rc != -EEXIST) {
+		bpf_object__close(obj);
+		return engine_seterr(err, errlen, -rc, "tc: creating the ingress hook: %s",
+		                     strerror(-rc));
+	}
+	x->tc_hook_created = rc == 0;
+	/* REPLACE: a filter left by a dead engine is taken over. */
+	LIBBPF_OPTS(bpf_tc_opts, o, .handle = TPA_TC_HANDLE, .priority = TPA_TC_PRIO,
+	            .prog_fd = bpf_program__fd(prog), .flags = BPF_TC_F_REPLACE);
+	rc = bpf_tc_attach(&hook, &o);
+	if (rc) {
+		bpf_object__close(obj);
+		return engine_seterr(err, errlen, -rc, "tc: attaching %s: %s",
+		                     TPA_STEER_TC_PROG_NAME, strerror(-rc));
+	}
+	x->tc = 1;
+	x->prog_id = o.prog_id;
+	x->ports_fd = dup(bpf_object__find_map_fd_by_name(obj, TPA_STEER_MAP_PORTS));
+	x->config_fd = dup(bpf_object__find_map_fd_by_name(obj, TPA_STEER_MAP_CONFIG));
+	x->stats_fd = dup(bpf_object__find_map_fd_by_name(obj, TPA_STEER_MAP_STATS));
+	bpf_object__close(obj); /* the attached filter keeps the program and its maps */
+	struct tpa_steer_config c = {.ipv4_addr = ipv4_addr_be};
+	uint32_t key = 0;
+	if (x->ports_fd < 0 || x->config_fd < 0 ||
+	    bpf_map_update_elem(x->config_fd, &key, &c, BPF_ANY)) {
+		xdp_ctl_close(x, 1);
+		return engine_seterr(err, errlen, EINVAL, "tc: %s lacks its maps", obj_path);
+	}
+	return 0;
+}
+
 void xdp_ctl_close(struct xdp_ctl *x, int detach)
 {
 	int *fds[] = {&x->ports_fd, &x->config_fd, &x->stats_fd};
@@ -206,7 +278,16 @@ void xdp_ctl_close(struct xdp_ctl *x, int detach)
 			close(*fds[i]);
 			*fds[i] = -1;
 		}
-	if (detach && x->prog_id)
+	if (detach && x->tc) {
+		xdp_ctl_tc_detach(x->ifindex);
+		if (x->tc_hook_created) {
+			LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = x->ifindex,
+			            .attach_point = BPF_TC_INGRESS);
+			bpf_tc_hook_destroy(&hook);
+		}
+	} else if (detach && x->prog_id) {
 		detach_if_same(x->ifindex, x->prog_id);
+	}
 	x->prog_id = 0;
+	x->tc = 0;
 }

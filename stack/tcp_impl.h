@@ -192,6 +192,7 @@ struct tcp_sock {
 	uint64_t first_rto_ns; /* when the current run of retransmissions began */
 	uint32_t probes;       /* keepalive / zero-window probes without answer */
 	bool persist;
+	uint32_t persist_probes; /* zero-window probes since the window last opened */
 	bool syn_retransmitted;
 	bool tlp_sent; /* one probe per episode of unacknowledged data */
 	/* Lost-retransmission detection in SACK recovery: the hole at rxt_una was retransmitted
@@ -234,6 +235,9 @@ struct tcp_layer {
 	struct tcp_wheel timers;
 	uint8_t isn_key[16];
 	bool in_burst;
+	/* RFC 5961 section 7: challenge ACKs are rate limited per stack. */
+	uint64_t challenge_epoch_ns;
+	uint32_t challenge_count;
 };
 
 static inline struct tcp_layer *tcp_of(const struct tpa_stack *s)

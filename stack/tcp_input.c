@@ -39,8 +39,18 @@ static void ack_now(struct tpa_stack *s, struct tcp_sock *ts)
 	tcp_sock_mark_pending(s, ts, TSF_ACK_NOW);
 }
 
+#define TCP_CHALLENGE_ACK_LIMIT 1000 /* per second, Linux's default */
+
 static void challenge_ack(struct tpa_stack *s, struct tcp_sock *ts)
 {
+	struct tcp_layer *tl = tcp_of(s);
+	if (s->now_ns - tl->challenge_epoch_ns >= 1000000000ull) {
+		tl->challenge_epoch_ns = s->now_ns;
+		tl->challenge_count = 0;
+	}
+	if (tl->challenge_count >= TCP_CHALLENGE_ACK_LIMIT)
+		return;
+	tl->challenge_count++;
 	STAT_INC(s, tcp_challenge_ack);
 	ack_now(s, ts);
 }
@@ -442,6 +452,8 @@ static bool process_ack(struct tpa_stack *s, struct tcp_sock *ts, struct seg *g)
 		ts->snd_wl2 = g->ack;
 		if (wnd > ts->max_snd_wnd)
 			ts->max_snd_wnd = wnd;
+		if (opened)
+			ts->persist_probes = 0;
 		if (opened && ts->persist) {
 			ts->persist = false;
 			ts->tmr[TT_RTX] = 0;

@@ -125,6 +125,13 @@ static void rto_fired(struct tpa_stack *s, struct tcp_sock *ts)
 	const struct tpa_tcp_params *p = &s->cfg.tcp;
 	if (ts->persist) {
 		/* Zero-window probe; the peer answering keeps the connection alive. */
+		/* A peer that keeps answering keeps a connection alive, but not one nobody
+		 * will ever use again (Linux kills such orphans too). */
+		if ((ts->flags & TSF_USER_CLOSED) && ++ts->persist_probes > p->data_retries) {
+			tcp_send_rst(s, ts);
+			tcp_sock_abort(s, ts, ETIMEDOUT);
+			return;
+		}
 		STAT_INC(s, tcp_zero_window_probe);
 		tcp_send_probe(s, ts);
 		tcp_rtt_on_timeout(&ts->rtt);

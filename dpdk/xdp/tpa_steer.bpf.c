@@ -5,10 +5,12 @@
  * listed in tpa_ports. Everything else (ARP, ICMP, UDP, other ports, IPv6, VLAN-tagged,
  * malformed) goes on to the kernel with XDP_PASS, so the kernel keeps serving the interface.
  * If no AF_XDP socket sits on the queue, bpf_redirect_map falls back to XDP_PASS.
+ * tpa_steer_tc is the af_packet variant (see below).
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/in.h>
+#include <linux/pkt_cls.h>
 #include <linux/ip.h>
 #include <linux/tcp.h>
 #include <bpf/bpf_endian.h>
@@ -54,11 +56,8 @@ static __always_inline int count(__u32 stat, int verdict)
 
 /* Is this frame one the engine serves? Every header access is bounds-checked against
  * data_end first, as the verifier requires. */
-static __always_inline int is_steered(struct xdp_md *ctx)
+static __always_inline int is_steered(void *data, void *data_end)
 {
-	void *data = (void *)(long)ctx->data;
-	void *data_end = (void *)(long)ctx->data_end;
-
 	struct ethhdr *eth = data;
 	if ((void *)(eth + 1) > data_end)
 		return 0;
@@ -95,11 +94,28 @@ static __always_inline int is_steered(struct xdp_md *ctx)
 SEC("xdp")
 int tpa_steer(struct xdp_md *ctx)
 {
-	if (!is_steered(ctx))
+	if (!is_steered((void *)(long)ctx->data, (void *)(long)ctx->data_end))
 		return count(TPA_STEER_STAT_PASS, XDP_PASS);
 	int verdict = bpf_redirect_map(&xsks_map, ctx->rx_queue_index, XDP_PASS);
 	return count(verdict == XDP_REDIRECT ? TPA_STEER_STAT_REDIRECT : TPA_STEER_STAT_NO_SOCKET,
 		     verdict);
+}
+
+/*
+ * The same decision at the tc ingress hook, for af_packet ports: packet sockets (the engine's)
+ * get their copy before tc ingress runs, so dropping the engine's frames here keeps the kernel's
+ * TCP from answering them (with RSTs) while the kernel still sees everything else.
+ */
+SEC("tc")
+int tpa_steer_tc(struct __sk_buff *skb)
+{
+	/* Headers may sit in paged data: make the most we ever look at linear. */
+	const __u32 want = sizeof(struct ethhdr) + 60 + sizeof(struct tcphdr);
+	if ((void *)(long)skb->data + want > (void *)(long)skb->data_end)
+		bpf_skb_pull_data(skb, skb->len < want ? skb->len : want);
+	if (!is_steered((void *)(long)skb->data, (void *)(long)skb->data_end))
+		return count(TPA_STEER_STAT_PASS, TC_ACT_OK);
+	return count(TPA_STEER_STAT_REDIRECT, TC_ACT_SHOT);
 }
 
 char _license[] SEC("license") = "Dual BSD/GPL";

@@ -13,24 +13,25 @@
 #define TPA_STEER_MAPS_H
 
 #define TPA_STEER_PORTS_MAX 65536
-#define TPA_STEER_XSKS_MAX 64
+#define TPA_STEER_XSKS_MAX  64
 
 struct tpa_steer_config {
 	__u32 ipv4_addr; /* network byte order; 0 = any destination address */
-	__u32 flags;	 /* reserved, 0 */
+	__u32 flags;     /* reserved, 0 */
 };
 
 enum tpa_steer_stat {
 	TPA_STEER_STAT_REDIRECT = 0, /* handed to the AF_XDP socket */
-	TPA_STEER_STAT_PASS,	     /* left to the kernel */
+	TPA_STEER_STAT_PASS,         /* left to the kernel */
 	TPA_STEER_STAT_NO_SOCKET,    /* ours, but no AF_XDP socket on the queue: kernel got it */
 	TPA_STEER_STAT_MAX,
 };
 
-#define TPA_STEER_MAP_XSKS "xsks_map"
-#define TPA_STEER_MAP_PORTS "tpa_ports"
-#define TPA_STEER_MAP_CONFIG "tpa_config"
-#define TPA_STEER_MAP_STATS "tpa_stats"
-#define TPA_STEER_PROG_NAME "tpa_steer"
+#define TPA_STEER_MAP_XSKS     "xsks_map"
+#define TPA_STEER_MAP_PORTS    "tpa_ports"
+#define TPA_STEER_MAP_CONFIG   "tpa_config"
+#define TPA_STEER_MAP_STATS    "tpa_stats"
+#define TPA_STEER_PROG_NAME    "tpa_steer"
+#define TPA_STEER_TC_PROG_NAME "tpa_steer_tc"
 
 #endif

@@ -3,7 +3,9 @@
 #   dpdk_e2e_init        root check (exit 77 = skip), paths, testbed up, cleanup trap
 #   fail MSG             print and exit 1 (the trap cleans up)
 #   srv / cli CMD...     run a command in the server / client namespace
-#   dpdk_bg NAME CMD...  start a background command, remember its pid for cleanup
+#   dpdk_bg LOG CMD...   start a background command, remember its pid for cleanup; CMD must be
+#                        an external command (e.g. ip netns exec ...), not a shell function,
+#                        or the pid would be a subshell's and the command would outlive us
 #   wait_for DESC CMD... retry CMD for up to 30 s (a readiness wait, never a pass/fail timer)
 #   at_exit CMD          run CMD during cleanup (last registered runs first)
 # Env: TPA_SOURCE_DIR, TPA_BUILD_DIR (set by ctest), TPA_TB_PREFIX (testbed prefix).

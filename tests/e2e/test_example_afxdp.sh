@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The native-API example on net_af_xdp, against kernel TCP peers in the other namespace:
 #   - 100 MiB each way through one echo connection, byte-exact (kernel client -> tpa server)
-#   - 4 concurrent echo connections
+#   - 4 concurrent echo connections; echo with EAL on plain memory (no hugepages)
 #   - tpa source server -> kernel receiver, kernel sender -> tpa discard server (pattern check)
-#   - tpa client (active open: ephemeral port, neighbour resolution) -> kernel echo server,
+#   - tpa client (active open: ephemeral port, neighbour resolution through the kernel with an
+#     empty neighbour table) -> kernel echo server,
 #     100 MiB each way verified by the example itself
 source "$(dirname "$0")/lib_dpdk_common.sh"
 dpdk_e2e_init
@@ -11,11 +12,16 @@ TCP_HELPER="python3 $(dirname "$0")/lib_dpdk_tcp.py"
 MIB=$((1 << 20))
 [ -x "$EXAMPLE" ] || fail "example program $EXAMPLE not built"
 
-start_server() { # port service [extra args]
+start_server() { # port service [VAR=value...] [extra args]
 	local port=$1 svc=$2
 	shift 2
+	local envs=()
+	while [ $# -gt 0 ] && [[ $1 == TPA_*=* ]]; do
+		envs+=("$1")
+		shift
+	done
 	dpdk_bg "$DPDK_E2E_TMP/srv-$svc.log" ip netns exec "$SRV_NS" env TPA_IFACE="$SRV_IF" \
-		"$EXAMPLE" server --port "$port" --service "$svc" "$@"
+		"${envs[@]}" "$EXAMPLE" server --port "$port" --service "$svc" "$@"
 	SERVER_PID=$DPDK_BG_PID
 	wait_for "example $svc server ready" grep -q '^ready' "$DPDK_E2E_TMP/srv-$svc.log"
 }
@@ -40,6 +46,11 @@ for p in "${pids[@]}"; do wait "$p" || fail "a concurrent echo connection failed
 	fail "the example did not report 5 good connections"
 stop_server
 
+note "echo without hugepages (EAL on plain memory): 16 MiB each way"
+start_server 5004 echo TPA_HUGEPAGES=no
+cli $TCP_HELPER echo "$SRV_IP" 5004 $((16 * MIB)) 12 || fail "echo without hugepages failed"
+stop_server
+
 note "source: tpa sends 16 MiB of the pattern to a kernel receiver"
 start_server 5002 source --bytes $((16 * MIB))
 cli $TCP_HELPER recv "$SRV_IP" 5002 $((16 * MIB)) || fail "pattern from tpa source differs"
@@ -55,6 +66,9 @@ note "client: tpa connects out to a kernel echo server, 100 MiB each way, verifi
 dpdk_bg "$DPDK_E2E_TMP/kecho.log" ip netns exec "$CLI_NS" python3 "$(dirname "$0")/lib_dpdk_tcp.py" \
 	echo-server "$CLI_IP" 6000 1
 wait_for "kernel echo server" grep -q listening "$DPDK_E2E_TMP/kecho.log"
+# Empty neighbour table: tpa must get the client's MAC through the kernel (neigh_resolve).
+ip -n "$SRV_NS" neigh flush dev "$SRV_IF"
+ip -n "$CLI_NS" neigh flush dev "$CLI_IF"
 srv env TPA_IFACE="$SRV_IF" "$EXAMPLE" client --connect "$CLI_IP:6000" --service check \
 	--bytes $((100 * MIB)) >"$DPDK_E2E_TMP/client.log" 2>&1 ||
 	{ cat "$DPDK_E2E_TMP/client.log"; fail "tpa client check against the kernel echo server failed"; }

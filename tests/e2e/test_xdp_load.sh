@@ -19,14 +19,16 @@ cli ping -c 3 -i 0.2 -W 2 "$SRV_IP" >/dev/null || fail "ping to $SRV_IP failed w
 note "kernel TCP through the program"
 payload=$DPDK_E2E_TMP/payload
 head -c 1000000 /dev/urandom >"$payload"
-dpdk_bg "$DPDK_E2E_TMP/srv.log" srv socat -u TCP-LISTEN:7000,reuseaddr OPEN:"$DPDK_E2E_TMP/got",creat,trunc
+dpdk_bg "$DPDK_E2E_TMP/srv.log" ip netns exec "$SRV_NS" socat -u TCP-LISTEN:7000,reuseaddr \
+	OPEN:"$DPDK_E2E_TMP/got",creat,trunc
 wait_for "kernel listener on 7000" srv sh -c "ss -ltn | grep -q ':7000 '"
 cli socat -u OPEN:"$payload" TCP:"$SRV_IP":7000 || fail "kernel TCP transfer failed"
 wait_for "server socat to finish" sh -c "! kill -0 $DPDK_BG_PID"
 cmp "$payload" "$DPDK_E2E_TMP/got" || fail "kernel TCP data differs through XDP"
 
 note "UDP through the program"
-dpdk_bg "$DPDK_E2E_TMP/udp.log" srv socat -u UDP-RECV:7001 OPEN:"$DPDK_E2E_TMP/udp",creat,trunc
+dpdk_bg "$DPDK_E2E_TMP/udp.log" ip netns exec "$SRV_NS" socat -u UDP-RECV:7001 \
+	OPEN:"$DPDK_E2E_TMP/udp",creat,trunc
 wait_for "UDP receiver" srv sh -c "ss -lun | grep -q ':7001 '"
 echo "hello-udp" | cli socat -u - UDP-SENDTO:"$SRV_IP":7001
 wait_for "UDP datagram" grep -q hello-udp "$DPDK_E2E_TMP/udp"

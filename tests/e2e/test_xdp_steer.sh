@@ -39,9 +39,17 @@ for _ in 1 2 3; do echo "hello-udp" | cli socat -u - UDP-SENDTO:"$SRV_IP":$PORT;
 wait_for "UDP datagram on port $PORT" grep -q hello-udp "$DPDK_E2E_TMP/udp"
 
 note "the steered port is held against kernel binds"
-if srv python3 -c "import socket; socket.socket().bind(('$SRV_IP', $PORT))" 2>/dev/null; then
-	fail "kernel could bind steered port $PORT while the engine runs"
-fi
+for addr in "$SRV_IP" 0.0.0.0; do
+	# Also with SO_REUSEADDR, as most servers set it.
+	if srv python3 -c "
+import socket
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('$addr', $PORT))
+s.listen()" 2>/dev/null; then
+		fail "a kernel server could listen on steered port $PORT ($addr) while the engine runs"
+	fi
+done
 
 note "the steered port is served by tpa"
 cli $TCP_HELPER echo "$SRV_IP" $PORT 100000 1 || fail "echo through tpa on port $PORT failed"

@@ -2,8 +2,9 @@
 /*
  * The XDP steering program, run by the kernel on crafted frames (BPF_PROG_TEST_RUN): exactly the
  * frames the engine serves (IPv4, unfragmented TCP, to our address, to a steered port; IP
- * options allowed) are matched for redirection; everything else, including truncated and
- * malformed frames, goes to the kernel. Needs CAP_BPF (root); the build's object is used.
+ * options allowed) are matched for redirection (XDP) or dropped before the kernel's TCP (tc,
+ * for af_packet); everything else, including truncated and malformed frames, goes to the
+ * kernel. Needs CAP_BPF (root); the build's object is used.
  */
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
@@ -13,6 +14,7 @@
 #include <libgen.h>
 #include <limits.h>
 #include <linux/bpf.h>
+#include <linux/pkt_cls.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +23,7 @@
 #include "../../dpdk/xdp/tpa_steer_maps.h"
 
 static struct bpf_object *obj;
-static int prog_fd = -1, ports_fd = -1, config_fd = -1, stats_fd = -1;
+static int prog_fd = -1, tc_fd = -1, ports_fd = -1, config_fd = -1, stats_fd = -1;
 
 #define OUR_IP htonl(0xc6120002u) /* 198.18.0.2 */
 
@@ -50,6 +52,9 @@ static void setup(void)
 	struct bpf_program *p = bpf_object__find_program_by_name(obj, TPA_STEER_PROG_NAME);
 	ck_assert_ptr_nonnull(p);
 	prog_fd = bpf_program__fd(p);
+	struct bpf_program *tc = bpf_object__find_program_by_name(obj, "tpa_steer_tc");
+	ck_assert_ptr_nonnull(tc);
+	tc_fd = bpf_program__fd(tc);
 	ports_fd = bpf_object__find_map_fd_by_name(obj, TPA_STEER_MAP_PORTS);
 	config_fd = bpf_object__find_map_fd_by_name(obj, TPA_STEER_MAP_CONFIG);
 	stats_fd = bpf_object__find_map_fd_by_name(obj, TPA_STEER_MAP_STATS);
@@ -97,7 +102,17 @@ static int matched(const uint8_t *frame, size_t len)
 	ck_assert_int_eq(o.retval, XDP_PASS); /* no socket: the fallback is always PASS */
 	uint64_t m1 = stat(TPA_STEER_STAT_NO_SOCKET), p1 = stat(TPA_STEER_STAT_PASS);
 	ck_assert_uint_eq((m1 - m0) + (p1 - p0), 1); /* counted exactly once */
-	return m1 != m0;
+	int xdp_match = m1 != m0;
+	/* The tc variant (af_packet ports) must decide the same: drop what tpa serves. */
+	LIBBPF_OPTS(bpf_test_run_opts, t, .data_in = frame, .data_size_in = (uint32_t)len,
+	            .data_out = out, .data_size_out = sizeof(out), .repeat = 1);
+	/* The kernel's skb test run refuses IPv4 frames shorter than an IP header. */
+	if (len >= 14 + 20) {
+		rc = bpf_prog_test_run_opts(tc_fd, &t);
+		ck_assert_msg(rc == 0, "tc test run: %s", strerror(-rc));
+		ck_assert_int_eq(t.retval, xdp_match ? TC_ACT_SHOT : TC_ACT_OK);
+	}
+	return xdp_match;
 }
 
 /* Ethernet + IPv4 (ihl words, options NOP-filled) + TCP header to dst:dport. Returns length. */

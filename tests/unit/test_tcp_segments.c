@@ -484,6 +484,20 @@ START_TEST(rst_in_window_gets_challenge_ack)
 }
 END_TEST
 
+START_TEST(challenge_acks_rate_limited)
+{
+	int sock;
+	handshake(&sock, false);
+	for (int i = 0; i < 1005; i++)
+		send_seg(&rig, CRAFT_TCP_RST, PEER_ISN + 1 + 100 + (uint32_t)i, 0, NULL);
+	ck_assert_uint_eq(st()->tcp_challenge_ack, 1000);
+	vclock_advance(&rig.clock, VCLOCK_S(1));
+	send_seg(&rig, CRAFT_TCP_RST, PEER_ISN + 1 + 100, 0, NULL);
+	ck_assert_uint_eq(st()->tcp_challenge_ack, 1001);
+	ck_assert_uint_eq(st()->tcp_rst_rx, 0);
+}
+END_TEST
+
 START_TEST(syn_in_established_gets_challenge_ack)
 {
 	int sock;
@@ -814,6 +828,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, ack_to_listener_gets_rst);
 	tcase_add_test(tc, rst_in_window_gets_challenge_ack);
 	tcase_add_test(tc, syn_in_established_gets_challenge_ack);
+	tcase_add_test(tc, challenge_acks_rate_limited);
 	tcase_add_test(tc, unacceptable_ack_dropped);
 	tcase_add_test(tc, out_of_window_data_acked_and_dropped);
 	tcase_add_test(tc, paws_drops_old_timestamp);

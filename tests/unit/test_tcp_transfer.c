@@ -14,6 +14,24 @@
 #include "tcp_impl.h"
 #include "test_eal.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#define SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SANITIZED 1
+#endif
+#endif
+#ifndef SANITIZED
+#define SANITIZED 0
+#endif
+
+/* Volumes shrink under the sanitizers (10x slower) and with TPA_SIM_QUICK: the long runs
+ * belong to tests/sim/test_bulk. */
+static uint64_t scaled(uint64_t bytes)
+{
+	return SANITIZED || getenv("TPA_SIM_QUICK") ? bytes / 8 : bytes / 2;
+}
+
 struct xfer {
 	int cli, srv;
 	uint64_t total;            /* bytes each way */
@@ -129,6 +147,7 @@ static void run_transfer(uint64_t seed, double loss, double reorder, double dup,
 	ck_assert_ptr_nonnull(w);
 	int l = sim_listen(w, 0, 5001, 16);
 	ck_assert_int_ge(l, 0);
+	total = scaled(total);
 	struct xfer x = {.total = total, .both_ways = both, .chunk = 65536};
 	x.buf = malloc(x.chunk);
 	ck_assert_int_eq(sim_connect(w, 0, l, 5001, &x.cli, &x.srv), 0);

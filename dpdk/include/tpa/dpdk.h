@@ -3,9 +3,11 @@
  * tpa engine: one tpa stack running on one DPDK port, configured from tpa's settings.
  *
  * Contract:
- * - One engine per process: DPDK's EAL can start only once, and the engine starts it. A second
- *   tpa_engine_create() fails with EALREADY while an engine exists; after tpa_engine_destroy()
- *   a new engine cannot be created either (EAL cannot restart), the call fails with EALREADY.
+ * - One engine per process: DPDK's EAL can start only once. A second tpa_engine_create() fails
+ *   with EALREADY while an engine exists. If the engine started EAL, tpa_engine_destroy() cleans
+ *   EAL up and no new engine can be created in the process (EALREADY). If the program runs EAL
+ *   itself, the engine hot-plugs its device into it and destroy removes it: engines can then be
+ *   created again, one at a time.
  * - The engine is not thread-safe. Exactly like the stack it owns, one thread at a time calls
  *   into it (the caller serialises, e.g. with the same lock that guards the stack). EAL runs no
  *   threads of its own that touch packets; the calling thread's CPU affinity is the same after
@@ -17,15 +19,16 @@
  * - On af_xdp ports an XDP program of ours steers to the engine only IPv4 TCP packets whose
  *   destination port the stack uses (listening or connected); the kernel keeps everything else
  *   (ARP, ICMP, UDP, other TCP ports). Every steered port is also held by a kernel socket bound
- *   to it, so the kernel never hands it to another program.
+ *   to it, so the kernel never hands it to another program. On af_packet ports a tc ingress
+ *   filter from the same object drops those ports' frames before the kernel's TCP sees them.
  * - Neighbours come from the kernel: its table is read at start, the stack's neigh_resolve
  *   requests make the kernel resolve, and RTM_NEWNEIGH updates are followed. On ports without
  *   a kernel interface (memif, pci) the stack resolves with ARP itself.
- * - Cleanup: tpa_engine_destroy() stops the port, detaches the XDP program, closes the held
- *   kernel sockets and cleans EAL up. If the process dies without it (crash, SIGKILL), a
- *   watchdog process (double-forked, so it is never the program's child) detaches the XDP
- *   program from the interface; the kernel closes the held sockets by itself. A later engine
- *   start on the interface also replaces whatever XDP program was left there.
+ * - Cleanup: tpa_engine_destroy() stops the port, detaches the XDP program (tc filter), closes
+ *   the held kernel sockets and cleans EAL up. If the process dies without it (crash, SIGKILL),
+ *   a watchdog process (double-forked, so it is never the program's child) detaches the XDP
+ *   program / tc filter; the kernel closes the held sockets by itself. A later engine start on
+ *   the interface also removes a tpa program left there (never another XDP program).
  * - Every function returning int returns >= 0 on success and a negative errno value on failure;
  *   functions taking (err, errlen) also write a one-line, human-readable reason there.
  */

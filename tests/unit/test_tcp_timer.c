@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* The TCP timer wheel: expiry at the right tick, cancel, re-arm, deadlines beyond one round of
+ * the wheel, deadlines already past, and the earliest-deadline query. */
+#include <check.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "tcp_timer.h"
+
+#define MS 1000000ull
+
+static struct tcp_wheel w;
+
+static int expire_all(uint64_t now, struct tcp_timer **out, int max)
+{
+	int n = 0;
+	struct tcp_timer *t;
+	while ((t = tcp_wheel_expired(&w, now)) != NULL) {
+		ck_assert_int_lt(n, max);
+		out[n++] = t;
+	}
+	return n;
+}
+
+START_TEST(fires_at_deadline_not_before)
+{
+	tcp_wheel_init(&w, 1000 * MS);
+	struct tcp_timer a = {0}, b = {0};
+	tcp_timer_arm(&w, &a, 1040 * MS);
+	tcp_timer_arm(&w, &b, 1200 * MS + 500);
+	ck_assert_uint_eq(tcp_wheel_next(&w), 1040 * MS);
+	struct tcp_timer *got[4];
+	ck_assert_int_eq(expire_all(1039 * MS, got, 4), 0);
+	ck_assert_int_eq(expire_all(1040 * MS, got, 4), 1);
+	ck_assert_ptr_eq(got[0], &a);
+	ck_assert(!tcp_timer_armed(&a));
+	ck_assert_uint_eq(tcp_wheel_next(&w), 1200 * MS + 500);
+	/* Same tick, but not yet its nanosecond. */
+	ck_assert_int_eq(expire_all(1200 * MS, got, 4), 0);
+	ck_assert_int_eq(expire_all(1200 * MS + 500, got, 4), 1);
+	ck_assert_ptr_eq(got[0], &b);
+	ck_assert_uint_eq(tcp_wheel_next(&w), UINT64_MAX);
+}
+END_TEST
+
+START_TEST(cancel_and_rearm)
+{
+	tcp_wheel_init(&w, 0);
+	struct tcp_timer a = {0};
+	tcp_timer_arm(&w, &a, 10 * MS);
+	tcp_timer_cancel(&w, &a);
+	tcp_timer_cancel(&w, &a); /* idempotent */
+	struct tcp_timer *got[4];
+	ck_assert_int_eq(expire_all(20 * MS, got, 4), 0);
+	tcp_timer_arm(&w, &a, 30 * MS);
+	tcp_timer_arm(&w, &a, 50 * MS); /* re-arm moves it */
+	ck_assert_int_eq(expire_all(40 * MS, got, 4), 0);
+	ck_assert_int_eq(expire_all(50 * MS, got, 4), 1);
+	ck_assert_uint_eq(w.armed, 0);
+}
+END_TEST
+
+START_TEST(beyond_one_round_and_past_deadlines)
+{
+	tcp_wheel_init(&w, 0);
+	struct tcp_timer far = {0}, near = {0}, past = {0};
+	uint64_t far_at = (uint64_t)TCP_WHEEL_SLOTS * 3 * MS + 7 * MS; /* 3+ rounds away */
+	tcp_timer_arm(&w, &far, far_at);
+	tcp_timer_arm(&w, &near, 7 * MS); /* same slot as far */
+	struct tcp_timer *got[4];
+	ck_assert_int_eq(expire_all(7 * MS, got, 4), 1);
+	ck_assert_ptr_eq(got[0], &near);
+	ck_assert_uint_eq(tcp_wheel_next(&w), far_at);
+	ck_assert_int_eq(expire_all(far_at - 1, got, 4), 0);
+	/* A jump over many rounds still finds it. */
+	ck_assert_int_eq(expire_all(far_at + 100000 * MS, got, 4), 1);
+	ck_assert_ptr_eq(got[0], &far);
+	/* Already due when armed: fires at the next run. */
+	uint64_t now = far_at + 100000 * MS;
+	tcp_timer_arm(&w, &past, now - 5 * MS);
+	ck_assert_int_eq(expire_all(now, got, 4), 1);
+	ck_assert_ptr_eq(got[0], &past);
+}
+END_TEST
+
+START_TEST(many_timers_all_fire_once)
+{
+	enum { N = 10000 };
+	static struct tcp_timer t[N];
+	tcp_wheel_init(&w, 0);
+	for (int i = 0; i < N; i++) {
+		t[i] = (struct tcp_timer){0};
+		tcp_timer_arm(&w, &t[i], (uint64_t)(i % 9000) * MS + 1);
+	}
+	static struct tcp_timer *got[N];
+	int total = 0;
+	for (uint64_t now = 0; now <= 9000 * MS; now += 250 * MS)
+		total += expire_all(now, got + total, N - total);
+	total += expire_all(9000 * MS, got + total, N - total);
+	ck_assert_int_eq(total, N);
+	ck_assert_uint_eq(w.armed, 0);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("tcp_timer");
+	TCase *tc = tcase_create("wheel");
+	tcase_add_test(tc, fires_at_deadline_not_before);
+	tcase_add_test(tc, cancel_and_rearm);
+	tcase_add_test(tc, beyond_one_round_and_past_deadlines);
+	tcase_add_test(tc, many_timers_all_fire_once);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
