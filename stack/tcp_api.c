@@ -534,12 +534,9 @@ int tpa_setsockopt(struct tpa_stack *s, int sock, enum tpa_sockopt opt, const vo
 			ts->cc_algo = (uint8_t)v;
 			if (ts->state != TPA_TCP_CLOSED && ts->state != TPA_TCP_LISTEN &&
 			    ts->state != TPA_TCP_SYN_SENT && ts->state != TPA_TCP_SYN_RECV) {
-				/* Switch keeping the current window, like Linux. */
-				uint32_t cwnd = ts->cc.cwnd, ssth = ts->cc.ssthresh;
-				tcp_cc_init(&ts->cc, tcp_cc_by_algo((enum tpa_cc_algo)v),
-				            ts->cc.mss, s->cfg.tcp.initial_cwnd_segs);
-				ts->cc.cwnd = cwnd;
-				ts->cc.ssthresh = ssth;
+				/* Switch keeping the window and any recovery in progress, like
+				 * Linux: re-initialising would forget the recovery the socket is in. */
+				tcp_cc_set_ops(&ts->cc, tcp_cc_by_algo((enum tpa_cc_algo)v));
 			}
 		}
 		break;
