@@ -535,7 +535,8 @@ int tpa_setsockopt(struct tpa_stack *s, int sock, enum tpa_sockopt opt, const vo
 			if (ts->state != TPA_TCP_CLOSED && ts->state != TPA_TCP_LISTEN &&
 			    ts->state != TPA_TCP_SYN_SENT && ts->state != TPA_TCP_SYN_RECV) {
 				/* Switch keeping the window and any recovery in progress, like
-				 * Linux: re-initialising would forget the recovery the socket is in. */
+				 * Linux: re-initialising would forget the recovery the socket is
+				 * in. */
 				tcp_cc_set_ops(&ts->cc, tcp_cc_by_algo((enum tpa_cc_algo)v));
 			}
 		}

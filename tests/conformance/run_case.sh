@@ -55,7 +55,7 @@ asan=$(ldd "$lib" | awk '/libasan/ {print $3}')
 [ -n "$asan" ] && preload="$asan:$lib"
 case $mode in
 passthrough) run_once shim LD_PRELOAD="$preload" ;;
-accelerated) run_once shim LD_PRELOAD="$preload" TPA_IFACE="$P-s0" TPA_PORTS=7001-7010 \
+accelerated) run_once shim LD_PRELOAD="$preload" TPA_SHIM_STATS=1 TPA_IFACE="$P-s0" TPA_PORTS=7001-7010 \
 	TPA_CONNECT=198.18.0.1/32:7101-7110 ${CONF_EXTRA_ENV:-} ;;
 *) echo "unknown mode $mode"; exit 2 ;;
 esac
@@ -65,6 +65,15 @@ if grep -q "HARNESS FAILURE" "$out/kernel.out"; then
 	cat "$out/kernel.out" "$out"/kernel.*.err
 	exit 1
 fi
+# An accelerated run must really have used tpa (the counters printed at exit).
+if [ "$mode" = accelerated ] &&
+	! awk '$2 == "tcp_conn_established" && $3 > 0 {ok = 1} END {exit !ok}' "$out/shim.subject.err"; then
+	echo "FAIL: $name (accelerated): no connection went through tpa"
+	cat "$out"/shim.*.err
+	exit 1
+fi
+# Counter lines are not observations of the program.
+sed -i '/^tpa: /d' "$out/shim.subject.err"
 if diff -u "$out/kernel.out" "$out/shim.out" >"$out/diff"; then
 	echo "PASS: $name ($mode): $(grep -c . "$out/kernel.out") observations identical to the kernel"
 	exit 0

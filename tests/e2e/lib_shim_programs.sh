@@ -40,7 +40,7 @@ mode_env() {
 	case $1 in
 	plain) echo "" ;;
 	idle) echo "LD_PRELOAD=$SHIM" ;;
-	accel) echo "LD_PRELOAD=$SHIM TPA_IFACE=$SRV_IF $2 ${SHIM_EXTRA_ENV:-}" ;;
+	accel) echo "LD_PRELOAD=$SHIM TPA_IFACE=$SRV_IF TPA_SHIM_STATS=1 $2 ${SHIM_EXTRA_ENV:-}" ;;
 	esac
 }
 
@@ -64,7 +64,7 @@ check() {
 srv_bg() {
 	local m=$1 sel=$2
 	shift 2
-	ip netns exec "$SRV_NS" env $(mode_env "$m" "$sel") "$@" &
+	ip netns exec "$SRV_NS" env $(mode_env "$m" "$sel") "$@" 2>"$WORK/srv.err" &
 	SRV_PID=$!
 }
 
@@ -87,6 +87,23 @@ wait_port() {
 }
 
 sha() { sha256sum "$1" | cut -d' ' -f1; }
+
+# After a server that exited normally: in accel mode its traffic must have gone through tpa
+# (TPA_SHIM_STATS counters: connections established, at least $2 bytes received or sent by
+# the stack); in the other modes no engine may have started at all.
+check_path() {
+	local m=$1 min_bytes=$2 what=$3
+	local est bytes
+	est=$(awk '$2 == "tcp_conn_established" {print $3}' "$WORK/srv.err")
+	bytes=$(awk '$2 == "tcp_bytes_rx" || $2 == "tcp_bytes_tx" {s += $3} END {print s + 0}' \
+		"$WORK/srv.err")
+	if [ "$m" = accel ]; then
+		check "$what ran on tpa (${est:-0} connections, $bytes bytes)" \
+			"$([ "${est:-0}" -ge 1 ] && [ "$bytes" -ge "$min_bytes" ] && echo 1)"
+	else
+		check "$what ran on the kernel ($m)" "$(grep -q '^tpa:' "$WORK/srv.err" || echo 1)"
+	fi
+}
 
 shim_summary() {
 	echo "shim e2e: $PASSES passed, $FAILS failed"

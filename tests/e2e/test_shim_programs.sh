@@ -24,6 +24,7 @@ socat_server() { # $1 mode: the accelerated side receives, then sends
 	cli timeout 60 socat -u OPEN:"$WORK/small.bin" TCP:$SRV_IP:$port
 	wait $SRV_PID
 	check "socat server receives 20 MiB ($m)" "$([ "$(sha "$WORK/s.out")" = "$SMALL" ] && echo 1)"
+	check_path "$m" $((20 << 20)) "socat server"
 	srv_bg "$m" "TPA_PORTS=$port" timeout 60 socat -u OPEN:"$WORK/small.bin" \
 		TCP-LISTEN:$port,reuseaddr
 	wait_port "$SRV_NS" $port
@@ -118,6 +119,7 @@ redis() {
 		"$([ -f "$WORK/redis/dump.rdb" ] && [ "$($rc GET key:77)" = 77 ] && echo 1)"
 	$rc SHUTDOWN NOSAVE >/dev/null 2>&1
 	wait $SRV_PID 2>/dev/null
+	check_path "$m" 1000000 "redis-server"
 	rm -rf "$WORK/redis"
 }
 
