@@ -411,6 +411,8 @@ static void engine_free(struct tpa_engine *e)
 		rte_mempool_free(e->pool);
 	if (e->eal_started_here) {
 		rte_eal_cleanup();
+		/* EAL is done with its arguments only now. */
+		eal_args_free(&eal_argv_keep);
 		engine_state = 2;
 	} else {
 		engine_state = 0;

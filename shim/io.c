@@ -191,12 +191,13 @@ static ssize_t shim_sendv(struct shim_sock *s, const struct iovec *iov, int n, i
 		}
 		if (!sent) {
 			sent = r;
-			if (r == -EPIPE && !(flags & MSG_NOSIGNAL))
-				shim_raise_sigpipe();
 		}
 		break;
 	}
 	shim_unlock();
+	/* Outside the lock: the program's handler may well call into the shim. */
+	if (sent == -EPIPE && !(flags & MSG_NOSIGNAL))
+		shim_raise_sigpipe();
 	if (tmp != local)
 		free(tmp);
 	return shim_ret(sent);

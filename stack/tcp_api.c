@@ -314,9 +314,13 @@ ssize_t tpa_recvv(struct tpa_stack *s, int sock, const struct iovec *iov, int io
 			window_update(s, ts);
 		return (ssize_t)n;
 	}
+	/* After the peer's FIN, reads report end of stream even if an error is pending (it is
+	 * for the next write), as Linux does. */
+	if (ts->flags & TSF_FIN_RCVD)
+		return 0;
 	if (ts->soerror)
 		return take_error(ts);
-	if (ts->flags & (TSF_FIN_RCVD | TSF_SHUT_RD | TSF_RESET))
+	if (ts->flags & (TSF_SHUT_RD | TSF_RESET))
 		return 0;
 	switch (ts->state) {
 	case TPA_TCP_SYN_SENT:
@@ -378,7 +382,8 @@ static void close_listener(struct tpa_stack *s, struct tcp_sock *l)
 	}
 	struct tcp_sock *c;
 	while ((c = tcp_sock_accept_pop(s, l)) != NULL) {
-		tcp_send_rst(s, c);
+		if (c->state != TPA_TCP_CLOSED) /* not one the peer already reset */
+			tcp_send_rst(s, c);
 		c->flags |= TSF_USER_CLOSED;
 		tcp_sock_closed(s, c);
 	}

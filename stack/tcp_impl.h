@@ -31,6 +31,8 @@ struct ipv4_rx_meta;
 #define TCP_HDR_LEN         20
 #define TCP_MAX_OPT_LEN     40
 #define TCP_MAX_SACK_BLOCKS 4
+/* Quick-ACK mode lasts at most this many segments (Linux uses the same bound). */
+#define TCP_MAX_QUICKACKS 16
 
 /* Header flags. */
 #define TCP_FIN 0x01
@@ -150,6 +152,9 @@ struct tcp_sock {
 	/* send sequence space */
 	uint32_t iss, snd_una, snd_nxt, snd_max, snd_wnd, snd_wl1, snd_wl2;
 	uint32_t max_snd_wnd;
+	/* End of the last short (sub-MSS) segment sent: Nagle holds another short segment only
+	 * while that one is unacknowledged (Minshall), never behind full-sized segments. */
+	uint32_t snd_sml;
 	uint32_t snd_mss; /* payload per segment (options excluded) */
 	uint32_t peer_mss;
 	uint32_t user_mss; /* TPA_SO_MAXSEG, 0 = none */
@@ -167,6 +172,11 @@ struct tcp_sock {
 	uint32_t ooo_last_seq; /* start of the block touched last (first SACK block) */
 	uint32_t last_ack_sent;
 	uint32_t segs_unacked; /* full-sized segments received since our last ACK */
+	/* Quick-ACK mode: this many more in-order data segments are acknowledged at once (at
+	 * connection start and after an idle period), so a peer in slow start or one holding a
+	 * short segment never waits for our delayed-ACK timer. */
+	uint32_t quickacks;
+	uint64_t last_data_rx_ns; /* when in-order data last arrived (idle detection) */
 
 	/* timestamps */
 	uint32_t ts_recent, ts_offset;

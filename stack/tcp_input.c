@@ -92,6 +92,8 @@ void tcp_conn_established(struct tpa_stack *s, struct tcp_sock *ts)
 	            s->cfg.tcp.initial_cwnd_segs);
 	tcp_rtt_established(&ts->rtt, ts->syn_retransmitted);
 	ts->recover = ts->snd_una;
+	ts->snd_sml = ts->snd_una;
+	enter_quickack(s, ts); /* the peer starts in slow start */
 	ts->retries = 0;
 	ts->tmr[TT_RTX] = 0;
 	ts->last_rx_ns = s->now_ns;
@@ -345,6 +347,9 @@ static bool process_ack(struct tpa_stack *s, struct tcp_sock *ts, struct seg *g)
 		ts->snd_una = g->ack;
 		if (seq_lt(ts->snd_nxt, ts->snd_una))
 			ts->snd_nxt = ts->snd_una;
+		/* Keep the short-segment mark inside the window so it never wraps. */
+		if (seq_lt(ts->snd_sml, ts->snd_una))
+			ts->snd_sml = ts->snd_una;
 		ts->stat_bytes_acked += data_acked;
 		if (fin_ack)
 			ts->flags |= TSF_FIN_ACKED;
@@ -465,6 +470,21 @@ static bool process_ack(struct tpa_stack *s, struct tcp_sock *ts, struct seg *g)
 	return true;
 }
 
+/* Quick-ACK mode (RFC 1122 4.2.3.2 allows ACKing more often than every second segment): while
+ * the peer's congestion window is small, a delayed ACK would idle it for the whole timer.
+ * Enough segments to cover half our window, at most TCP_MAX_QUICKACKS. */
+static void enter_quickack(const struct tpa_stack *s, struct tcp_sock *ts)
+{
+	uint32_t mss = ts->snd_mss ? ts->snd_mss : TCP_DEFAULT_MSS;
+	uint32_t n = tcp_rcv_window(ts) / (2 * mss);
+	if (n < 2)
+		n = 2;
+	if (n > TCP_MAX_QUICKACKS)
+		n = TCP_MAX_QUICKACKS;
+	if (s->cfg.tcp.delack_ms && ts->quickacks < n)
+		ts->quickacks = n;
+}
+
 static void process_data(struct tpa_stack *s, struct tcp_sock *ts, struct rte_mbuf *m,
                          struct seg *g)
 {
@@ -508,6 +528,12 @@ static void process_data(struct tpa_stack *s, struct tcp_sock *ts, struct rte_mb
 	}
 	if (seq == ts->rcv_nxt) {
 		bool had_ooo = ts->ooo.count != 0;
+		/* After a silence longer than an RTO the peer restarts from a small window (after
+		 * idle or a timeout): acknowledge at once until it has grown again. */
+		if (ts->last_data_rx_ns &&
+		    s->now_ns - ts->last_data_rx_ns > tcp_rtt_rto_ns(&ts->rtt))
+			enter_quickack(s, ts);
+		ts->last_data_rx_ns = s->now_ns;
 		ts->rcv_nxt += len;
 		tcp_rcv_queue(s, ts, m, off, len);
 		if (ts->state == TPA_TCP_CLOSED)
@@ -517,9 +543,12 @@ static void process_data(struct tpa_stack *s, struct tcp_sock *ts, struct rte_mb
 			ack_now(s, ts); /* a filled hole is acknowledged at once */
 		}
 		ts->segs_unacked++;
-		if (ts->segs_unacked >= 2 || s->cfg.tcp.delack_ms == 0)
+		if (ts->quickacks) {
+			ts->quickacks--;
 			ack_now(s, ts);
-		else
+		} else if (ts->segs_unacked >= 2 || s->cfg.tcp.delack_ms == 0) {
+			ack_now(s, ts);
+		} else
 			want_output(s, ts);
 		tcp_sock_mark_pending(s, ts, TSF_EV_PENDING);
 		return;
@@ -628,12 +657,13 @@ static void established_input(struct tpa_stack *s, struct tcp_sock *ts, struct r
 				tcp_sock_closed(s, ts);
 				return;
 			}
-			tcp_sock_abort(s, ts,
-			               ts->state == TPA_TCP_SYN_RECV &&
-			                               ts->listener == TCP_NO_SOCK &&
-			                               !(ts->flags & TSF_ACCEPTED)
-			                       ? ECONNREFUSED
-			                       : ECONNRESET);
+			int err = ECONNRESET;
+			if (ts->state == TPA_TCP_SYN_RECV && ts->listener == TCP_NO_SOCK &&
+			    !(ts->flags & TSF_ACCEPTED))
+				err = ECONNREFUSED;
+			else if (ts->state == TPA_TCP_CLOSE_WAIT)
+				err = EPIPE;
+			tcp_sock_abort(s, ts, err);
 			return;
 		}
 		challenge_ack(s, ts);

@@ -335,7 +335,12 @@ static bool send_new(struct tpa_stack *s, struct tcp_sock *ts, uint32_t mss, uin
 			bool outstanding = ts->snd_nxt != ts->snd_una;
 			bool half_window = len >= ts->max_snd_wnd / 2 && len > 0;
 			bool corked = (ts->flags & (TSF_CORK | TSF_MSG_MORE)) != 0;
-			bool nagle_ok = (ts->flags & TSF_NODELAY) || !outstanding;
+			/* Nagle as Minshall refined it: hold a short segment only behind another
+			 * unacknowledged short one. Behind full-sized segments it would wait for
+			 * an ACK a delaying receiver (RFC 1122 4.2.3.2) sends only after its timer,
+			 * when the odd segment count leaves one segment unacknowledged. */
+			bool nagle_ok = (ts->flags & TSF_NODELAY) || !outstanding ||
+			                !seq_gt(ts->snd_sml, ts->snd_una);
 			/* With nothing in flight no ACK will come to clock out more: send what the
 			 * window allows rather than wait (the RFC 1122 override, at once). */
 			bool idle_window = !outstanding && len > 0 && len < avail && !corked;
@@ -348,6 +353,8 @@ static bool send_new(struct tpa_stack *s, struct tcp_sock *ts, uint32_t mss, uin
 		if (tcp_send_segment(s, ts, ts->snd_nxt, len + (with_fin ? 1 : 0), false) < 0)
 			break;
 		ts->snd_nxt += len + (with_fin ? 1 : 0);
+		if (len < mss)
+			ts->snd_sml = ts->snd_nxt;
 		if (with_fin)
 			state_after_fin_sent(s, ts);
 		sent_any = true;

@@ -417,16 +417,28 @@ void tcp_sock_closed(struct tpa_stack *s, struct tcp_sock *ts)
 
 void tcp_sock_abort(struct tpa_stack *s, struct tcp_sock *ts, int err)
 {
-	if (err == ECONNRESET) {
+	/* A reset after the peer's FIN reports EPIPE (Linux's tcp_reset), any other ECONNRESET. */
+	if (err == ECONNRESET || err == EPIPE) {
 		ts->flags |= TSF_RESET;
 		STAT_INC(s, tcp_conn_reset);
 	}
 	if (err == ETIMEDOUT)
 		STAT_INC(s, tcp_conn_timeout);
-	/* A connection that never got accepted simply disappears from the queue. */
 	if (ts->listener != TCP_NO_SOCK && !(ts->flags & TSF_ACCEPTED)) {
-		ts->flags |= TSF_USER_CLOSED;
+		/* Still in the SYN queue: the connection simply disappears. */
+		if (ts->state == TPA_TCP_SYN_RECV) {
+			ts->flags |= TSF_USER_CLOSED;
+			tcp_sock_closed(s, ts);
+			return;
+		}
+		/* Already in the accept queue: it stays there, closed with its error, so accept()
+		 * returns it and the first read reports the error, as on Linux. */
+		int listener = ts->listener;
+		ts->listener = TCP_NO_SOCK;
+		if (err)
+			ts->soerror = (uint8_t)err;
 		tcp_sock_closed(s, ts);
+		ts->listener = listener;
 		return;
 	}
 	if (err)

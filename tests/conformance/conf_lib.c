@@ -20,23 +20,50 @@ const char *conf_subject_ip = "198.18.0.2";
 const char *conf_peer_ip = "198.18.0.1";
 static int ctl_fd = -1;
 
+static const struct {
+	int value;
+	const char *name;
+} errnames[] = {
+        {EAGAIN, "EAGAIN"},
+        {EINTR, "EINTR"},
+        {EBADF, "EBADF"},
+        {EINVAL, "EINVAL"},
+        {EPIPE, "EPIPE"},
+        {ECONNRESET, "ECONNRESET"},
+        {ECONNREFUSED, "ECONNREFUSED"},
+        {ETIMEDOUT, "ETIMEDOUT"},
+        {EINPROGRESS, "EINPROGRESS"},
+        {EALREADY, "EALREADY"},
+        {EISCONN, "EISCONN"},
+        {ENOTCONN, "ENOTCONN"},
+        {ENOTSOCK, "ENOTSOCK"},
+        {EFAULT, "EFAULT"},
+        {ENOPROTOOPT, "ENOPROTOOPT"},
+        {EOPNOTSUPP, "EOPNOTSUPP"},
+        {EADDRINUSE, "EADDRINUSE"},
+        {EADDRNOTAVAIL, "EADDRNOTAVAIL"},
+        {EEXIST, "EEXIST"},
+        {ENOENT, "ENOENT"},
+        {EMFILE, "EMFILE"},
+        {ENOMEM, "ENOMEM"},
+        {EHOSTUNREACH, "EHOSTUNREACH"},
+        {ENETUNREACH, "ENETUNREACH"},
+        {ESPIPE, "ESPIPE"},
+        {EPERM, "EPERM"},
+        {EACCES, "EACCES"},
+        {ENOSYS, "ENOSYS"},
+        {ECONNABORTED, "ECONNABORTED"},
+        {EDESTADDRREQ, "EDESTADDRREQ"},
+        {EMSGSIZE, "EMSGSIZE"},
+        {ESHUTDOWN, "ESHUTDOWN"},
+};
+
 const char *errname(int e)
 {
-	switch (e) {
-#define E(x)                                                                                       \
-	case x:                                                                                    \
-		return #x;
-		E(EAGAIN)
-		E(EINTR) E(EBADF) E(EINVAL) E(EPIPE) E(ECONNRESET) E(ECONNREFUSED) E(ETIMEDOUT)
-		        E(EINPROGRESS) E(EALREADY) E(EISCONN) E(ENOTCONN) E(ENOTSOCK) E(EFAULT)
-		                E(ENOPROTOOPT) E(EOPNOTSUPP) E(EADDRINUSE) E(EADDRNOTAVAIL)
-		                        E(EEXIST) E(ENOENT) E(EMFILE) E(ENOMEM) E(EHOSTUNREACH)
-		                                E(ENETUNREACH) E(ESPIPE) E(EPERM) E(EACCES)
-		                                        E(ENOSYS) E(ECONNABORTED) E(EDESTADDRREQ)
-		                                                E(EMSGSIZE) E(ESHUTDOWN)
-#undef E
-		                                                        default : return "E?";
-	}
+	for (size_t i = 0; i < sizeof(errnames) / sizeof(errnames[0]); i++)
+		if (errnames[i].value == e)
+			return errnames[i].name;
+	return "E?";
 }
 
 void say(const char *fmt, ...)

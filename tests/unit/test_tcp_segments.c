@@ -256,11 +256,22 @@ START_TEST(data_segments_respect_peer_mss)
 	static uint8_t data[3000];
 	ck_assert_int_eq(tpa_send(rig.s, sock, data, sizeof(data), 0), (ssize_t)sizeof(data));
 	tpa_stack_flush(rig.s);
-	/* Five full segments; Nagle holds the 440-byte tail until they are acknowledged. */
-	ck_assert_uint_eq(frames(&rig), 5);
+	/* Five full segments and the 440-byte tail: Nagle (Minshall's form) does not hold a short
+	 * segment behind full-sized ones, whose ACK a delaying receiver would hold back. */
+	ck_assert_uint_eq(frames(&rig), 6);
 	for (uint32_t i = 0; i < frames(&rig); i++)
 		ck_assert_uint_le(frame_tcp(&rig, i).payload_len, 512);
 	ck_assert_uint_eq(frame_tcp(&rig, 0).seq, sa.seq + 1);
+	ck_assert_uint_eq(frame_tcp(&rig, 5).payload_len, 440);
+	/* A second short segment waits while the first one is unacknowledged... */
+	ck_assert_int_eq(tpa_send(rig.s, sock, data, 100, 0), 100);
+	tpa_stack_flush(rig.s);
+	ck_assert_uint_eq(frames(&rig), 6);
+	/* ...and goes once it is. */
+	send_seg(&rig, CRAFT_TCP_ACK, PEER_ISN + 1, sa.seq + 1 + 3000, NULL);
+	ck_assert_uint_eq(frames(&rig), 7);
+	ck_assert_uint_eq(last_tcp(&rig).payload_len, 100);
+	ck_assert_uint_eq(last_tcp(&rig).seq, sa.seq + 1 + 3000);
 }
 END_TEST
 

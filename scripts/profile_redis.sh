@@ -1,0 +1,316 @@
+#!/usr/bin/env bash
+# Profile Debian's unmodified redis-server under libtpa_shim.so against the same redis-server on
+# the kernel, on the veth testbed path (redis-benchmark in <prefix>-cli, redis-server in
+# <prefix>-srv). Three phases, each optional:
+#
+#   rps        requests/s and p99, alternating rounds: kernel, tpa (default spin/sleep),
+#              tpa with TPA_BUSY_POLL=1; GET/SET, -P 1 and -P 16, 50 clients; medians + ratios.
+#   strace     syscalls per request of the server process (all threads), strace -c -f,
+#              GET -P 1, 50 clients: total and the top syscalls, per variant.
+#   callgrind  user-space instructions per request of the server process (all threads) under
+#              valgrind --tool=callgrind, GET -P 1 with 1 and with 50 clients, split into
+#              redis / shim (shim/*.c) / stack (stack/*.c) / engine (dpdk/*.c, our DPDK glue) /
+#              DPDK (librte_*) / libc / other, plus the most expensive functions.
+#
+#   profile_redis.sh [--build DIR] [--prefix P] [--phases rps,strace,callgrind] [--rounds N]
+#                    [--requests N] [--cg-requests N] [--out DIR] [--keep-testbed]
+#
+# Instrumentation is switched on (callgrind_control -i on) only after the server answers PING
+# and off after the benchmark, so start-up (EAL, XDP load) is not counted. Counts are divided
+# by the number of requests sent; the kernel's own work is not in callgrind's counts (see the
+# strace phase for how often each variant enters the kernel).
+set -euo pipefail
+
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${TPA_BUILD_DIR:-$SRC/build/release}
+PREFIX=${TPA_TB_PREFIX:-perf}
+PHASES=rps,strace,callgrind
+ROUNDS=3
+REQUESTS=100000
+CG_REQUESTS=20000
+OUT=${TMPDIR:-/tmp}/tpa-profile
+KEEP_TB=0
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--build) BUILD=$2; shift 2 ;;
+	--prefix) PREFIX=$2; shift 2 ;;
+	--phases) PHASES=$2; shift 2 ;;
+	--rounds) ROUNDS=$2; shift 2 ;;
+	--requests) REQUESTS=$2; shift 2 ;;
+	--cg-requests) CG_REQUESTS=$2; shift 2 ;;
+	--out) OUT=$2; shift 2 ;;
+	--keep-testbed) KEEP_TB=1; shift ;;
+	-h | --help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	*) echo "profile_redis: unknown option $1" >&2; exit 2 ;;
+	esac
+done
+[ "$(id -u)" = 0 ] || { echo "profile_redis: must run as root" >&2; exit 2; }
+SHIM=$BUILD/shim/libtpa_shim.so
+[ -f "$SHIM" ] || { echo "profile_redis: $SHIM not built" >&2; exit 2; }
+for t in redis-server redis-benchmark redis-cli python3; do
+	command -v $t >/dev/null || { echo "profile_redis: $t not installed" >&2; exit 2; }
+done
+case ",$PHASES," in *,strace,*) command -v strace >/dev/null ||
+	{ echo "profile_redis: strace not installed" >&2; exit 2; } ;; esac
+case ",$PHASES," in *,callgrind,*) command -v valgrind >/dev/null ||
+	{ echo "profile_redis: valgrind not installed" >&2; exit 2; } ;; esac
+export TPA_TB_PREFIX=$PREFIX
+eval "$("$SRC/scripts/testbed.sh" env)"
+mkdir -p "$OUT"
+WORK=$(mktemp -d /tmp/tpa-profile.XXXXXX)
+SERVER_PID=
+KERNEL_PID=
+
+stop_pid() { # pid
+	[ -n "$1" ] || return 0
+	kill "$1" 2>/dev/null || true
+	for _ in $(seq 1 100); do
+		kill -0 "$1" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	kill -9 "$1" 2>/dev/null || true
+}
+cleanup() {
+	stop_pid "$SERVER_PID"
+	stop_pid "$KERNEL_PID"
+	wait 2>/dev/null || true
+	[ "$KEEP_TB" = 1 ] || "$SRC/scripts/testbed.sh" down >/dev/null 2>&1 || true
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'echo "profile_redis: interrupted" >&2; exit 130' INT TERM
+progress() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+"$SRC/scripts/testbed.sh" up >/dev/null
+
+REDIS_ARGS=(--protected-mode no --bind 0.0.0.0 --save '' --appendonly no --logfile ''
+	--daemonize no --dir "$WORK")
+TPA_PORT=6379
+KERNEL_PORT=6380
+
+# start_server VARIANT [WRAPPER...]: VARIANT kernel | tpa | tpa-busy | tpa-nospin; sets
+# SERVER_PID (the redis-server process itself, or valgrind/strace's child) and waits for PING.
+start_server() {
+	local variant=$1 port=$TPA_PORT
+	shift
+	local envs=(env)
+	case "$variant" in
+	kernel) port=$KERNEL_PORT ;;
+	tpa) envs+=(LD_PRELOAD="$SHIM" TPA_IFACE="$TPA_TB_SRV_IF" TPA_PORTS=$TPA_PORT) ;;
+	tpa-busy) envs+=(LD_PRELOAD="$SHIM" TPA_IFACE="$TPA_TB_SRV_IF" TPA_PORTS=$TPA_PORT TPA_BUSY_POLL=1) ;;
+	tpa-nospin) envs+=(LD_PRELOAD="$SHIM" TPA_IFACE="$TPA_TB_SRV_IF" TPA_PORTS=$TPA_PORT TPA_SPIN_US=0) ;;
+	*) echo "profile_redis: bad variant $variant" >&2; exit 2 ;;
+	esac
+	# valgrind must see the preload on redis-server, not on itself: it runs env, which execs.
+	ip netns exec "$TPA_TB_SRV_NS" env TPA_HUGEPAGES=no taskset -c 1 "$@" "${envs[@]}" \
+		redis-server --port $port "${REDIS_ARGS[@]}" >"$WORK/server-$variant.log" 2>&1 &
+	SERVER_PID=$!
+	for _ in $(seq 1 300); do
+		if ip netns exec "$TPA_TB_CLI_NS" timeout 5 redis-cli -h "$TPA_TB_SRV_IP" -p $port ping \
+			2>/dev/null | grep -q PONG; then
+			if [ "$variant" != kernel ] && ! ip -n "$TPA_TB_SRV_NS" link show dev "$TPA_TB_SRV_IF" |
+				grep -q 'prog/xdp'; then
+				echo "profile_redis: $variant answers but no XDP program: not accelerated" >&2
+				exit 1
+			fi
+			return 0
+		fi
+		kill -0 "$SERVER_PID" 2>/dev/null || break
+		sleep 0.2
+	done
+	echo "profile_redis: redis-server ($variant) did not start; its log:" >&2
+	cat "$WORK/server-$variant.log" >&2
+	exit 1
+}
+stop_server() {
+	stop_pid "$SERVER_PID"
+	wait "$SERVER_PID" 2>/dev/null || true
+	SERVER_PID=
+}
+port_of() { if [ "$1" = kernel ]; then echo $KERNEL_PORT; else echo $TPA_PORT; fi; }
+server_alive() {
+	local st
+	st=$(ps -o stat= -p "$SERVER_PID" 2>/dev/null || true)
+	[ -n "$st" ] && [ "${st:0:1}" != Z ]
+}
+# bench VARIANT redis-benchmark-args...: fails loudly if the server died under the load.
+bench() {
+	local port rc=0
+	port=$(port_of "$1")
+	shift
+	ip netns exec "$TPA_TB_CLI_NS" taskset -c 0 timeout 120 redis-benchmark -h "$TPA_TB_SRV_IP" \
+		-p "$port" "$@" || rc=$?
+	# A dead child stays a zombie until waited for: kill -0 would still succeed.
+	if [ -n "$SERVER_PID" ] && ! server_alive; then
+		local st=0
+		wait "$SERVER_PID" 2>/dev/null || st=$?
+		SERVER_PID=
+		echo "profile_redis: redis-server died (exit status $st) during: redis-benchmark $*" >&2
+		tail -n 20 "$WORK"/server-*.log >&2
+		exit 1
+	fi
+	return $rc
+}
+
+# ---------------------------------------------------------------------------------- rps
+phase_rps() {
+	local runs=$OUT/rps.csv
+	echo "round,variant,pipeline,test,rps,avg_ms,min_ms,p50_ms,p95_ms,p99_ms,max_ms" >"$runs"
+	for round in $(seq 1 "$ROUNDS"); do
+		local order="kernel tpa tpa-busy"
+		[ $((round % 2)) = 0 ] && order="tpa-busy tpa kernel"
+		for variant in $order; do
+			start_server "$variant"
+			bench "$variant" -c 50 -n 20000 -t get -q >/dev/null 2>&1 # warm-up
+			for pipeline in 1 16; do
+				local n=$REQUESTS
+				[ $pipeline = 16 ] && n=$((REQUESTS * 5))
+				progress "rps round $round/$ROUNDS: $variant -P $pipeline ($n requests)"
+				bench "$variant" -c 50 -n $n -P $pipeline -t set,get --csv 2>/dev/null |
+					tail -n +2 | tr -d '"' | sed "s/^/$round,$variant,$pipeline,/" >>"$runs"
+			done
+			stop_server
+		done
+	done
+	python3 - "$runs" <<'PY'
+import csv, statistics, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+med = {}
+for r in rows:
+    med.setdefault((r["test"], int(r["pipeline"]), r["variant"]), []).append(r)
+def m(k, f):
+    return statistics.median(float(x[f]) for x in med[k]) if k in med else float("nan")
+print("\n== requests/s (median of %d rounds; 50 clients; veth path; p99 in ms)" %
+      max(len(v) for v in med.values()))
+print(f"{'test':<4} {'-P':>3} | {'kernel':>9} {'p99':>6} | {'tpa':>9} {'p99':>6} {'ratio':>6} | "
+      f"{'tpa-busy':>9} {'p99':>6} {'ratio':>6}")
+for test in ("SET", "GET"):
+    for p in (1, 16):
+        k = (test, p, "kernel")
+        line = f"{test:<4} {p:>3} | {m(k,'rps'):>9.0f} {m(k,'p99_ms'):>6.3f} |"
+        for v in ("tpa", "tpa-busy"):
+            t = (test, p, v)
+            line += f" {m(t,'rps'):>9.0f} {m(t,'p99_ms'):>6.3f} {m(t,'rps')/m(k,'rps'):>5.2f}x |"
+        print(line.rstrip("|"))
+PY
+}
+
+# ------------------------------------------------------------------------------- strace
+phase_strace() {
+	local n=$((REQUESTS / 5))
+	echo
+	echo "== syscalls per request (redis-server, all threads; GET -P 1, 50 clients, $n requests)"
+	for variant in kernel tpa tpa-busy; do
+		start_server "$variant"
+		bench "$variant" -c 50 -n 5000 -t get -q >/dev/null 2>&1
+		local tasks
+		tasks=$(ls /proc/"$SERVER_PID"/task | tr '\n' ',' | sed 's/,$//')
+		strace -f -c -o "$WORK/strace-$variant.txt" -p "$tasks" 2>/dev/null &
+		local spid=$!
+		sleep 1
+		progress "strace: $variant"
+		bench "$variant" -c 50 -n $n -t get -q >/dev/null 2>&1
+		kill -INT $spid
+		wait $spid 2>/dev/null || true
+		stop_server
+		cp "$WORK/strace-$variant.txt" "$OUT/strace-$variant.txt"
+		python3 - "$WORK/strace-$variant.txt" "$n" "$variant" <<'PY'
+import re, sys
+path, n, variant = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+calls = {}
+for line in open(path):
+    f = line.split()
+    # % time, seconds, usecs/call, calls, [errors], syscall
+    if len(f) >= 5 and re.match(r"^[\d.]+$", f[0]) and f[-1] != "total":
+        calls[f[-1]] = int(f[3])
+total = sum(calls.values())
+top = sorted(calls.items(), key=lambda kv: -kv[1])[:8]
+print(f"{variant:<9} {total / n:6.2f}/req   " +
+      "  ".join(f"{k} {v / n:.2f}" for k, v in top))
+PY
+	done
+}
+
+# ---------------------------------------------------------------------------- callgrind
+CG_SPLIT=$(
+	cat <<'PY'
+import re, sys
+path, n, label, top_n = sys.argv[1], int(sys.argv[2]), sys.argv[3], 18
+line_re = re.compile(r"^\s*([\d,]+)\s+(?:\([^)]*\)\s+)?(.*?):(\S.*?)\s+\[(.*)\]\s*$")
+def group(fl, obj):
+    if "libtpa_shim" in obj:
+        for part in ("shim", "stack", "dpdk"):
+            if f"/{part}/" in fl or fl.startswith(part + "/"):
+                return {"shim": "shim", "stack": "stack", "dpdk": "engine"}[part]
+        return "shim(other)"
+    if "redis" in obj or "jemalloc" in obj:
+        return "redis"  # with its allocator (Debian links jemalloc)
+    if "librte_" in obj:
+        return "DPDK"
+    if "/libc.so" in obj or "libc-" in obj:
+        return "libc"
+    if "libbpf" in obj or "libxdp" in obj:
+        return "libbpf/xdp"
+    if "ld-linux" in obj:
+        return "ld.so"
+    if "vgpreload" in obj:
+        return "valgrind"
+    return "other"
+groups, fns, total = {}, [], 0
+for line in open(path):
+    m = line_re.match(line)
+    if not m:
+        continue
+    ir = int(m.group(1).replace(",", ""))
+    fl, fn, obj = m.group(2), m.group(3), m.group(4)
+    g = group(fl, obj)
+    groups[g] = groups.get(g, 0) + ir
+    fns.append((ir, g, fn, fl.split("/")[-1]))
+    total += ir
+print(f"-- {label}: {total / n:,.0f} instructions/request (user space, all threads)")
+for g, ir in sorted(groups.items(), key=lambda kv: -kv[1]):
+    print(f"   {g:<11} {ir / n:>9,.0f}  {100.0 * ir / max(total, 1):5.1f}%")
+print("   top functions (exclusive):")
+for ir, g, fn, fl in sorted(fns, reverse=True)[:top_n]:
+    print(f"   {ir / n:>9,.0f}  {g:<7} {fn} ({fl})")
+PY
+)
+
+phase_callgrind() {
+	echo
+	echo "== callgrind: instructions per request (GET -P 1, $CG_REQUESTS requests)"
+	for variant in kernel tpa tpa-nospin; do
+		for clients in 1 50; do
+			rm -f "$WORK"/cg.out*
+			start_server "$variant" valgrind --tool=callgrind --instr-atstart=no --dump-instr=no \
+				--trace-children=yes --callgrind-out-file="$WORK/cg.out.%p"
+			local rpid
+			# The redis-server process under valgrind (env has exec'd it); the engine's XDP
+			# watchdog, a child, is not profiled.
+			rpid=$(vgdb -l 2>/dev/null | grep -F "redis-server --port $(port_of "$variant")" |
+				sed -n 's/^use --pid=\([0-9]*\) .*/\1/p' | sort -n | head -1 || true)
+			[ -n "$rpid" ] || { echo "profile_redis: no valgrind process for $variant" >&2; exit 1; }
+			progress "callgrind: $variant, $clients clients"
+			callgrind_control -i on "$rpid" >/dev/null
+			bench "$variant" -c $clients -n "$CG_REQUESTS" -t get -q >"$WORK/cg-bench.txt" 2>&1
+			callgrind_control -i off "$rpid" >/dev/null
+			callgrind_control -d "$rpid" >/dev/null
+			sleep 1
+			stop_server
+			local dump
+			dump=$(ls -t "$WORK"/cg.out."$rpid".* 2>/dev/null | head -1)
+			[ -n "$dump" ] || { echo "profile_redis: no callgrind dump for $variant" >&2; exit 1; }
+			cp "$dump" "$OUT/callgrind-$variant-c$clients.out"
+			callgrind_annotate --auto=no --inclusive=no --threshold=100 "$dump" >"$WORK/cg.txt" 2>/dev/null
+			callgrind_annotate --auto=no --inclusive=yes --threshold=100 "$dump" \
+				>"$OUT/callgrind-$variant-c$clients.inclusive.txt" 2>/dev/null
+			cp "$WORK/cg.txt" "$OUT/callgrind-$variant-c$clients.txt"
+			python3 -c "$CG_SPLIT" "$WORK/cg.txt" "$CG_REQUESTS" "$variant, $clients clients"
+		done
+	done
+}
+
+case ",$PHASES," in *,rps,*) phase_rps ;; esac
+case ",$PHASES," in *,strace,*) phase_strace ;; esac
+case ",$PHASES," in *,callgrind,*) phase_callgrind ;; esac
+progress "raw data in $OUT"
