@@ -6,7 +6,7 @@
 #   rps        requests/s and p99, alternating rounds: kernel, tpa (default spin/sleep),
 #              tpa with TPA_BUSY_POLL=1; GET/SET, -P 1 and -P 16, 50 clients; medians + ratios.
 #   strace     syscalls per request of the server process (all threads), strace -c -f,
-#              GET -P 1, 50 clients: total and the top syscalls, per variant.
+#              GET -P 1, 1 and 50 clients: total and the top syscalls, per variant.
 #   callgrind  user-space instructions per request of the server process (all threads) under
 #              valgrind --tool=callgrind, GET -P 1 with 1 and with 50 clients, split into
 #              redis / shim (shim/*.c) / stack (stack/*.c) / engine (dpdk/*.c, our DPDK glue) /
@@ -96,9 +96,9 @@ start_server() {
 	local envs=(env)
 	case "$variant" in
 	kernel) port=$KERNEL_PORT ;;
-	tpa) envs+=(LD_PRELOAD="$SHIM" TPA_IFACE="$TPA_TB_SRV_IF" TPA_PORTS=$TPA_PORT) ;;
-	tpa-busy) envs+=(LD_PRELOAD="$SHIM" TPA_IFACE="$TPA_TB_SRV_IF" TPA_PORTS=$TPA_PORT TPA_BUSY_POLL=1) ;;
-	tpa-nospin) envs+=(LD_PRELOAD="$SHIM" TPA_IFACE="$TPA_TB_SRV_IF" TPA_PORTS=$TPA_PORT TPA_SPIN_US=0) ;;
+	tpa) envs+=(LD_PRELOAD="$SHIM" TPA_IFACE="$TPA_TB_SRV_IF" TPA_PORTS="$TPA_PORT") ;;
+	tpa-busy) envs+=(LD_PRELOAD="$SHIM" TPA_IFACE="$TPA_TB_SRV_IF" TPA_PORTS="$TPA_PORT" TPA_BUSY_POLL=1) ;;
+	tpa-nospin) envs+=(LD_PRELOAD="$SHIM" TPA_IFACE="$TPA_TB_SRV_IF" TPA_PORTS="$TPA_PORT" TPA_SPIN_US=0) ;;
 	*) echo "profile_redis: bad variant $variant" >&2; exit 2 ;;
 	esac
 	# valgrind must see the preload on redis-server, not on itself: it runs env, which execs.
@@ -149,7 +149,11 @@ bench() {
 		tail -n 20 "$WORK"/server-*.log >&2
 		exit 1
 	fi
-	return $rc
+	if [ $rc != 0 ]; then
+		echo "profile_redis: redis-benchmark $* failed (status $rc) while redis-server ($SERVER_PID)" \
+			"is alive: it stopped answering (see docs/profile.md, af_xdp fill-ring stall)" >&2
+		exit 1
+	fi
 }
 
 # ---------------------------------------------------------------------------------- rps
@@ -166,7 +170,7 @@ phase_rps() {
 				local n=$REQUESTS
 				[ $pipeline = 16 ] && n=$((REQUESTS * 5))
 				progress "rps round $round/$ROUNDS: $variant -P $pipeline ($n requests)"
-				bench "$variant" -c 50 -n $n -P $pipeline -t set,get --csv 2>/dev/null |
+				bench "$variant" -c 50 -n "$n" -P "$pipeline" -t set,get --csv 2>/dev/null |
 					tail -n +2 | tr -d '"' | sed "s/^/$round,$variant,$pipeline,/" >>"$runs"
 			done
 			stop_server
@@ -199,24 +203,25 @@ PY
 phase_strace() {
 	local n=$((REQUESTS / 5))
 	echo
-	echo "== syscalls per request (redis-server, all threads; GET -P 1, 50 clients, $n requests)"
+	echo "== syscalls per request (redis-server, all threads; GET -P 1, $n requests)"
 	for variant in kernel tpa tpa-busy; do
-		start_server "$variant"
-		bench "$variant" -c 50 -n 5000 -t get -q >/dev/null 2>&1
-		local tasks
-		tasks=$(ls /proc/"$SERVER_PID"/task | tr '\n' ',' | sed 's/,$//')
-		strace -f -c -o "$WORK/strace-$variant.txt" -p "$tasks" 2>/dev/null &
-		local spid=$!
-		sleep 1
-		progress "strace: $variant"
-		bench "$variant" -c 50 -n $n -t get -q >/dev/null 2>&1
-		kill -INT $spid
-		wait $spid 2>/dev/null || true
-		stop_server
-		cp "$WORK/strace-$variant.txt" "$OUT/strace-$variant.txt"
-		python3 - "$WORK/strace-$variant.txt" "$n" "$variant" <<'PY'
+		for clients in 1 50; do
+			start_server "$variant"
+			bench "$variant" -c $clients -n 2000 -t get -q >/dev/null 2>&1
+			local tasks
+			tasks=$(ls /proc/"$SERVER_PID"/task | tr '\n' ',' | sed 's/,$//')
+			strace -f -c -o "$WORK/strace.txt" -p "$tasks" 2>/dev/null &
+			local spid=$!
+			sleep 1
+			progress "strace: $variant, $clients clients"
+			bench "$variant" -c $clients -n $n -t get -q >/dev/null 2>&1
+			kill -INT $spid
+			wait $spid 2>/dev/null || true
+			stop_server
+			cp "$WORK/strace.txt" "$OUT/strace-$variant-c$clients.txt"
+			python3 - "$WORK/strace.txt" "$n" "$variant -c $clients" <<'PY'
 import re, sys
-path, n, variant = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+path, n, label = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 calls = {}
 for line in open(path):
     f = line.split()
@@ -225,9 +230,10 @@ for line in open(path):
         calls[f[-1]] = int(f[3])
 total = sum(calls.values())
 top = sorted(calls.items(), key=lambda kv: -kv[1])[:8]
-print(f"{variant:<9} {total / n:6.2f}/req   " +
+print(f"{label:<15} {total / n:6.2f}/req   " +
       "  ".join(f"{k} {v / n:.2f}" for k, v in top))
 PY
+		done
 	done
 }
 
