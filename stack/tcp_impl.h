@@ -172,9 +172,9 @@ struct tcp_sock {
 	uint32_t ooo_last_seq; /* start of the block touched last (first SACK block) */
 	uint32_t last_ack_sent;
 	uint32_t segs_unacked; /* full-sized segments received since our last ACK */
-	/* Quick-ACK mode: this many more in-order data segments are acknowledged at once (at
-	 * connection start and after an idle period), so a peer in slow start or one holding a
-	 * short segment never waits for our delayed-ACK timer. */
+	/* Quick-ACK mode: this many more in-order data segments are acknowledged at once (after
+	 * an idle period or a retransmission timeout), so a peer restarting from a small window
+	 * does not wait for our delayed-ACK timer. */
 	uint32_t quickacks;
 	uint64_t last_data_rx_ns; /* when in-order data last arrived (idle detection) */
 
