@@ -443,6 +443,18 @@ int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
 	return 0;
 }
 
+/* Read one int option from the stack after taking in fresh packets (a pending error or the
+ * readable byte count may have just changed). 0 or -errno. */
+static int stack_int_option(struct shim_sock *s, enum tpa_sockopt opt, int *v)
+{
+	socklen_t l = sizeof(*v);
+	shim_lock();
+	shim_engine_poll();
+	int r = tpa_getsockopt(shim.stack, s->sock, opt, v, &l);
+	shim_unlock();
+	return r;
+}
+
 int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 {
 	struct shim_sock *s = shim_fdt_get(fd);
@@ -472,12 +484,8 @@ int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 		errno = EINVAL;
 		return -1;
 	}
-	shim_lock();
-	shim_engine_poll();
 	int v = 0;
-	socklen_t l = sizeof(v);
-	int r = tpa_getsockopt(shim.stack, s->sock, opt, &v, &l);
-	shim_unlock();
+	int r = stack_int_option(s, opt, &v);
 	if (r < 0)
 		return (int)shim_ret(r);
 	/* Like Linux: copy at most what fits and report the copied length. */
@@ -733,12 +741,8 @@ int ioctl(int fd, unsigned long req, ...)
 		errno = EFAULT;
 		return -1;
 	}
-	shim_lock();
-	shim_engine_poll();
 	int v = 0;
-	socklen_t l = sizeof(v);
-	int r = tpa_getsockopt(shim.stack, s->sock, opt, &v, &l);
-	shim_unlock();
+	int r = stack_int_option(s, opt, &v);
 	if (r < 0)
 		return (int)shim_ret(r);
 	*(int *)arg = v;
