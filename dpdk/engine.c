@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <linux/if_xdp.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,6 +27,7 @@
 #include <rte_mbuf.h>
 
 #include "engine_impl.h"
+#include "mbuf_pool.h"
 #include "port.h"
 
 /* Check the netlink socket at least this often while busy (neighbour changes are rare). */
@@ -46,6 +48,8 @@ struct tpa_engine {
 	struct rte_device *device; /* the port's device, for removal when hot-plugged */
 	int port_found;
 	int wait_fd;
+	unsigned mbufs_held; /* pool objects outside the AF_XDP UMEM, never used (mbuf_pool.h) */
+	int xsk_fd; /* the PMD's AF_XDP socket (af_xdp ports), for XDP_STATISTICS */
 	int rx_intr; /* wait_fd is an epoll fd holding the port's Rx event fd (memif) */
 	int intr_fd; /* the port's current Rx event fd, -1 until the link is up */
 	uint64_t intr_check_ns;
@@ -450,7 +454,7 @@ struct tpa_engine *tpa_engine_create(const struct tpa_engine_config *cfg, char *
 		return NULL;
 	}
 	e->cfg = *cfg;
-	e->wait_fd = e->resolve_fd = e->watchdog_fd = e->intr_fd = -1;
+	e->wait_fd = e->resolve_fd = e->watchdog_fd = e->intr_fd = e->xsk_fd = -1;
 	e->nl.fd = -1;
 	engine_state = 1;
 	e->kernel_iface = cfg->port_kind == TPA_PORT_AF_XDP || cfg->port_kind == TPA_PORT_AF_PACKET;
@@ -530,8 +534,9 @@ struct tpa_engine *tpa_engine_create(const struct tpa_engine_config *cfg, char *
 
 	char pool_name[RTE_MEMPOOL_NAMESIZE];
 	snprintf(pool_name, sizeof(pool_name), "tpa_%d", (int)getpid());
-	e->pool = rte_pktmbuf_pool_create(pool_name, cfg->mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
-	                                  in->numa_node < 0 ? SOCKET_ID_ANY : in->numa_node);
+	e->pool = mbuf_pool_create(pool_name, cfg->mbufs,
+	                           in->numa_node < 0 ? SOCKET_ID_ANY : in->numa_node,
+	                           cfg->port_kind == TPA_PORT_AF_XDP, &e->mbufs_held);
 	if (!e->pool) {
 		rc = engine_seterr(err, errlen, rte_errno ? rte_errno : ENOMEM,
 		                   "mbuf pool of %u: %s (TPA_MBUFS, TPA_HUGEPAGES)", cfg->mbufs,
@@ -587,6 +592,8 @@ struct tpa_engine *tpa_engine_create(const struct tpa_engine_config *cfg, char *
 		int fd = socket_fd_new(wait_domain, before, PORT_FD_BITS);
 		if (fd >= 0)
 			wait_add(e, fd);
+		if (wait_domain == AF_XDP)
+			e->xsk_fd = fd;
 	} else if (rx_intr) {
 		e->rx_intr = 1;
 		intr_refresh(e);
@@ -863,5 +870,22 @@ void tpa_engine_stats_foreach(const struct tpa_engine *e,
 		fn(arg, "port_ierrors", es.ierrors);
 		fn(arg, "port_oerrors", es.oerrors);
 		fn(arg, "port_rx_nombuf", es.rx_nombuf);
+	}
+	/* The kernel's view of the AF_XDP rings: drops and invalid descriptors that the PMD's own
+	 * counters never see. */
+	struct xdp_statistics xs;
+	socklen_t xl = sizeof(xs);
+	if (e->xsk_fd >= 0 && getsockopt(e->xsk_fd, SOL_XDP, XDP_STATISTICS, &xs, &xl) == 0) {
+		fn(arg, "xsk_rx_dropped", xs.rx_dropped);
+		fn(arg, "xsk_rx_invalid_descs", xs.rx_invalid_descs);
+		fn(arg, "xsk_tx_invalid_descs", xs.tx_invalid_descs);
+		fn(arg, "xsk_rx_ring_full", xs.rx_ring_full);
+		fn(arg, "xsk_rx_fill_ring_empty", xs.rx_fill_ring_empty_descs);
+		fn(arg, "xsk_tx_ring_empty", xs.tx_ring_empty_descs);
+	}
+	if (e->pool) {
+		fn(arg, "mbufs_free", rte_mempool_avail_count(e->pool));
+		fn(arg, "mbufs_in_use", rte_mempool_in_use_count(e->pool) - e->mbufs_held);
+		fn(arg, "mbufs_outside_umem", e->mbufs_held);
 	}
 }

@@ -34,7 +34,6 @@ struct shim_sock_with_node {
 };
 
 void shim_engine_validate_config(void);
-void shim_engine_kick(void);
 void shim_epoll_fd_gone(int fd);
 
 /* Nesting depth of the owner; only the owning thread touches it. */
@@ -88,7 +87,7 @@ void shim_sock_unref(struct shim_sock *s)
 		tpa_sock_set_user(shim.stack, s->sock, NULL);
 		tpa_close(shim.stack, s->sock);
 		tpa_stack_flush(shim.stack);
-		shim_engine_kick();
+		shim_sleepers_kick();
 	}
 	struct shim_sock_with_node *w = (struct shim_sock_with_node *)s;
 	w->node.prev->next = w->node.next;
@@ -135,6 +134,7 @@ void shim_sock_event(void *ctx, int sock, uint32_t events)
 	}
 	s->events = events;
 	s->ev_seq++;
+	shim_sleep_note_event();
 	shim_epoll_notify(s, edges);
 }
 
@@ -150,6 +150,7 @@ static void atfork_parent(void)
 
 static void atfork_child(void)
 {
+	shim_sleepers_reset();
 	if (shim.engine) {
 		shim.forked_child = true;
 		for (struct shim_sock_node *n = all_socks.next; n != &all_socks; n = n->next) {

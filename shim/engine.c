@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,8 +24,6 @@
 #include "shim.h"
 #include "tpa/dpdk.h"
 
-static int kick_fd = -1;
-static int sleepers;
 /* Last time any thread polled the engine (shim_now_ns). */
 static uint64_t last_poll_ns;
 
@@ -180,7 +177,8 @@ void shim_engine_ensure(void)
 	shim.stack = tpa_engine_stack(shim.engine);
 	shim.wait_fd = tpa_engine_wait_fd(shim.engine);
 	/* Semaphore mode: a kick writes one token per sleeper, each sleeper takes one. */
-	kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC | EFD_SEMAPHORE);
+	if (shim_sleep_init() < 0)
+		shim_fatal("tpa: eventfd for waking sleeping threads failed");
 	struct tpa_engine_info info;
 	tpa_engine_get_info(shim.engine, &info);
 	shim.iface_ip = info.ipv4_addr;
@@ -192,49 +190,15 @@ void shim_engine_ensure(void)
 		atexit(print_stats); /* runs first: handlers run in reverse order */
 }
 
-int shim_engine_kick_fd(void);
-int shim_engine_kick_fd(void)
-{
-	return kick_fd;
-}
 
 int shim_engine_poll(void)
 {
-	uint64_t v;
 	if (!shim.engine)
 		return 0;
 	int n = tpa_engine_poll(shim.engine);
 	__atomic_store_n(&last_poll_ns, tpa_engine_now_ns(), __ATOMIC_RELAXED);
-	int waiting = __atomic_load_n(&sleepers, __ATOMIC_ACQUIRE);
-	if (n > 0 && waiting > 0 && kick_fd >= 0) {
-		v = (uint64_t)waiting;
-		(void)!REAL(write)(kick_fd, &v, sizeof(v));
-	}
+	shim_sleepers_after_poll(n);
 	return n;
-}
-
-/* A thread is about to sleep in the kernel outside shim_block (epoll/poll): it wants kicks. */
-void shim_sleepers_add(int d);
-void shim_sleepers_add(int d)
-{
-	__atomic_add_fetch(&sleepers, d, __ATOMIC_ACQ_REL);
-}
-
-void shim_engine_kick(void);
-void shim_engine_kick(void)
-{
-	uint64_t v = (uint64_t)__atomic_load_n(&sleepers, __ATOMIC_ACQUIRE);
-	if (kick_fd >= 0 && v > 0)
-		(void)!REAL(write)(kick_fd, &v, sizeof(v));
-}
-
-/* After a sleep: take this sleeper's token if one is there (never blocks). */
-void shim_kick_consume(void);
-void shim_kick_consume(void)
-{
-	uint64_t v;
-	if (kick_fd >= 0)
-		(void)!REAL(read)(kick_fd, &v, sizeof(v));
 }
 
 uint64_t shim_now_ns(void)
@@ -281,8 +245,8 @@ int shim_block(bool (*cond)(void *), void *arg, int extra_fd, uint64_t deadline_
 
 	if (shim.wait_fd >= 0)
 		fds[n++] = (struct pollfd){.fd = shim.wait_fd, .events = POLLIN};
-	if (kick_fd >= 0)
-		fds[n++] = (struct pollfd){.fd = kick_fd, .events = POLLIN};
+	if (shim_kick_fd() >= 0)
+		fds[n++] = (struct pollfd){.fd = shim_kick_fd(), .events = POLLIN};
 	if (extra_fd >= 0)
 		fds[n++] = (struct pollfd){.fd = extra_fd, .events = POLLIN};
 
@@ -322,13 +286,13 @@ int shim_block(bool (*cond)(void *), void *arg, int extra_fd, uint64_t deadline_
 			ts.tv_nsec = (long)(d % 1000000000u);
 			tsp = &ts;
 		}
-		__atomic_add_fetch(&sleepers, 1, __ATOMIC_ACQ_REL);
+		struct shim_sleeper me;
+		shim_sleep_begin(&me);
 		shim_unlock();
 		int r = REAL(ppoll)(fds, n, tsp, &orig);
 		int saved = errno;
 		shim_lock();
-		__atomic_sub_fetch(&sleepers, 1, __ATOMIC_ACQ_REL);
-		shim_kick_consume();
+		shim_sleep_end(&me);
 		if (r < 0 && saved == EINTR) {
 			rc = -EINTR;
 			break;

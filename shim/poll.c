@@ -27,10 +27,7 @@
 #include "shim.h"
 #include "tpa/stack.h"
 
-int shim_engine_kick_fd(void);
 void shim_block_sigs(sigset_t *orig);
-void shim_sleepers_add(int d);
-void shim_kick_consume(void);
 
 /* data.u64 in the inner epoll: these two, or a member pointer (a kernel listener). */
 #define INNER_APP      0ull /* the program's epoll fd has events */
@@ -246,7 +243,7 @@ static int make_inner(struct shim_epoll *ep)
 		REAL(close)(fd);
 		return -e;
 	}
-	int fds[2] = {shim.wait_fd, shim_engine_kick_fd()};
+	int fds[2] = {shim.wait_fd, shim_kick_fd()};
 	for (int i = 0; i < 2; i++) {
 		if (fds[i] < 0)
 			continue;
@@ -405,16 +402,16 @@ static int collect_accel(struct shim_epoll *ep, struct epoll_event *out, int max
 static int inner_wait(struct shim_epoll *ep, int timeout_ms, const sigset_t *mask)
 {
 	struct epoll_event ev[16];
+	struct shim_sleeper me;
 	if (timeout_ms != 0) {
-		shim_sleepers_add(1);
+		shim_sleep_begin(&me);
 		shim_unlock();
 	}
 	int k = REAL(epoll_pwait)(ep->inner, ev, 16, timeout_ms, timeout_ms != 0 ? mask : NULL);
 	int e = errno;
 	if (timeout_ms != 0) {
 		shim_lock();
-		shim_sleepers_add(-1);
-		shim_kick_consume();
+		shim_sleep_end(&me);
 	}
 	if (k < 0)
 		return e == EINTR ? -EINTR : 0;
@@ -579,8 +576,8 @@ static int accel_poll(struct pollfd *fds, nfds_t n, int64_t timeout_ns, const si
 	nfds_t kprog = kn;
 	if (shim.wait_fd >= 0)
 		kfds[kn++] = (struct pollfd){.fd = shim.wait_fd, .events = POLLIN};
-	if (shim_engine_kick_fd() >= 0)
-		kfds[kn++] = (struct pollfd){.fd = shim_engine_kick_fd(), .events = POLLIN};
+	if (shim_kick_fd() >= 0)
+		kfds[kn++] = (struct pollfd){.fd = shim_kick_fd(), .events = POLLIN};
 
 	sigset_t orig;
 	uint64_t now = shim_now_ns();
@@ -591,6 +588,7 @@ static int accel_poll(struct pollfd *fds, nfds_t n, int64_t timeout_ns, const si
 	shim_block_sigs(&orig);
 	const sigset_t *sleep_mask = app_mask ? app_mask : &orig;
 	bool sleep_now = false;
+	struct shim_sleeper me;
 	for (;;) {
 		struct timespec ts, *tsp = &zero;
 		if (sleep_now) {
@@ -604,15 +602,14 @@ static int accel_poll(struct pollfd *fds, nfds_t n, int64_t timeout_ns, const si
 				ts.tv_nsec = (long)(d % 1000000000u);
 				tsp = &ts;
 			}
-			shim_sleepers_add(1);
+			shim_sleep_begin(&me);
 			shim_unlock();
 		}
 		int k = REAL(ppoll)(kfds, kn, tsp, sleep_now ? sleep_mask : NULL);
 		int e = errno;
 		if (sleep_now) {
 			shim_lock();
-			shim_sleepers_add(-1);
-			shim_kick_consume();
+			shim_sleep_end(&me);
 		}
 		if (k < 0 && e == EINTR) {
 			rc = -EINTR;

@@ -95,6 +95,8 @@ int shim_engine_poll(void);
 uint64_t shim_now_ns(void);
 uint64_t shim_next_timer_ns(void);
 
+#include "sleep.h"
+
 /*
  * Block until cond(arg) holds, the deadline passes or a signal arrives (lock held, released
  * while sleeping). extra_fd (>= 0) is a kernel fd also worth waking for (POLLIN).

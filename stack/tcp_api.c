@@ -208,7 +208,6 @@ int tpa_connect(struct tpa_stack *s, int sock, const struct sockaddr *addr, sock
 	ts->flags |= TSF_SYN_ATTEMPTED;
 	tcp_sock_hash_add(s, ts);
 	tcp_sock_steer(s, ts, true);
-	ts->rtt_start_ns = s->now_ns;
 	tcp_send_syn(s, ts, NULL);
 	return -EINPROGRESS;
 }

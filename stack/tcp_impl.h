@@ -254,6 +254,14 @@ static inline struct tcp_layer *tcp_of(const struct tpa_stack *s)
 {
 	return s->tcp;
 }
+/* The RTT sample for a timing that started at start_ns: microseconds, at least 1, saturated. */
+static inline uint32_t tcp_rtt_elapsed_us(const struct tpa_stack *s, uint64_t start_ns)
+{
+	uint64_t now = s->now_ns;
+	uint64_t us = now > start_ns ? (now - start_ns) / 1000 : 0;
+	return us == 0 ? 1 : us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+}
+
 static inline uint32_t tcp_now_ms(const struct tpa_stack *s)
 {
 	return (uint32_t)(s->now_ns / 1000000u);

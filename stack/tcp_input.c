@@ -222,8 +222,7 @@ static void syn_sent_input(struct tpa_stack *s, struct tcp_sock *ts, struct rte_
 		ts->max_snd_wnd = ts->snd_wnd;
 		/* Karn: a retransmitted SYN gives no sample. */
 		if (!ts->syn_retransmitted) {
-			uint64_t rtt = (s->now_ns - ts->rtt_start_ns) / 1000;
-			tcp_rtt_sample(&ts->rtt, rtt ? (uint32_t)rtt : 1);
+			tcp_rtt_sample(&ts->rtt, tcp_rtt_elapsed_us(s, ts->rtt_start_ns));
 		}
 		ts->flags &= ~TSF_RTT_TIMING;
 		tcp_conn_established(s, ts);
@@ -371,9 +370,7 @@ static bool process_ack(struct tpa_stack *s, struct tcp_sock *ts, struct seg *g)
 		if (fin_ack)
 			ts->flags |= TSF_FIN_ACKED;
 		if ((ts->flags & TSF_RTT_TIMING) && seq_geq(g->ack, ts->rtt_seq)) {
-			uint64_t rtt = (s->now_ns - ts->rtt_start_ns) / 1000;
-			tcp_rtt_sample(&ts->rtt,
-			               rtt ? (uint32_t)(rtt > UINT32_MAX ? UINT32_MAX : rtt) : 1);
+			tcp_rtt_sample(&ts->rtt, tcp_rtt_elapsed_us(s, ts->rtt_start_ns));
 			ts->flags &= ~TSF_RTT_TIMING;
 		}
 		tcp_rtt_reset_backoff(&ts->rtt);
@@ -675,8 +672,10 @@ static void established_input(struct tpa_stack *s, struct tcp_sock *ts, struct r
 	/* RFC 5961 4.2: a SYN in a synchronized state gets a challenge ACK. */
 	if (g->flags & TCP_SYN) {
 		if (ts->state == TPA_TCP_SYN_RECV && g->seq == ts->irs) {
-			/* Retransmitted SYN: our SYN-ACK was lost. */
+			/* Retransmitted SYN: our SYN-ACK was lost. Karn: no sample from the
+			 * handshake now. */
 			ts->tmr[TT_RTX] = 0;
+			ts->syn_retransmitted = true;
 			tcp_send_syn(s, ts, &g->o);
 			drop(m);
 			return;
@@ -712,8 +711,7 @@ static void established_input(struct tpa_stack *s, struct tcp_sock *ts, struct r
 		ts->snd_wl1 = g->seq;
 		ts->snd_wl2 = g->ack;
 		if (!ts->syn_retransmitted) {
-			uint64_t rtt = (s->now_ns - ts->rtt_start_ns) / 1000;
-			tcp_rtt_sample(&ts->rtt, rtt ? (uint32_t)rtt : 1);
+			tcp_rtt_sample(&ts->rtt, tcp_rtt_elapsed_us(s, ts->rtt_start_ns));
 		}
 		tcp_conn_established(s, ts);
 		if (l) {

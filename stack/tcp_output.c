@@ -191,6 +191,9 @@ int tcp_send_syn(struct tpa_stack *s, struct tcp_sock *ts, const struct tcp_opts
 	uint8_t flags = TCP_SYN;
 	if (ts->state == TPA_TCP_SYN_RECV)
 		flags |= TCP_ACK;
+	/* The handshake's RTT sample (active and passive open) is timed from here. */
+	if (!ts->syn_retransmitted)
+		ts->rtt_start_ns = stack_now(s);
 	int rc = xmit(s, ts, ts->iss, flags, 0, peer);
 	if (seq_lt(ts->snd_nxt, ts->iss + 1))
 		ts->snd_nxt = ts->iss + 1;

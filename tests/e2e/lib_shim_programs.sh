@@ -100,6 +100,10 @@ check_path() {
 	if [ "$m" = accel ]; then
 		check "$what ran on tpa (${est:-0} connections, $bytes bytes)" \
 			"$([ "${est:-0}" -ge 1 ] && [ "$bytes" -ge "$min_bytes" ] && echo 1)"
+		# The kernel rejected none of our AF_XDP descriptors (each one is a lost frame).
+		local invalid
+		invalid=$(awk '$2 ~ /^xsk_.*invalid/ {s += $3} END {print s + 0}' "$WORK/srv.err")
+		check "$what: no AF_XDP descriptor rejected ($invalid)" "$([ "$invalid" = 0 ] && echo 1)"
 	else
 		check "$what ran on the kernel ($m)" "$(grep -q '^tpa:' "$WORK/srv.err" || echo 1)"
 	fi

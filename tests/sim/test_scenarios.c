@@ -108,6 +108,31 @@ START_TEST(handshake)
 }
 END_TEST
 
+/* Both ends take their first RTT sample from the handshake. The clock starts late (a host up
+ * for hours): a sample timed from an unset start would be the whole uptime, and the passive
+ * side's RTO would sit at its 120 s cap, so any early loss stalled the connection for minutes. */
+START_TEST(handshake_rtt_sample)
+{
+	struct sim_world *w = world();
+	vclock_set(sim_clock(w), VCLOCK_S(14609));
+	int l = sim_listen(w, 1, PORT, 8), c, s;
+	ck_assert_int_eq(sim_connect(w, 1, l, PORT, &c, &s), 0);
+	const int socks[2] = {c, s};
+	for (int node = 0; node < 2; node++) {
+		struct tpa_tcp_info ti;
+		socklen_t lt = sizeof(ti);
+		ck_assert_int_eq(tpa_getsockopt(sim_stack(w, node), socks[node], TPA_SO_INFO, &ti, &lt),
+		                 0);
+		/* The path: 1 ms each way. */
+		ck_assert_msg(ti.rtt_us >= 1000 && ti.rtt_us <= 20000, "node %d srtt %u us", node,
+		              ti.rtt_us);
+		ck_assert_msg(ti.rto_ms <= 300, "node %d rto %u ms", node, ti.rto_ms);
+	}
+	int cs[] = {c}, ss[] = {s, l};
+	finish(w, cs, 1, ss, 2);
+}
+END_TEST
+
 START_TEST(simultaneous_open)
 {
 	struct sim_world *w = world();
@@ -466,6 +491,7 @@ static Suite *suite(void)
 	TCase *tc = tcase_create("scenarios");
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, handshake);
+	tcase_add_test(tc, handshake_rtt_sample);
 	tcase_add_test(tc, simultaneous_open);
 	tcase_add_test(tc, simultaneous_close);
 	tcase_add_test(tc, half_close);
