@@ -85,6 +85,9 @@ static void subject(void)
 
 	/* 4: we abort. */
 	int d = accept(l, NULL, NULL);
+	/* Not before the peer's connect() returned: a reset that arrives first makes connect()
+	 * itself fail with ECONNRESET (on the kernel too, when the subject is fast enough). */
+	ctl_sync("d connected");
 	struct linger lg = {1, 0};
 	res("d SO_LINGER {1,0}", setsockopt(d, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)));
 	res("d close", close(d));
@@ -131,6 +134,7 @@ static void peer(void)
 	ctl_sync("c abort");
 
 	int d = tcp_connect(conf_subject_ip, CONF_PORT(3));
+	ctl_sync("d connected");
 	ctl_sync("d closed");
 	say("d sees RST: %d", wait_until(has_error_or_hup, &d));
 	res("d read", read(d, buf, sizeof(buf)));

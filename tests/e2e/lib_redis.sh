@@ -49,7 +49,7 @@ start_redis() {
 	local pre=()
 	if [ "${TPA_E2E_KERNEL:-0}" != 1 ]; then
 		[ -f "$SHIM" ] || fail "$SHIM not built"
-		pre=(env LD_PRELOAD="$SHIM" TPA_IFACE="$TPA_TB_SRV_IF" TPA_PORTS="$REDIS_PORT")
+		pre=(env LD_PRELOAD="$SHIM" TPA_IFACE="$TPA_TB_SRV_IF" TPA_PORTS="$REDIS_PORT" TPA_SHIM_STATS=1)
 	fi
 	# ip netns exec execs the program, so $! is redis-server itself (not a subshell).
 	ip netns exec "$TPA_TB_SRV_NS" "${pre[@]}" redis-server --port "$REDIS_PORT" --protected-mode no --bind 0.0.0.0 \

@@ -100,6 +100,7 @@ check_path() {
 	if [ "$m" = accel ]; then
 		check "$what ran on tpa (${est:-0} connections, $bytes bytes)" \
 			"$([ "${est:-0}" -ge 1 ] && [ "$bytes" -ge "$min_bytes" ] && echo 1)"
+		[ "${est:-0}" -ge 1 ] || tail -n 20 "$WORK/srv.err" | sed 's/^/    srv.err: /'
 		# The kernel rejected none of our AF_XDP descriptors (each one is a lost frame).
 		local invalid
 		invalid=$(awk '$2 ~ /^xsk_.*invalid/ {s += $3} END {print s + 0}' "$WORK/srv.err")
