@@ -16,7 +16,9 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <linux/capability.h>
 #include <linux/if_xdp.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -49,6 +51,7 @@ struct tpa_engine {
 	int port_found;
 	int wait_fd;
 	unsigned mbufs_held; /* pool objects outside the AF_XDP UMEM, never used (mbuf_pool.h) */
+	int iface_lock_fd; /* iface_lock.c, -1 if none */
 	int xsk_fd; /* the PMD's AF_XDP socket (af_xdp ports), for XDP_STATISTICS */
 	int rx_intr; /* wait_fd is an epoll fd holding the port's Rx event fd (memif) */
 	int intr_fd; /* the port's current Rx event fd, -1 until the link is up */
@@ -413,6 +416,8 @@ static void engine_free(struct tpa_engine *e)
 		close(e->wait_fd);
 	if (e->pool)
 		rte_mempool_free(e->pool);
+	if (e->iface_lock_fd >= 0)
+		close(e->iface_lock_fd);
 	if (e->eal_started_here) {
 		rte_eal_cleanup();
 		/* EAL is done with its arguments only now. */
@@ -422,6 +427,16 @@ static void engine_free(struct tpa_engine *e)
 		engine_state = 0;
 	}
 	free(e);
+}
+
+/* The kernel interface ports need raw sockets and, for steering, BPF and netlink admin. */
+static int has_net_privileges(void)
+{
+	struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+	struct __user_cap_data_struct d[2];
+	if (syscall(SYS_capget, &h, d) < 0)
+		return 1; /* cannot tell: let the port say what is missing */
+	return (d[0].effective & (1u << CAP_NET_RAW)) && (d[0].effective & (1u << CAP_NET_ADMIN));
 }
 
 struct tpa_engine *tpa_engine_create(const struct tpa_engine_config *cfg, char *err, size_t errlen)
@@ -454,7 +469,7 @@ struct tpa_engine *tpa_engine_create(const struct tpa_engine_config *cfg, char *
 		return NULL;
 	}
 	e->cfg = *cfg;
-	e->wait_fd = e->resolve_fd = e->watchdog_fd = e->intr_fd = e->xsk_fd = -1;
+	e->wait_fd = e->resolve_fd = e->watchdog_fd = e->intr_fd = e->xsk_fd = e->iface_lock_fd = -1;
 	e->nl.fd = -1;
 	engine_state = 1;
 	e->kernel_iface = cfg->port_kind == TPA_PORT_AF_XDP || cfg->port_kind == TPA_PORT_AF_PACKET;
@@ -475,6 +490,20 @@ struct tpa_engine *tpa_engine_create(const struct tpa_engine_config *cfg, char *
 		in->ipv4_addr = li.ipv4_addr;
 		in->ipv4_prefix_len = li.prefix_len ? li.prefix_len : 24;
 		in->ipv4_gateway = li.gateway;
+		if (!has_net_privileges()) {
+			rc = engine_seterr(
+			        err, errlen, EPERM,
+			        "TPA_PORT_TYPE=%s needs root (CAP_NET_RAW, CAP_NET_ADMIN, CAP_BPF or "
+			        "CAP_SYS_ADMIN, CAP_IPC_LOCK); a program that drops privileges in "
+			        "its workers (nginx: add `user root;`) cannot accelerate them",
+			        cfg->port_kind == TPA_PORT_AF_XDP ? "af_xdp" : "af_packet");
+			goto fail;
+		}
+		/* Before anything touches the interface (a stale XDP program is only stale if its
+		 * owner is gone). */
+		if ((rc = iface_lock_take(in->ifindex, cfg->iface, &e->iface_lock_fd, err,
+		                          errlen)))
+			goto fail;
 	}
 	if (cfg->ipv4_addr) {
 		in->ipv4_addr = cfg->ipv4_addr;

@@ -96,6 +96,9 @@ struct xdp_ctl {
 /* Detach a tpa_steer program left on the interface by a dead process. 1 if one was removed,
  * 0 if none, -EBUSY if a foreign XDP program is attached (err says which). */
 int xdp_ctl_clear_stale(int ifindex, char *err, size_t errlen);
+/* iface_lock.c: 0 with *lock_fd the held lock (-1 if locking is unavailable here), or
+ * -EBUSY (message in err) while another process's engine uses the interface. */
+int iface_lock_take(int ifindex, const char *iface, int *lock_fd, char *err, size_t errlen);
 /* Find the maps of the program attached to ifindex (after the PMD attached it). */
 int xdp_ctl_open(struct xdp_ctl *x, int ifindex, uint32_t ipv4_addr_be, char *err, size_t errlen);
 int xdp_ctl_steer(struct xdp_ctl *x, uint16_t port, int on);

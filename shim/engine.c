@@ -31,7 +31,7 @@ static uint64_t last_poll_ns;
 #define PROGRESS_GRACE_NS     1000000ull
 #define PROGRESS_MAX_SLEEP_MS 100
 
-static void shim_fatal(const char *msg)
+static __attribute__((noreturn)) void shim_fatal(const char *msg)
 {
 	/* Engine messages name the setting but not us: every line we print starts "tpa:". */
 	if (strncmp(msg, "tpa:", 4) != 0)
@@ -159,24 +159,19 @@ static void start_progress_thread(void)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
-void shim_engine_ensure(void)
+int shim_engine_try_start(char *err, size_t errlen)
 {
 	struct tpa_engine_config ec;
-	char err[512], line[700];
 	if (shim.stack)
-		return;
+		return 0;
 	apply_engine_settings(&ec);
 	ec.sock_event = shim_sock_event;
 	ec.sock_event_ctx = NULL;
-	shim.engine = tpa_engine_create(&ec, err, sizeof(err));
-	if (!shim.engine) {
-		snprintf(line, sizeof(line), "tpa: cannot start the engine on TPA_IFACE=%s: %s",
-		         shim.cfg.iface, err);
-		shim_fatal(line);
-	}
+	shim.engine = tpa_engine_create(&ec, err, errlen);
+	if (!shim.engine)
+		return errno ? -errno : -EINVAL;
 	shim.stack = tpa_engine_stack(shim.engine);
 	shim.wait_fd = tpa_engine_wait_fd(shim.engine);
-	/* Semaphore mode: a kick writes one token per sleeper, each sleeper takes one. */
 	if (shim_sleep_init() < 0)
 		shim_fatal("tpa: eventfd for waking sleeping threads failed");
 	struct tpa_engine_info info;
@@ -188,8 +183,25 @@ void shim_engine_ensure(void)
 	const char *st = getenv("TPA_SHIM_STATS");
 	if (st && *st == '1')
 		atexit(print_stats); /* runs first: handlers run in reverse order */
+	return 0;
 }
 
+void shim_engine_fatal(const char *err)
+{
+	char line[700];
+	snprintf(line, sizeof(line), "tpa: cannot start the engine on TPA_IFACE=%s: %s",
+	         shim.cfg.iface, err);
+	shim_fatal(line);
+}
+
+void shim_engine_ensure(void)
+{
+	char err[512];
+	if (shim.stack)
+		return;
+	if (shim_engine_try_start(err, sizeof(err)) < 0)
+		shim_engine_fatal(err);
+}
 
 int shim_engine_poll(void)
 {

@@ -357,7 +357,7 @@ static int accel_ctl(int epfd, int op, int fd, struct shim_sock *s, struct epoll
 
 int epoll_ctl(int epfd, int op, int fd, struct epoll_event *event)
 {
-	struct shim_sock *s = shim_fdt_get(fd);
+	struct shim_sock *s = op == EPOLL_CTL_DEL ? shim_fdt_get(fd) : shim_sock_use(fd);
 	if (!s)
 		return REAL(epoll_ctl)(epfd, op, fd, event);
 	shim_lock();
@@ -521,10 +521,11 @@ static bool any_accel(const struct pollfd *fds, nfds_t n)
 {
 	if (!shim.enabled)
 		return false;
+	bool any = false;
 	for (nfds_t i = 0; i < n; i++)
-		if (shim_fdt_get(fds[i].fd))
-			return true;
-	return false;
+		if (shim_sock_use(fds[i].fd))
+			any = true;
+	return any;
 }
 
 /* Lock held. Fills revents of accelerated entries; returns how many are ready. */
@@ -710,13 +711,14 @@ int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *tmo, const sigset
 
 static bool sets_have_accel(int nfds, fd_set *r, fd_set *w, fd_set *x)
 {
+	bool any = false;
 	if (!shim.enabled)
 		return false;
 	for (int fd = 0; fd < nfds && fd < FD_SETSIZE; fd++)
 		if (((r && FD_ISSET(fd, r)) || (w && FD_ISSET(fd, w)) || (x && FD_ISSET(fd, x))) &&
-		    shim_fdt_get(fd))
-			return true;
-	return false;
+		    shim_sock_use(fd))
+			any = true;
+	return any;
 }
 
 static int accel_select(int nfds, fd_set *r, fd_set *w, fd_set *x, int64_t timeout_ns,

@@ -82,6 +82,11 @@ struct shim_sock *shim_sock_new(int sock, enum shim_kind kind, int kfd);
 /* Drop one fd's reference (lock held). The last one closes the stack socket unless
  * inherited, and removes the socket from every epoll set. */
 void shim_sock_unref(struct shim_sock *s);
+/* The accelerated socket behind fd; a selected listener that has not been used yet moves to
+ * the stack now (socket.c). NULL: a kernel fd. */
+struct shim_sock *shim_sock_use(int fd);
+/* fd is closed or reused: it is no longer a listener waiting for its first use. */
+void shim_pending_forget(int fd);
 /* An fd number came back from the kernel: any entry there is stale (closed behind our back). */
 void shim_fd_appeared(int fd);
 /* Errno-style helper: -errno in, -1 out with errno set; values >= 0 pass. */
@@ -90,6 +95,10 @@ long shim_ret(long r);
 /* ---- engine (engine.c) ---- */
 /* Start the engine if needed (lock held). Stops the program with one line on failure. */
 void shim_engine_ensure(void);
+/* The same without stopping the program: 0, or -errno with the reason in err (lock held). */
+int shim_engine_try_start(char *err, size_t errlen);
+/* Stop the program: the engine could not start, for the reason err. */
+void shim_engine_fatal(const char *err) __attribute__((noreturn));
 /* One poll round (lock held). */
 int shim_engine_poll(void);
 uint64_t shim_now_ns(void);

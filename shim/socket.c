@@ -122,6 +122,125 @@ int bind(int fd, const struct sockaddr *addr, socklen_t len)
 	return REAL(bind)(fd, addr, len);
 }
 
+/*
+ * Selected listeners start on the kernel and move to the stack at their first use (accept,
+ * epoll_ctl, poll, select) in whichever process makes it. A server whose master process
+ * listens and whose forked workers accept (nginx, gunicorn, apache) then has the engine in
+ * the worker that serves the port, not in a master that never accepts. Connections the
+ * kernel took in the meantime stay the kernel's (the XDP program passes their segments to
+ * the kernel) and are accepted from the kernel socket.
+ */
+#define PENDING_MAX 64
+struct pending_listener {
+	int fd, backlog;
+};
+static struct pending_listener pending[PENDING_MAX];
+static int n_pending;
+
+static void pending_add(int fd, int backlog)
+{
+	for (int i = 0; i < n_pending; i++) {
+		if (pending[i].fd == fd) {
+			pending[i].backlog = backlog;
+			return;
+		}
+	}
+	if (n_pending < PENDING_MAX)
+		pending[n_pending++] = (struct pending_listener){fd, backlog};
+	else
+		fprintf(stderr, "tpa: more than %d listeners: fd %d stays on the kernel\n",
+		        PENDING_MAX, fd);
+}
+
+/* Takes the entry: its backlog, or -1 if fd is not a pending listener. */
+static int pending_take(int fd)
+{
+	for (int i = 0; i < n_pending; i++) {
+		if (pending[i].fd == fd) {
+			int backlog = pending[i].backlog;
+			pending[i] = pending[--n_pending];
+			return backlog;
+		}
+	}
+	return -1;
+}
+
+void shim_pending_forget(int fd)
+{
+	if (__atomic_load_n(&n_pending, __ATOMIC_RELAXED)) {
+		shim_lock();
+		pending_take(fd);
+		shim_unlock();
+	}
+}
+
+static bool listen_selected(int fd, struct sockaddr_in *sin)
+{
+	socklen_t l = sizeof(*sin);
+	return shim.enabled && !shim.forked_child && is_inet_stream(fd) &&
+	       REAL(getsockname)(fd, (struct sockaddr *)sin, &l) == 0 &&
+	       sin->sin_family == AF_INET &&
+	       shim_config_port_selected(&shim.cfg, ntohs(sin->sin_port)) &&
+	       (sin->sin_addr.s_addr == htonl(INADDR_ANY) || !shim.iface_ip ||
+	        sin->sin_addr.s_addr == shim.iface_ip) &&
+	       sin->sin_addr.s_addr != htonl(INADDR_LOOPBACK);
+}
+
+/* Lock held. The kernel socket already listens; the stack takes over the port. */
+static struct shim_sock *accelerate_listener(int fd, int backlog, const struct sockaddr_in *sin)
+{
+	char err[512];
+	int port = ntohs(sin->sin_port);
+	if (!shim.stack) {
+		int rc = shim_engine_try_start(err, sizeof(err));
+		if (rc == -EBUSY) {
+			/* Another process (e.g. a sibling worker) serves this interface. */
+			fprintf(stderr, "tpa: port %d stays on the kernel in pid %d: %s\n", port,
+			        (int)getpid(), err);
+			return NULL;
+		}
+		if (rc < 0)
+			shim_engine_fatal(err);
+	}
+	int sock = tpa_socket(shim.stack);
+	if (sock < 0)
+		shim_fatal_sock("a listener", port, -sock);
+	copy_options(fd, sock);
+	int one = 1;
+	tpa_setsockopt(shim.stack, sock, TPA_SO_REUSEADDR, &one, sizeof(one));
+	int r = tpa_bind(shim.stack, sock, (const struct sockaddr *)sin, sizeof(*sin));
+	if (r == 0)
+		r = tpa_listen(shim.stack, sock, backlog);
+	if (r < 0)
+		shim_fatal_sock("a listener", port, -r);
+	struct shim_sock *s = shim_sock_new(sock, SHIM_LISTENER, fd);
+	if (!s)
+		shim_fatal_sock("a listener", port, ENOMEM);
+	s->nonblock = fd_nonblock(fd);
+	s->wildcard = sin->sin_addr.s_addr == htonl(INADDR_ANY);
+	/* Kernel accepts never block: the shim does the waiting. */
+	int fl = REAL(fcntl)(fd, F_GETFL);
+	REAL(fcntl)(fd, F_SETFL, fl | O_NONBLOCK);
+	adopt_fd(fd, s, fd_cloexec(fd));
+	tpa_stack_flush(shim.stack);
+	return s;
+}
+
+struct shim_sock *shim_sock_use(int fd)
+{
+	struct shim_sock *s = shim_fdt_get(fd);
+	if (s || !__atomic_load_n(&n_pending, __ATOMIC_RELAXED))
+		return s;
+	shim_lock();
+	s = shim_fdt_get(fd);
+	int backlog = s ? -1 : pending_take(fd);
+	struct sockaddr_in sin;
+	if (backlog >= 0 && listen_selected(fd, &sin))
+		s = accelerate_listener(fd, backlog, &sin);
+	shim_unlock();
+	return s;
+}
+
 int listen(int fd, int backlog)
 {
 	struct shim_sock *s = shim_fdt_get(fd);
@@ -139,55 +258,16 @@ int listen(int fd, int backlog)
 			return (int)shim_ret(r);
 		return REAL(listen)(fd, backlog);
 	}
-	if (!shim.enabled || shim.forked_child || !is_inet_stream(fd))
-		return REAL(listen)(fd, backlog);
 	struct sockaddr_in sin;
-	socklen_t l = sizeof(sin);
-	if (REAL(getsockname)(fd, (struct sockaddr *)&sin, &l) < 0 || sin.sin_family != AF_INET ||
-	    !shim_config_port_selected(&shim.cfg, ntohs(sin.sin_port)) ||
-	    (sin.sin_addr.s_addr != htonl(INADDR_ANY) && shim.iface_ip &&
-	     sin.sin_addr.s_addr != shim.iface_ip) ||
-	    sin.sin_addr.s_addr == htonl(INADDR_LOOPBACK))
+	if (!listen_selected(fd, &sin))
 		return REAL(listen)(fd, backlog);
-	/* The stack listens first, so the port is steered before the kernel socket listens:
-	 * otherwise a remote SYN could land in the kernel's backlog and its later segments,
-	 * steered to the stack, would be answered with a RST. The kernel listener then holds
-	 * the port and accepts loopback clients. */
-	shim_lock();
-	shim_engine_ensure();
-	int port = ntohs(sin.sin_port);
-	int sock = tpa_socket(shim.stack);
-	if (sock < 0)
-		shim_fatal_sock("a listener", port, -sock);
-	copy_options(fd, sock);
-	int one = 1;
-	tpa_setsockopt(shim.stack, sock, TPA_SO_REUSEADDR, &one, sizeof(one));
-	int r = tpa_bind(shim.stack, sock, (struct sockaddr *)&sin, sizeof(sin));
-	if (r == 0)
-		r = tpa_listen(shim.stack, sock, backlog);
-	if (r < 0)
-		shim_fatal_sock("a listener", port, -r);
-	tpa_stack_flush(shim.stack);
-	r = REAL(listen)(fd, backlog);
-	if (r < 0) {
-		int e = errno;
-		tpa_close(shim.stack, sock);
+	int r = REAL(listen)(fd, backlog);
+	if (r == 0) {
+		shim_lock();
+		pending_add(fd, backlog);
 		shim_unlock();
-		errno = e;
-		return -1;
 	}
-	s = shim_sock_new(sock, SHIM_LISTENER, fd);
-	if (!s)
-		shim_fatal_sock("a listener", port, ENOMEM);
-	s->nonblock = fd_nonblock(fd);
-	s->wildcard = sin.sin_addr.s_addr == htonl(INADDR_ANY);
-	/* Kernel accepts never block: the shim does the waiting. */
-	int fl = REAL(fcntl)(fd, F_GETFL);
-	REAL(fcntl)(fd, F_SETFL, fl | O_NONBLOCK);
-	adopt_fd(fd, s, fd_cloexec(fd));
-	tpa_stack_flush(shim.stack);
-	shim_unlock();
-	return 0;
+	return r;
 }
 
 static bool listener_ready(void *arg)
@@ -198,7 +278,7 @@ static bool listener_ready(void *arg)
 
 int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 {
-	struct shim_sock *s = shim_fdt_get(fd);
+	struct shim_sock *s = shim_sock_use(fd);
 	if (!s) {
 		int r = REAL(accept4)(fd, addr, len, flags);
 		if (r >= 0)
@@ -550,6 +630,7 @@ void shim_epoll_fd_gone(int fd);
 int close(int fd)
 {
 	shim_epoll_fd_gone(fd);
+	shim_pending_forget(fd);
 	if (shim_fdt_get(fd)) {
 		shim_lock();
 		struct shim_sock *s = shim_fdt_take(fd);
@@ -567,6 +648,10 @@ int close_range(unsigned first, unsigned last, int flags)
 		return -1;
 	}
 	int r = REAL(close_range)(first, last, flags);
+	if (r == 0 && !(flags & CLOSE_RANGE_CLOEXEC))
+		for (int i = n_pending - 1; i >= 0; i--)
+			if ((unsigned)pending[i].fd >= first && (unsigned)pending[i].fd <= last)
+				shim_pending_forget(pending[i].fd);
 	if (r == 0 && shim.enabled) {
 		unsigned end =
 		        last < (unsigned)shim_fdt_size() ? last : (unsigned)shim_fdt_size() - 1;
@@ -590,6 +675,7 @@ int close_range(unsigned first, unsigned last, int flags)
 /* A new fd `nfd` now refers to the same open file as `ofd` (lock not held). */
 static void dup_entry(int ofd, int nfd, bool cloexec)
 {
+	shim_pending_forget(nfd);
 	shim_lock();
 	struct shim_sock *stale = shim_fdt_take(nfd);
 	if (stale)
@@ -618,6 +704,8 @@ int dup3(int ofd, int nfd, int flags)
 	}
 	struct shim_sock *old_target = shim_fdt_get(nfd);
 	int r = REAL(dup3)(ofd, nfd, flags);
+	if (r >= 0)
+		shim_pending_forget(nfd);
 	if (r >= 0 && (shim_fdt_get(ofd) || old_target))
 		dup_entry(ofd, r, (flags & O_CLOEXEC) != 0);
 	return r;
@@ -629,6 +717,8 @@ int dup2(int ofd, int nfd)
 		return REAL(dup2)(ofd, nfd);
 	struct shim_sock *old_target = shim_fdt_get(nfd);
 	int r = REAL(dup2)(ofd, nfd);
+	if (r >= 0)
+		shim_pending_forget(nfd);
 	if (r >= 0 && (shim_fdt_get(ofd) || old_target))
 		dup_entry(ofd, r, false);
 	return r;

@@ -56,7 +56,26 @@ static __always_inline int count(__u32 stat, int verdict)
 
 /* Is this frame one the engine serves? Every header access is bounds-checked against
  * data_end first, as the verifier requires. */
-static __always_inline int is_steered(void *data, void *data_end)
+/* A connection the kernel owns on a steered port (accepted by the kernel listener before the
+ * stack took the port, or a handshake the kernel was in the middle of) stays the kernel's:
+ * the stack would answer its segments with a reset. The lookup finds established and
+ * half-open kernel sockets first, the listener (which the stack shares) only otherwise. */
+static __always_inline int kernel_owns(void *ctx, struct iphdr *ip, struct tcphdr *tcp)
+{
+	struct bpf_sock_tuple t = {};
+	t.ipv4.saddr = ip->saddr;
+	t.ipv4.daddr = ip->daddr;
+	t.ipv4.sport = tcp->source;
+	t.ipv4.dport = tcp->dest;
+	struct bpf_sock *sk = bpf_skc_lookup_tcp(ctx, &t, sizeof(t.ipv4), BPF_F_CURRENT_NETNS, 0);
+	if (!sk)
+		return 0;
+	int owned = sk->state != BPF_TCP_LISTEN;
+	bpf_sk_release(sk);
+	return owned;
+}
+
+static __always_inline int is_steered(void *ctx, void *data, void *data_end)
 {
 	struct ethhdr *eth = data;
 	if ((void *)(eth + 1) > data_end)
@@ -88,13 +107,15 @@ static __always_inline int is_steered(void *data, void *data_end)
 
 	__u16 dport = bpf_ntohs(tcp->dest);
 	__u8 *on = bpf_map_lookup_elem(&tpa_ports, &dport);
-	return on && *on;
+	if (!on || !*on)
+		return 0;
+	return !kernel_owns(ctx, ip, tcp);
 }
 
 SEC("xdp")
 int tpa_steer(struct xdp_md *ctx)
 {
-	if (!is_steered((void *)(long)ctx->data, (void *)(long)ctx->data_end))
+	if (!is_steered(ctx, (void *)(long)ctx->data, (void *)(long)ctx->data_end))
 		return count(TPA_STEER_STAT_PASS, XDP_PASS);
 	int verdict = bpf_redirect_map(&xsks_map, ctx->rx_queue_index, XDP_PASS);
 	return count(verdict == XDP_REDIRECT ? TPA_STEER_STAT_REDIRECT : TPA_STEER_STAT_NO_SOCKET,
@@ -113,7 +134,7 @@ int tpa_steer_tc(struct __sk_buff *skb)
 	const __u32 want = sizeof(struct ethhdr) + 60 + sizeof(struct tcphdr);
 	if ((void *)(long)skb->data + want > (void *)(long)skb->data_end)
 		bpf_skb_pull_data(skb, skb->len < want ? skb->len : want);
-	if (!is_steered((void *)(long)skb->data, (void *)(long)skb->data_end))
+	if (!is_steered(skb, (void *)(long)skb->data, (void *)(long)skb->data_end))
 		return count(TPA_STEER_STAT_PASS, TC_ACT_OK);
 	return count(TPA_STEER_STAT_REDIRECT, TC_ACT_SHOT);
 }

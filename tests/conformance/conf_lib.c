@@ -138,6 +138,10 @@ int tcp_listen(const char *ip, int port, int flags)
 		die("bind %s:%d", ip ? ip : "*", port);
 	if (listen(fd, 16) < 0)
 		die("listen %d", port);
+	/* Like an event-loop server registering its listener before it announces itself: the
+	 * shim moves a listener to the stack at its first use (see case_early_connect). */
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	(void)poll(&p, 1, 0);
 	return fd;
 }
 

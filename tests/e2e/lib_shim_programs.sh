@@ -64,6 +64,7 @@ check() {
 srv_bg() {
 	local m=$1 sel=$2
 	shift 2
+	SRV_MODE=$m
 	ip netns exec "$SRV_NS" env $(mode_env "$m" "$sel") "$@" 2>"$WORK/srv.err" &
 	SRV_PID=$!
 }
@@ -79,10 +80,20 @@ stop_srv() {
 wait_port() {
 	local ns=$1 port=$2
 	for _ in $(seq 1 300); do
-		ip netns exec "$ns" ss -Hltn "sport = :$port" | grep -q . && return 0
+		ip netns exec "$ns" ss -Hltn "sport = :$port" | grep -q . && break
 		sleep 0.1
 	done
-	echo "no listener on $ns:$port" >&2
+	ip netns exec "$ns" ss -Hltn "sport = :$port" | grep -q . ||
+		{ echo "no listener on $ns:$port" >&2; return 1; }
+	# An accelerated listener moves to the stack at the program's first use of it (the
+	# kernel listens from listen() on): wait for the engine, as a client connecting earlier
+	# would be served by the kernel (correctly, but not through tpa).
+	[ "$ns" = "$SRV_NS" ] && [ "${SRV_MODE:-}" = accel ] || return 0
+	for _ in $(seq 1 150); do
+		ip -n "$SRV_NS" link show "$SRV_IF" | grep -q 'prog/xdp' && { sleep 0.2; return 0; }
+		sleep 0.1
+	done
+	echo "no tpa engine on $SRV_IF for $ns:$port" >&2
 	return 1
 }
 

@@ -69,13 +69,16 @@ http_server() {
 	rm -f "$WORK/h.out"
 }
 
-nginx_server() {
-	local m=$1 port=7204
+# nginx serving a file: $2 = off (one process) or on (the default: a master that listens and a
+# worker it forks that accepts; the worker keeps root so that it may use the interface).
+nginx_run() {
+	local m=$1 master=$2 port=7204
 	command -v nginx >/dev/null || { echo "SKIP: nginx not installed"; return; }
 	mkdir -p "$WORK/nginx"
 	cat >"$WORK/nginx/nginx.conf" <<CONF
 daemon off;
-master_process off;
+master_process $master;
+user root;
 worker_processes 1;
 pid $WORK/nginx/nginx.pid;
 error_log $WORK/nginx/error.log;
@@ -94,14 +97,25 @@ CONF
 	srv_bg "$m" "TPA_PORTS=$port" timeout 120 nginx -c "$WORK/nginx/nginx.conf"
 	wait_port "$SRV_NS" $port
 	cli timeout 100 curl -sS -o "$WORK/n.out" "http://$SRV_IP:$port/big.bin"
-	check "curl 100 MiB from nginx ($m)" \
+	check "curl 100 MiB from nginx, master_process $master ($m)" \
 		"$([ -f "$WORK/n.out" ] && [ "$(sha "$WORK/n.out")" = "$BIG" ] && echo 1)"
 	cli timeout 30 curl -sS -o "$WORK/n2.out" "http://$SRV_IP:$port/small.bin"
-	check "nginx second request on a new connection ($m)" \
+	check "nginx second request on a new connection, master_process $master ($m)" \
 		"$([ -f "$WORK/n2.out" ] && [ "$(sha "$WORK/n2.out")" = "$SMALL" ] && echo 1)"
+	# Accelerated means the steering program is on the interface while nginx serves.
+	local xdp=0
+	ip -n "$SRV_NS" link show "$P-s0" | grep -q 'prog/xdp' && xdp=1
+	if [ "$m" = accel ]; then
+		check "nginx (master_process $master) served through tpa (XDP attached)" \
+			"$([ $xdp = 1 ] && echo 1)"
+	else
+		check "nginx (master_process $master) on the kernel ($m)" "$([ $xdp = 0 ] && echo 1)"
+	fi
 	stop_srv
 	rm -f "$WORK/n.out" "$WORK/n2.out"
 }
+nginx_server() { nginx_run "$1" off; }
+nginx_master() { nginx_run "$1" on; }
 
 redis() {
 	local m=$1 port=7205
@@ -135,7 +149,7 @@ redis() {
 	rm -rf "$WORK/redis"
 }
 
-SCENARIOS=${SHIM_SCENARIOS:-socat_server socat_client http_server nginx_server redis}
+SCENARIOS=${SHIM_SCENARIOS:-socat_server socat_client http_server nginx_server nginx_master redis}
 for m in $MODES; do
 	echo "== mode $m"
 	for s in $SCENARIOS; do
