@@ -41,6 +41,7 @@ struct shim_sock {
 	bool wildcard;   /* listener bound to INADDR_ANY: also accept from the kernel fd */
 	bool connecting; /* connect() returned EINPROGRESS and nobody has seen the outcome */
 	bool shut_wr;    /* shutdown(SHUT_WR/RDWR) done: writes fail with EPIPE */
+	bool v6;         /* an AF_INET6 socket: addresses are shown IPv4-mapped (::ffff:a.b.c.d) */
 	uint32_t events; /* last readiness reported by the stack's sock_event hook */
 	uint64_t ev_seq; /* bumped on every hook call */
 	int last_nread;  /* readable bytes at the last hook call or read: new data = IN edge */

@@ -41,19 +41,47 @@ static int inherited_err(void)
 	return -1;
 }
 
-static bool is_inet_stream(int fd)
+/* AF_INET or AF_INET6 for a TCP socket, else 0. */
+static int inet_stream_domain(int fd)
 {
-	int v = 0;
-	socklen_t l = sizeof(v);
-	if (REAL(getsockopt)(fd, SOL_SOCKET, SO_DOMAIN, &v, &l) < 0 || v != AF_INET)
-		return false;
+	int domain = 0, v = 0;
+	socklen_t l = sizeof(domain);
+	if (REAL(getsockopt)(fd, SOL_SOCKET, SO_DOMAIN, &domain, &l) < 0 ||
+	    (domain != AF_INET && domain != AF_INET6))
+		return 0;
 	l = sizeof(v);
 	if (REAL(getsockopt)(fd, SOL_SOCKET, SO_TYPE, &v, &l) < 0 || v != SOCK_STREAM)
-		return false;
+		return 0;
 	l = sizeof(v);
 	if (REAL(getsockopt)(fd, SOL_SOCKET, SO_PROTOCOL, &v, &l) < 0 || v != IPPROTO_TCP)
-		return false;
-	return true;
+		return 0;
+	return domain;
+}
+
+static bool is_inet_stream(int fd)
+{
+	return inet_stream_domain(fd) == AF_INET;
+}
+
+/* The stack's IPv4 address as the program's socket shows it: IPv4, or IPv4-mapped IPv6 for an
+ * AF_INET6 socket; truncated to *len like the kernel does, *len set to the full size. */
+static void show_addr(const struct sockaddr_in *in, bool v6, struct sockaddr *addr,
+                      socklen_t *len)
+{
+	if (!addr || !len)
+		return;
+	struct sockaddr_in6 m = {.sin6_family = AF_INET6, .sin6_port = in->sin_port};
+	const void *src = in;
+	socklen_t full = sizeof(*in);
+	if (v6) {
+		m.sin6_addr.s6_addr[10] = 0xff;
+		m.sin6_addr.s6_addr[11] = 0xff;
+		memcpy(&m.sin6_addr.s6_addr[12], &in->sin_addr, 4);
+		src = &m;
+		full = sizeof(m);
+	}
+	memcpy(addr, src, *len < full ? *len : full);
+	*len = full;
 }
 
 static bool fd_nonblock(int fd)
@@ -174,12 +202,36 @@ void shim_pending_forget(int fd)
 	}
 }
 
-static bool listen_selected(int fd, struct sockaddr_in *sin)
+/* The IPv4 side of an AF_INET6 listener: the wildcard when it is dual-stack (IPV6_V6ONLY off),
+ * or the IPv4 address it is bound to as ::ffff:a.b.c.d. Native IPv6 clients keep reaching
+ * the kernel socket. */
+static bool v4_side(int fd, struct sockaddr_in *sin)
+{
+	struct sockaddr_in6 s6;
+	socklen_t l = sizeof(s6);
+	if (REAL(getsockname)(fd, (struct sockaddr *)&s6, &l) < 0 || s6.sin6_family != AF_INET6)
+		return false;
+	*sin = (struct sockaddr_in){.sin_family = AF_INET, .sin_port = s6.sin6_port};
+	if (IN6_IS_ADDR_UNSPECIFIED(&s6.sin6_addr)) {
+		int only = 1;
+		l = sizeof(only);
+		return REAL(getsockopt)(fd, IPPROTO_IPV6, IPV6_V6ONLY, &only, &l) == 0 && !only;
+	}
+	if (!IN6_IS_ADDR_V4MAPPED(&s6.sin6_addr))
+		return false;
+	memcpy(&sin->sin_addr, &s6.sin6_addr.s6_addr[12], 4);
+	return true;
+}
+
+static bool listen_selected(int fd, struct sockaddr_in *sin, bool *v6)
 {
 	socklen_t l = sizeof(*sin);
-	return shim.enabled && !shim.forked_child && is_inet_stream(fd) &&
-	       REAL(getsockname)(fd, (struct sockaddr *)sin, &l) == 0 &&
-	       sin->sin_family == AF_INET &&
+	int domain = shim.enabled && !shim.forked_child ? inet_stream_domain(fd) : 0;
+	*v6 = domain == AF_INET6;
+	return domain &&
+	       (*v6 ? v4_side(fd, sin)
+	            : REAL(getsockname)(fd, (struct sockaddr *)sin, &l) == 0 &&
+	                      sin->sin_family == AF_INET) &&
 	       shim_config_port_selected(&shim.cfg, ntohs(sin->sin_port)) &&
 	       (sin->sin_addr.s_addr == htonl(INADDR_ANY) || !shim.iface_ip ||
 	        sin->sin_addr.s_addr == shim.iface_ip) &&
@@ -187,7 +239,8 @@ static bool listen_selected(int fd, struct sockaddr_in *sin)
 }
 
 /* Lock held. The kernel socket already listens; the stack takes over the port. */
-static struct shim_sock *accelerate_listener(int fd, int backlog, const struct sockaddr_in *sin)
+static struct shim_sock *accelerate_listener(int fd, int backlog, const struct sockaddr_in *sin,
+                                             bool v6)
 {
 	char err[512];
 	int port = ntohs(sin->sin_port);
@@ -218,6 +271,7 @@ static struct shim_sock *accelerate_listener(int fd, int backlog, const struct s
 		shim_fatal_sock("a listener", port, ENOMEM);
 	s->nonblock = fd_nonblock(fd);
 	s->wildcard = sin->sin_addr.s_addr == htonl(INADDR_ANY);
+	s->v6 = v6;
 	/* Kernel accepts never block: the shim does the waiting. */
 	int fl = REAL(fcntl)(fd, F_GETFL);
 	REAL(fcntl)(fd, F_SETFL, fl | O_NONBLOCK);
@@ -235,8 +289,9 @@ struct shim_sock *shim_sock_use(int fd)
 	s = shim_fdt_get(fd);
 	int backlog = s ? -1 : pending_take(fd);
 	struct sockaddr_in sin;
-	if (backlog >= 0 && listen_selected(fd, &sin))
-		s = accelerate_listener(fd, backlog, &sin);
+	bool v6;
+	if (backlog >= 0 && listen_selected(fd, &sin, &v6))
+		s = accelerate_listener(fd, backlog, &sin, v6);
 	shim_unlock();
 	return s;
 }
@@ -259,7 +314,8 @@ int listen(int fd, int backlog)
 		return REAL(listen)(fd, backlog);
 	}
 	struct sockaddr_in sin;
-	if (!listen_selected(fd, &sin))
+	bool v6;
+	if (!listen_selected(fd, &sin, &v6))
 		return REAL(listen)(fd, backlog);
 	int r = REAL(listen)(fd, backlog);
 	if (r == 0) {
@@ -301,16 +357,20 @@ int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 		if (tpa_sock_events(shim.stack, s->sock) & TPA_EV_IN) {
 			/* The fd number first: if the program is out of fds the connection stays
 			 * queued, as in the kernel. */
-			int kfd = REAL(socket)(
-			        AF_INET, SOCK_STREAM | SOCK_CLOEXEC | (flags & SOCK_NONBLOCK), 0);
+			int kfd = REAL(socket)(s->v6 ? AF_INET6 : AF_INET,
+			                       SOCK_STREAM | SOCK_CLOEXEC | (flags & SOCK_NONBLOCK),
+			                       0);
 			if (kfd < 0) {
 				int e = errno;
 				shim_unlock();
 				errno = e;
 				return -1;
 			}
-			int c = tpa_accept(shim.stack, s->sock, addr, len);
+			struct sockaddr_in peer;
+			socklen_t plen = sizeof(peer);
+			int c = tpa_accept(shim.stack, s->sock, (struct sockaddr *)&peer, &plen);
 			if (c >= 0) {
+				show_addr(&peer, s->v6, addr, len);
 				struct shim_sock *cs = shim_sock_new(c, SHIM_CONN, kfd);
 				if (!cs) {
 					tpa_close(shim.stack, c);
@@ -323,6 +383,7 @@ int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 				if (stale)
 					shim_sock_unref(stale);
 				cs->nonblock = (flags & SOCK_NONBLOCK) != 0;
+				cs->v6 = s->v6;
 				adopt_fd(kfd, cs, (flags & SOCK_CLOEXEC) != 0);
 				shim_unlock();
 				return kfd;
@@ -582,9 +643,13 @@ int getsockname(int fd, struct sockaddr *addr, socklen_t *len)
 		return REAL(getsockname)(fd, addr, len);
 	if (s->inherited)
 		return inherited_err();
+	struct sockaddr_in in;
+	socklen_t l = sizeof(in);
 	shim_lock();
-	int r = tpa_getsockname(shim.stack, s->sock, addr, len);
+	int r = tpa_getsockname(shim.stack, s->sock, (struct sockaddr *)&in, &l);
 	shim_unlock();
+	if (r == 0)
+		show_addr(&in, s->v6, addr, len);
 	return (int)shim_ret(r);
 }
 
@@ -595,9 +660,13 @@ int getpeername(int fd, struct sockaddr *addr, socklen_t *len)
 		return REAL(getpeername)(fd, addr, len);
 	if (s->inherited)
 		return inherited_err();
+	struct sockaddr_in in;
+	socklen_t l = sizeof(in);
 	shim_lock();
-	int r = tpa_getpeername(shim.stack, s->sock, addr, len);
+	int r = tpa_getpeername(shim.stack, s->sock, (struct sockaddr *)&in, &l);
 	shim_unlock();
+	if (r == 0)
+		show_addr(&in, s->v6, addr, len);
 	return (int)shim_ret(r);
 }
 
