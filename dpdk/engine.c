@@ -32,7 +32,8 @@
 #include "mbuf_pool.h"
 #include "port.h"
 
-/* Check the netlink socket at least this often while busy (neighbour changes are rare). */
+/* Check the netlink socket this often (neighbour changes are rare), busy or idle: a spinning
+ * caller makes every round idle, and a recv() per spin would be most of its cost. */
 #define NL_POLL_INTERVAL_NS 1000000ull
 /* After a resolve request, check it on every poll for this long. */
 #define RESOLVE_WATCH_NS 3000000000ull
@@ -67,6 +68,7 @@ struct tpa_engine {
 	struct nl_neigh_watch nl;
 	int resolve_fd;
 	uint64_t last_nl_ns;
+	int nl_due; /* tpa_engine_wait woke up: read the netlink socket on the next round */
 	uint64_t resolve_until_ns;
 	int watchdog_fd;
 	struct {
@@ -473,6 +475,12 @@ struct tpa_engine *tpa_engine_create(const struct tpa_engine_config *cfg, char *
 	e->nl.fd = -1;
 	engine_state = 1;
 	e->kernel_iface = cfg->port_kind == TPA_PORT_AF_XDP || cfg->port_kind == TPA_PORT_AF_PACKET;
+	/* Without a kernel, each process picks its own ephemeral ports, and a peer may still hold
+	 * the connections of the previous process on the same address (it exited before their
+	 * last ACK): a new SYN on one of those 4-tuples costs a reset and a 1 s SYN timeout. Start
+	 * where the clock points, one port per millisecond, so that successive processes use
+	 * different ports (the range wraps every 16.4 s). */
+	e->next_local_port = (uint32_t)(tpa_engine_now_ns() / 1000000u);
 
 	/* Addresses: the kernel's, then overrides. */
 	struct tpa_engine_info *in = &e->info;
@@ -769,10 +777,12 @@ int tpa_engine_poll(struct tpa_engine *e)
 	int work = tpa_stack_poll(e->stack);
 	if (e->nl.fd >= 0) {
 		uint64_t now = tpa_engine_now_ns();
-		/* Busy: every millisecond. Idle (about to sleep, or woken by the wait fd, which
-		 * includes this socket): every time, so a notification never keeps it readable. */
-		if (e->prev_idle || now - e->last_nl_ns >= NL_POLL_INTERVAL_NS ||
+		/* Every millisecond, and at once after tpa_engine_wait woke up (the wait fd
+		 * includes this socket). A thread sleeping on the wait fd by itself (the shim)
+		 * may find it readable for up to a millisecond after a notification. */
+		if (now - e->last_nl_ns >= NL_POLL_INTERVAL_NS || e->nl_due ||
 		    now < e->resolve_until_ns) {
+			e->nl_due = 0;
 			if (now < e->resolve_until_ns &&
 			    now - e->last_nl_ns >= NL_POLL_INTERVAL_NS) {
 				/* Entries the kernel already had raise no notification: re-read. */
@@ -841,6 +851,7 @@ int tpa_engine_wait(struct tpa_engine *e, int64_t timeout_ns)
 	if (rc < 0 && errno == EINTR)
 		return -EINTR;
 	e->prev_idle = 1; /* whatever woke us (port or netlink) gets looked at */
+	e->nl_due = 1;
 	return tpa_engine_poll(e);
 }
 

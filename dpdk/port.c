@@ -6,6 +6,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +61,15 @@ static unsigned memory_mb(const struct tpa_engine_config *cfg)
 	return (unsigned)(pool >> 20) + 192;
 }
 
+/* A virtual interface (veth: no bus device behind it) has no zero-copy AF_XDP, so its fill
+ * ring never asks for a wake-up. */
+static bool iface_is_virtual(const char *iface)
+{
+	char path[128];
+	snprintf(path, sizeof(path), "/sys/class/net/%s/device", iface);
+	return access(path, F_OK) != 0 && errno == ENOENT;
+}
+
 int port_devargs(const struct tpa_engine_config *cfg, const char *xdp_prog, char *buf, size_t len)
 {
 	int n = 0;
@@ -67,6 +77,14 @@ int port_devargs(const struct tpa_engine_config *cfg, const char *xdp_prog, char
 	case TPA_PORT_AF_XDP:
 		n = snprintf(buf, len, "net_af_xdp0,iface=%s,start_queue=%u,queue_count=1",
 		             cfg->iface, cfg->queue);
+		/* With a busy budget (the default) the PMD makes a recvfrom() syscall on every
+		 * empty Rx poll, i.e. on every spin of a waiting thread. Without one it only
+		 * poll()s, for up to a second, when the fill ring asks for a wake-up: that never
+		 * happens in copy mode, but would stall a zero-copy NIC's idle poll, so real
+		 * devices keep the default. */
+		if (iface_is_virtual(cfg->iface))
+			n += snprintf(buf + n, len > (size_t)n ? len - (size_t)n : 0,
+			              ",busy_budget=0");
 		if (xdp_prog && *xdp_prog)
 			n += snprintf(buf + n, len > (size_t)n ? len - (size_t)n : 0,
 			              ",xdp_prog=%s", xdp_prog);

@@ -39,10 +39,40 @@ void shim_epoll_fd_gone(int fd);
 /* Nesting depth of the owner; only the owning thread touches it. */
 static int lock_depth;
 
+/* Threads blocked in shim_lock: a spinning waiter that drops and retakes the lock between
+ * rounds (no syscall in between) lets them in (shim_lock_wanted). */
+static int lock_waiters;
+
 void shim_lock(void)
 {
-	pthread_mutex_lock(&shim_mutex);
+	if (pthread_mutex_trylock(&shim_mutex) != 0) {
+		__atomic_add_fetch(&lock_waiters, 1, __ATOMIC_RELAXED);
+		pthread_mutex_lock(&shim_mutex);
+		__atomic_sub_fetch(&lock_waiters, 1, __ATOMIC_RELAXED);
+	}
 	lock_depth++;
+}
+
+bool shim_lock_wanted(void);
+bool shim_lock_wanted(void)
+{
+	return __atomic_load_n(&lock_waiters, __ATOMIC_RELAXED) > 0;
+}
+
+/* Take the lock only if nobody holds it, this thread included: for work that may be skipped
+ * (a later poll does it) and must never run nested inside a stack call, e.g. from a signal
+ * handler that interrupted one, nor wait for threads that are not the program's. */
+bool shim_trylock(void);
+bool shim_trylock(void)
+{
+	if (pthread_mutex_trylock(&shim_mutex) != 0)
+		return false;
+	if (lock_depth > 0) {
+		pthread_mutex_unlock(&shim_mutex);
+		return false;
+	}
+	lock_depth++;
+	return true;
 }
 
 void shim_unlock(void)
@@ -120,18 +150,18 @@ void shim_sock_event(void *ctx, int sock, uint32_t events)
 	if (!s)
 		return;
 	uint32_t edges = events & ~s->events;
-	int v = 0;
-	socklen_t l = sizeof(v);
-	if ((events & TPA_EV_IN) && tpa_getsockopt(shim.stack, sock, TPA_SO_NREAD, &v, &l) == 0) {
-		if (v > s->last_nread)
-			edges |= TPA_EV_IN;
-		s->last_nread = v;
-	}
-	l = sizeof(v);
-	if ((events & TPA_EV_OUT) && tpa_getsockopt(shim.stack, sock, TPA_SO_NWRITE, &v, &l) == 0) {
-		if (v < s->last_nwrite)
-			edges |= TPA_EV_OUT;
-		s->last_nwrite = v;
+	struct tpa_sock_state st;
+	if ((events & (TPA_EV_IN | TPA_EV_OUT)) && tpa_sock_state(shim.stack, sock, &st) == 0) {
+		if (events & TPA_EV_IN) {
+			if ((int)st.rcv_queued > s->last_nread)
+				edges |= TPA_EV_IN;
+			s->last_nread = (int)st.rcv_queued;
+		}
+		if (events & TPA_EV_OUT) {
+			if ((int)st.snd_queued < s->last_nwrite)
+				edges |= TPA_EV_OUT;
+			s->last_nwrite = (int)st.snd_queued;
+		}
 	}
 	s->events = events;
 	s->ev_seq++;
@@ -170,6 +200,7 @@ static void atfork_child(void)
 	pthread_mutex_t fresh = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
 	memcpy(&shim_mutex, &fresh, sizeof(fresh));
 	lock_depth = 0;
+	lock_waiters = 0;
 	while (depth-- > 0)
 		shim_lock();
 }

@@ -9,27 +9,54 @@
  * kernel fd, until the stack's next timer. All signals are blocked while we spin and unblocked
  * atomically by ppoll(), so a handler that runs during the spin still makes the call fail with
  * EINTR, exactly like a kernel sleep would.
+ *
+ * Output is batched per event-loop turn: a send queues its frames (shim_tx_defer) and they
+ * leave in one device burst when the thread next polls the engine or is about to wait (every
+ * shim wait starts with a poll), or at close/shutdown. A thread that instead sits in a call
+ * the shim does not see (sleep(), a read on a pipe it does not pass through us) is covered
+ * by the progress thread, which polls, and so flushes, once nobody has polled for
+ * PROGRESS_GRACE_NS. The kernel-fd pass-through paths of the blocking calls we do see flush
+ * first (shim_tx_flush_unlocked), so that case does not even wait for the grace period.
  */
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "shim.h"
 #include "tpa/dpdk.h"
+#include "tpa/stack.h"
+
+/* Deferred output (declared here and in the files that use them: io.c, poll.c). */
+void shim_tx_defer(void);
+void shim_tx_flush(void);
+void shim_tx_flush_unlocked(void);
+bool shim_trylock(void);
+bool shim_lock_wanted(void);
 
 /* Last time any thread polled the engine (shim_now_ns). */
 static uint64_t last_poll_ns;
+/* A send queued frames that no flush or poll has handed to the device yet. Written under the
+ * lock; read without it by the pass-through paths and the progress thread. */
+static bool tx_pending;
+/* The progress thread will look again within PROGRESS_GRACE_NS (it is not in a long sleep).
+ * When it is not, the first deferred send wakes it through progress_kick_fd. */
+static bool progress_watching = true;
+static int progress_kick_fd = -1;
 
 /* How long the program may leave the stack unpolled before the progress thread steps in. */
 #define PROGRESS_GRACE_NS     1000000ull
 #define PROGRESS_MAX_SLEEP_MS 100
+/* How often a spinning wait (signals blocked) lets pending signals in. */
+#define SIGNAL_CHECK_NS 1000000ull
 
 static __attribute__((noreturn)) void shim_fatal(const char *msg)
 {
@@ -75,33 +102,64 @@ void shim_engine_validate_config(void)
 
 /*
  * The stack runs in the program's threads, but a program may sit in a kernel call that knows
- * nothing of tpa (a read on a pipe, sleep()) while peers connect or wait for ACKs. The kernel
- * would answer them in the background; so does this thread: whenever nobody has polled the
- * engine for PROGRESS_GRACE_NS it polls once, and otherwise sleeps on the wait fd until the
- * stack's next timer. It never runs while program threads keep polling, so it costs nothing
- * on a busy accelerated program and sleeps when the program is idle.
+ * nothing of tpa (a read on a pipe, sleep()) while peers connect or wait for ACKs or for data it
+ * has just written. The kernel would answer them in the background; so does this thread:
+ * whenever nobody has polled the engine for PROGRESS_GRACE_NS it polls once (which also sends
+ * deferred output), and otherwise sleeps. While program threads keep polling it only looks at
+ * the clock once per grace period, without the lock, so it never contends with them; when the
+ * program is idle it sleeps on the wait fd until the stack's next timer, and the first send
+ * after that wakes it (progress_kick_fd) so deferred output never waits for a timer.
  */
 static void *progress_main(void *arg)
 {
 	(void)arg;
 	for (;;) {
-		shim_lock();
 		uint64_t now = tpa_engine_now_ns();
+		uint64_t last = __atomic_load_n(&last_poll_ns, __ATOMIC_RELAXED);
+		if (last > now || now - last < PROGRESS_GRACE_NS) {
+			/* A program thread polls: look again when its grace period ends. */
+			uint64_t left =
+			        last > now ? PROGRESS_GRACE_NS : last + PROGRESS_GRACE_NS - now;
+			struct timespec ts = {0, (long)left};
+			nanosleep(&ts, NULL);
+			continue;
+		}
+		if (!shim_trylock()) {
+			/* The holder is inside the shim: it polls or flushes before it sleeps. */
+			struct timespec ts = {0, (long)PROGRESS_GRACE_NS};
+			nanosleep(&ts, NULL);
+			continue;
+		}
+		now = tpa_engine_now_ns();
 		if (now - __atomic_load_n(&last_poll_ns, __ATOMIC_RELAXED) >= PROGRESS_GRACE_NS)
 			shim_engine_poll();
 		uint64_t next = tpa_engine_next_timer_ns(shim.engine);
+		/* Going to sleep for longer than a grace period: a send from now on must wake us.
+		 * Sequentially consistent with shim_tx_defer: either it sees watching == false and
+		 * kicks, or we see its tx_pending and stay awake. */
+		__atomic_store_n(&progress_watching, false, __ATOMIC_SEQ_CST);
+		bool pending = __atomic_load_n(&tx_pending, __ATOMIC_SEQ_CST);
 		shim_unlock();
 		now = tpa_engine_now_ns();
-		int timeout = PROGRESS_MAX_SLEEP_MS;
+		int timeout = pending ? 1 : PROGRESS_MAX_SLEEP_MS;
 		if (next != UINT64_MAX && next <= now + (uint64_t)timeout * 1000000)
 			timeout = next <= now ? 0 : (int)((next - now + 999999) / 1000000);
-		if (shim.wait_fd >= 0) {
-			struct pollfd p = {.fd = shim.wait_fd, .events = POLLIN};
-			int r = REAL(poll)(&p, 1, timeout);
-			if (r <= 0)
-				continue;
-		} else if (timeout > 1) {
+		struct pollfd p[2];
+		nfds_t n = 0;
+		if (shim.wait_fd >= 0)
+			p[n++] = (struct pollfd){.fd = shim.wait_fd, .events = POLLIN};
+		else if (timeout > 1)
 			timeout = 1;
+		if (progress_kick_fd >= 0)
+			p[n++] = (struct pollfd){.fd = progress_kick_fd, .events = POLLIN};
+		int r = REAL(poll)(p, n, timeout);
+		__atomic_store_n(&progress_watching, true, __ATOMIC_SEQ_CST);
+		if (r <= 0)
+			continue;
+		if (progress_kick_fd >= 0 && (p[n - 1].revents & POLLIN)) {
+			uint64_t v;
+			(void)!syscall(SYS_read, progress_kick_fd, &v, sizeof(v));
+			continue; /* a send: its thread's grace period decides */
 		}
 		/* Packets are waiting: give the program's own threads the first chance. */
 		struct timespec ts = {0, (long)PROGRESS_GRACE_NS};
@@ -137,6 +195,10 @@ static void engine_atexit(void)
 		return;
 	shim_lock();
 	struct tpa_engine *e = shim.engine;
+	/* Destroying the stack sends nothing: what the program wrote last still goes out, as
+	 * it did when each send flushed. */
+	if (tx_pending)
+		tpa_stack_flush(shim.stack);
 	shim.engine = NULL;
 	shim.stack = NULL;
 	tpa_engine_destroy(e);
@@ -178,6 +240,8 @@ int shim_engine_try_start(char *err, size_t errlen)
 	tpa_engine_get_info(shim.engine, &info);
 	shim.iface_ip = info.ipv4_addr;
 	last_poll_ns = tpa_engine_now_ns();
+	if (progress_kick_fd < 0)
+		progress_kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	start_progress_thread();
 	atexit(engine_atexit);
 	const char *st = getenv("TPA_SHIM_STATS");
@@ -203,11 +267,45 @@ void shim_engine_ensure(void)
 		shim_engine_fatal(err);
 }
 
+void shim_tx_defer(void)
+{
+	if (tx_pending)
+		return;
+	__atomic_store_n(&tx_pending, true, __ATOMIC_SEQ_CST);
+	if (!__atomic_load_n(&progress_watching, __ATOMIC_SEQ_CST) && progress_kick_fd >= 0) {
+		__atomic_store_n(&progress_watching, true, __ATOMIC_RELAXED);
+		uint64_t one = 1;
+		(void)!syscall(SYS_write, progress_kick_fd, &one, sizeof(one));
+	}
+}
+
+void shim_tx_flush(void)
+{
+	/* A fork child inherits the flag and the queue, never the right to send them. */
+	if (!tx_pending || shim.forked_child)
+		return;
+	__atomic_store_n(&tx_pending, false, __ATOMIC_RELAXED);
+	if (shim.stack)
+		tpa_stack_flush(shim.stack);
+}
+
+void shim_tx_flush_unlocked(void)
+{
+	/* Best effort (the progress thread is the guarantee): never wait for the lock here,
+	 * this may be any thread's kernel read. */
+	if (!__atomic_load_n(&tx_pending, __ATOMIC_RELAXED) || shim.forked_child || !shim_trylock())
+		return;
+	shim_tx_flush();
+	shim_unlock();
+}
+
 int shim_engine_poll(void)
 {
-	if (!shim.engine)
-		return 0;
-	int n = tpa_engine_poll(shim.engine);
+	if (!shim.engine || shim.forked_child)
+		return 0; /* a fork child never touches the engine (shim.h) */
+	/* The replies of the last turn leave before the next burst is processed. */
+	shim_tx_flush();
+	int n = tpa_engine_poll(shim.engine); /* ends with a flush of its own */
 	__atomic_store_n(&last_poll_ns, tpa_engine_now_ns(), __ATOMIC_RELAXED);
 	shim_sleepers_after_poll(n);
 	return n;
@@ -251,9 +349,10 @@ int shim_block(bool (*cond)(void *), void *arg, int extra_fd, uint64_t deadline_
 	sigset_t orig;
 	struct pollfd fds[3];
 	nfds_t n = 0;
-	int rc = 0, iter = 0;
+	int rc = 0;
 	uint64_t now = shim_now_ns();
 	uint64_t spin_end = now + (uint64_t)shim.cfg.spin_us * 1000;
+	uint64_t sig_check_ns = now;
 
 	if (shim.wait_fd >= 0)
 		fds[n++] = (struct pollfd){.fd = shim.wait_fd, .events = POLLIN};
@@ -262,7 +361,7 @@ int shim_block(bool (*cond)(void *), void *arg, int extra_fd, uint64_t deadline_
 	if (extra_fd >= 0)
 		fds[n++] = (struct pollfd){.fd = extra_fd, .events = POLLIN};
 
-	shim_block_sigs(&orig);
+	bool sigs_blocked = false;
 	for (;;) {
 		shim_engine_poll();
 		if (cond(arg)) {
@@ -274,14 +373,24 @@ int shim_block(bool (*cond)(void *), void *arg, int extra_fd, uint64_t deadline_
 			rc = 0;
 			break;
 		}
+		if (!sigs_blocked) {
+			/* Only now: a wait that ends on its first look changes no mask. */
+			shim_block_sigs(&orig);
+			sigs_blocked = true;
+		}
 		if (shim.cfg.busy_poll || now < spin_end) {
 			/* Let other threads in between rounds, and look for signals now and then.
 			 */
 			shim_unlock();
-			if ((++iter & 255) == 0 && check_signals(&orig, fds, 0) < 0) {
-				shim_lock();
-				rc = -EINTR;
-				break;
+			if (shim_lock_wanted())
+				sched_yield();
+			if (now - sig_check_ns >= SIGNAL_CHECK_NS) {
+				sig_check_ns = now;
+				if (check_signals(&orig, fds, 0) < 0) {
+					shim_lock();
+					rc = -EINTR;
+					break;
+				}
 			}
 			shim_lock();
 			continue;
@@ -310,6 +419,7 @@ int shim_block(bool (*cond)(void *), void *arg, int extra_fd, uint64_t deadline_
 			break;
 		}
 	}
-	pthread_sigmask(SIG_SETMASK, &orig, NULL);
+	if (sigs_blocked)
+		pthread_sigmask(SIG_SETMASK, &orig, NULL);
 	return rc;
 }

@@ -24,6 +24,10 @@
 
 #define IOV_LOCAL 16
 
+/* Deferred output (engine.c). */
+void shim_tx_defer(void);
+void shim_tx_flush_unlocked(void);
+
 static bool readable(void *arg)
 {
 	struct shim_sock *s = arg;
@@ -98,14 +102,13 @@ static ssize_t shim_recvv(struct shim_sock *s, const struct iovec *iov, int n, i
 		r = tpa_recvv(shim.stack, s->sock, tmp, k, sflags);
 		if (r > 0) {
 			got += r;
-			if (!(flags & MSG_PEEK)) {
-				int v = 0;
-				socklen_t l = sizeof(v);
-				if (tpa_getsockopt(shim.stack, s->sock, TPA_SO_NREAD, &v, &l) == 0)
-					s->last_nread = v;
-			}
-			/* A window update may be due now that the buffer drained. */
-			tpa_stack_flush(shim.stack);
+			/* Readable bytes drop by exactly what we took (nothing arrives under the
+			 * lock): the next arrival is an IN edge again. Never above the truth. */
+			if (!(flags & MSG_PEEK))
+				s->last_nread = s->last_nread > r ? s->last_nread - (int)r : 0;
+			/* A window update may be due now that the buffer drained: it leaves with
+			 * this turn's output. */
+			shim_tx_defer();
 			if (!waitall || got == total)
 				break;
 			continue;
@@ -168,7 +171,8 @@ static ssize_t shim_sendv(struct shim_sock *s, const struct iovec *iov, int n, i
 		}
 		if (r > 0) {
 			sent += r;
-			tpa_stack_flush(shim.stack);
+			/* One device burst per event-loop turn, not per send. */
+			shim_tx_defer();
 			if (sent == total || nonblock)
 				break;
 			continue;
@@ -206,8 +210,11 @@ static ssize_t shim_sendv(struct shim_sock *s, const struct iovec *iov, int n, i
 ssize_t read(int fd, void *buf, size_t len)
 {
 	struct shim_sock *s = shim_fdt_get(fd);
-	if (!s)
+	if (!s) {
+		/* It may block: what earlier sends deferred leaves first. */
+		shim_tx_flush_unlocked();
 		return REAL(read)(fd, buf, len);
+	}
 	struct iovec v = {buf, len};
 	return shim_recvv(s, &v, 1, 0);
 }
@@ -216,8 +223,11 @@ ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen);
 ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen)
 {
 	struct shim_sock *s = shim_fdt_get(fd);
-	if (!s)
+	if (!s) {
+		/* It may block: what earlier sends deferred leaves first. */
+		shim_tx_flush_unlocked();
 		return REAL(__read_chk)(fd, buf, len, buflen);
+	}
 	if (len > buflen)
 		abort(); /* what glibc's check does: a buffer overflow */
 	struct iovec v = {buf, len};
@@ -227,16 +237,22 @@ ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen)
 ssize_t readv(int fd, const struct iovec *iov, int n)
 {
 	struct shim_sock *s = shim_fdt_get(fd);
-	if (!s)
+	if (!s) {
+		/* It may block: what earlier sends deferred leaves first. */
+		shim_tx_flush_unlocked();
 		return REAL(readv)(fd, iov, n);
+	}
 	return shim_recvv(s, iov, n, 0);
 }
 
 ssize_t recv(int fd, void *buf, size_t len, int flags)
 {
 	struct shim_sock *s = shim_fdt_get(fd);
-	if (!s)
+	if (!s) {
+		/* It may block: what earlier sends deferred leaves first. */
+		shim_tx_flush_unlocked();
 		return REAL(recv)(fd, buf, len, flags);
+	}
 	struct iovec v = {buf, len};
 	return shim_recvv(s, &v, 1, flags);
 }
@@ -245,8 +261,11 @@ ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen, int flags);
 ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen, int flags)
 {
 	struct shim_sock *s = shim_fdt_get(fd);
-	if (!s)
+	if (!s) {
+		/* It may block: what earlier sends deferred leaves first. */
+		shim_tx_flush_unlocked();
 		return REAL(__recv_chk)(fd, buf, len, buflen, flags);
+	}
 	if (len > buflen)
 		abort();
 	struct iovec v = {buf, len};
@@ -269,8 +288,11 @@ static ssize_t recvfrom_common(struct shim_sock *s, void *buf, size_t len, int f
 ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *addr, socklen_t *alen)
 {
 	struct shim_sock *s = shim_fdt_get(fd);
-	if (!s)
+	if (!s) {
+		/* It may block: what earlier sends deferred leaves first. */
+		shim_tx_flush_unlocked();
 		return REAL(recvfrom)(fd, buf, len, flags, addr, alen);
+	}
 	return recvfrom_common(s, buf, len, flags, addr, alen);
 }
 
@@ -280,8 +302,11 @@ ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags,
                        struct sockaddr *addr, socklen_t *alen)
 {
 	struct shim_sock *s = shim_fdt_get(fd);
-	if (!s)
+	if (!s) {
+		/* It may block: what earlier sends deferred leaves first. */
+		shim_tx_flush_unlocked();
 		return REAL(__recvfrom_chk)(fd, buf, len, buflen, flags, addr, alen);
+	}
 	if (len > buflen)
 		abort();
 	return recvfrom_common(s, buf, len, flags, addr, alen);
@@ -290,8 +315,11 @@ ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags,
 ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
 	struct shim_sock *s = shim_fdt_get(fd);
-	if (!s)
+	if (!s) {
+		/* It may block: what earlier sends deferred leaves first. */
+		shim_tx_flush_unlocked();
 		return REAL(recvmsg)(fd, msg, flags);
+	}
 	ssize_t r = shim_recvv(s, msg->msg_iov, (int)msg->msg_iovlen, flags);
 	if (r >= 0) {
 		msg->msg_namelen = 0;

@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,10 @@
 #include "tpa/stack.h"
 
 void shim_block_sigs(sigset_t *orig);
+/* Deferred output (engine.c): a wait on kernel fds only sends it first. */
+void shim_tx_flush_unlocked(void);
+/* Another thread waits for the lock (core.c): a spinning round yields to it. */
+bool shim_lock_wanted(void);
 
 /* data.u64 in the inner epoll: these two, or a member pointer (a kernel listener). */
 #define INNER_APP      0ull /* the program's epoll fd has events */
@@ -53,6 +58,7 @@ struct shim_epoll {
 	int epfd;
 	int inner; /* private epoll, -1 until an accelerated socket joins */
 	int n_members;
+	uint64_t kcheck_ns;             /* last look at the kernel side (inner epoll) */
 	struct shim_epoll_member all;   /* list head */
 	struct shim_epoll_member ready; /* list head */
 };
@@ -100,18 +106,14 @@ static uint32_t sock_poll_bits(struct shim_sock *s)
 {
 	if (s->inherited)
 		return 0;
-	uint32_t ev = tpa_sock_events(shim.stack, s->sock);
-	uint32_t r = ev & (EPOLLIN | EPOLLOUT | EPOLLERR | EPOLLHUP | EPOLLRDHUP);
-	if ((r & EPOLLOUT) && !(r & (EPOLLERR | EPOLLHUP))) {
-		/* Linux reports a stream writable only when at least a third of the send buffer
-		 * is free (free >= queued / 2), so a writer woken by poll can send a real chunk. */
-		int sndbuf = 0, queued = 0;
-		socklen_t l = sizeof(int);
-		if (tpa_getsockopt(shim.stack, s->sock, TPA_SO_SNDBUF, &sndbuf, &l) == 0 &&
-		    tpa_getsockopt(shim.stack, s->sock, TPA_SO_NWRITE, &queued, &l) == 0 &&
-		    sndbuf - queued < queued / 2)
-			r &= ~(uint32_t)EPOLLOUT;
-	}
+	struct tpa_sock_state st;
+	tpa_sock_state(shim.stack, s->sock, &st);
+	uint32_t r = st.events & (EPOLLIN | EPOLLOUT | EPOLLERR | EPOLLHUP | EPOLLRDHUP);
+	/* Linux reports a stream writable only when at least a third of the send buffer is
+	 * free (free >= queued / 2), so a writer woken by poll can send a real chunk. */
+	if ((r & EPOLLOUT) && !(r & (EPOLLERR | EPOLLHUP)) &&
+	    (int64_t)st.sndbuf - st.snd_queued < (int64_t)(st.snd_queued / 2))
+		r &= ~(uint32_t)EPOLLOUT;
 	if (r & EPOLLIN)
 		r |= EPOLLRDNORM;
 	if (r & EPOLLOUT)
@@ -398,7 +400,11 @@ static int collect_accel(struct shim_epoll *ep, struct epoll_event *out, int max
 }
 
 /* Read the inner epoll without blocking, or sleep on it (timeout_ms != 0, lock released):
- * kernel listeners with connections become ready members. Returns -EINTR or >= 0. */
+ * kernel listeners with connections become ready members. Returns -EINTR, or >= 0 with
+ * INNER_GOT_APP set when the program's own epoll has events and INNER_GOT_MEMBER when a
+ * kernel listener became ready. */
+#define INNER_GOT_APP    1
+#define INNER_GOT_MEMBER 2
 static int inner_wait(struct shim_epoll *ep, int timeout_ms, const sigset_t *mask)
 {
 	struct epoll_event ev[16];
@@ -415,15 +421,51 @@ static int inner_wait(struct shim_epoll *ep, int timeout_ms, const sigset_t *mas
 	}
 	if (k < 0)
 		return e == EINTR ? -EINTR : 0;
+	int got = 0;
 	for (int i = 0; i < k; i++) {
 		uint64_t d = ev[i].data.u64;
+		if (d == INNER_APP)
+			got |= INNER_GOT_APP;
 		if (d == INNER_APP || d == INNER_INTERNAL)
 			continue;
 		struct shim_epoll_member *m = (struct shim_epoll_member *)(uintptr_t)d;
 		m->kready = true;
 		ready_add(m);
+		got |= INNER_GOT_MEMBER;
 	}
-	return k;
+	return got;
+}
+
+/* How long a spinning wait leaves the kernel side unlooked at (kernel fds, e.g. loopback
+ * clients and pipes, need no microsecond latency; the sleep that follows the spin covers them). */
+#define KCHECK_INTERVAL_NS 200000ull
+/* How often a spinning wait (signals blocked) lets pending signals in. */
+#define SIGNAL_CHECK_NS 1000000ull
+
+/*
+ * One round (lock held): poll the engine, take the ready accelerated members and the kernel
+ * side, which costs a syscall: the inner epoll, which holds the program's epoll fd, so the
+ * program's own epoll is read only when it has events. A call's first round always looks
+ * (what is ready on both sides is reported together, as the kernel does); spinning rounds
+ * (check_kernel false) every KCHECK_INTERVAL_NS.
+ */
+static int epoll_round(struct shim_epoll *ep, struct epoll_event *evs, int max, bool check_kernel)
+{
+	shim_engine_poll();
+	int n = collect_accel(ep, evs, max);
+	uint64_t now = shim_now_ns();
+	if (check_kernel || now - ep->kcheck_ns >= KCHECK_INTERVAL_NS) {
+		ep->kcheck_ns = now;
+		int got = inner_wait(ep, 0, NULL);
+		if (got > 0 && (got & INNER_GOT_MEMBER) && n < max)
+			n += collect_accel(ep, evs + n, max - n);
+		if (got > 0 && (got & INNER_GOT_APP) && n < max) {
+			int k = REAL(epoll_wait)(ep->epfd, evs + n, max - n, 0);
+			if (k > 0)
+				n += k;
+		}
+	}
+	return n;
 }
 
 static int ms_until(uint64_t now, uint64_t until)
@@ -439,23 +481,30 @@ static int ms_until(uint64_t now, uint64_t until)
 static int accel_epoll_wait(struct shim_epoll *ep, struct epoll_event *evs, int max, int timeout,
                             const sigset_t *app_mask)
 {
+	/* A busy program finds events at once: that pass changes no signal mask (a kernel
+	 * epoll_pwait that returns events does not deliver signals either). */
+	int n = epoll_round(ep, evs, max, true);
+	if (n > 0 || timeout == 0)
+		return n;
 	sigset_t orig;
 	uint64_t now = shim_now_ns();
 	uint64_t deadline = timeout < 0 ? UINT64_MAX : now + (uint64_t)timeout * 1000000;
 	uint64_t spin_end = now + (uint64_t)shim.cfg.spin_us * 1000;
-	int n, iter = 0, rc;
+	int rc;
+	uint64_t sig_check_ns = now;
+	bool woke = false, looked = true;
 	shim_block_sigs(&orig);
 	const sigset_t *sleep_mask = app_mask ? app_mask : &orig;
 	for (;;) {
-		shim_engine_poll();
-		inner_wait(ep, 0, NULL);
-		n = collect_accel(ep, evs, max);
-		if (n < max) {
-			int k = REAL(epoll_wait)(ep->epfd, evs + n, max - n, 0);
-			if (k > 0)
-				n += k;
-		}
-		if (n > 0 || timeout == 0) {
+		/* Spinning looks at the kernel side every KCHECK_INTERVAL_NS; the sleep below
+		 * covers it (the inner epoll), and whatever woke it is read at once. The first
+		 * round was done above. */
+		if (looked)
+			looked = false;
+		else
+			n = epoll_round(ep, evs, max, woke);
+		woke = false;
+		if (n > 0) {
 			rc = n;
 			break;
 		}
@@ -466,8 +515,11 @@ static int accel_epoll_wait(struct shim_epoll *ep, struct epoll_event *evs, int 
 		}
 		if (shim.cfg.busy_poll || now < spin_end) {
 			shim_unlock();
-			if ((++iter & 255) == 0) {
+			if (shim_lock_wanted())
+				sched_yield();
+			if (now - sig_check_ns >= SIGNAL_CHECK_NS) {
 				struct timespec zero = {0, 0};
+				sig_check_ns = now;
 				if (REAL(ppoll)(NULL, 0, &zero, sleep_mask) < 0 && errno == EINTR) {
 					shim_lock();
 					rc = -EINTR;
@@ -483,10 +535,12 @@ static int accel_epoll_wait(struct shim_epoll *ep, struct epoll_event *evs, int 
 		int ms = ms_until(now, until);
 		if (ms == 0)
 			continue;
-		if (inner_wait(ep, ms, sleep_mask) == -EINTR) {
+		int got = inner_wait(ep, ms, sleep_mask);
+		if (got == -EINTR) {
 			rc = -EINTR;
 			break;
 		}
+		woke = true;
 	}
 	pthread_sigmask(SIG_SETMASK, &orig, NULL);
 	return rc;
@@ -495,8 +549,10 @@ static int accel_epoll_wait(struct shim_epoll *ep, struct epoll_event *evs, int 
 int epoll_pwait(int epfd, struct epoll_event *evs, int max, int timeout, const sigset_t *mask)
 {
 	struct shim_epoll *ep = ep_get(epfd);
-	if (!ep || !__atomic_load_n(&ep->n_members, __ATOMIC_ACQUIRE))
+	if (!ep || !__atomic_load_n(&ep->n_members, __ATOMIC_ACQUIRE)) {
+		shim_tx_flush_unlocked();
 		return REAL(epoll_pwait)(epfd, evs, max, timeout, mask);
+	}
 	if (max <= 0 || !evs) {
 		errno = max <= 0 ? EINVAL : EFAULT;
 		return -1;
@@ -510,8 +566,10 @@ int epoll_pwait(int epfd, struct epoll_event *evs, int max, int timeout, const s
 int epoll_wait(int epfd, struct epoll_event *evs, int max, int timeout)
 {
 	struct shim_epoll *ep = ep_get(epfd);
-	if (!ep || !__atomic_load_n(&ep->n_members, __ATOMIC_ACQUIRE))
+	if (!ep || !__atomic_load_n(&ep->n_members, __ATOMIC_ACQUIRE)) {
+		shim_tx_flush_unlocked();
 		return REAL(epoll_wait)(epfd, evs, max, timeout);
+	}
 	return epoll_pwait(epfd, evs, max, timeout, NULL);
 }
 
@@ -584,11 +642,14 @@ static int accel_poll(struct pollfd *fds, nfds_t n, int64_t timeout_ns, const si
 	uint64_t now = shim_now_ns();
 	uint64_t deadline = timeout_ns < 0 ? UINT64_MAX : now + (uint64_t)timeout_ns;
 	uint64_t spin_end = now + (uint64_t)shim.cfg.spin_us * 1000;
-	int iter = 0, rc;
+	int rc;
+	uint64_t sig_check_ns = now, kcheck_ns = now;
 	struct timespec zero = {0, 0};
-	shim_block_sigs(&orig);
-	const sigset_t *sleep_mask = app_mask ? app_mask : &orig;
-	bool sleep_now = false;
+	/* Signals are blocked only once we spin or sleep: a call that finds something at once
+	 * changes no mask (see accel_epoll_wait). */
+	bool sigs_blocked = false;
+	const sigset_t *sleep_mask = app_mask;
+	bool sleep_now = false, check_kernel = true;
 	struct shim_sleeper me;
 	for (;;) {
 		struct timespec ts, *tsp = &zero;
@@ -606,8 +667,13 @@ static int accel_poll(struct pollfd *fds, nfds_t n, int64_t timeout_ns, const si
 			shim_sleep_begin(&me);
 			shim_unlock();
 		}
-		int k = REAL(ppoll)(kfds, kn, tsp, sleep_now ? sleep_mask : NULL);
-		int e = errno;
+		/* While spinning the kernel fds are looked at every KCHECK_INTERVAL_NS; skipped
+		 * rounds keep the last result, which had nothing ready. */
+		int k = 0, e = 0;
+		if (sleep_now || check_kernel) {
+			k = REAL(ppoll)(kfds, kn, tsp, sleep_now ? sleep_mask : NULL);
+			e = errno;
+		}
 		if (sleep_now) {
 			shim_lock();
 			shim_sleep_end(&me);
@@ -639,19 +705,33 @@ static int accel_poll(struct pollfd *fds, nfds_t n, int64_t timeout_ns, const si
 			rc = 0;
 			break;
 		}
+		if (!sigs_blocked) {
+			shim_block_sigs(&orig);
+			sigs_blocked = true;
+			if (!sleep_mask)
+				sleep_mask = &orig;
+		}
 		sleep_now = !shim.cfg.busy_poll && now >= spin_end;
+		check_kernel = now - kcheck_ns >= KCHECK_INTERVAL_NS;
+		if (check_kernel)
+			kcheck_ns = now;
 		if (!sleep_now) {
 			shim_unlock();
-			if ((++iter & 255) == 0 && REAL(ppoll)(NULL, 0, &zero, sleep_mask) < 0 &&
-			    errno == EINTR) {
-				shim_lock();
-				rc = -EINTR;
-				break;
+			if (shim_lock_wanted())
+				sched_yield();
+			if (now - sig_check_ns >= SIGNAL_CHECK_NS) {
+				sig_check_ns = now;
+				if (REAL(ppoll)(NULL, 0, &zero, sleep_mask) < 0 && errno == EINTR) {
+					shim_lock();
+					rc = -EINTR;
+					break;
+				}
 			}
 			shim_lock();
 		}
 	}
-	pthread_sigmask(SIG_SETMASK, &orig, NULL);
+	if (sigs_blocked)
+		pthread_sigmask(SIG_SETMASK, &orig, NULL);
 	if (kfds != lk)
 		free(kfds);
 	if (kidx != lidx)
@@ -668,8 +748,10 @@ static int accel_poll(struct pollfd *fds, nfds_t n, int64_t timeout_ns, const si
 
 int poll(struct pollfd *fds, nfds_t n, int timeout)
 {
-	if (!any_accel(fds, n))
+	if (!any_accel(fds, n)) {
+		shim_tx_flush_unlocked();
 		return REAL(poll)(fds, n, timeout);
+	}
 	shim_lock();
 	int r = accel_poll(fds, n, timeout < 0 ? -1 : (int64_t)timeout * 1000000, NULL);
 	shim_unlock();
@@ -686,8 +768,10 @@ int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fdslen)
 
 int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *tmo, const sigset_t *mask)
 {
-	if (!any_accel(fds, n))
+	if (!any_accel(fds, n)) {
+		shim_tx_flush_unlocked();
 		return REAL(ppoll)(fds, n, tmo, mask);
+	}
 	if (tmo && (tmo->tv_sec < 0 || tmo->tv_nsec < 0 || tmo->tv_nsec >= 1000000000)) {
 		errno = EINVAL;
 		return -1;
@@ -774,8 +858,10 @@ static int accel_select(int nfds, fd_set *r, fd_set *w, fd_set *x, int64_t timeo
 
 int select(int nfds, fd_set *r, fd_set *w, fd_set *x, struct timeval *tv)
 {
-	if (!sets_have_accel(nfds, r, w, x))
+	if (!sets_have_accel(nfds, r, w, x)) {
+		shim_tx_flush_unlocked();
 		return REAL(select)(nfds, r, w, x, tv);
+	}
 	if (tv && (tv->tv_sec < 0 || tv->tv_usec < 0)) {
 		errno = EINVAL;
 		return -1;
@@ -798,8 +884,10 @@ int select(int nfds, fd_set *r, fd_set *w, fd_set *x, struct timeval *tv)
 int pselect(int nfds, fd_set *r, fd_set *w, fd_set *x, const struct timespec *tmo,
             const sigset_t *mask)
 {
-	if (!sets_have_accel(nfds, r, w, x))
+	if (!sets_have_accel(nfds, r, w, x)) {
+		shim_tx_flush_unlocked();
 		return REAL(pselect)(nfds, r, w, x, tmo, mask);
+	}
 	if (tmo && (tmo->tv_sec < 0 || tmo->tv_nsec < 0 || tmo->tv_nsec >= 1000000000)) {
 		errno = EINVAL;
 		return -1;

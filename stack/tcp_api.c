@@ -685,6 +685,20 @@ uint32_t tpa_sock_events(const struct tpa_stack *s, int sock)
 	return tcp_sock_events(ts);
 }
 
+int tpa_sock_state(const struct tpa_stack *s, int sock, struct tpa_sock_state *st)
+{
+	const struct tcp_sock *ts = user_sock(s, sock);
+	if (!ts) {
+		*st = (struct tpa_sock_state){.events = TPA_EV_ERR | TPA_EV_HUP};
+		return -EBADF;
+	}
+	st->events = tcp_sock_events(ts);
+	st->rcv_queued = ts->state == TPA_TCP_LISTEN ? 0 : ts->rcv_queued;
+	st->snd_queued = ts->sb.len;
+	st->sndbuf = ts->sndbuf_max;
+	return 0;
+}
+
 void tpa_sock_set_user(struct tpa_stack *s, int sock, void *user)
 {
 	struct tcp_sock *ts = user_sock(s, sock);

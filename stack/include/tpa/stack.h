@@ -304,6 +304,17 @@ int tpa_getsockname(struct tpa_stack *s, int sock, struct sockaddr *addr, sockle
 int tpa_getpeername(struct tpa_stack *s, int sock, struct sockaddr *addr, socklen_t *len);
 /* Current TPA_EV_* readiness. */
 uint32_t tpa_sock_events(const struct tpa_stack *s, int sock);
+/* What a poll layer looks at on every event, in one lookup: the same values as
+ * tpa_sock_events(), TPA_SO_NREAD, TPA_SO_NWRITE and TPA_SO_SNDBUF. */
+struct tpa_sock_state {
+	uint32_t events;     /* TPA_EV_* */
+	uint32_t rcv_queued; /* bytes readable (0 for a listener) */
+	uint32_t snd_queued; /* bytes not yet acknowledged */
+	uint32_t sndbuf;     /* send buffer size */
+};
+/* 0, or -EBADF for an unknown socket (then events = TPA_EV_ERR | TPA_EV_HUP, the rest 0,
+ * as tpa_sock_events() says). */
+int tpa_sock_state(const struct tpa_stack *s, int sock, struct tpa_sock_state *st);
 /* An opaque pointer the layer above keeps with a socket (e.g. its fd entry). */
 void tpa_sock_set_user(struct tpa_stack *s, int sock, void *user);
 void *tpa_sock_get_user(const struct tpa_stack *s, int sock);
