@@ -108,6 +108,25 @@ struct shim_sock *shim_sock_new(int sock, enum shim_kind kind, int kfd)
 	return &w->sock;
 }
 
+int shim_close_all_at_exit(void)
+{
+	int n = 0;
+	if (!shim.stack || shim.forked_child)
+		return 0;
+	for (struct shim_sock_node *nd = all_socks.next; nd != &all_socks; nd = nd->next) {
+		struct shim_sock_with_node *w =
+		        (struct shim_sock_with_node *)((char *)nd -
+		                                       offsetof(struct shim_sock_with_node, node));
+		if (w->sock.inherited)
+			continue;
+		tpa_sock_set_user(shim.stack, w->sock.sock, NULL);
+		tpa_close(shim.stack, w->sock.sock);
+		w->sock.inherited = true; /* the fd may still be used by a late destructor: EBADF */
+		n++;
+	}
+	return n;
+}
+
 void shim_sock_unref(struct shim_sock *s)
 {
 	if (--s->refs > 0)

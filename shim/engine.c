@@ -55,6 +55,11 @@ static int progress_kick_fd = -1;
 /* How long the program may leave the stack unpolled before the progress thread steps in. */
 #define PROGRESS_GRACE_NS     1000000ull
 #define PROGRESS_MAX_SLEEP_MS 100
+/* At exit: run the stack at least this long after closing the connections, stop once it has
+ * been quiet for a while, never longer than the maximum. */
+#define EXIT_LINGER_MIN_NS   2000000ull
+#define EXIT_LINGER_QUIET_NS 5000000ull
+#define EXIT_LINGER_MAX_NS   200000000ull
 /* How often a spinning wait (signals blocked) lets pending signals in. */
 #define SIGNAL_CHECK_NS 1000000ull
 
@@ -195,8 +200,23 @@ static void engine_atexit(void)
 		return;
 	shim_lock();
 	struct tpa_engine *e = shim.engine;
-	/* Destroying the stack sends nothing: what the program wrote last still goes out, as
-	 * it did when each send flushed. */
+	/* Destroying the stack sends nothing. Peers of a process that exits must see its
+	 * connections end (the kernel sends FIN or RST for every fd of a dead process), not hang
+	 * on a half-open connection: close them all and run the stack a moment so the FINs and
+	 * the data queued before them get out and acknowledged. */
+	if (shim_close_all_at_exit() > 0) {
+		uint64_t start = tpa_engine_now_ns(), quiet_since = start;
+		for (;;) {
+			uint64_t now = tpa_engine_now_ns();
+			if (shim_engine_poll() > 0)
+				quiet_since = now;
+			if (now - start > EXIT_LINGER_MAX_NS ||
+			    (now - quiet_since > EXIT_LINGER_QUIET_NS && now - start > EXIT_LINGER_MIN_NS))
+				break;
+			struct timespec ts = {0, 200000};
+			nanosleep(&ts, NULL);
+		}
+	}
 	if (tx_pending)
 		tpa_stack_flush(shim.stack);
 	shim.engine = NULL;

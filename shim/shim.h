@@ -80,6 +80,9 @@ int shim_fdt_size(void);
 
 /* ---- sockets (core.c) ---- */
 struct shim_sock *shim_sock_new(int sock, enum shim_kind kind, int kfd);
+/* Process exit (lock held): close every accelerated socket, as the kernel closes a dying
+ * process's fds (FIN after queued data, RST with unread data). Returns how many. */
+int shim_close_all_at_exit(void);
 /* Drop one fd's reference (lock held). The last one closes the stack socket unless
  * inherited, and removes the socket from every epoll set. */
 void shim_sock_unref(struct shim_sock *s);
