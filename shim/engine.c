@@ -19,6 +19,8 @@
  * first (shim_tx_flush_unlocked), so that case does not even wait for the grace period.
  */
 #include <errno.h>
+#include <sys/resource.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -241,6 +243,56 @@ static void start_progress_thread(void)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
+/*
+ * The engine opens some 50 fds (hugepage memfds, the AF_XDP socket, BPF maps, eventfds,
+ * netlink). Opened at the lowest free numbers they would sit where the program expects its own
+ * fds to be: a program that dup2()s onto "its" fd 50 (servers do this for listeners and std
+ * streams) would silently close one of ours. So every free number below a threshold near the
+ * top of the fd limit is taken for the time of the engine start, and the engine's fds land
+ * above it. Raw syscalls: the fillers are ours, not the program's.
+ */
+static int occupy_low_fds(int **out)
+{
+	struct rlimit rl;
+	*out = NULL;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur < 512)
+		return 0;
+	long top = rl.rlim_cur >= 1024 + 192 ? 1024 : (long)rl.rlim_cur - 192;
+	int base = (int)syscall(SYS_open, "/dev/null", O_RDONLY | O_CLOEXEC);
+	if (base < 0)
+		return 0;
+	if (base >= top) {
+		syscall(SYS_close, base);
+		return 0;
+	}
+	int *fds = malloc(sizeof(int) * (size_t)top);
+	if (!fds) {
+		syscall(SYS_close, base);
+		return 0;
+	}
+	int n = 0;
+	fds[n++] = base;
+	for (;;) {
+		int fd = (int)syscall(SYS_fcntl, base, F_DUPFD_CLOEXEC, 0);
+		if (fd < 0)
+			break;
+		if (fd >= top) {
+			syscall(SYS_close, fd);
+			break;
+		}
+		fds[n++] = fd;
+	}
+	*out = fds;
+	return n;
+}
+
+static void release_fds(int *fds, int n)
+{
+	for (int i = 0; i < n; i++)
+		syscall(SYS_close, fds[i]);
+	free(fds);
+}
+
 int shim_engine_try_start(char *err, size_t errlen)
 {
 	struct tpa_engine_config ec;
@@ -249,19 +301,26 @@ int shim_engine_try_start(char *err, size_t errlen)
 	apply_engine_settings(&ec);
 	ec.sock_event = shim_sock_event;
 	ec.sock_event_ctx = NULL;
+	int *fillers = NULL;
+	int n_fillers = occupy_low_fds(&fillers);
 	shim.engine = tpa_engine_create(&ec, err, errlen);
+	int create_errno = errno;
+	/* Our own fds too, above the program's. */
+	if (shim.engine) {
+		if (shim_sleep_init() < 0)
+			shim_fatal("tpa: eventfd for waking sleeping threads failed");
+		if (progress_kick_fd < 0)
+			progress_kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	}
+	release_fds(fillers, n_fillers);
 	if (!shim.engine)
-		return errno ? -errno : -EINVAL;
+		return create_errno ? -create_errno : -EINVAL;
 	shim.stack = tpa_engine_stack(shim.engine);
 	shim.wait_fd = tpa_engine_wait_fd(shim.engine);
-	if (shim_sleep_init() < 0)
-		shim_fatal("tpa: eventfd for waking sleeping threads failed");
 	struct tpa_engine_info info;
 	tpa_engine_get_info(shim.engine, &info);
 	shim.iface_ip = info.ipv4_addr;
 	last_poll_ns = tpa_engine_now_ns();
-	if (progress_kick_fd < 0)
-		progress_kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	start_progress_thread();
 	atexit(engine_atexit);
 	const char *st = getenv("TPA_SHIM_STATS");
