@@ -16,7 +16,8 @@
 # --busy-poll: TPA_BUSY_POLL=1 for the tpa processes (they never sleep: one core each). Without
 #   it they spin TPA_SPIN_US (50 us) and then sleep; on memif that sleep has no wake-up fd
 #   (DPDK 22.11's memif has no Rx interrupts), so a sleeper notices packets only through the
-#   shim's progress thread, within about 1 ms.
+#   shim's progress thread, within about 1 ms. (The script sets TPA_BUSY_POLL=0 explicitly to
+#   measure that mode; left unset, the shim busy-polls memif ports by default.)
 # Tests SET and GET with -P 1 and -P 16 (5x the requests), 50 clients by default; a warm-up run
 # first. Any redis-benchmark error fails the run. Writes DIR/redis-MODE[-busy|-spinN].json
 # (every run and the medians) and .png (gnuplot). TPA_SPIN_US and other TPA_* settings in the

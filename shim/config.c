@@ -201,6 +201,8 @@ enum shim_config_result shim_config_set(struct shim_config *c, const char *key, 
 			        "0 or 1 (also no/yes, off/on, false/true)");
 			return SHIM_CONFIG_ERROR;
 		}
+		if (key[4] == 'B')
+			c->busy_poll_set = true;
 		return SHIM_CONFIG_OK;
 	}
 	return SHIM_CONFIG_NOT_MINE;

@@ -43,6 +43,7 @@ struct shim_config {
 	unsigned n_dests;
 	uint32_t spin_us;   /* TPA_SPIN_US: busy-poll budget before sleeping (default 50) */
 	bool busy_poll;     /* TPA_BUSY_POLL=1: never sleep */
+	bool busy_poll_set; /* TPA_BUSY_POLL was given (else: busy on ports with no wake-up fd) */
 	bool accept_kernel; /* TPA_ACCEPT_KERNEL: wildcard listeners also accept from the kernel */
 	/* Engine settings from the config file, handed over at engine start. */
 	struct shim_engine_setting engine[SHIM_MAX_ENGINE_SETTINGS];

@@ -317,6 +317,11 @@ int shim_engine_try_start(char *err, size_t errlen)
 		return create_errno ? -create_errno : -EINVAL;
 	shim.stack = tpa_engine_stack(shim.engine);
 	shim.wait_fd = tpa_engine_wait_fd(shim.engine);
+	/* A port with nothing to sleep on (memif in DPDK 22.11 has no Rx interrupts) could only
+	 * notice packets in 1 ms sleep slices: a millisecond per request. Unless told otherwise,
+	 * poll it without sleeping, as user-space-only setups are run anyway. */
+	if (shim.wait_fd < 0 && !shim.cfg.busy_poll_set)
+		shim.cfg.busy_poll = true;
 	struct tpa_engine_info info;
 	tpa_engine_get_info(shim.engine, &info);
 	shim.iface_ip = info.ipv4_addr;
