@@ -53,7 +53,6 @@ void shim_lock(void)
 	lock_depth++;
 }
 
-bool shim_lock_wanted(void);
 bool shim_lock_wanted(void)
 {
 	return __atomic_load_n(&lock_waiters, __ATOMIC_RELAXED) > 0;
@@ -62,7 +61,6 @@ bool shim_lock_wanted(void)
 /* Take the lock only if nobody holds it, this thread included: for work that may be skipped
  * (a later poll does it) and must never run nested inside a stack call, e.g. from a signal
  * handler that interrupted one, nor wait for threads that are not the program's. */
-bool shim_trylock(void);
 bool shim_trylock(void)
 {
 	if (pthread_mutex_trylock(&shim_mutex) != 0)

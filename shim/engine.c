@@ -37,12 +37,6 @@
 #include "tpa/dpdk.h"
 #include "tpa/stack.h"
 
-/* Deferred output (declared here and in the files that use them: io.c, poll.c). */
-void shim_tx_defer(void);
-void shim_tx_flush(void);
-void shim_tx_flush_unlocked(void);
-bool shim_trylock(void);
-bool shim_lock_wanted(void);
 
 /* Last time any thread polled the engine (shim_now_ns). */
 static uint64_t last_poll_ns;

@@ -24,9 +24,16 @@
 
 #define IOV_LOCAL 16
 
-/* Deferred output (engine.c). */
-void shim_tx_defer(void);
-void shim_tx_flush_unlocked(void);
+
+/* The accelerated socket behind fd, or NULL for a kernel fd, whose read may block: what
+ * earlier sends deferred leaves first. */
+static struct shim_sock *accel_or_flush(int fd)
+{
+	struct shim_sock *s = shim_fdt_get(fd);
+	if (!s)
+		shim_tx_flush_unlocked();
+	return s;
+}
 
 static bool readable(void *arg)
 {
@@ -209,12 +216,9 @@ static ssize_t shim_sendv(struct shim_sock *s, const struct iovec *iov, int n, i
 
 ssize_t read(int fd, void *buf, size_t len)
 {
-	struct shim_sock *s = shim_fdt_get(fd);
-	if (!s) {
-		/* It may block: what earlier sends deferred leaves first. */
-		shim_tx_flush_unlocked();
+	struct shim_sock *s = accel_or_flush(fd);
+	if (!s)
 		return REAL(read)(fd, buf, len);
-	}
 	struct iovec v = {buf, len};
 	return shim_recvv(s, &v, 1, 0);
 }
@@ -222,12 +226,9 @@ ssize_t read(int fd, void *buf, size_t len)
 ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen);
 ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen)
 {
-	struct shim_sock *s = shim_fdt_get(fd);
-	if (!s) {
-		/* It may block: what earlier sends deferred leaves first. */
-		shim_tx_flush_unlocked();
+	struct shim_sock *s = accel_or_flush(fd);
+	if (!s)
 		return REAL(__read_chk)(fd, buf, len, buflen);
-	}
 	if (len > buflen)
 		abort(); /* what glibc's check does: a buffer overflow */
 	struct iovec v = {buf, len};
@@ -236,23 +237,17 @@ ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen)
 
 ssize_t readv(int fd, const struct iovec *iov, int n)
 {
-	struct shim_sock *s = shim_fdt_get(fd);
-	if (!s) {
-		/* It may block: what earlier sends deferred leaves first. */
-		shim_tx_flush_unlocked();
+	struct shim_sock *s = accel_or_flush(fd);
+	if (!s)
 		return REAL(readv)(fd, iov, n);
-	}
 	return shim_recvv(s, iov, n, 0);
 }
 
 ssize_t recv(int fd, void *buf, size_t len, int flags)
 {
-	struct shim_sock *s = shim_fdt_get(fd);
-	if (!s) {
-		/* It may block: what earlier sends deferred leaves first. */
-		shim_tx_flush_unlocked();
+	struct shim_sock *s = accel_or_flush(fd);
+	if (!s)
 		return REAL(recv)(fd, buf, len, flags);
-	}
 	struct iovec v = {buf, len};
 	return shim_recvv(s, &v, 1, flags);
 }
@@ -260,12 +255,9 @@ ssize_t recv(int fd, void *buf, size_t len, int flags)
 ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen, int flags);
 ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen, int flags)
 {
-	struct shim_sock *s = shim_fdt_get(fd);
-	if (!s) {
-		/* It may block: what earlier sends deferred leaves first. */
-		shim_tx_flush_unlocked();
+	struct shim_sock *s = accel_or_flush(fd);
+	if (!s)
 		return REAL(__recv_chk)(fd, buf, len, buflen, flags);
-	}
 	if (len > buflen)
 		abort();
 	struct iovec v = {buf, len};
@@ -287,12 +279,9 @@ static ssize_t recvfrom_common(struct shim_sock *s, void *buf, size_t len, int f
 
 ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *addr, socklen_t *alen)
 {
-	struct shim_sock *s = shim_fdt_get(fd);
-	if (!s) {
-		/* It may block: what earlier sends deferred leaves first. */
-		shim_tx_flush_unlocked();
+	struct shim_sock *s = accel_or_flush(fd);
+	if (!s)
 		return REAL(recvfrom)(fd, buf, len, flags, addr, alen);
-	}
 	return recvfrom_common(s, buf, len, flags, addr, alen);
 }
 
@@ -301,12 +290,9 @@ ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags,
 ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags,
                        struct sockaddr *addr, socklen_t *alen)
 {
-	struct shim_sock *s = shim_fdt_get(fd);
-	if (!s) {
-		/* It may block: what earlier sends deferred leaves first. */
-		shim_tx_flush_unlocked();
+	struct shim_sock *s = accel_or_flush(fd);
+	if (!s)
 		return REAL(__recvfrom_chk)(fd, buf, len, buflen, flags, addr, alen);
-	}
 	if (len > buflen)
 		abort();
 	return recvfrom_common(s, buf, len, flags, addr, alen);
@@ -314,12 +300,9 @@ ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags,
 
 ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
-	struct shim_sock *s = shim_fdt_get(fd);
-	if (!s) {
-		/* It may block: what earlier sends deferred leaves first. */
-		shim_tx_flush_unlocked();
+	struct shim_sock *s = accel_or_flush(fd);
+	if (!s)
 		return REAL(recvmsg)(fd, msg, flags);
-	}
 	ssize_t r = shim_recvv(s, msg->msg_iov, (int)msg->msg_iovlen, flags);
 	if (r >= 0) {
 		msg->msg_namelen = 0;

@@ -29,10 +29,6 @@
 #include "tpa/stack.h"
 
 void shim_block_sigs(sigset_t *orig);
-/* Deferred output (engine.c): a wait on kernel fds only sends it first. */
-void shim_tx_flush_unlocked(void);
-/* Another thread waits for the lock (core.c): a spinning round yields to it. */
-bool shim_lock_wanted(void);
 
 /* data.u64 in the inner epoll: these two, or a member pointer (a kernel listener). */
 #define INNER_APP      0ull /* the program's epoll fd has events */

@@ -66,6 +66,19 @@ extern struct shim_state shim;
 /* ---- lock ---- */
 void shim_lock(void);
 void shim_unlock(void);
+/* Take it only if nobody holds it, this thread included (core.c). */
+bool shim_trylock(void);
+/* Another thread waits for the lock: a spinning round yields to it (core.c). */
+bool shim_lock_wanted(void);
+
+/* ---- deferred output (engine.c) ----
+ * Sends queue their frames (shim_tx_defer); they leave in one device burst at the thread's
+ * next engine poll or wait, at close/shutdown/exit, or from the progress thread after 1 ms.
+ * shim_tx_flush: lock held. shim_tx_flush_unlocked: before a pass-through call that may block
+ * (best effort, never waits for the lock). */
+void shim_tx_defer(void);
+void shim_tx_flush(void);
+void shim_tx_flush_unlocked(void);
 
 /* ---- fd table (fdtable.c) ---- */
 /* Size = hard RLIMIT_NOFILE (capped); fds beyond it are never accelerated. */
