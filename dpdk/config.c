@@ -34,6 +34,7 @@ int tpa_engine_config_init(struct tpa_engine_config *cfg)
 	cfg->memif_role = TPA_MEMIF_CLIENT;
 	cfg->xdp_steer = 1;
 	cfg->hugepages = -1;
+	cfg->rx_csum_partial = -1;
 	cfg->mbufs = 16384;
 	cfg->watchdog = 1;
 	snprintf(cfg->log_level, sizeof(cfg->log_level), "error");
@@ -84,6 +85,9 @@ enum kind {
 	K_GATEWAY,
 	K_HUGEPAGES,
 	K_CC,
+	K_QUEUES,
+	K_QUEUE_ONE,
+	K_AUTO_BOOL, /* int8_t at off: -1 auto, 0, 1 */
 };
 
 struct setting {
@@ -113,7 +117,13 @@ static const struct setting settings[] = {
         {"TPA_MEMIF_ID", K_U32, CFG(memif_id), 0, UINT32_MAX, "memif connection id (default 0)"},
         {"TPA_PCI_ADDR", K_STR, CFG(pci_addr), 0, 0,
          "PCI address of the NIC for port type pci, e.g. 0000:03:00.0"},
-        {"TPA_QUEUE", K_U32, CFG(queue), 0, 63, "device queue to use (default 0)"},
+        {"TPA_QUEUE", K_QUEUE_ONE, CFG(queue), 0, 63,
+         "one device queue to serve (old form of TPA_QUEUES=N)"},
+        {"TPA_QUEUES", K_QUEUES, CFG(queue), 0, 63,
+         "device queues to serve: all, N or A-B (default all)"},
+        {"TPA_RX_CSUM_PARTIAL", K_AUTO_BOOL, CFG(rx_csum_partial), 0, 1,
+         "accept a local sender's partial TCP checksums: auto, yes or no (default auto: yes "
+         "on veth, tun/tap, netkit)"},
         {"TPA_MAC", K_MAC, CFG(mac), 0, 0, "our MAC address (default: the interface's)"},
         {"TPA_IP", K_IP_PREFIX, CFG(ipv4_addr), 0, 0,
          "our IPv4 address a.b.c.d[/len] (default: the interface's)"},
@@ -268,6 +278,32 @@ static void *field(struct tpa_engine_config *cfg, size_t off)
 	return (char *)cfg + off;
 }
 
+/* "all", "N" or "A-B" (A <= B): a contiguous range, as AF_XDP ports take them. */
+static int parse_queues(struct tpa_engine_config *cfg, const struct setting *st, const char *v,
+                        char *err, size_t errlen)
+{
+	if (!strcasecmp(v, "all")) {
+		cfg->queue = 0;
+		cfg->queue_count = 0;
+		return 0;
+	}
+	char buf[32];
+	snprintf(buf, sizeof(buf), "%s", v);
+	char *dash = strchr(buf, '-');
+	if (dash)
+		*dash = '\0';
+	uint64_t a, b;
+	if (strlen(v) >= sizeof(buf) || parse_u64(buf, &a) ||
+	    (dash ? parse_u64(dash + 1, &b) : (b = a, 0)) || a > b || b > st->max)
+		return engine_seterr(err, errlen, EINVAL,
+		                     "%s: bad value '%s' (accepted: all, a queue number N or a "
+		                     "range A-B, queues 0 to %llu)",
+		                     st->name, v, (unsigned long long)st->max);
+	cfg->queue = (uint32_t)a;
+	cfg->queue_count = (uint32_t)(b - a + 1);
+	return 0;
+}
+
 static int apply(struct tpa_engine_config *cfg, const struct setting *st, const char *v, char *err,
                  size_t errlen)
 {
@@ -376,6 +412,32 @@ static int apply(struct tpa_engine_config *cfg, const struct setting *st, const 
 			                     st->name, v);
 		cfg->hugepages = (int8_t)b;
 		return 0;
+	case K_QUEUE_ONE:
+		if (parse_u64(v, &u) || u > st->max)
+			return engine_seterr(
+			        err, errlen, EINVAL,
+			        "%s: bad value '%s' (accepted: a queue number from 0 to "
+			        "%llu)",
+			        st->name, v, (unsigned long long)st->max);
+		cfg->queue = (uint32_t)u;
+		cfg->queue_count = 1;
+		return 0;
+	case K_QUEUES:
+		return parse_queues(cfg, st, v, err, errlen);
+	case K_AUTO_BOOL: {
+		int8_t *dst = (int8_t *)field(cfg, st->off);
+		uint8_t on;
+		if (!strcasecmp(v, "auto")) {
+			*dst = -1;
+			return 0;
+		}
+		if (parse_bool(v, &on))
+			return engine_seterr(err, errlen, EINVAL,
+			                     "%s: bad value '%s' (accepted: auto, yes, no)",
+			                     st->name, v);
+		*dst = (int8_t)on;
+		return 0;
+	}
 	case K_CC:
 		if (!strcasecmp(v, "newreno") || !strcasecmp(v, "reno"))
 			cfg->tcp.cc = TPA_CC_NEWRENO;

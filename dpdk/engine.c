@@ -29,6 +29,7 @@
 #include <rte_mbuf.h>
 
 #include "engine_impl.h"
+#include "iface.h"
 #include "mbuf_pool.h"
 #include "port.h"
 
@@ -39,23 +40,38 @@
 #define RESOLVE_WATCH_NS 3000000000ull
 /* Sleep slice when the port has no fd to sleep on. */
 #define NOFD_SLEEP_NS 50000ll
+/* The XDP program's socket map has this many slots (one per queue index). */
+#define TPA_ENGINE_QUEUES_MAX 64
+/* Packet buffers each extra queue keeps in its fill and Rx rings. */
+#define MBUFS_PER_EXTRA_QUEUE 2048u
 
 struct tpa_engine {
 	struct tpa_engine_config cfg;
 	struct tpa_engine_info info;
 	struct tpa_stack *stack;
 	struct rte_mempool *pool;
-	int port_started;
+	/* DPDK ports: on af_xdp one per served queue (net_af_xdp<i>: queue queue_first + i), so
+	 * the same code serves a veth (whose driver reports no combined channels, which the PMD
+	 * needs for several queues in one port) and a NIC. ports[0] transmits. */
+	uint16_t ports[TPA_ENGINE_QUEUES_MAX];
+	struct rte_device *devices[TPA_ENGINE_QUEUES_MAX]; /* for removal when hot-plugged */
+	uint16_t nports;                                   /* found after probing */
+	uint16_t nports_started;                           /* configured and started */
+	struct {
+		uint16_t port, queue;
+	} rxq[TPA_ENGINE_QUEUES_MAX]; /* every (port, queue) received from */
 	int eal_started_here;
-	int hotplugged;            /* EAL was the program's: our device was probed into it */
-	struct rte_device *device; /* the port's device, for removal when hot-plugged */
-	int port_found;
+	int hotplugged; /* EAL was the program's: our device was probed into it */
 	int wait_fd;
 	unsigned mbufs_held; /* pool objects outside the AF_XDP UMEM, never used (mbuf_pool.h) */
-	int iface_lock_fd; /* iface_lock.c, -1 if none */
-	int xsk_fd; /* the PMD's AF_XDP socket (af_xdp ports), for XDP_STATISTICS */
-	int rx_intr; /* wait_fd is an epoll fd holding the port's Rx event fd (memif) */
-	int intr_fd; /* the port's current Rx event fd, -1 until the link is up */
+	int iface_lock_fd;   /* iface_lock.c, -1 if none */
+	int xsk_fds[TPA_ENGINE_QUEUES_MAX]; /* the PMD's AF_XDP sockets, for XDP_STATISTICS */
+	int nxsk;
+	int packet_fd;    /* af_packet: the PMD's packet socket */
+	uint16_t nq;      /* queues of the port we receive on (all of them, every poll) */
+	uint16_t rx_next; /* the queue read first in the next burst: no queue starves */
+	int rx_intr;      /* wait_fd is an epoll fd holding the port's Rx event fd (memif) */
+	int intr_fd;      /* the port's current Rx event fd, -1 until the link is up */
 	uint64_t intr_check_ns;
 	int prev_idle;
 	int kernel_iface; /* af_xdp / af_packet: the kernel owns the interface and its addresses */
@@ -110,14 +126,34 @@ static uint64_t clock_now(void *ctx)
 
 /* ---- netdev over the port --------------------------------------------------------------- */
 
+/* Every queue, starting one further each burst so a busy queue never starves the others. A
+ * flow may move between queues at any time (the sender rehashes it): the stack has one socket
+ * table for all of them, so the queue a segment came in on does not matter. */
+static uint16_t rx_all_queues(struct tpa_engine *e, struct rte_mbuf **pkts, uint16_t max)
+{
+	if (e->nq == 1)
+		return rte_eth_rx_burst(e->rxq[0].port, e->rxq[0].queue, pkts, max);
+	uint16_t n = 0;
+	uint16_t q = e->rx_next;
+	for (uint16_t i = 0; i < e->nq && n < max; i++) {
+		n += rte_eth_rx_burst(e->rxq[q].port, e->rxq[q].queue, pkts + n,
+		                      (uint16_t)(max - n));
+		if (++q == e->nq)
+			q = 0;
+	}
+	if (++e->rx_next == e->nq)
+		e->rx_next = 0;
+	return n;
+}
+
 static uint16_t nd_rx(void *ctx, struct rte_mbuf **pkts, uint16_t max)
 {
 	struct tpa_engine *e = ctx;
 	if (!e->fault.active)
-		return rte_eth_rx_burst(e->info.port_id, 0, pkts, max);
+		return rx_all_queues(e, pkts, max);
 	/* Leave room for duplicates and frames released from the reorder hold. */
 	uint16_t want = max > 2 ? max / 2 : 1;
-	uint16_t n = rte_eth_rx_burst(e->info.port_id, 0, pkts, want);
+	uint16_t n = rx_all_queues(e, pkts, want);
 	return fault_apply(&e->fault, &e->fault.rx, e->pool, pkts, n, max);
 }
 
@@ -346,13 +382,20 @@ static int start_eal(struct tpa_engine *e, const char *devargs, char *err, size_
 		pthread_setaffinity_np(pthread_self(), sizeof(saved), &saved);
 	if (rc < 0 && eal_errno == EALREADY) {
 		eal_args_free(&a);
-		/* The program runs EAL itself: hot-plug our device into it. */
-		rc = rte_dev_probe(devargs);
-		if (rc < 0)
-			return engine_seterr(err, errlen, -rc,
-			                     "EAL was already running; probing %s failed: %s",
-			                     devargs, rte_strerror(-rc));
+		/* The program runs EAL itself: hot-plug our devices into it. */
 		e->hotplugged = 1;
+		for (const char *d = devargs; *d;) {
+			size_t l = strcspn(d, "\n");
+			char one[TPA_ENGINE_PATH_MAX + 128];
+			snprintf(one, sizeof(one), "%.*s", (int)l, d);
+			rc = rte_dev_probe(one);
+			if (rc < 0)
+				return engine_seterr(
+				        err, errlen, -rc,
+				        "EAL was already running; probing %s failed: %s", one,
+				        rte_strerror(-rc));
+			d += l + (d[l] == '\n');
+		}
 		return 0;
 	}
 	if (rc < 0) {
@@ -371,21 +414,83 @@ static int start_eal(struct tpa_engine *e, const char *devargs, char *err, size_
 	return 0;
 }
 
-static int find_port(const struct tpa_engine_config *cfg, uint16_t *port_id)
+/* The ports our device strings made: net_af_xdp0..N-1 on af_xdp, else the one port. */
+static int find_ports(struct tpa_engine *e)
 {
-	const char *name = cfg->port_kind == TPA_PORT_AF_XDP      ? "net_af_xdp0"
-	                   : cfg->port_kind == TPA_PORT_AF_PACKET ? "net_af_packet0"
-	                   : cfg->port_kind == TPA_PORT_MEMIF     ? "net_memif0"
-	                                                          : cfg->pci_addr;
-	if (rte_eth_dev_get_port_by_name(name, port_id) == 0)
-		return 0;
-	uint16_t p;
-	RTE_ETH_FOREACH_DEV(p)
-	{
-		*port_id = p;
-		return 0;
+	const struct tpa_engine_config *cfg = &e->cfg;
+	uint16_t want = cfg->port_kind == TPA_PORT_AF_XDP ? e->nq : 1;
+	for (uint16_t i = 0; i < want; i++) {
+		char name[RTE_ETH_NAME_MAX_LEN];
+		if (cfg->port_kind == TPA_PORT_AF_XDP)
+			snprintf(name, sizeof(name), "net_af_xdp%u", i);
+		else
+			snprintf(name, sizeof(name), "%s",
+			         cfg->port_kind == TPA_PORT_AF_PACKET ? "net_af_packet0"
+			         : cfg->port_kind == TPA_PORT_MEMIF   ? "net_memif0"
+			                                              : cfg->pci_addr);
+		uint16_t p;
+		if (rte_eth_dev_get_port_by_name(name, &p)) {
+			if (cfg->port_kind == TPA_PORT_AF_XDP)
+				return -ENODEV;
+			/* A PCI device may be named differently: take the only port. */
+			int found = 0;
+			RTE_ETH_FOREACH_DEV(p)
+			{
+				found = 1;
+				break;
+			}
+			if (!found)
+				return -ENODEV;
+		}
+		struct rte_eth_dev_info di;
+		e->devices[e->nports] = rte_eth_dev_info_get(p, &di) == 0 ? di.device : NULL;
+		e->ports[e->nports++] = p;
 	}
-	return -ENODEV;
+	return 0;
+}
+
+/*
+ * Configure and start every port; on af_xdp note each port's AF_XDP socket (a new AF_XDP fd
+ * after its setup) and, when steering, leave only the last port's instance of the XDP
+ * program attached: each port loads its own, and the PMD attaches only to an interface
+ * without a program. The caller then points the attached instance at every socket.
+ */
+static int start_ports(struct tpa_engine *e, int wait_domain, int use_xdp, uint32_t *rx_offloads,
+                       int *rx_intr, char *err, size_t errlen)
+{
+	struct tpa_engine_info *in = &e->info;
+	uint16_t queues_per_port = e->cfg.port_kind == TPA_PORT_AF_XDP ? 1 : e->nq;
+	static uint8_t before[PORT_FD_BITS / 8];
+	for (uint16_t i = 0; i < e->nports; i++) {
+		if (wait_domain >= 0)
+			socket_fds_snapshot(wait_domain, before, PORT_FD_BITS);
+		int rc = port_setup(e->ports[i], e->pool, queues_per_port,
+		                    e->cfg.port_kind == TPA_PORT_MEMIF, &in->tx_offloads,
+		                    rx_offloads, rx_intr, err, errlen);
+		if (rc)
+			return rc;
+		e->nports_started++;
+		for (uint16_t q = 0; q < queues_per_port; q++) {
+			e->rxq[i * queues_per_port + q].port = e->ports[i];
+			e->rxq[i * queues_per_port + q].queue = q;
+		}
+		int fd = -1;
+		if (wait_domain >= 0 &&
+		    socket_fds_new(wait_domain, before, PORT_FD_BITS, &fd, 1) != 1)
+			return engine_seterr(err, errlen, EIO,
+			                     "port %u: no new %s socket after start", e->ports[i],
+			                     wait_domain == AF_XDP ? "AF_XDP" : "packet");
+		if (wait_domain == AF_XDP)
+			e->xsk_fds[e->nxsk++] = fd;
+		else if (wait_domain >= 0)
+			e->packet_fd = fd;
+		if (use_xdp && i + 1 < e->nports && (rc = xdp_ctl_detach_current(in->ifindex)) < 0)
+			return engine_seterr(err, errlen, -rc,
+			                     "XDP: cannot detach port %u's program before the next "
+			                     "queue's: %s",
+			                     e->ports[i], strerror(-rc));
+	}
+	return 0;
 }
 
 static void engine_free(struct tpa_engine *e)
@@ -394,14 +499,16 @@ static void engine_free(struct tpa_engine *e)
 		tpa_stack_destroy(e->stack);
 	e->stack = NULL;
 	fault_release(&e->fault);
-	if (e->port_started)
-		rte_eth_dev_stop(e->info.port_id);
-	if (e->port_found)
-		rte_eth_dev_close(e->info.port_id);
-	e->port_started = e->port_found = 0;
-	/* In a program's own EAL the device must go too, or the next engine cannot probe it. */
-	if (e->hotplugged && e->device)
-		rte_dev_remove(e->device);
+	for (uint16_t i = 0; i < e->nports_started; i++)
+		rte_eth_dev_stop(e->ports[i]);
+	for (uint16_t i = 0; i < e->nports; i++) {
+		rte_eth_dev_close(e->ports[i]);
+		/* In a program's own EAL the device must go too, or the next engine cannot probe
+		 * it. */
+		if (e->hotplugged && e->devices[i])
+			rte_dev_remove(e->devices[i]);
+	}
+	e->nports_started = e->nports = 0;
 	if (e->xdp_open)
 		xdp_ctl_close(&e->xdp, 1);
 	e->xdp_open = 0;
@@ -429,6 +536,66 @@ static void engine_free(struct tpa_engine *e)
 		engine_state = 0;
 	}
 	free(e);
+}
+
+/*
+ * Which device queues to serve, and whether to trust partial checksums. On a kernel interface
+ * the default is every receive queue it uses: the kernel (or the NIC's RSS) spreads flows over
+ * them, and a queue without our socket hands its share of the steered flows to the kernel.
+ */
+static int choose_queues(struct tpa_engine *e, char *err, size_t errlen)
+{
+	const struct tpa_engine_config *cfg = &e->cfg;
+	struct tpa_engine_info *in = &e->info;
+	in->queue_first = (uint16_t)cfg->queue;
+	in->queue_count = 1;
+	e->nq = 1;
+	struct iface_probe ip = {0};
+	if (e->kernel_iface) {
+		int rc = iface_probe(cfg->iface, &ip);
+		if (rc)
+			return engine_seterr(err, errlen, -rc, "TPA_IFACE: %s: %s", cfg->iface,
+			                     strerror(-rc));
+		snprintf(in->driver, sizeof(in->driver), "%s", ip.driver);
+		in->iface_queues = (uint16_t)ip.rx_queues;
+		in->rx_csum_partial = cfg->rx_csum_partial < 0 ? ip.local_partial_csum
+		                                               : (uint8_t)cfg->rx_csum_partial;
+	} else if (cfg->rx_csum_partial > 0) {
+		in->rx_csum_partial = 1;
+	}
+	if (cfg->port_kind == TPA_PORT_PCI && cfg->queue_count > 1)
+		e->nq = (uint16_t)cfg->queue_count;
+	if (cfg->port_kind != TPA_PORT_AF_XDP)
+		return 0; /* a packet socket sees every queue; memif has one */
+	if (cfg->queue >= ip.rx_queues)
+		return engine_seterr(err, errlen, EINVAL,
+		                     "TPA_QUEUES: queue %u does not exist: %s receives on queues "
+		                     "0-%u (see ethtool -l %s)",
+		                     cfg->queue, cfg->iface, ip.rx_queues - 1, cfg->iface);
+	unsigned n = cfg->queue_count ? cfg->queue_count : ip.rx_queues - cfg->queue;
+	if (cfg->queue + n > ip.rx_queues)
+		return engine_seterr(err, errlen, EINVAL,
+		                     "TPA_QUEUES: queues %u-%u asked, %s receives on queues 0-%u "
+		                     "(see ethtool -l %s)",
+		                     cfg->queue, cfg->queue + n - 1, cfg->iface, ip.rx_queues - 1,
+		                     cfg->iface);
+	if (cfg->queue + n > TPA_ENGINE_QUEUES_MAX)
+		return engine_seterr(
+		        err, errlen, EINVAL,
+		        "TPA_QUEUES: %s receives on %u queues; tpa serves queues 0-%d: "
+		        "lower the count (ethtool -L %s combined %d) or set "
+		        "TPA_QUEUES to a range that flow steering feeds",
+		        cfg->iface, ip.rx_queues, TPA_ENGINE_QUEUES_MAX - 1, cfg->iface,
+		        TPA_ENGINE_QUEUES_MAX);
+	e->nq = (uint16_t)n;
+	in->queue_count = (uint16_t)n;
+	if (n < ip.rx_queues)
+		snprintf(in->notice, sizeof(in->notice),
+		         "TPA_QUEUES: serving queues %u-%u of %s's %u: steered flows the interface "
+		         "hashes to other queues go to the kernel (counter xdp_no_socket); use "
+		         "TPA_QUEUES=all unless flow steering (ethtool -N) feeds these queues",
+		         cfg->queue, cfg->queue + n - 1, cfg->iface, ip.rx_queues);
+	return 0;
 }
 
 /* The kernel interface ports need raw sockets and, for steering, BPF and netlink admin. */
@@ -471,7 +638,9 @@ struct tpa_engine *tpa_engine_create(const struct tpa_engine_config *cfg, char *
 		return NULL;
 	}
 	e->cfg = *cfg;
-	e->wait_fd = e->resolve_fd = e->watchdog_fd = e->intr_fd = e->xsk_fd = e->iface_lock_fd = -1;
+	e->wait_fd = e->resolve_fd = e->watchdog_fd = e->intr_fd = e->iface_lock_fd = -1;
+	e->packet_fd = -1;
+	e->nq = 1;
 	e->nl.fd = -1;
 	engine_state = 1;
 	e->kernel_iface = cfg->port_kind == TPA_PORT_AF_XDP || cfg->port_kind == TPA_PORT_AF_PACKET;
@@ -501,7 +670,8 @@ struct tpa_engine *tpa_engine_create(const struct tpa_engine_config *cfg, char *
 		if (!has_net_privileges()) {
 			rc = engine_seterr(
 			        err, errlen, EPERM,
-			        "TPA_PORT_TYPE=%s needs root (CAP_NET_RAW, CAP_NET_ADMIN, CAP_BPF or "
+			        "TPA_PORT_TYPE=%s needs root (CAP_NET_RAW, CAP_NET_ADMIN, CAP_BPF "
+			        "or "
 			        "CAP_SYS_ADMIN, CAP_IPC_LOCK); a program that drops privileges in "
 			        "its workers (nginx: add `user root;`) cannot accelerate them",
 			        cfg->port_kind == TPA_PORT_AF_XDP ? "af_xdp" : "af_packet");
@@ -509,8 +679,7 @@ struct tpa_engine *tpa_engine_create(const struct tpa_engine_config *cfg, char *
 		}
 		/* Before anything touches the interface (a stale XDP program is only stale if its
 		 * owner is gone). */
-		if ((rc = iface_lock_take(in->ifindex, cfg->iface, &e->iface_lock_fd, err,
-		                          errlen)))
+		if ((rc = iface_lock_take(in->ifindex, cfg->iface, &e->iface_lock_fd, err, errlen)))
 			goto fail;
 	}
 	if (cfg->ipv4_addr) {
@@ -549,29 +718,31 @@ struct tpa_engine *tpa_engine_create(const struct tpa_engine_config *cfg, char *
 		}
 	}
 
-	char devargs[TPA_ENGINE_PATH_MAX * 2];
-	if ((rc = port_devargs(cfg, xdp_prog, devargs, sizeof(devargs)))) {
+	if ((rc = choose_queues(e, err, errlen)))
+		goto fail;
+	const size_t devargs_len = (size_t)TPA_ENGINE_QUEUES_MAX * (TPA_ENGINE_PATH_MAX + 128);
+	char *devargs = malloc(devargs_len);
+	if (!devargs) {
+		rc = engine_seterr(err, errlen, ENOMEM, "out of memory");
+		goto fail;
+	}
+	if ((rc = port_devargs(cfg, xdp_prog, in->queue_first, e->nq, devargs, devargs_len)))
 		engine_seterr(err, errlen, -rc, "device arguments too long");
+	else
+		rc = start_eal(e, devargs, err, errlen);
+	if (!rc && (rc = find_ports(e)))
+		engine_seterr(err, errlen, -rc, "no DPDK port after probing '%.200s'", devargs);
+	free(devargs);
+	if (rc)
 		goto fail;
-	}
-	if ((rc = start_eal(e, devargs, err, errlen)))
-		goto fail;
-	uint16_t port_id;
-	if (find_port(cfg, &port_id)) {
-		rc = engine_seterr(err, errlen, ENODEV, "no DPDK port after probing '%s'", devargs);
-		goto fail;
-	}
+	uint16_t port_id = e->ports[0];
 	in->port_id = port_id;
-	e->port_found = 1;
-	struct rte_eth_dev_info dev_info;
-	if (rte_eth_dev_info_get(port_id, &dev_info) == 0)
-		e->device = dev_info.device;
 	rte_eth_dev_get_name_by_port(port_id, in->port_name);
 	in->numa_node = rte_eth_dev_socket_id(port_id);
 
 	char pool_name[RTE_MEMPOOL_NAMESIZE];
 	snprintf(pool_name, sizeof(pool_name), "tpa_%d", (int)getpid());
-	e->pool = mbuf_pool_create(pool_name, cfg->mbufs,
+	e->pool = mbuf_pool_create(pool_name, cfg->mbufs + (e->nq - 1u) * MBUFS_PER_EXTRA_QUEUE,
 	                           in->numa_node < 0 ? SOCKET_ID_ANY : in->numa_node,
 	                           cfg->port_kind == TPA_PORT_AF_XDP, &e->mbufs_held);
 	if (!e->pool) {
@@ -581,19 +752,13 @@ struct tpa_engine *tpa_engine_create(const struct tpa_engine_config *cfg, char *
 		goto fail;
 	}
 
-	uint8_t before[PORT_FD_BITS / 8];
 	int wait_domain = cfg->port_kind == TPA_PORT_AF_XDP      ? AF_XDP
 	                  : cfg->port_kind == TPA_PORT_AF_PACKET ? AF_PACKET
 	                                                         : -1;
-	if (wait_domain >= 0)
-		socket_fds_snapshot(wait_domain, before, PORT_FD_BITS);
 	int rx_intr = 0;
 	uint32_t rx_offloads = 0;
-	rc = port_setup(port_id, e->pool, cfg->port_kind == TPA_PORT_MEMIF, &in->tx_offloads,
-	                &rx_offloads, &rx_intr, err, errlen);
-	if (rc)
+	if ((rc = start_ports(e, wait_domain, use_xdp, &rx_offloads, &rx_intr, err, errlen)))
 		goto fail;
-	e->port_started = 1;
 	if (!e->kernel_iface && !cfg->mac_set) {
 		struct rte_ether_addr ma;
 		if (rte_eth_macaddr_get(port_id, &ma) == 0)
@@ -610,7 +775,7 @@ struct tpa_engine *tpa_engine_create(const struct tpa_engine_config *cfg, char *
 	}
 
 	/* The fd we hand out is an epoll fd holding everything that should wake a sleeper: the
-	 * port's socket (af_xdp, af_packet) or Rx event fd (memif: created only once the peer
+	 * ports' sockets (af_xdp, af_packet) or Rx event fd (memif: created only once the peer
 	 * connects, and anew on every reconnect, hence the indirection) and the netlink socket
 	 * (a neighbour answer must wake a thread waiting to send its SYN). */
 	/* A PMD without Rx interrupt support (memif in DPDK 22.11) leaves us without a wait fd:
@@ -626,11 +791,10 @@ struct tpa_engine *tpa_engine_create(const struct tpa_engine_config *cfg, char *
 		}
 	}
 	if (wait_domain >= 0) {
-		int fd = socket_fd_new(wait_domain, before, PORT_FD_BITS);
-		if (fd >= 0)
-			wait_add(e, fd);
-		if (wait_domain == AF_XDP)
-			e->xsk_fd = fd;
+		for (int i = 0; i < e->nxsk; i++)
+			wait_add(e, e->xsk_fds[i]);
+		if (e->packet_fd >= 0)
+			wait_add(e, e->packet_fd);
 	} else if (rx_intr) {
 		e->rx_intr = 1;
 		intr_refresh(e);
@@ -641,6 +805,17 @@ struct tpa_engine *tpa_engine_create(const struct tpa_engine_config *cfg, char *
 			goto fail;
 		e->xdp_open = 1;
 		in->xdp_attached = 1;
+		/* The attached program is the last port's: it knows only that port's socket. */
+		for (int i = 0; i < e->nxsk; i++) {
+			rc = xdp_ctl_add_xsk(&e->xdp, in->queue_first + (uint32_t)i, e->xsk_fds[i]);
+			if (rc) {
+				engine_seterr(
+				        err, errlen, -rc,
+				        "XDP: cannot add the socket of queue %u to xsks_map: %s",
+				        in->queue_first + i, strerror(-rc));
+				goto fail;
+			}
+		}
 		if (e->watchdog_fd >= 0)
 			watchdog_arm(e->watchdog_fd, in->ifindex, e->xdp.prog_id, 0);
 	} else if (use_tc) {
@@ -675,6 +850,8 @@ struct tpa_engine *tpa_engine_create(const struct tpa_engine_config *cfg, char *
 	sc.dev.ctx = e;
 	sc.dev.tx_offloads = in->tx_offloads;
 	sc.dev.rx_offloads = rx_offloads;
+	if (in->rx_csum_partial)
+		sc.dev.rx_offloads |= TPA_DEV_OFFLOAD_RX_CSUM_PARTIAL;
 	sc.dev.mtu = in->mtu;
 	memcpy(sc.dev.mac, in->mac, 6);
 	sc.clock.now_ns = clock_now;
@@ -902,8 +1079,30 @@ void tpa_engine_stats_foreach(const struct tpa_engine *e,
 		fn(arg, "xdp_passed", passed);
 		fn(arg, "xdp_no_socket", no_socket);
 	}
-	struct rte_eth_stats es;
-	if (e->port_started && rte_eth_stats_get(e->info.port_id, &es) == 0) {
+	struct rte_eth_stats es = {0};
+	for (uint16_t i = 0; i < e->nports_started; i++) {
+		struct rte_eth_stats one;
+		if (rte_eth_stats_get(e->ports[i], &one))
+			continue;
+		es.ipackets += one.ipackets;
+		es.opackets += one.opackets;
+		es.imissed += one.imissed;
+		es.ierrors += one.ierrors;
+		es.oerrors += one.oerrors;
+		es.rx_nombuf += one.rx_nombuf;
+	}
+	if (e->nports_started > 1) {
+		/* Which queues the traffic came in on: the kernel's (or the NIC's) spreading. */
+		for (uint16_t i = 0; i < e->nports_started; i++) {
+			struct rte_eth_stats one;
+			char name[40];
+			snprintf(name, sizeof(name), "port_q%u_ipackets", e->info.queue_first + i);
+			if (rte_eth_stats_get(e->ports[i], &one) == 0)
+				fn(arg, name, one.ipackets);
+		}
+	}
+	if (e->nports_started) {
+		fn(arg, "port_queues", e->nq);
 		fn(arg, "port_ipackets", es.ipackets);
 		fn(arg, "port_opackets", es.opackets);
 		fn(arg, "port_imissed", es.imissed);
@@ -913,15 +1112,29 @@ void tpa_engine_stats_foreach(const struct tpa_engine *e,
 	}
 	/* The kernel's view of the AF_XDP rings: drops and invalid descriptors that the PMD's own
 	 * counters never see. */
-	struct xdp_statistics xs;
-	socklen_t xl = sizeof(xs);
-	if (e->xsk_fd >= 0 && getsockopt(e->xsk_fd, SOL_XDP, XDP_STATISTICS, &xs, &xl) == 0) {
-		fn(arg, "xsk_rx_dropped", xs.rx_dropped);
-		fn(arg, "xsk_rx_invalid_descs", xs.rx_invalid_descs);
-		fn(arg, "xsk_tx_invalid_descs", xs.tx_invalid_descs);
-		fn(arg, "xsk_rx_ring_full", xs.rx_ring_full);
-		fn(arg, "xsk_rx_fill_ring_empty", xs.rx_fill_ring_empty_descs);
-		fn(arg, "xsk_tx_ring_empty", xs.tx_ring_empty_descs);
+	struct xdp_statistics sum = {0};
+	int nstat = 0;
+	for (int i = 0; i < e->nxsk; i++) {
+		struct xdp_statistics xs;
+		socklen_t xl = sizeof(xs);
+		if (getsockopt(e->xsk_fds[i], SOL_XDP, XDP_STATISTICS, &xs, &xl))
+			continue;
+		nstat++;
+		sum.rx_dropped += xs.rx_dropped;
+		sum.rx_invalid_descs += xs.rx_invalid_descs;
+		sum.tx_invalid_descs += xs.tx_invalid_descs;
+		sum.rx_ring_full += xs.rx_ring_full;
+		sum.rx_fill_ring_empty_descs += xs.rx_fill_ring_empty_descs;
+		sum.tx_ring_empty_descs += xs.tx_ring_empty_descs;
+	}
+	if (nstat) {
+		fn(arg, "xsk_sockets", (uint64_t)nstat);
+		fn(arg, "xsk_rx_dropped", sum.rx_dropped);
+		fn(arg, "xsk_rx_invalid_descs", sum.rx_invalid_descs);
+		fn(arg, "xsk_tx_invalid_descs", sum.tx_invalid_descs);
+		fn(arg, "xsk_rx_ring_full", sum.rx_ring_full);
+		fn(arg, "xsk_rx_fill_ring_empty", sum.rx_fill_ring_empty_descs);
+		fn(arg, "xsk_tx_ring_empty", sum.tx_ring_empty_descs);
 	}
 	if (e->pool) {
 		fn(arg, "mbufs_free", rte_mempool_avail_count(e->pool));

@@ -3,7 +3,8 @@
  * The engine's internals, shared by the files of dpdk/ (each owns one concern):
  *   engine.c     lifetime, EAL, polling, waiting
  *   port.c       DPDK port: vdev/devargs per port kind, configure/start, offloads, wait fd
- *   netdev.c     struct tpa_netdev over the port, with fault injection (fault.c)
+ *   fault.c      fault injection on the device boundary
+ *   iface.c      what the kernel interface is: driver, queues, partial checksums
  *   netlink.c    rtnetlink: link/address/route learning, neighbour table and updates
  *   xdp_ctl.c    the attached steering program: finding its maps, steering ports, detaching
  *   port_hold.c  kernel sockets that hold the ports the stack uses
@@ -91,6 +92,7 @@ struct xdp_ctl {
 	int ports_fd;
 	int config_fd;
 	int stats_fd;
+	int xsks_fd; /* the program's XSKMAP: queue index -> AF_XDP socket */
 };
 
 /* Detach a tpa_steer program left on the interface by a dead process. 1 if one was removed,
@@ -102,6 +104,11 @@ int iface_lock_take(int ifindex, const char *iface, int *lock_fd, char *err, siz
 /* Find the maps of the program attached to ifindex (after the PMD attached it). */
 int xdp_ctl_open(struct xdp_ctl *x, int ifindex, uint32_t ipv4_addr_be, char *err, size_t errlen);
 int xdp_ctl_steer(struct xdp_ctl *x, uint16_t port, int on);
+/* Detach the tpa program attached to ifindex, whichever instance it is. 1 = detached, 0 = none,
+ * -EBUSY = the attached program is not tpa's. */
+int xdp_ctl_detach_current(int ifindex);
+/* Point queue's slot of the attached program's socket map at an AF_XDP socket. 0 or -errno. */
+int xdp_ctl_add_xsk(struct xdp_ctl *x, uint32_t queue, int xsk_fd);
 /* Detach program `id` from ifindex only if it is still the attached one. 1 = detached. */
 int xdp_ctl_detach_prog(int ifindex, uint32_t id);
 void xdp_ctl_stats(struct xdp_ctl *x, uint64_t *redirected, uint64_t *passed, uint64_t *no_socket);

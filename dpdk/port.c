@@ -70,24 +70,31 @@ static bool iface_is_virtual(const char *iface)
 	return access(path, F_OK) != 0 && errno == ENOENT;
 }
 
-int port_devargs(const struct tpa_engine_config *cfg, const char *xdp_prog, char *buf, size_t len)
+int port_devargs(const struct tpa_engine_config *cfg, const char *xdp_prog, unsigned queue_first,
+                 unsigned queue_count, char *buf, size_t len)
 {
 	int n = 0;
 	switch (cfg->port_kind) {
 	case TPA_PORT_AF_XDP:
-		n = snprintf(buf, len, "net_af_xdp0,iface=%s,start_queue=%u,queue_count=1",
-		             cfg->iface, cfg->queue);
-		/* With a busy budget (the default) the PMD makes a recvfrom() syscall on every
-		 * empty Rx poll, i.e. on every spin of a waiting thread. Without one it only
-		 * poll()s, for up to a second, when the fill ring asks for a wake-up: that never
-		 * happens in copy mode, but would stall a zero-copy NIC's idle poll, so real
-		 * devices keep the default. */
-		if (iface_is_virtual(cfg->iface))
+		/* One port (one AF_XDP socket) per queue, all on the one pool and the one stack.
+		 * The PMD takes several queues in one port only from drivers that report
+		 * "combined" channels, which a veth does not. */
+		for (unsigned q = 0; q < queue_count; q++) {
 			n += snprintf(buf + n, len > (size_t)n ? len - (size_t)n : 0,
-			              ",busy_budget=0");
-		if (xdp_prog && *xdp_prog)
-			n += snprintf(buf + n, len > (size_t)n ? len - (size_t)n : 0,
-			              ",xdp_prog=%s", xdp_prog);
+			              "%snet_af_xdp%u,iface=%s,start_queue=%u,queue_count=1",
+			              q ? "\n" : "", q, cfg->iface, queue_first + q);
+			/* With a busy budget (the default) the PMD makes a recvfrom() syscall
+			 * on every empty Rx poll, i.e. on every spin of a waiting thread.
+			 * Without one it only poll()s, for up to a second, when the fill ring
+			 * asks for a wake-up: that never happens in copy mode, but would stall
+			 * a zero-copy NIC's idle poll, so real devices keep the default. */
+			if (iface_is_virtual(cfg->iface))
+				n += snprintf(buf + n, len > (size_t)n ? len - (size_t)n : 0,
+				              ",busy_budget=0");
+			if (xdp_prog && *xdp_prog)
+				n += snprintf(buf + n, len > (size_t)n ? len - (size_t)n : 0,
+				              ",xdp_prog=%s", xdp_prog);
+		}
 		break;
 	case TPA_PORT_AF_PACKET:
 		n = snprintf(buf, len, "net_af_packet0,iface=%s,qpairs=1", cfg->iface);
@@ -148,8 +155,12 @@ int eal_args_build(struct eal_args *a, const struct tpa_engine_config *cfg, cons
 		rc |= add_arg(a, "%s", devargs);
 	} else {
 		rc |= add_arg(a, "--no-pci");
-		rc |= add_arg(a, "--vdev");
-		rc |= add_arg(a, "%s", devargs);
+		for (const char *d = devargs; *d;) {
+			size_t l = strcspn(d, "\n");
+			rc |= add_arg(a, "--vdev");
+			rc |= add_arg(a, "%.*s", (int)l, d);
+			d += l + (d[l] == '\n');
+		}
 	}
 	/* User extras last, so they can override what we derived. */
 	char extra[TPA_ENGINE_EAL_ARGS_MAX];
@@ -167,8 +178,8 @@ int eal_args_build(struct eal_args *a, const struct tpa_engine_config *cfg, cons
 
 /* ---- port -------------------------------------------------------------------------------- */
 
-int port_setup(uint16_t port_id, struct rte_mempool *pool, int want_rx_intr, uint32_t *tpa_tx,
-               uint32_t *tpa_rx, int *rx_intr, char *err, size_t errlen)
+int port_setup(uint16_t port_id, struct rte_mempool *pool, uint16_t nq, int want_rx_intr,
+               uint32_t *tpa_tx, uint32_t *tpa_rx, int *rx_intr, char *err, size_t errlen)
 {
 	struct rte_eth_dev_info info;
 	int rc = rte_eth_dev_info_get(port_id, &info);
@@ -195,11 +206,23 @@ int port_setup(uint16_t port_id, struct rte_mempool *pool, int want_rx_intr, uin
 		conf.rxmode.offloads |= rx_cksum;
 		*tpa_rx |= TPA_DEV_OFFLOAD_RX_CKSUM;
 	}
+	if (nq > info.max_rx_queues || nq > info.max_tx_queues)
+		return engine_seterr(err, errlen, EINVAL,
+		                     "port %u (%s): %u queues asked, the device has %u rx / %u tx "
+		                     "(TPA_QUEUES)",
+		                     port_id, info.driver_name, nq, info.max_rx_queues,
+		                     info.max_tx_queues);
+	/* A NIC given to DPDK whole spreads TCP flows over the queues by RSS; an AF_XDP port
+	 * has one socket per kernel queue and the kernel's RSS already chose. */
+	if (nq > 1 && (info.flow_type_rss_offloads & RTE_ETH_RSS_NONFRAG_IPV4_TCP)) {
+		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+		conf.rx_adv_conf.rss_conf.rss_hf = RTE_ETH_RSS_NONFRAG_IPV4_TCP;
+	}
 	conf.intr_conf.rxq = want_rx_intr ? 1 : 0;
-	rc = rte_eth_dev_configure(port_id, 1, 1, &conf);
+	rc = rte_eth_dev_configure(port_id, nq, nq, &conf);
 	if (rc && want_rx_intr) {
 		conf.intr_conf.rxq = 0;
-		rc = rte_eth_dev_configure(port_id, 1, 1, &conf);
+		rc = rte_eth_dev_configure(port_id, nq, nq, &conf);
 	}
 	if (rc)
 		return engine_seterr(err, errlen, -rc, "port %u: configure: %s", port_id,
@@ -211,16 +234,18 @@ int port_setup(uint16_t port_id, struct rte_mempool *pool, int want_rx_intr, uin
 		socket = (int)rte_socket_id();
 	struct rte_eth_rxconf rxc = info.default_rxconf;
 	rxc.offloads = conf.rxmode.offloads;
-	rc = rte_eth_rx_queue_setup(port_id, 0, nb_rxd, (unsigned)socket, &rxc, pool);
-	if (rc)
-		return engine_seterr(err, errlen, -rc, "port %u: rx queue: %s", port_id,
-		                     strerror(-rc));
 	struct rte_eth_txconf txc = info.default_txconf;
 	txc.offloads = conf.txmode.offloads;
-	rc = rte_eth_tx_queue_setup(port_id, 0, nb_txd, (unsigned)socket, &txc);
-	if (rc)
-		return engine_seterr(err, errlen, -rc, "port %u: tx queue: %s", port_id,
-		                     strerror(-rc));
+	for (uint16_t q = 0; q < nq; q++) {
+		rc = rte_eth_rx_queue_setup(port_id, q, nb_rxd, (unsigned)socket, &rxc, pool);
+		if (rc)
+			return engine_seterr(err, errlen, -rc, "port %u: rx queue %u: %s", port_id,
+			                     q, strerror(-rc));
+		rc = rte_eth_tx_queue_setup(port_id, q, nb_txd, (unsigned)socket, &txc);
+		if (rc)
+			return engine_seterr(err, errlen, -rc, "port %u: tx queue %u: %s", port_id,
+			                     q, strerror(-rc));
+	}
 	rc = rte_eth_dev_start(port_id);
 	if (rc)
 		return engine_seterr(err, errlen, -rc, "port %u (%s): start: %s", port_id,
@@ -260,16 +285,17 @@ int socket_fds_snapshot(int domain, uint8_t *bitmap, size_t bits)
 	return 0;
 }
 
-int socket_fd_new(int domain, const uint8_t *before, size_t bits)
+int socket_fds_new(int domain, const uint8_t *before, size_t bits, int *fds, int max)
 {
 	static uint8_t now[PORT_FD_BITS / 8];
 	if (bits > PORT_FD_BITS || socket_fds_snapshot(domain, now, bits))
-		return -1;
-	for (size_t fd = 0; fd < bits; fd++) {
+		return 0;
+	int n = 0;
+	for (size_t fd = 0; fd < bits && n < max; fd++) {
 		int was = (before[fd / 8] >> (fd % 8)) & 1;
 		int is = (now[fd / 8] >> (fd % 8)) & 1;
 		if (is && !was)
-			return (int)fd;
+			fds[n++] = (int)fd;
 	}
-	return -1;
+	return n;
 }

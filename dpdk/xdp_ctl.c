@@ -75,6 +75,24 @@ int xdp_ctl_detach_prog(int ifindex, uint32_t id)
 	return detach_if_same(ifindex, id);
 }
 
+int xdp_ctl_detach_current(int ifindex)
+{
+	uint32_t id, mode;
+	if (attached_prog(ifindex, &id, &mode) || !id)
+		return 0;
+	char name[32] = "";
+	if (prog_name(id, name, sizeof(name)) || strcmp(name, TPA_STEER_PROG_NAME))
+		return -EBUSY;
+	return detach_if_same(ifindex, id);
+}
+
+int xdp_ctl_add_xsk(struct xdp_ctl *x, uint32_t queue, int xsk_fd)
+{
+	if (x->xsks_fd < 0)
+		return -ENOENT;
+	return bpf_map_update_elem(x->xsks_fd, &queue, &xsk_fd, BPF_ANY) ? -errno : 0;
+}
+
 int xdp_ctl_clear_stale(int ifindex, char *err, size_t errlen)
 {
 	uint32_t id, mode;
@@ -99,7 +117,7 @@ int xdp_ctl_open(struct xdp_ctl *x, int ifindex, uint32_t ipv4_addr_be, char *er
 {
 	memset(x, 0, sizeof(*x));
 	x->ifindex = ifindex;
-	x->ports_fd = x->config_fd = x->stats_fd = -1;
+	x->ports_fd = x->config_fd = x->stats_fd = x->xsks_fd = -1;
 	uint32_t mode;
 	if (attached_prog(ifindex, &x->prog_id, &mode) || !x->prog_id)
 		return engine_seterr(err, errlen, ENOENT,
@@ -139,6 +157,7 @@ int xdp_ctl_open(struct xdp_ctl *x, int ifindex, uint32_t ipv4_addr_be, char *er
 		int *slot = !strcmp(mi.name, TPA_STEER_MAP_PORTS)    ? &x->ports_fd
 		            : !strcmp(mi.name, TPA_STEER_MAP_CONFIG) ? &x->config_fd
 		            : !strcmp(mi.name, TPA_STEER_MAP_STATS)  ? &x->stats_fd
+		            : !strcmp(mi.name, TPA_STEER_MAP_XSKS)   ? &x->xsks_fd
 		                                                     : NULL;
 		if (slot && *slot < 0)
 			*slot = mfd;
@@ -222,7 +241,7 @@ int xdp_ctl_open_tc(struct xdp_ctl *x, int ifindex, const char *obj_path, uint32
 {
 	memset(x, 0, sizeof(*x));
 	x->ifindex = ifindex;
-	x->ports_fd = x->config_fd = x->stats_fd = -1;
+	x->ports_fd = x->config_fd = x->stats_fd = x->xsks_fd = -1;
 	struct bpf_object *obj = bpf_object__open_file(obj_path, NULL);
 	if (!obj)
 		return engine_seterr(err, errlen, errno ? errno : EINVAL,
@@ -272,8 +291,8 @@ int xdp_ctl_open_tc(struct xdp_ctl *x, int ifindex, const char *obj_path, uint32
 
 void xdp_ctl_close(struct xdp_ctl *x, int detach)
 {
-	int *fds[] = {&x->ports_fd, &x->config_fd, &x->stats_fd};
-	for (size_t i = 0; i < 3; i++)
+	int *fds[] = {&x->ports_fd, &x->config_fd, &x->stats_fd, &x->xsks_fd};
+	for (size_t i = 0; i < 4; i++)
 		if (*fds[i] >= 0) {
 			close(*fds[i]);
 			*fds[i] = -1;

@@ -37,7 +37,6 @@
 #include "tpa/dpdk.h"
 #include "tpa/stack.h"
 
-
 /* Last time any thread polled the engine (shim_now_ns). */
 static uint64_t last_poll_ns;
 /* A send queued frames that no flush or poll has handed to the device yet. Written under the
@@ -207,7 +206,8 @@ static void engine_atexit(void)
 			if (shim_engine_poll() > 0)
 				quiet_since = now;
 			if (now - start > EXIT_LINGER_MAX_NS ||
-			    (now - quiet_since > EXIT_LINGER_QUIET_NS && now - start > EXIT_LINGER_MIN_NS))
+			    (now - quiet_since > EXIT_LINGER_QUIET_NS &&
+			     now - start > EXIT_LINGER_MIN_NS))
 				break;
 			struct timespec ts = {0, 200000};
 			nanosleep(&ts, NULL);
@@ -319,6 +319,8 @@ int shim_engine_try_start(char *err, size_t errlen)
 	struct tpa_engine_info info;
 	tpa_engine_get_info(shim.engine, &info);
 	shim.iface_ip = info.ipv4_addr;
+	if (info.notice[0])
+		fprintf(stderr, "tpa: %s\n", info.notice);
 	last_poll_ns = tpa_engine_now_ns();
 	start_progress_thread();
 	atexit(engine_atexit);

@@ -115,6 +115,7 @@ void ipv4_input(struct tpa_stack *s, struct rte_mbuf *m)
 	meta.ttl = h[8];
 	meta.l4_cksum_ok = rx_offload && (m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) ==
 	                                         RTE_MBUF_F_RX_L4_CKSUM_GOOD;
+	meta.l4_partial_ok = (s->cfg.dev.rx_offloads & TPA_DEV_OFFLOAD_RX_CSUM_PARTIAL) != 0;
 	if (m->pkt_len > tot_len)
 		trim_tail(m, tot_len);
 	rte_pktmbuf_adj(m, (uint16_t)hlen);

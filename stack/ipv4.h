@@ -21,6 +21,9 @@ struct ipv4_rx_meta {
 	uint8_t ttl;
 	/* The device already verified the L4 checksum (rx offload): skip it. */
 	bool l4_cksum_ok;
+	/* The port is virtual (TPA_DEV_OFFLOAD_RX_CSUM_PARTIAL): a checksum field holding just the
+	 * pseudo-header sum is a local sender's CHECKSUM_PARTIAL, not corruption. */
+	bool l4_partial_ok;
 };
 
 /* Called by eth with m's data at the IPv4 header; takes ownership. */

@@ -101,7 +101,7 @@ static bool config_invalid(const struct tpa_stack_config *cfg)
 	if (cfg->dev.tx_offloads &
 	    ~(TPA_DEV_OFFLOAD_IPV4_CKSUM | TPA_DEV_OFFLOAD_TCP_CKSUM | TPA_DEV_OFFLOAD_TSO))
 		REJECT("dev.tx_offloads: unknown bits 0x%x", cfg->dev.tx_offloads);
-	if (cfg->dev.rx_offloads & ~TPA_DEV_OFFLOAD_RX_CKSUM)
+	if (cfg->dev.rx_offloads & ~(TPA_DEV_OFFLOAD_RX_CKSUM | TPA_DEV_OFFLOAD_RX_CSUM_PARTIAL))
 		REJECT("dev.rx_offloads: unknown bits 0x%x", cfg->dev.rx_offloads);
 	if (ipv4_unusable(cfg->ipv4_addr))
 		REJECT("ipv4_addr: required (a unicast address)");

@@ -780,6 +780,28 @@ static bool time_wait_reusable(const struct tcp_sock *ts, const struct seg *g)
 	return seq_gt(g->seq, ts->rcv_nxt);
 }
 
+/*
+ * A full checksum must verify. On a virtual port a local sender may have left the checksum to
+ * "hardware" that never ran (CHECKSUM_PARTIAL): the field then holds exactly the folded
+ * pseudo-header sum, uncomplemented, which is what the kernel itself trusts from a local peer.
+ * The pseudo header covers the addresses and the length, so a frame misdelivered or truncated
+ * on the way still fails.
+ */
+static bool cksum_valid(struct tpa_stack *s, const struct rte_mbuf *m,
+                        const struct ipv4_rx_meta *meta, uint32_t len, uint16_t field)
+{
+	uint32_t ph = tpa_csum_pseudo_ipv4(meta->src_be, meta->dst_be, IPPROTO_TCP, (uint16_t)len);
+	if (tpa_csum_fold(tpa_csum_mbuf(m, 0, len, ph)) == 0)
+		return true;
+	uint16_t pseudo_sum = (uint16_t)~tpa_csum_fold(ph);
+	if (meta->l4_partial_ok && field == pseudo_sum) {
+		STAT_INC(s, tcp_rx_csum_partial);
+		return true;
+	}
+	STAT_INC(s, tcp_drop_cksum);
+	return false;
+}
+
 static int parse(struct tpa_stack *s, struct rte_mbuf *m, const struct ipv4_rx_meta *meta,
                  struct seg *g)
 {
@@ -800,15 +822,8 @@ static int parse(struct tpa_stack *s, struct rte_mbuf *m, const struct ipv4_rx_m
 		STAT_INC(s, tcp_drop_bad_offset);
 		return -1;
 	}
-	if (!meta->l4_cksum_ok) {
-		uint32_t sum = tpa_csum_mbuf(m, 0, len,
-		                             tpa_csum_pseudo_ipv4(meta->src_be, meta->dst_be,
-		                                                  IPPROTO_TCP, (uint16_t)len));
-		if (tpa_csum_fold(sum) != 0) {
-			STAT_INC(s, tcp_drop_cksum);
-			return -1;
-		}
-	}
+	if (!meta->l4_cksum_ok && !cksum_valid(s, m, meta, len, g->th.cksum))
+		return -1;
 	g->flags = g->th.flags & 0x3f;
 	uint8_t f = g->flags;
 	if ((f & (TCP_SYN | TCP_FIN)) == (TCP_SYN | TCP_FIN) ||

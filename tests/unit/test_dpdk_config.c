@@ -28,6 +28,8 @@ static const struct sample samples[] = {
         {"TPA_MEMIF_ID", "7", "-1"},
         {"TPA_PCI_ADDR", "0000:03:00.0", "0000:03:00.0-and-much-more-than-fits-here"},
         {"TPA_QUEUE", "3", "64"},
+        {"TPA_QUEUES", "2-5", "5-2"},
+        {"TPA_RX_CSUM_PARTIAL", "no", "sometimes"},
         {"TPA_MAC", "02:00:00:00:00:01", "01:00:5e:00:00:01"},
         {"TPA_IP", "10.1.2.3/16", "10.1.2.3/33"},
         {"TPA_GATEWAY", "10.1.0.1", "10.1.0"},
@@ -97,6 +99,42 @@ START_TEST(every_setting_has_a_sample)
 	int n = 0;
 	tpa_engine_config_foreach(count_setting, &n);
 	ck_assert_int_eq(n, (int)NSAMPLES);
+}
+END_TEST
+
+START_TEST(queue_ranges)
+{
+	struct tpa_engine_config c;
+	tpa_engine_config_init(&c);
+	ck_assert_uint_eq(c.queue, 0);
+	ck_assert_uint_eq(c.queue_count, 0); /* every queue */
+	ck_assert_int_eq(c.rx_csum_partial, -1);
+	char err[256];
+	ck_assert_int_eq(tpa_engine_config_set(&c, "TPA_QUEUES", "4", err, sizeof(err)), 0);
+	ck_assert_uint_eq(c.queue, 4);
+	ck_assert_uint_eq(c.queue_count, 1);
+	ck_assert_int_eq(tpa_engine_config_set(&c, "TPA_QUEUES", "0-63", err, sizeof(err)), 0);
+	ck_assert_uint_eq(c.queue, 0);
+	ck_assert_uint_eq(c.queue_count, 64);
+	ck_assert_int_eq(tpa_engine_config_set(&c, "TPA_QUEUES", "ALL", err, sizeof(err)), 0);
+	ck_assert_uint_eq(c.queue_count, 0);
+	ck_assert_int_eq(tpa_engine_config_set(&c, "TPA_QUEUE", "7", err, sizeof(err)), 0);
+	ck_assert_uint_eq(c.queue, 7);
+	ck_assert_uint_eq(c.queue_count, 1);
+	const char *bad[] = {"", "-", "1-", "-3", "3-1", "0-64", "64", "a-b", "1,2", "1--2", " 1"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct tpa_engine_config before = c;
+		ck_assert_int_eq(tpa_engine_config_set(&c, "TPA_QUEUES", bad[i], err, sizeof(err)),
+		                 -EINVAL);
+		ck_assert_msg(strstr(err, "TPA_QUEUES") && strstr(err, "all"), "%s", err);
+		ck_assert_int_eq(memcmp(&before, &c, sizeof(c)), 0);
+	}
+	ck_assert_int_eq(tpa_engine_config_set(&c, "TPA_RX_CSUM_PARTIAL", "yes", err, sizeof(err)),
+	                 0);
+	ck_assert_int_eq(c.rx_csum_partial, 1);
+	ck_assert_int_eq(tpa_engine_config_set(&c, "TPA_RX_CSUM_PARTIAL", "auto", err, sizeof(err)),
+	                 0);
+	ck_assert_int_eq(c.rx_csum_partial, -1);
 }
 END_TEST
 
@@ -355,6 +393,7 @@ static Suite *config_suite(void)
 	TCase *tc = tcase_create("core");
 	tcase_add_test(tc, every_setting_has_a_sample);
 	tcase_add_test(tc, defaults);
+	tcase_add_test(tc, queue_ranges);
 	tcase_add_test(tc, good_and_bad_values);
 	tcase_add_test(tc, long_strings_rejected);
 	tcase_add_test(tc, specific_fields);

@@ -86,7 +86,16 @@ struct tpa_engine_config {
 	enum tpa_memif_role memif_role;         /* TPA_MEMIF_ROLE (default client) */
 	uint32_t memif_id;                      /* TPA_MEMIF_ID: connection id (default 0) */
 	char pci_addr[32];                      /* TPA_PCI_ADDR, e.g. 0000:03:00.0 */
-	uint32_t queue;                         /* TPA_QUEUE: device Rx/Tx queue (default 0) */
+	/* TPA_QUEUES: the device queues served, "all" (default), "N" or "A-B". Every queue the
+	 * interface receives on needs an AF_XDP socket of ours, or the flows hashed there reach
+	 * the kernel; a subset is for NICs whose flow steering (ethtool -N) puts tpa's ports on
+	 * those queues. TPA_QUEUE=N is the old single-queue form of TPA_QUEUES=N. */
+	uint32_t queue;       /* first queue (default 0) */
+	uint32_t queue_count; /* 0 = every queue from `queue` on */
+	/* TPA_RX_CSUM_PARTIAL: trust a TCP checksum field that holds just the pseudo-header sum
+	 * (a local sender's CHECKSUM_PARTIAL): -1 auto (on for veth, tun/tap, netkit), 0 off, 1 on
+	 */
+	int8_t rx_csum_partial;
 
 	/* Addresses: zero/unset = learn from the kernel interface -------------------------- */
 	uint8_t mac[6];           /* TPA_MAC */
@@ -210,6 +219,14 @@ struct tpa_engine_info {
 	uint32_t tx_offloads; /* TPA_DEV_OFFLOAD_* handed to the stack */
 	uint8_t xdp_attached; /* our steering program is on the interface */
 	int numa_node;
+	char driver[32];      /* kernel driver of iface ("" without one) */
+	uint16_t queue_first; /* device queues served: queue_first .. + queue_count - 1 */
+	uint16_t queue_count;
+	uint16_t iface_queues;   /* receive queues the interface uses (0 = no kernel interface) */
+	uint8_t rx_csum_partial; /* partial checksums from a local sender are trusted */
+	/* Something the user should know about this setup although the engine runs (e.g. queues
+	 * left to the kernel): one line, "" if none. The shim prints it at start. */
+	char notice[256];
 };
 void tpa_engine_get_info(const struct tpa_engine *e, struct tpa_engine_info *info);
 

@@ -49,6 +49,12 @@ struct tpa_clock {
 #define TPA_DEV_OFFLOAD_TCP_CKSUM (1u << 1)  /* tx: device fills TCP checksum (pseudo-hdr set) */
 #define TPA_DEV_OFFLOAD_TSO (1u << 2)	     /* tx: device segments TCP (tso_segsz in mbuf) */
 #define TPA_DEV_OFFLOAD_RX_CKSUM (1u << 3)   /* rx: mbuf ol_flags carry checksum verdicts */
+/* rx: the device delivers frames a local sender left for "hardware" to checksum (a veth, a tap:
+ * the kernel's CHECKSUM_PARTIAL, whose TCP checksum field holds only the pseudo-header sum).
+ * The stack then accepts a TCP checksum field equal to the pseudo-header sum, as the kernel
+ * trusts CHECKSUM_PARTIAL from a local peer; every other checksum is still verified. Never set
+ * it on a port that faces a wire. */
+#define TPA_DEV_OFFLOAD_RX_CSUM_PARTIAL (1u << 4)
 
 struct tpa_netdev {
 	/* Fill up to max received frames (Ethernet II, starting at the MAC header). */
@@ -176,6 +182,7 @@ void tpa_stack_neigh_update(struct tpa_stack *s, uint32_t ip_be, const uint8_t m
 	X(tcp_tx)                                                                               \
 	X(tcp_drop_short)                                                                       \
 	X(tcp_drop_cksum)                                                                       \
+	X(tcp_rx_csum_partial)                                                                  \
 	X(tcp_drop_bad_offset)                                                                  \
 	X(tcp_drop_bad_option)                                                                  \
 	X(tcp_drop_bad_flags)                                                                   \
