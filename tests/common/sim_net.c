@@ -2,7 +2,9 @@
 #include "sim_net.h"
 
 #include <arpa/inet.h>
+#include <check.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
@@ -16,9 +18,13 @@
 
 #define WIRE_MAX 2048 /* largest frame the link carries: the mbufs' data room */
 
+#define SEQ_NONE UINT64_MAX /* injected frames: outside the link's send order */
+
 struct sim_frame {
 	uint64_t due;
 	uint64_t order; /* FIFO among frames due at the same time */
+	uint64_t seq;   /* send order on its direction */
+	bool copy;      /* the second delivery of a duplicated frame */
 	uint32_t len;
 	uint8_t data[];
 };
@@ -30,6 +36,8 @@ struct sim_dir {
 	uint64_t order;
 	uint64_t rng;
 	uint64_t busy_until; /* end of the serialisation of the last queued frame */
+	uint64_t next_seq;
+	uint64_t newest_delivered; /* highest seq delivered + 1; 0 = none yet */
 	struct sim_impair imp;
 	struct sim_dir_stats st;
 };
@@ -52,7 +60,18 @@ struct sim_world {
 	bool offloads;
 	sim_tap_fn tap;
 	void *tap_ctx;
+	sim_fault_fn fault_hook;
+	void *fault_ctx;
+	char fault_msg[256];
+	bool faulted;
 };
+
+static uint64_t current_seed = 1;
+
+uint64_t sim_seed(void)
+{
+	return current_seed;
+}
 
 uint64_t sim_rand(uint64_t *state)
 {
@@ -70,6 +89,21 @@ static double rand_unit(uint64_t *state)
 static bool chance(uint64_t *state, double p)
 {
 	return p > 0 && rand_unit(state) < p;
+}
+
+/* 1 us .. max_ns from the random word r, uniform in the logarithm (an octave, then a point in
+ * it): a fixed extra delay would overtake by the same depth every time. */
+static uint64_t log_uniform_ns(uint64_t r, uint64_t max_ns)
+{
+	const uint64_t min_ns = 1000;
+	if (max_ns <= min_ns)
+		return min_ns;
+	unsigned octaves = 0;
+	while ((min_ns << octaves) < max_ns && octaves < 40)
+		octaves++;
+	unsigned k = (unsigned)(r % octaves);
+	uint64_t lo = min_ns << k, hi = lo * 2 < max_ns ? lo * 2 : max_ns;
+	return lo + (r >> 8) % (hi - lo + 1);
 }
 
 /* ---- frame heap ---------------------------------------------------------------------- */
@@ -184,12 +218,15 @@ static uint64_t offload_rx_verdict(const uint8_t *f, uint32_t len)
 
 /* ---- the link -------------------------------------------------------------------------- */
 
-static struct sim_frame *frame_new(const uint8_t *data, uint32_t len, uint64_t due)
+static struct sim_frame *frame_new(const uint8_t *data, uint32_t len, uint64_t due, uint64_t seq,
+                                   bool copy)
 {
 	struct sim_frame *f = malloc(sizeof(*f) + len);
 	if (!f)
 		return NULL;
 	f->due = due;
+	f->seq = seq;
+	f->copy = copy;
 	f->len = len;
 	memcpy(f->data, data, len);
 	return f;
@@ -231,6 +268,7 @@ static void link_send(struct sim_world *w, int from, uint8_t *data, uint32_t len
 	struct sim_dir *d = &w->dir[from];
 	const struct sim_impair *imp = &d->imp;
 	uint64_t now = w->clock.now_ns;
+	uint64_t seq = d->next_seq++;
 	d->st.sent++;
 	d->st.bytes += len;
 	if (w->tap && !w->tap(w->tap_ctx, from, data, len)) {
@@ -269,6 +307,7 @@ static void link_send(struct sim_world *w, int from, uint8_t *data, uint32_t len
 	bool reorder = chance(&d->rng, imp->reorder);
 	bool corrupt = chance(&d->rng, imp->corrupt);
 	bool dup = chance(&d->rng, imp->dup);
+	uint64_t reorder_r = sim_rand(&d->rng), dup_r = sim_rand(&d->rng);
 	if (w->trace)
 		trace_frame(w, from, data, len,
 		            lost      ? "DROP(loss)"
@@ -283,14 +322,14 @@ static void link_send(struct sim_world *w, int from, uint8_t *data, uint32_t len
 	}
 	uint64_t due = depart + imp->delay_ns;
 	if (reorder) {
-		due += imp->reorder_extra_ns;
+		due += log_uniform_ns(reorder_r, imp->reorder_extra_ns);
 		d->st.reordered++;
 	}
 	if (corrupt) {
 		corrupt_frame(&d->rng, data, len);
 		d->st.corrupted++;
 	}
-	struct sim_frame *f = frame_new(data, len, due);
+	struct sim_frame *f = frame_new(data, len, due, seq, false);
 	if (!f || heap_push(d, f) != 0) {
 		free(f);
 		d->st.dropped++;
@@ -298,7 +337,10 @@ static void link_send(struct sim_world *w, int from, uint8_t *data, uint32_t len
 		return;
 	}
 	if (dup) {
-		struct sim_frame *g = frame_new(data, len, due + 1000);
+		uint64_t lag = (dup_r & 1) || !imp->dup_extra_ns
+		                       ? 1000
+		                       : log_uniform_ns(dup_r >> 1, imp->dup_extra_ns);
+		struct sim_frame *g = frame_new(data, len, due + lag, seq, true);
 		if (g && heap_push(d, g) == 0)
 			d->st.duplicated++;
 		else
@@ -333,6 +375,32 @@ static uint16_t node_tx_burst(void *ctx, struct rte_mbuf **pkts, uint16_t n)
 	return n;
 }
 
+static void count_arrival(struct sim_dir *d, const struct sim_frame *f)
+{
+	if (f->seq == SEQ_NONE)
+		return;
+	if (f->copy)
+		d->st.arrived_dup++;
+	if (f->seq + 1 >= d->newest_delivered) {
+		d->newest_delivered = f->seq + 1;
+		return;
+	}
+	uint64_t depth = d->newest_delivered - 1 - f->seq;
+	if (f->copy) {
+		d->st.arrived_dup_late++;
+		return;
+	}
+	d->st.arrived_overtaken++;
+	if (!d->st.depth_min || depth < d->st.depth_min)
+		d->st.depth_min = depth;
+	if (depth > d->st.depth_max)
+		d->st.depth_max = depth;
+	unsigned b = 0;
+	while (b < 7 && (depth >> (b + 1)))
+		b++;
+	d->st.depth_log2[b]++;
+}
+
 static uint16_t node_rx_burst(void *ctx, struct rte_mbuf **pkts, uint16_t max)
 {
 	struct sim_node *nd = ctx;
@@ -353,6 +421,7 @@ static uint16_t node_rx_burst(void *ctx, struct rte_mbuf **pkts, uint16_t max)
 		memcpy(rte_pktmbuf_append(m, (uint16_t)f->len), f->data, f->len);
 		if (w->offloads)
 			m->ol_flags = offload_rx_verdict(f->data, f->len);
+		count_arrival(d, f);
 		free(f);
 		d->st.delivered++;
 		pkts[n++] = m;
@@ -365,13 +434,14 @@ static uint16_t node_rx_burst(void *ctx, struct rte_mbuf **pkts, uint16_t max)
 void sim_world_opts_init(struct sim_world_opts *o)
 {
 	memset(o, 0, sizeof(*o));
-	o->seed = 1;
+	o->seed = current_seed;
 	o->pool_size = 16384;
 	for (int d = 0; d < 2; d++) {
 		o->impair[d].delay_ns = 1000000;
 		o->impair[d].bandwidth_bps = 1000000000ull;
 		o->impair[d].queue_bytes = 1u << 20;
 		o->impair[d].reorder_extra_ns = 3000000;
+		o->impair[d].dup_extra_ns = 3000000;
 	}
 }
 
@@ -502,7 +572,7 @@ int sim_inject(struct sim_world *w, int to, const void *frame, uint32_t len, uin
 {
 	if (len > WIRE_MAX)
 		return -EINVAL;
-	struct sim_frame *f = frame_new(frame, len, w->clock.now_ns + delay_ns);
+	struct sim_frame *f = frame_new(frame, len, w->clock.now_ns + delay_ns, SEQ_NONE, false);
 	if (!f || heap_push(&w->dir[1 - to], f) != 0) {
 		free(f);
 		return -ENOMEM;
@@ -512,19 +582,49 @@ int sim_inject(struct sim_world *w, int to, const void *frame, uint32_t len, uin
 
 /* ---- runner -------------------------------------------------------------------------- */
 
+#define STUCK_POLLS 4
+
+void sim_set_fault_hook(struct sim_world *w, sim_fault_fn fn, void *ctx)
+{
+	w->fault_hook = fn;
+	w->fault_ctx = ctx;
+}
+
+const char *sim_fault(const struct sim_world *w)
+{
+	return w->faulted ? w->fault_msg : NULL;
+}
+
+static void clock_fault(struct sim_world *w, uint64_t due)
+{
+	int node = tpa_stack_next_timer_ns(w->node[0].stack) == due ? 0 : 1;
+	snprintf(w->fault_msg, sizeof(w->fault_msg),
+	         "virtual clock: node %d's timer due at %" PRIu64 " ns never fired (now %" PRIu64
+	         " ns, polled %d times); the clock will not step over it",
+	         node, due, w->clock.now_ns, STUCK_POLLS);
+	w->faulted = true;
+	fprintf(stderr, "%s\n", w->fault_msg);
+	if (w->fault_hook)
+		w->fault_hook(w->fault_ctx, w->fault_msg);
+	else
+		ck_abort_msg("%s", w->fault_msg);
+}
+
 bool sim_run_until(struct sim_world *w, sim_pred_fn pred, void *ctx, uint64_t max_virtual_ns)
 {
 	uint64_t deadline = w->clock.now_ns + max_virtual_ns;
 	if (deadline < w->clock.now_ns)
 		deadline = UINT64_MAX;
-	uint64_t stall_step = 1000;
+	int stuck = 0;
 	for (;;) {
 		if (pred && pred(w, ctx))
 			return true;
 		int work = tpa_stack_poll(w->node[0].stack);
 		work += tpa_stack_poll(w->node[1].stack);
-		if (work)
+		if (work) {
+			stuck = 0;
 			continue;
+		}
 		/* Both idle: jump to the next thing that can happen. */
 		uint64_t next = dir_next_due(&w->dir[0]);
 		uint64_t t = dir_next_due(&w->dir[1]);
@@ -536,14 +636,17 @@ bool sim_run_until(struct sim_world *w, sim_pred_fn pred, void *ctx, uint64_t ma
 				next = t;
 		}
 		if (next <= w->clock.now_ns) {
-			/* A timer reported as due did not fire (coarse timer wheels round): step
-			 * on, faster each time, so a stuck report cannot spin forever. */
-			next = w->clock.now_ns + stall_step;
-			if (stall_step < 1000000)
-				stall_step *= 2;
-		} else {
-			stall_step = 1000;
+			/* Both stacks just ran their timers at this instant, yet a deadline already
+			 * passed is still reported. Stepping the clock past it would hide the very
+			 * bugs the simulation exists to find (a retransmission that never happens,
+			 * a connection that never times out). A few more polls first: a timer walk
+			 * may legitimately stop early and go on at the next poll. */
+			if (++stuck < STUCK_POLLS)
+				continue;
+			clock_fault(w, next);
+			return false;
 		}
+		stuck = 0;
 		if (next > deadline) {
 			w->clock.now_ns = deadline;
 			return pred ? pred(w, ctx) : false;
@@ -667,6 +770,10 @@ void sim_print_stats(const struct sim_world *w, const char *label)
 		       (unsigned long long)s->dropped_tap, (unsigned long long)s->dropped_nomem,
 		       (unsigned long long)s->duplicated, (unsigned long long)s->reordered,
 		       (unsigned long long)s->corrupted);
+		printf("%s dir%d: arrived overtaken %llu (depth %llu-%llu) dup %llu (late %llu)\n",
+		       label, i, (unsigned long long)s->arrived_overtaken,
+		       (unsigned long long)s->depth_min, (unsigned long long)s->depth_max,
+		       (unsigned long long)s->arrived_dup, (unsigned long long)s->arrived_dup_late);
 	}
 }
 
@@ -715,4 +822,52 @@ uint64_t sim_hash(uint64_t h, const uint8_t *buf, size_t len)
 		h *= 0x100000001b3ull;
 	}
 	return h;
+}
+
+/* ---- seeds --------------------------------------------------------------------------- */
+
+static bool env_u64(const char *name, uint64_t *v)
+{
+	const char *s = getenv(name);
+	if (!s || !*s)
+		return false;
+	char *end;
+	errno = 0;
+	unsigned long long x = strtoull(s, &end, 0);
+	if (errno || *end || *s == '-') {
+		fprintf(stderr, "%s=%s: not a number\n", name, s);
+		exit(2);
+	}
+	*v = x;
+	return true;
+}
+
+int sim_main(struct Suite *(*make_suite)(void), uint64_t first, unsigned count)
+{
+	uint64_t n = count;
+	bool from_env = env_u64("TPA_SIM_SEED", &first);
+	if (env_u64("TPA_SIM_SEEDS", &n))
+		from_env = true;
+	else if (from_env)
+		n = 1;
+	if (n == 0 || n > 1000000) {
+		fprintf(stderr, "TPA_SIM_SEEDS=%llu: want 1 .. 1000000\n", (unsigned long long)n);
+		exit(2);
+	}
+	int failed = 0;
+	for (uint64_t i = 0; i < n; i++) {
+		current_seed = first + i;
+		/* Every run names its seed: TPA_SIM_SEED=<seed> reproduces it alone. */
+		printf("sim: seed %llu%s\n", (unsigned long long)current_seed,
+		       from_env ? " (from the environment)" : "");
+		fflush(stdout);
+		SRunner *sr = srunner_create(make_suite());
+		srunner_run_all(sr, CK_NORMAL);
+		failed += srunner_ntests_failed(sr);
+		srunner_free(sr);
+	}
+	if (n > 1)
+		printf("sim: %llu seeds from %llu, %d failed test runs\n", (unsigned long long)n,
+		       (unsigned long long)first, failed);
+	return failed ? 1 : 0;
 }

@@ -4,14 +4,19 @@
  * a seeded stream, the receiver checks every byte against the regenerated stream (reporting the
  * first bad offset) and both ends' 64-bit hashes must match. Matrix: clean, 1/5/10% loss, 5%
  * reordering, 5% duplication, 0.1% corruption, all combined, CUBIC with loss, and 1% loss with
- * 0.1% corruption through emulated checksum offloads; 3 seeds each,
- * 64 MiB each way (16 MiB and one seed in sanitizer builds or with TPA_SIM_QUICK=1).
- * Afterwards every socket is gone (TIME_WAIT included) and every mbuf is back in its pool.
+ * 0.1% corruption through emulated checksum offloads; seeds 1-3 (TPA_SIM_SEED/TPA_SIM_SEEDS
+ * choose others, TPA_SIM_SCENARIO=name runs one scenario), 64 MiB each way (16 MiB and one seed
+ * in sanitizer builds or with TPA_SIM_QUICK=1). Where the matrix reorders or duplicates, the
+ * link must prove it did: frames overtaken at more than one depth, late duplicates, and the
+ * receiving TCP counting out-of-order and duplicate segments. Afterwards every socket is gone
+ * (TIME_WAIT included) and every mbuf is back in its pool. One "bulk ..." line per run carries
+ * the figures scripts/sim_seeds.sh collects.
  */
 #include <check.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -52,10 +57,6 @@ static const struct scenario scenarios[] = {
 static bool quick(void)
 {
 	return SANITIZED || getenv("TPA_SIM_QUICK") != NULL;
-}
-static int n_seeds(void)
-{
-	return quick() ? 1 : 3;
 }
 static uint64_t stream_bytes(void)
 {
@@ -199,10 +200,8 @@ static double wall_now(void)
 
 START_TEST(bulk)
 {
-	const struct scenario *sc = &scenarios[_i / 3];
-	uint64_t seed = (uint64_t)(_i % 3) + 1;
-	if ((int)seed > n_seeds())
-		return;
+	const struct scenario *sc = &scenarios[_i];
+	uint64_t seed = sim_seed();
 	double wall0 = wall_now();
 	struct sim_world_opts o;
 	sim_world_opts_init(&o);
@@ -239,13 +238,29 @@ START_TEST(bulk)
 	const struct tpa_stack_stats *s0 = tpa_stack_stats(sim_stack(w, 0));
 	const struct tpa_stack_stats *s1 = tpa_stack_stats(sim_stack(w, 1));
 	double goodput = (double)(b->e[0].rcvd + b->e[1].rcvd) / ((double)vt * 1e-9);
+	struct sim_dir_stats ls = *sim_stats(w, 0);
+	const struct sim_dir_stats *l1 = sim_stats(w, 1);
+	ls.arrived_overtaken += l1->arrived_overtaken;
+	ls.arrived_dup += l1->arrived_dup;
+	ls.arrived_dup_late += l1->arrived_dup_late;
+	if (l1->depth_min && (!ls.depth_min || l1->depth_min < ls.depth_min))
+		ls.depth_min = l1->depth_min;
+	if (l1->depth_max > ls.depth_max)
+		ls.depth_max = l1->depth_max;
+	unsigned depths = 0; /* depth classes seen: 1, 2-3, 4-7, ... */
+	for (int k = 0; k < 8; k++)
+		depths += ls.depth_log2[k] + l1->depth_log2[k] > 0;
 	printf("bulk %-14s seed %llu: %llu MiB each way, retransmits %llu (fast %llu, rto %llu), "
-	       "virtual %.2f s, goodput %.1f MB/s (both ways), wall %.2f s\n",
+	       "virtual %.2f s, goodput %.1f MB/s (both ways), overtaken %llu (depth %llu-%llu), "
+	       "dup %llu (late %llu), wall %.2f s\n",
 	       sc->name, (unsigned long long)seed, (unsigned long long)(b->total >> 20),
 	       (unsigned long long)(s0->tcp_retransmit + s1->tcp_retransmit),
 	       (unsigned long long)(s0->tcp_fast_retransmit + s1->tcp_fast_retransmit),
 	       (unsigned long long)(s0->tcp_rto_timeout + s1->tcp_rto_timeout), (double)vt * 1e-9,
-	       goodput / 1e6, wall_now() - wall0);
+	       goodput / 1e6, (unsigned long long)ls.arrived_overtaken,
+	       (unsigned long long)ls.depth_min, (unsigned long long)ls.depth_max,
+	       (unsigned long long)ls.arrived_dup, (unsigned long long)ls.arrived_dup_late,
+	       wall_now() - wall0);
 	if (!done || b->err)
 		dump_state(w, b);
 	fflush(stdout);
@@ -266,6 +281,20 @@ START_TEST(bulk)
 		ck_assert_uint_gt(s0->tcp_drop_cksum + s1->tcp_drop_cksum + s0->ip_drop_cksum +
 		                          s1->ip_drop_cksum,
 		                  0);
+	if (sc->reorder > 0) {
+		/* Reordering happened, at varying depths (shallow and deep), and TCP saw it. */
+		ck_assert_uint_gt(ls.arrived_overtaken, 100);
+		ck_assert_uint_ge(depths, 3);
+		ck_assert_uint_le(ls.depth_min, 2);
+		ck_assert_uint_ge(ls.depth_max, 8);
+		ck_assert_uint_gt(s0->tcp_ooo_rx + s1->tcp_ooo_rx, 0);
+	}
+	if (sc->dup > 0) {
+		/* Duplicates arrived, some right behind their original, some late. */
+		ck_assert_uint_gt(ls.arrived_dup_late, 100);
+		ck_assert_uint_gt(ls.arrived_dup - ls.arrived_dup_late, 100);
+		ck_assert_uint_gt(s0->tcp_dup_segment_rx + s1->tcp_dup_segment_rx, 0);
+	}
 	ck_assert_int_eq(tpa_close(sim_stack(w, 0), cli), 0);
 	ck_assert_int_eq(tpa_close(sim_stack(w, 1), srv), 0);
 	ck_assert_msg(sim_run_until(w, all_gone, NULL, VCLOCK_S(600)), "sockets left: %u + %u",
@@ -277,21 +306,31 @@ START_TEST(bulk)
 }
 END_TEST
 
+static int first_scenario, end_scenario;
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("bulk");
 	TCase *tc = tcase_create("bulk");
 	tcase_set_timeout(tc, 900);
-	tcase_add_loop_test(tc, bulk, 0, N_SCENARIOS * 3);
+	tcase_add_loop_test(tc, bulk, first_scenario, end_scenario);
 	suite_add_tcase(s, tc);
 	return s;
 }
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	end_scenario = N_SCENARIOS;
+	const char *only = getenv("TPA_SIM_SCENARIO");
+	if (only && *only) {
+		for (first_scenario = 0; first_scenario < N_SCENARIOS; first_scenario++)
+			if (!strcmp(scenarios[first_scenario].name, only))
+				break;
+		if (first_scenario == N_SCENARIOS) {
+			fprintf(stderr, "TPA_SIM_SCENARIO=%s: no such scenario\n", only);
+			return 2;
+		}
+		end_scenario = first_scenario + 1;
+	}
+	return sim_main(suite, 1, quick() ? 1 : 3);
 }

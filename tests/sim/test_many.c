@@ -121,7 +121,7 @@ START_TEST(ten_thousand_connections)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	struct sim_world_opts o;
 	sim_world_opts_init(&o);
-	o.seed = 11;
+	o.seed = sim_seed();
 	o.pool_size = 65536;
 	o.tweak = tweak;
 	struct sim_world *w = sim_world_create(&o);
@@ -263,9 +263,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return sim_main(suite, 11, 1);
 }

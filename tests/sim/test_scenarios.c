@@ -121,8 +121,8 @@ START_TEST(handshake_rtt_sample)
 	for (int node = 0; node < 2; node++) {
 		struct tpa_tcp_info ti;
 		socklen_t lt = sizeof(ti);
-		ck_assert_int_eq(tpa_getsockopt(sim_stack(w, node), socks[node], TPA_SO_INFO, &ti, &lt),
-		                 0);
+		ck_assert_int_eq(
+		        tpa_getsockopt(sim_stack(w, node), socks[node], TPA_SO_INFO, &ti, &lt), 0);
 		/* The path: 1 ms each way. */
 		ck_assert_msg(ti.rtt_us >= 1000 && ti.rtt_us <= 20000, "node %d srtt %u us", node,
 		              ti.rtt_us);
@@ -507,9 +507,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return sim_main(suite, 1, 1);
 }

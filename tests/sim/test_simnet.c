@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* The simulated network itself: ARP resolution across the link, loss and queue statistics,
- * serialisation time, determinism from the seed, offload emulation, and the test streams. */
+ * serialisation time, determinism from the seed, reordering at varying depths and late
+ * duplicates as the receiver sees them, the clock refusing to step over a timer that does not
+ * fire, offload emulation, and the test streams. */
 #include <check.h>
 #include <netinet/in.h>
 #include <rte_mbuf.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "checksum.h"
@@ -93,6 +96,49 @@ START_TEST(loss_rate_and_determinism)
 }
 END_TEST
 
+/* What the receiver sees: frames overtaken by shallow and deep reorders alike, duplicates both
+ * right behind their original and late; nothing lost or invented. */
+START_TEST(reorder_depths_and_late_duplicates)
+{
+	struct sim_world_opts o;
+	sim_world_opts_init(&o);
+	o.impair[0].reorder = 0.2;
+	o.impair[0].dup = 0.2;
+	struct sim_world *w = sim_world_create(&o);
+	resolve_both(w);
+	/* 1000-byte frames 8 us apart on 1 Gbit/s; extra delays up to 3 ms overtake up to ~375. */
+	for (int r = 0; r < 50; r++) {
+		blast(w, 100, 966);
+		sim_run_for(w, VCLOCK_MS(1));
+	}
+	sim_run_for(w, VCLOCK_MS(10));
+	const struct sim_dir_stats *st = sim_stats(w, 0);
+	ck_assert_uint_eq(st->sent, 5000);
+	ck_assert_uint_eq(st->dropped, 0);
+	ck_assert_uint_eq(st->delivered, st->sent + st->duplicated);
+	ck_assert_uint_eq(st->arrived_dup, st->duplicated);
+	/* Most held-back frames are overtaken; those held less than the 8 us to the next frame,
+	 * or last in their burst, are not. */
+	ck_assert_uint_gt(st->arrived_overtaken, st->reordered / 2);
+	ck_assert_uint_le(st->arrived_overtaken, st->reordered);
+	unsigned classes = 0;
+	uint64_t sum = 0;
+	for (int k = 0; k < 8; k++) {
+		classes += st->depth_log2[k] > 0;
+		sum += st->depth_log2[k];
+	}
+	ck_assert_uint_eq(sum, st->arrived_overtaken);
+	ck_assert_uint_eq(st->depth_min, 1);
+	ck_assert_uint_ge(st->depth_max, 128);
+	ck_assert_uint_ge(classes, 7);
+	/* About half the copies trail by 1 us; most others arrive after later frames. */
+	ck_assert_uint_gt(st->arrived_dup_late, st->duplicated / 4);
+	ck_assert_uint_lt(st->arrived_dup_late, st->duplicated * 3 / 4);
+	ck_assert(sim_no_mbufs_leaked(w));
+	sim_world_destroy(w);
+}
+END_TEST
+
 START_TEST(bandwidth_and_queue)
 {
 	struct sim_world_opts o;
@@ -141,6 +187,72 @@ START_TEST(clock_jumps_to_timers)
 	ck_assert_uint_eq(tpa_stack_stats(sim_stack(w, 0))->arp_queue_drop, 1);
 	ck_assert_uint_eq(sim_stats(w, 0)->dropped_down, 3);
 	ck_assert(sim_no_mbufs_leaked(w));
+	sim_world_destroy(w);
+}
+END_TEST
+
+/* Node 0 reads a clock 5 ms behind the world's: its timers come due by the world's clock and
+ * stay pending by its own, the way a stack with a stale notion of now would behave. */
+static struct tpa_clock real_clock;
+static uint64_t lagging_now(void *ctx)
+{
+	uint64_t t = real_clock.now_ns(ctx);
+	return t - VCLOCK_MS(5);
+}
+static void lag_node0(void *ctx, int node, struct tpa_stack_config *cfg)
+{
+	(void)ctx;
+	if (node != 0)
+		return;
+	real_clock = cfg->clock;
+	cfg->clock.now_ns = lagging_now;
+}
+
+struct fault_seen {
+	int count;
+	char msg[256];
+};
+static void record_fault(void *ctx, const char *msg)
+{
+	struct fault_seen *f = ctx;
+	f->count++;
+	snprintf(f->msg, sizeof(f->msg), "%s", msg);
+}
+
+/* A timer reported due that does not fire when polled: the runner reports a fault at the
+ * deadline and leaves the clock there. (It used to step on in growing increments until the
+ * stack's clock caught up, and the run passed.) */
+START_TEST(clock_fault_on_timer_that_never_fires)
+{
+	struct sim_world_opts o;
+	sim_world_opts_init(&o);
+	o.tweak = lag_node0;
+	struct sim_world *w = sim_world_create(&o);
+	ck_assert_ptr_nonnull(w);
+	struct fault_seen f = {0};
+	sim_set_fault_hook(w, record_fault, &f);
+	sim_impair(w, 0)->down = true;
+	blast(w, 1, 100); /* an ARP request, retried 1 s later by node 0's timer */
+	uint64_t due = tpa_stack_next_timer_ns(sim_stack(w, 0));
+	ck_assert_uint_ne(due, UINT64_MAX);
+	ck_assert(!sim_run_until(w, NULL, NULL, VCLOCK_S(10)));
+	ck_assert_int_eq(f.count, 1);
+	ck_assert_ptr_nonnull(sim_fault(w));
+	ck_assert_ptr_nonnull(strstr(f.msg, "node 0's timer"));
+	ck_assert_uint_eq(sim_now(w), due);
+	ck_assert_uint_eq(tpa_stack_stats(sim_stack(w, 0))->arp_tx, 1);
+	sim_world_destroy(w);
+
+	/* The same world with an honest clock runs the 10 s without a fault. */
+	o.tweak = NULL;
+	w = sim_world_create(&o);
+	sim_set_fault_hook(w, record_fault, &f);
+	sim_impair(w, 0)->down = true;
+	blast(w, 1, 100);
+	sim_run_for(w, VCLOCK_S(10));
+	ck_assert_int_eq(f.count, 1);
+	ck_assert_ptr_null(sim_fault(w));
+	ck_assert_uint_eq(tpa_stack_stats(sim_stack(w, 0))->arp_tx, 3);
 	sim_world_destroy(w);
 }
 END_TEST
@@ -243,7 +355,9 @@ static Suite *suite(void)
 	TCase *tc = tcase_create("simnet");
 	tcase_add_test(tc, arp_across_the_link);
 	tcase_add_test(tc, loss_rate_and_determinism);
+	tcase_add_test(tc, reorder_depths_and_late_duplicates);
 	tcase_add_test(tc, bandwidth_and_queue);
+	tcase_add_test(tc, clock_fault_on_timer_that_never_fires);
 	tcase_add_test(tc, clock_jumps_to_timers);
 	tcase_add_test(tc, offload_emulation_and_corruption);
 	tcase_add_test(tc, streams);
@@ -253,9 +367,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return sim_main(suite, 1, 1);
 }
