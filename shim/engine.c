@@ -183,6 +183,9 @@ static void print_stats(void)
 	shim_lock();
 	tpa_stack_stats_foreach(shim.stack, print_counter, NULL);
 	tpa_engine_stats_foreach(shim.engine, print_counter, NULL);
+	print_counter(NULL, "shim_kernel_accepted", shim.kernel_accepted);
+	print_counter(NULL, "shim_kernel_accepted_early", shim.kernel_accepted_early);
+	print_counter(NULL, "shim_kernel_accepted_remote", shim.kernel_accepted_remote);
 	shim_unlock();
 }
 
@@ -325,7 +328,8 @@ int shim_engine_try_start(char *err, size_t errlen)
 	start_progress_thread();
 	atexit(engine_atexit);
 	const char *st = getenv("TPA_SHIM_STATS");
-	if (st && *st == '1')
+	shim.stats = st && *st == '1';
+	if (shim.stats)
 		atexit(print_stats); /* runs first: handlers run in reverse order */
 	return 0;
 }

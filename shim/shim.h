@@ -47,6 +47,10 @@ struct shim_sock {
 	int last_nread;  /* readable bytes at the last hook call or read: new data = IN edge */
 	int last_nwrite; /* unacknowledged bytes then: space freed = OUT edge */
 	int kfd;         /* one kernel fd of ours for this socket (kernel accept for listeners) */
+	/* Listeners: connections the kernel had completed when the stack took the port over
+	 * (its accept queue then), and when that happened. They stay the kernel's. */
+	uint32_t kernel_backlog;
+	uint64_t moved_ns;
 	struct shim_epoll_member *members; /* epoll registrations (removed when refs hit 0) */
 };
 
@@ -59,6 +63,13 @@ struct shim_state {
 	struct tpa_engine *engine;
 	struct tpa_stack *stack;
 	int wait_fd; /* engine wait fd or -1 */
+	/* Connections to an accelerated listener that the kernel socket accepted instead of the
+	 * stack: legitimately only from this host (loopback, or the interface's own address),
+	 * which never crosses the interface. Shown with the stats (TPA_SHIM_STATS). */
+	uint64_t kernel_accepted;
+	uint64_t kernel_accepted_early;  /* of those, made before the stack took the port over */
+	uint64_t kernel_accepted_remote; /* from another host later: steering missed them */
+	bool stats; /* TPA_SHIM_STATS=1: counters at exit, listeners at start */
 };
 
 extern struct shim_state shim;

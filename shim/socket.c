@@ -8,8 +8,10 @@
  * doubled, ...); the ones the stack uses are then mirrored to it. getsockopt reads the kernel's
  * copy except for what only the stack knows (SO_ERROR, TCP_MAXSEG, SO_ACCEPTCONN).
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
 #include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -22,6 +24,7 @@
 #include <unistd.h>
 
 #include "shim.h"
+#include "tpa/dpdk.h"
 #include "tpa/stack.h"
 
 static void shim_fatal_sock(const char *what, int port, int err)
@@ -65,8 +68,7 @@ static bool is_inet_stream(int fd)
 
 /* The stack's IPv4 address as the program's socket shows it: IPv4, or IPv4-mapped IPv6 for an
  * AF_INET6 socket; truncated to *len like the kernel does, *len set to the full size. */
-static void show_addr(const struct sockaddr_in *in, bool v6, struct sockaddr *addr,
-                      socklen_t *len)
+static void show_addr(const struct sockaddr_in *in, bool v6, struct sockaddr *addr, socklen_t *len)
 {
 	if (!addr || !len)
 		return;
@@ -231,7 +233,7 @@ static bool listen_selected(int fd, struct sockaddr_in *sin, bool *v6)
 	return domain &&
 	       (*v6 ? v4_side(fd, sin)
 	            : REAL(getsockname)(fd, (struct sockaddr *)sin, &l) == 0 &&
-	                      sin->sin_family == AF_INET) &&
+	                        sin->sin_family == AF_INET) &&
 	       shim_config_port_selected(&shim.cfg, ntohs(sin->sin_port)) &&
 	       (sin->sin_addr.s_addr == htonl(INADDR_ANY) || !shim.iface_ip ||
 	        sin->sin_addr.s_addr == shim.iface_ip) &&
@@ -277,6 +279,16 @@ static struct shim_sock *accelerate_listener(int fd, int backlog, const struct s
 	REAL(fcntl)(fd, F_SETFL, fl | O_NONBLOCK);
 	adopt_fd(fd, s, fd_cloexec(fd));
 	tpa_stack_flush(shim.stack);
+	/* For a listener, tcpi_unacked is the kernel's accept queue: connections it completed
+	 * before the port was steered to us. */
+	struct tcp_info ti;
+	socklen_t tl = sizeof(ti);
+	if (REAL(getsockopt)(fd, IPPROTO_TCP, TCP_INFO, &ti, &tl) == 0)
+		s->kernel_backlog = ti.tcpi_unacked;
+	s->moved_ns = tpa_engine_now_ns();
+	if (shim.stats)
+		fprintf(stderr, "tpa: port %d accelerated on %s (pid %d)\n", port, shim.cfg.iface,
+		        (int)getpid());
 	return s;
 }
 
@@ -324,6 +336,77 @@ int listen(int fd, int backlog)
 		shim_unlock();
 	}
 	return r;
+}
+
+static bool addr_is_local(const struct sockaddr_storage *a)
+{
+	struct in_addr v4;
+	if (a->ss_family == AF_INET) {
+		v4 = ((const struct sockaddr_in *)a)->sin_addr;
+	} else if (a->ss_family == AF_INET6) {
+		const struct in6_addr *v6 = &((const struct sockaddr_in6 *)a)->sin6_addr;
+		if (IN6_IS_ADDR_LOOPBACK(v6))
+			return true;
+		if (!IN6_IS_ADDR_V4MAPPED(v6))
+			return false; /* IPv6 is never steered: not ours to judge */
+		memcpy(&v4, &v6->s6_addr[12], 4);
+	} else {
+		return true;
+	}
+	if ((ntohl(v4.s_addr) >> 24) == 127)
+		return true;
+	struct ifaddrs *list;
+	if (getifaddrs(&list))
+		return true;
+	bool local = false;
+	for (struct ifaddrs *i = list; i && !local; i = i->ifa_next)
+		local = i->ifa_addr && i->ifa_addr->sa_family == AF_INET &&
+		        ((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr == v4.s_addr;
+	freeifaddrs(list);
+	return local;
+}
+
+/* A handshake the kernel was in the middle of when the stack took the port over completes on
+ * the kernel (the XDP program leaves it there) within about a retransmitted SYN-ACK. */
+#define KERNEL_HANDSHAKE_GRACE_NS 3000000000ull
+
+/* Lock held. The kernel socket of accelerated listener s accepted connection k. From this
+ * host that is expected (its packets never cross the interface); so is a connection made
+ * before the stack took the port over; from another host later it means steering missed a
+ * flow. Say so once, count every one. */
+static void count_kernel_accept(struct shim_sock *s, int k)
+{
+	shim.kernel_accepted++;
+	struct sockaddr_storage peer, local;
+	socklen_t pl = sizeof(peer), ll = sizeof(local);
+	if (REAL(getpeername)(k, (struct sockaddr *)&peer, &pl) ||
+	    REAL(getsockname)(k, (struct sockaddr *)&local, &ll) || addr_is_local(&peer))
+		return;
+	int port = ntohs(((struct sockaddr_in *)&local)->sin_port);
+	if (s->kernel_backlog || tpa_engine_now_ns() - s->moved_ns < KERNEL_HANDSHAKE_GRACE_NS) {
+		if (s->kernel_backlog)
+			s->kernel_backlog--;
+		if (shim.kernel_accepted_early++ == 0)
+			fprintf(stderr,
+			        "tpa: port %d: connections made before tpa took the port over (at "
+			        "the program's first accept/poll on it) stay on the kernel "
+			        "(counted "
+			        "in shim_kernel_accepted_early)\n",
+			        port);
+		return;
+	}
+	if (shim.kernel_accepted_remote++ == 0) {
+		char a[INET6_ADDRSTRLEN] = "?";
+		const void *src =
+		        peer.ss_family == AF_INET
+		                ? (const void *)&((struct sockaddr_in *)&peer)->sin_addr
+		                : (const void *)&((struct sockaddr_in6 *)&peer)->sin6_addr;
+		inet_ntop(peer.ss_family, src, a, sizeof(a));
+		fprintf(stderr,
+		        "tpa: port %d: a connection from %s was accepted by the kernel, not tpa "
+		        "(steering missed it; counted in kernel_accepted_remote)\n",
+		        port, a);
+	}
 }
 
 static bool listener_ready(void *arg)
@@ -397,6 +480,7 @@ int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 		if (shim.cfg.accept_kernel) {
 			int k = REAL(accept4)(fd, addr, len, flags);
 			if (k >= 0) {
+				count_kernel_accept(s, k);
 				struct shim_sock *stale = shim_fdt_take(k);
 				if (stale)
 					shim_sock_unref(stale);
