@@ -16,23 +16,36 @@ lib=${TPA_SHIM_LIB:-}
 name=$(basename "$bin")
 
 [ "$(id -u)" = 0 ] || { echo "SKIP: $name needs root (network namespaces)"; exit 77; }
-"$src/scripts/testbed.sh" up >/dev/null || { echo "FAIL: testbed up"; exit 1; }
+# shellcheck source=tests/e2e/lib_cleanup.sh
+source "$src/tests/e2e/lib_cleanup.sh"
 
 out=$(mktemp -d /tmp/conf.XXXXXX)
-[ "${CONF_KEEP:-0}" = 1 ] || trap 'rm -rf "$out"' EXIT
+cleanup() {
+	local rc=$?
+	tpa_stop_all
+	tpa_testbed_down
+	[ "${CONF_KEEP:-0}" = 1 ] || rm -rf "$out"
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+tpa_deadline
+tpa_testbed_up >/dev/null || { echo "FAIL: testbed up"; exit 1; }
 
 # run_once <tag> [env assignments for the subject...]
 run_once() {
 	local tag=$1
 	shift
-	ip netns exec "$P-srv" env "$@" timeout 120 "$bin" subject >"$out/$tag.subject" 2>"$out/$tag.subject.err" &
-	local spid=$!
-	ip netns exec "$P-cli" timeout 120 "$bin" peer >"$out/$tag.peer" 2>"$out/$tag.peer.err" &
-	local ppid=$!
+	# Sessions of their own: what a case forks and leaves running is stopped with it.
+	tpa_bg ip netns exec "$P-srv" env "$@" timeout 120 "$bin" subject >"$out/$tag.subject" 2>"$out/$tag.subject.err"
+	local spid=$TPA_BG_PID
+	tpa_bg ip netns exec "$P-cli" timeout 120 "$bin" peer >"$out/$tag.peer" 2>"$out/$tag.peer.err"
+	local ppid=$TPA_BG_PID
 	wait $spid
 	local src_rc=$?
 	wait $ppid
 	local prc=$?
+	tpa_stop_sessions "$spid" "$ppid"
 	{
 		cat "$out/$tag.subject"
 		echo "S: exit $src_rc"
@@ -49,13 +62,19 @@ if [ "$mode" = kernel ]; then
 	exit 0
 fi
 [ -n "$lib" ] && [ -f "$lib" ] || { echo "FAIL: TPA_SHIM_LIB not set or missing"; exit 1; }
-# A sanitizer build of the shim needs its runtime loaded first in an uninstrumented program.
+# A sanitizer build of the shim needs its runtime loaded first in an uninstrumented program,
+# and whole allocation stacks for the DPDK leak suppressions (tests/e2e/lsan.supp).
 preload=$lib
+san=()
 asan=$(ldd "$lib" | awk '/libasan/ {print $3}')
-[ -n "$asan" ] && preload="$asan:$lib"
+if [ -n "$asan" ]; then
+	preload="$asan:$lib"
+	san=(ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}fast_unwind_on_malloc=0"
+		LSAN_OPTIONS="suppressions=$src/tests/e2e/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}")
+fi
 case $mode in
-passthrough) run_once shim LD_PRELOAD="$preload" ;;
-accelerated) run_once shim LD_PRELOAD="$preload" TPA_SHIM_STATS=1 TPA_IFACE="$P-s0" TPA_PORTS=7001-7010 \
+passthrough) run_once shim "${san[@]}" LD_PRELOAD="$preload" ;;
+accelerated) run_once shim "${san[@]}" LD_PRELOAD="$preload" TPA_SHIM_STATS=1 TPA_IFACE="$P-s0" TPA_PORTS=7001-7010 \
 	TPA_CONNECT=198.18.0.1/32:7101-7110 ${CONF_EXTRA_ENV:-} ;;
 *) echo "unknown mode $mode"; exit 2 ;;
 esac

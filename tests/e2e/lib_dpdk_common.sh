@@ -1,18 +1,21 @@
 # shellcheck shell=bash
+# The variables set here are for the tests that source this file.
+# shellcheck disable=SC2034
 # Helpers for the dpdk/ end-to-end tests (sourced). Provides:
 #   dpdk_e2e_init        root check (exit 77 = skip), paths, testbed up, cleanup trap
 #   fail MSG             print and exit 1 (the trap cleans up)
 #   srv / cli CMD...     run a command in the server / client namespace
-#   dpdk_bg LOG CMD...   start a background command, remember its pid for cleanup; CMD must be
-#                        an external command (e.g. ip netns exec ...), not a shell function,
-#                        or the pid would be a subshell's and the command would outlive us
+#   dpdk_bg LOG CMD...   start a background command in its own session (lib_cleanup.sh: tpa_bg),
+#                        stopped with all it started at cleanup; CMD must be an external
+#                        command (e.g. ip netns exec ...), not a shell function
 #   wait_for DESC CMD... retry CMD for up to 30 s (a readiness wait, never a pass/fail timer)
 #   at_exit CMD          run CMD during cleanup (last registered runs first)
 # Env: TPA_SOURCE_DIR, TPA_BUILD_DIR (set by ctest), TPA_TB_PREFIX (testbed prefix).
 
 set -euo pipefail
+# shellcheck source=tests/e2e/lib_cleanup.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib_cleanup.sh"
 
-DPDK_E2E_PIDS=()
 DPDK_E2E_EXIT_CMDS=()
 
 fail() {
@@ -36,16 +39,9 @@ dpdk_cleanup() {
 	for ((i = ${#DPDK_E2E_EXIT_CMDS[@]} - 1; i >= 0; i--)); do
 		eval "${DPDK_E2E_EXIT_CMDS[$i]}" >/dev/null 2>&1
 	done
-	for pid in "${DPDK_E2E_PIDS[@]}"; do
-		kill "$pid" 2>/dev/null
-	done
-	for pid in "${DPDK_E2E_PIDS[@]}"; do
-		for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-		kill -9 "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-	done
+	tpa_stop_all
 	if [ "${DPDK_E2E_KEEP_TESTBED:-0}" != 1 ]; then
-		"$TPA_SOURCE_DIR/scripts/testbed.sh" down >/dev/null 2>&1
+		tpa_testbed_down
 	fi
 	[ -n "${DPDK_E2E_TMP:-}" ] && rm -rf "$DPDK_E2E_TMP"
 	if [ "$rc" = 0 ]; then echo "PASS: $(basename "$0")"; fi
@@ -65,15 +61,15 @@ dpdk_e2e_init() {
 	XDP_OBJ=$TPA_BUILD_DIR/dpdk/tpa_steer.bpf.o
 	EXAMPLE=$TPA_BUILD_DIR/dpdk/tpa_example
 	DPDK_E2E_TMP=$(mktemp -d /tmp/tpa-e2e.XXXXXX)
-	# Under ASan: DPDK 22.11's af_xdp PMD never frees the libxdp umem and the libbpf object
-	# of its XDP program at close. Those one-time leaks are not ours; everything else is
-	# still reported and fails the test.
-	printf 'leak:xsk_umem__create\nleak:libbpf.so\nleak:libxdp.so\n' >"$DPDK_E2E_TMP/lsan.supp"
-	export LSAN_OPTIONS="suppressions=$DPDK_E2E_TMP/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+	# Under ASan: the af_xdp PMD's own leaks are suppressed (lsan.supp, which needs whole
+	# allocation stacks); everything else is still reported and fails the test.
+	export LSAN_OPTIONS="suppressions=$TPA_SOURCE_DIR/tests/e2e/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+	export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}fast_unwind_on_malloc=0"
 	trap dpdk_cleanup EXIT
 	trap 'exit 130' INT TERM
+	tpa_deadline
 	"$TPA_SOURCE_DIR/scripts/testbed.sh" down >/dev/null 2>&1 || true
-	"$TPA_SOURCE_DIR/scripts/testbed.sh" up
+	tpa_testbed_up
 	eval "$("$TPA_SOURCE_DIR/scripts/testbed.sh" env)"
 	SRV_NS=$TPA_TB_SRV_NS CLI_NS=$TPA_TB_CLI_NS
 	SRV_IF=$TPA_TB_SRV_IF CLI_IF=$TPA_TB_CLI_IF
@@ -86,9 +82,8 @@ cli() { ip netns exec "$CLI_NS" "$@"; }
 dpdk_bg() {
 	local log=$1
 	shift
-	"$@" >"$log" 2>&1 &
-	DPDK_E2E_PIDS+=($!)
-	DPDK_BG_PID=$!
+	tpa_bg "$@" >"$log" 2>&1
+	DPDK_BG_PID=$TPA_BG_PID
 }
 
 wait_for() {

@@ -2,14 +2,18 @@
 # Helpers for the redis end-to-end tests: testbed, redis-server under the shim in the server
 # namespace, kernel clients in the client namespace, cleanup on any exit.
 # Set TPA_E2E_KERNEL=1 to run the same tests with redis-server on the kernel (no shim): the
-# tests must pass both ways.
+# tests must pass both ways. Background programs: tpa_bg (lib_cleanup.sh), stopped at exit.
 set -euo pipefail
+# shellcheck source=tests/e2e/lib_cleanup.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib_cleanup.sh"
 
 SRC=${TPA_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 BUILD=${TPA_BUILD_DIR:-$SRC/build/release}
 SHIM=$BUILD/shim/libtpa_shim.so
 [ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 77; }
-command -v redis-server >/dev/null || { echo "SKIP: redis-server not installed"; exit 77; }
+for t in redis-server redis-cli redis-benchmark python3; do
+	command -v $t >/dev/null || { echo "FAIL: $t not installed (scripts/deps.sh installs it)"; exit 1; }
+done
 eval "$("$SRC/scripts/testbed.sh" env)"
 E2E_WORK=$(mktemp -d /tmp/tpa-e2e.XXXXXX)
 E2E_PIDS=()
@@ -17,19 +21,27 @@ REDIS_PORT=${REDIS_PORT:-6379}
 
 e2e_cleanup() {
 	local rc=$?
+	set +e
+	# Pids of programs started without tpa_bg.
 	for p in "${E2E_PIDS[@]:-}"; do
-		[ -n "$p" ] && kill -9 "$p" 2>/dev/null || true
+		[ -n "$p" ] && kill -TERM "$p" 2>/dev/null
 	done
-	wait 2>/dev/null || true
+	tpa_stop_all
+	for p in "${E2E_PIDS[@]:-}"; do
+		[ -n "$p" ] && kill -9 "$p" 2>/dev/null
+	done
+	wait 2>/dev/null
 	if [ $rc -ne 0 ] && [ $rc -ne 77 ]; then
 		echo "---- logs ($E2E_WORK)"
-		tail -n 30 "$E2E_WORK"/*.log 2>/dev/null || true
+		tail -n 30 "$E2E_WORK"/*.log 2>/dev/null
 	fi
-	"$SRC/scripts/testbed.sh" down || true
+	tpa_testbed_down
 	rm -rf "$E2E_WORK"
 	exit $rc
 }
 trap e2e_cleanup EXIT
+trap 'exit 130' INT TERM
+tpa_deadline
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 pass() { echo "ok: $*"; }
@@ -40,7 +52,7 @@ rcli() { cli_ns timeout 20 redis-cli -h "$TPA_TB_SRV_IP" -p "$REDIS_PORT" "$@"; 
 
 testbed_up() {
 	"$SRC/scripts/testbed.sh" down >/dev/null 2>&1 || true
-	"$SRC/scripts/testbed.sh" up
+	tpa_testbed_up
 }
 
 # start_redis [extra redis-server args...]: starts it (under the shim unless TPA_E2E_KERNEL=1),
@@ -51,12 +63,11 @@ start_redis() {
 		[ -f "$SHIM" ] || fail "$SHIM not built"
 		pre=(env LD_PRELOAD="$SHIM" TPA_IFACE="$TPA_TB_SRV_IF" TPA_PORTS="$REDIS_PORT" TPA_SHIM_STATS=1)
 	fi
-	# ip netns exec execs the program, so $! is redis-server itself (not a subshell).
-	ip netns exec "$TPA_TB_SRV_NS" "${pre[@]}" redis-server --port "$REDIS_PORT" --protected-mode no --bind 0.0.0.0 \
+	# setsid, ip netns exec and env exec: the pid is redis-server itself.
+	tpa_bg ip netns exec "$TPA_TB_SRV_NS" "${pre[@]}" redis-server --port "$REDIS_PORT" --protected-mode no --bind 0.0.0.0 \
 		--appendonly no --save '' --dir "$E2E_WORK" --logfile '' --maxclients 4000 "$@" \
-		>>"$E2E_WORK/redis.log" 2>&1 &
-	REDIS_PID=$!
-	E2E_PIDS+=("$REDIS_PID")
+		>>"$E2E_WORK/redis.log" 2>&1
+	REDIS_PID=$TPA_BG_PID
 	for _ in $(seq 1 100); do
 		if rcli ping 2>/dev/null | grep -q PONG; then
 			# Under the shim the port must really be served by tpa: our XDP program is
@@ -82,7 +93,7 @@ stop_redis() { # signal (default TERM)
 	wait "$REDIS_PID" 2>/dev/null || true
 }
 
-# An array, not a function, so that `"${RESP_CHECK[@]}" ... &` makes $! the checker itself.
+# An array, not a function, so that `tpa_bg "${RESP_CHECK[@]}" ...` can start it.
 RESP_CHECK=(ip netns exec "$TPA_TB_CLI_NS" python3 "$SRC/tests/e2e/redis_check.py" "$TPA_TB_SRV_IP" "$REDIS_PORT")
 resp_check() { "${RESP_CHECK[@]}" "$@"; }
 

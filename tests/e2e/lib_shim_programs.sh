@@ -3,7 +3,15 @@
 # namespace, optionally with libtpa_shim.so preloaded; their peers run in the client namespace
 # on the kernel. Every transfer is checked byte for byte (sha256).
 #
+# The variables set here are for the tests that source this file; mode_env's output is a list
+# of assignments, split into words on purpose.
+# shellcheck disable=SC2034,SC2046
+
 # Modes: plain (no preload), idle (preloaded, nothing selected), accel (preloaded + selected).
+# A sanitizer build of the shim (TPA_SHIM_LIB from an -DTPA_SANITIZE=ON build) is preloaded
+# after its runtime, which must come first in an uninstrumented program.
+# shellcheck source=tests/e2e/lib_cleanup.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib_cleanup.sh"
 
 P=${TPA_TB_PREFIX:-tpa}
 SRV_NS=$P-srv
@@ -22,25 +30,44 @@ shim_die() { echo "FATAL: $*" >&2; exit 1; }
 shim_setup() {
 	[ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 77; }
 	[ -f "$SHIM" ] || shim_die "libtpa_shim.so not found at $SHIM (set TPA_BUILD_DIR or TPA_SHIM_LIB)"
-	"$SRC/scripts/testbed.sh" up >/dev/null || shim_die "testbed up failed"
-	WORK=$(mktemp -d /tmp/shim-e2e.XXXXXX)
+	local t asan
+	for t in socat curl nginx redis-server redis-cli python3 sha256sum; do
+		command -v $t >/dev/null || shim_die "$t not installed (scripts/deps.sh installs it)"
+	done
 	trap shim_cleanup EXIT
+	trap 'exit 130' INT TERM
+	tpa_deadline
+	WORK=$(mktemp -d /tmp/shim-e2e.XXXXXX)
+	PRELOAD=$SHIM
+	SANITIZED=0
+	asan=$(ldd "$SHIM" | awk '/libasan/ {print $3}')
+	if [ -n "$asan" ]; then
+		PRELOAD=$asan:$SHIM
+		SANITIZED=1
+		# Reports in files, whichever process makes them (a client, a forked worker, a
+		# program at exit): shim_summary fails on any. Whole allocation stacks for the
+		# DPDK leak suppressions (lsan.supp).
+		export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}fast_unwind_on_malloc=0:log_path=$WORK/sanitizer"
+		export LSAN_OPTIONS="suppressions=$SRC/tests/e2e/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+		export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}print_stacktrace=1:log_path=$WORK/sanitizer"
+	fi
+	tpa_testbed_up >/dev/null || shim_die "testbed up failed"
 }
 
 shim_cleanup() {
-	local pids
-	pids=$(jobs -p)
-	[ -n "$pids" ] && kill $pids 2>/dev/null
-	wait 2>/dev/null
+	local rc=$?
+	tpa_stop_all
+	tpa_testbed_down
 	[ "${SHIM_KEEP:-0}" = 1 ] || rm -rf "$WORK"
+	exit $rc
 }
 
 # env prefix for a mode; $1 mode, $2 selection ("TPA_PORTS=..." or "TPA_CONNECT=...")
 mode_env() {
 	case $1 in
 	plain) echo "" ;;
-	idle) echo "LD_PRELOAD=$SHIM" ;;
-	accel) echo "LD_PRELOAD=$SHIM TPA_IFACE=$SRV_IF TPA_SHIM_STATS=1 $2 ${SHIM_EXTRA_ENV:-}" ;;
+	idle) echo "LD_PRELOAD=$PRELOAD" ;;
+	accel) echo "LD_PRELOAD=$PRELOAD TPA_IFACE=$SRV_IF TPA_SHIM_STATS=1 $2 ${SHIM_EXTRA_ENV:-}" ;;
 	esac
 }
 
@@ -59,14 +86,14 @@ check() {
 	fi
 }
 
-# Start a server in the background in the server namespace; SRV_PID is the process (the
-# `timeout` the command runs under, so killing it stops the server).
+# Start a server in the background in the server namespace, in a session of its own; SRV_PID
+# is the process (the `timeout` the command runs under, so killing it stops the server).
 srv_bg() {
 	local m=$1 sel=$2
 	shift 2
 	SRV_MODE=$m
-	ip netns exec "$SRV_NS" env $(mode_env "$m" "$sel") "$@" 2>"$WORK/srv.err" &
-	SRV_PID=$!
+	tpa_bg ip netns exec "$SRV_NS" env $(mode_env "$m" "$sel") "$@" 2>"$WORK/srv.err"
+	SRV_PID=$TPA_BG_PID
 }
 
 stop_srv() {
@@ -122,6 +149,17 @@ check_path() {
 }
 
 shim_summary() {
+	if [ "$SANITIZED" = 1 ]; then
+		local f reports=0
+		for f in "$WORK"/sanitizer.*; do
+			[ -f "$f" ] || continue
+			reports=$((reports + 1))
+			echo "----- sanitizer report $(basename "$f"):"
+			cat "$f"
+		done
+		check "no ASan/UBSan/LSan report from the preloaded sanitizer build ($reports)" \
+			"$([ $reports = 0 ] && echo 1)"
+	fi
 	echo "shim e2e: $PASSES passed, $FAILS failed"
 	[ "$FAILS" = 0 ]
 }

@@ -29,6 +29,7 @@ stop_server() {
 	kill -TERM "$SERVER_PID"
 	wait "$SERVER_PID" || fail "example server exited with an error (see log)"
 	xdp_attached && fail "XDP program left attached after a clean exit"
+	[ -z "$(tpa_ns_lock_files "$SRV_NS")" ] || fail "engine lock file left after a clean exit: $(tpa_ns_lock_files "$SRV_NS")"
 	return 0
 }
 
@@ -38,8 +39,8 @@ cli $TCP_HELPER echo "$SRV_IP" 5001 $((100 * MIB)) 11 || fail "100 MiB echo fail
 note "echo: 4 concurrent connections of 8 MiB"
 pids=()
 for i in 1 2 3 4; do
-	cli $TCP_HELPER echo "$SRV_IP" 5001 $((8 * MIB)) $((20 + i)) &
-	pids+=($!)
+	dpdk_bg "$DPDK_E2E_TMP/conc$i.log" ip netns exec "$CLI_NS" $TCP_HELPER echo "$SRV_IP" 5001 $((8 * MIB)) $((20 + i))
+	pids+=("$DPDK_BG_PID")
 done
 for p in "${pids[@]}"; do wait "$p" || fail "a concurrent echo connection failed"; done
 [ "$(grep -c 'result conn .* ok' "$DPDK_E2E_TMP/srv-echo.log")" = 5 ] ||

@@ -9,11 +9,10 @@ start_redis
 prog=$(srv_ns ip link show dev "$TPA_TB_SRV_IF" | grep -o 'prog/xdp id [0-9]*')
 
 head -c 3000000 /dev/urandom >"$E2E_WORK/data"
-srv_ns env LD_PRELOAD="$SHIM" TPA_IFACE="$TPA_TB_SRV_IF" TPA_PORTS=7300 \
+tpa_bg ip netns exec "$TPA_TB_SRV_NS" env LD_PRELOAD="$SHIM" TPA_IFACE="$TPA_TB_SRV_IF" TPA_PORTS=7300 \
 	timeout 30 socat -u TCP-LISTEN:7300,reuseaddr OPEN:"$E2E_WORK/got",creat,trunc \
-	2>"$E2E_WORK/second.log" &
-SECOND=$!
-E2E_PIDS+=("$SECOND")
+	2>"$E2E_WORK/second.log"
+SECOND=$TPA_BG_PID
 for _ in $(seq 1 50); do
 	srv_ns ss -Hltn "sport = :7300" | grep -q . && break
 	sleep 0.1

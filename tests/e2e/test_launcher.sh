@@ -20,11 +20,10 @@ set -e
 [ $rc != 0 ] && printf '%s\n' "$bad" | grep -q TPA_PORTS || fail "bad port list accepted: rc $rc, $bad"
 pass "bad setting refused: $(printf '%s\n' "$bad" | tail -1)"
 
-srv_ns "$TPA" run -q --shim "$SHIM" --iface "$TPA_TB_SRV_IF" --ports "$REDIS_PORT" -- \
+# In a session of its own: the launcher execs redis-server, which cleanup must reach.
+tpa_bg ip netns exec "$TPA_TB_SRV_NS" "$TPA" run -q --shim "$SHIM" --iface "$TPA_TB_SRV_IF" --ports "$REDIS_PORT" -- \
 	redis-server --port "$REDIS_PORT" --save '' --protected-mode no --bind 0.0.0.0 \
-	>"$E2E_WORK/redis.log" 2>&1 &
-REDIS_PID=$!
-E2E_PIDS+=("$REDIS_PID")
+	>"$E2E_WORK/redis.log" 2>&1
 for _ in $(seq 1 50); do [ "$(rcli ping 2>/dev/null)" = PONG ] && break; sleep 0.2; done
 [ "$(rcli ping)" = PONG ] || fail "redis-server under tpa run does not answer"
 xdp_attached || fail "redis-server under tpa run is not accelerated"

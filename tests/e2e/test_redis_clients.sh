@@ -14,8 +14,8 @@ pass "1000 concurrent clients: $(tr '\r' '\n' <"$E2E_WORK/c1000.log" | grep 'req
 for i in 1 2 3; do
 	resp_check abort 5000 >/dev/null || fail "abort client #$i"
 done
-"${RESP_CHECK[@]}" pipeline 2000000 >/dev/null 2>&1 &
-VICTIM=$!
+tpa_bg "${RESP_CHECK[@]}" pipeline 2000000 >/dev/null 2>&1
+VICTIM=$TPA_BG_PID
 sleep 1
 kill -9 $VICTIM 2>/dev/null || true
 wait $VICTIM 2>/dev/null || true
@@ -23,8 +23,8 @@ wait $VICTIM 2>/dev/null || true
 resp_check data 30 >/dev/null || fail "data after aborted clients"
 pass "clients reset/killed mid-pipeline: server unharmed"
 
-"${RESP_CHECK[@]}" hold 30 >"$E2E_WORK/killed.log" 2>&1 &
-HOLD=$!
+tpa_bg "${RESP_CHECK[@]}" hold 30 >"$E2E_WORK/killed.log" 2>&1
+HOLD=$TPA_BG_PID
 id=""
 for _ in $(seq 1 50); do
 	id=$(rcli client list | tr -d '\r' | awk '/cmd=ping/ {for (i=1;i<=NF;i++) if ($i ~ /^id=/) {sub("id=","",$i); print $i}}' | head -1)

@@ -18,9 +18,8 @@ except ConnectionResetError:
 except socket.timeout:
     what = "nothing (timeout)"
 print("%s after %.1f s" % (what, time.time() - t))'
-cli_ns python3 -c "$WAITER" "$TPA_TB_SRV_IP" "$REDIS_PORT" >"$E2E_WORK/waiter.log" 2>&1 &
-WAITER_PID=$!
-E2E_PIDS+=("$WAITER_PID")
+tpa_bg ip netns exec "$TPA_TB_CLI_NS" python3 -c "$WAITER" "$TPA_TB_SRV_IP" "$REDIS_PORT" >"$E2E_WORK/waiter.log" 2>&1
+WAITER_PID=$TPA_BG_PID
 for _ in $(seq 1 50); do grep -q connected "$E2E_WORK/waiter.log" && break; sleep 0.1; done
 grep -q connected "$E2E_WORK/waiter.log" || fail "waiter did not connect: $(cat "$E2E_WORK/waiter.log")"
 stop_redis TERM

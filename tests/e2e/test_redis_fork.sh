@@ -6,11 +6,11 @@ testbed_up
 start_redis
 
 resp_check data 50 >/dev/null || fail "initial data"
-"${RESP_CHECK[@]}" hold 8 >"$E2E_WORK/hold.log" 2>&1 &
-HOLD=$!
-ip netns exec "$TPA_TB_CLI_NS" timeout 300 redis-benchmark -h "$TPA_TB_SRV_IP" -p "$REDIS_PORT" -c 50 -n 150000 \
-	-t set,get -r 10000 -q >"$E2E_WORK/load.log" 2>&1 &
-LOAD=$!
+tpa_bg "${RESP_CHECK[@]}" hold 8 >"$E2E_WORK/hold.log" 2>&1
+HOLD=$TPA_BG_PID
+tpa_bg ip netns exec "$TPA_TB_CLI_NS" timeout 300 redis-benchmark -h "$TPA_TB_SRV_IP" -p "$REDIS_PORT" -c 50 -n 150000 \
+	-t set,get -r 10000 -q >"$E2E_WORK/load.log" 2>&1
+LOAD=$TPA_BG_PID
 sleep 1
 for i in 1 2 3; do
 	before=$(rcli lastsave)

@@ -9,13 +9,15 @@
 # giving its hugepages back. No testbed: one namespace (<prefix>-rmemif) only so that nothing
 # else on the host can collide with it.
 set -euo pipefail
+# shellcheck source=tests/e2e/lib_cleanup.sh
+source "$(dirname "$0")/lib_cleanup.sh"
 
 SRC=${TPA_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 BUILD=${TPA_BUILD_DIR:-$SRC/build/release}
 SHIM=$BUILD/shim/libtpa_shim.so
 [ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 77; }
 for t in redis-server redis-benchmark redis-cli python3; do
-	command -v $t >/dev/null || { echo "SKIP: $t not installed"; exit 77; }
+	command -v $t >/dev/null || { echo "FAIL: $t not installed (scripts/deps.sh installs it)"; exit 1; }
 done
 [ -f "$SHIM" ] || { echo "FAIL: $SHIM not built" >&2; exit 1; }
 
@@ -27,10 +29,7 @@ huge_free() { cat /sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages 2>/de
 cleanup() {
 	local rc=$?
 	set +e
-	if [ -n "$SERVER_PID" ]; then
-		kill -9 "$SERVER_PID" 2>/dev/null
-		wait "$SERVER_PID" 2>/dev/null
-	fi
+	tpa_stop_all
 	if [ $rc -ne 0 ]; then
 		for f in "$WORK"/*.log; do
 			[ -f "$f" ] && { echo "----- $(basename "$f")"; tail -n 30 "$f"; }
@@ -43,6 +42,7 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+tpa_deadline
 fail() { echo "FAIL: $*" >&2; exit 1; }
 pass() { echo "ok: $*"; }
 
@@ -54,11 +54,11 @@ SOCK=$WORK/memif.sock
 COMMON=(LD_PRELOAD="$SHIM" TPA_PORT_TYPE=memif TPA_MEMIF_SOCKET="$SOCK" TPA_IFACE=memif0
 	TPA_SHIM_STATS=1)
 
-# ip netns exec execs env, which execs redis-server: $! is redis-server itself.
-ip netns exec "$NS" env "${COMMON[@]}" TPA_MEMIF_ROLE=server TPA_IP=198.19.0.2/24 \
+# setsid, ip netns exec and env exec: the pid is redis-server itself.
+tpa_bg ip netns exec "$NS" env "${COMMON[@]}" TPA_MEMIF_ROLE=server TPA_IP=198.19.0.2/24 \
 	TPA_PORTS=6379 redis-server --port 6379 --save '' --appendonly no --protected-mode no \
-	--bind 0.0.0.0 --logfile '' --dir "$WORK" >"$WORK/server.log" 2>&1 &
-SERVER_PID=$!
+	--bind 0.0.0.0 --logfile '' --dir "$WORK" >"$WORK/server.log" 2>&1
+SERVER_PID=$TPA_BG_PID
 
 # client LOG PROGRAM ARGS...: a program whose connections to 198.19.0.2:6379 are tpa's, as the
 # memif client.
@@ -113,10 +113,10 @@ pass "replies byte-exact (values up to 256 KiB, 20000 pipelined commands)"
 
 # A client that dies mid-run (as when a benchmark is interrupted) leaves the memif server ready
 # for the next one.
-ip netns exec "$NS" env "${COMMON[@]}" TPA_MEMIF_ROLE=client TPA_IP=198.19.0.1/24 \
+tpa_bg ip netns exec "$NS" env "${COMMON[@]}" TPA_MEMIF_ROLE=client TPA_IP=198.19.0.1/24 \
 	TPA_CONNECT=198.19.0.2/32:6379 redis-benchmark -h 198.19.0.2 -p 6379 -c 50 -n 10000000 \
-	-t get -q >"$WORK/killed.log" 2>&1 &
-victim=$!
+	-t get -q >"$WORK/killed.log" 2>&1
+victim=$TPA_BG_PID
 for _ in $(seq 100); do
 	tr '\r' '\n' <"$WORK/killed.log" | grep -q 'rps=[1-9]' && break
 	sleep 0.1

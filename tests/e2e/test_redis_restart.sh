@@ -5,12 +5,12 @@ source "$(dirname "$0")/lib_redis.sh"
 testbed_up
 
 kernel_can_serve_port() {
-	ip netns exec "$TPA_TB_SRV_NS" python3 -c "
+	tpa_bg ip netns exec "$TPA_TB_SRV_NS" python3 -c "
 import socket, sys
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(('$TPA_TB_SRV_IP', $REDIS_PORT)); s.listen(1); s.settimeout(10)
-c, _ = s.accept(); c.sendall(b'kernel-ok'); c.close()" &
-	local srv=$!
+c, _ = s.accept(); c.sendall(b'kernel-ok'); c.close()"
+	local srv=$TPA_BG_PID
 	sleep 0.5
 	local got
 	got=$(cli_ns timeout 10 python3 -c "
@@ -34,6 +34,10 @@ for sig in TERM KILL; do
 	resp_check data 20 >/dev/null || fail "data before SIG$sig"
 	stop_redis $sig
 	no_xdp_left || fail "XDP program still attached after SIG$sig"
+	# A clean exit takes the engine's lock file with it (SIGKILL leaves it to the testbed).
+	if [ $sig = TERM ] && [ -n "$(tpa_ns_lock_files "$TPA_TB_SRV_NS")" ]; then
+		fail "lock file left after SIGTERM: $(tpa_ns_lock_files "$TPA_TB_SRV_NS")"
+	fi
 	kernel_can_serve_port || fail "kernel cannot serve port $REDIS_PORT after SIG$sig"
 	pass "after SIG$sig: no XDP program, kernel serves port $REDIS_PORT"
 done

@@ -36,8 +36,8 @@ socat_server() { # $1 mode: the accelerated side receives, then sends
 socat_client() {
 	local m=$1 port=7202
 	rm -f "$WORK/c.out"
-	cli timeout 60 socat -u TCP-LISTEN:$port,reuseaddr OPEN:"$WORK/c.out",creat,trunc &
-	local pid=$!
+	tpa_bg ip netns exec "$CLI_NS" timeout 60 socat -u TCP-LISTEN:$port,reuseaddr OPEN:"$WORK/c.out",creat,trunc
+	local pid=$TPA_BG_PID
 	wait_port "$CLI_NS" $port
 	srv "$m" "TPA_CONNECT=$CLI_IP/32:$port" timeout 60 socat -u OPEN:"$WORK/small.bin" \
 		TCP:$CLI_IP:$port
@@ -73,7 +73,6 @@ http_server() {
 # worker it forks that accepts; the worker keeps root so that it may use the interface).
 nginx_run() {
 	local m=$1 master=$2 port=7204
-	command -v nginx >/dev/null || { echo "SKIP: nginx not installed"; return; }
 	mkdir -p "$WORK/nginx"
 	cat >"$WORK/nginx/nginx.conf" <<CONF
 daemon off;
@@ -119,7 +118,6 @@ nginx_master() { nginx_run "$1" on; }
 
 redis() {
 	local m=$1 port=7205
-	command -v redis-server >/dev/null || { echo "SKIP: redis not installed"; return; }
 	mkdir -p "$WORK/redis"
 	srv_bg "$m" "TPA_PORTS=$port" timeout 120 redis-server --port $port --bind 0.0.0.0 \
 		--protected-mode no --save "" --appendonly no --dir "$WORK/redis" \
