@@ -123,6 +123,8 @@ report() {
 	exit $?
 }
 
+# "queue 3" or "queues 2-5"
+qrange() { if [ "$1" = "$2" ]; then echo "queue $1"; else echo "queues $1-$2"; fi; }
 has_word() { [[ " $1 " == *" $2 "* ]]; }
 
 # ---- the interface ----------------------------------------------------------------------
@@ -281,15 +283,15 @@ else
 	[ "$qcount" -gt 0 ] || qcount=$((rxq - qfirst))
 	qlast=$((qfirst + qcount - 1))
 	if [ "$qlast" -ge "$rxq" ]; then
-		bad queues "$what; TPA_QUEUES=$qsetting asks for queues $qfirst-$qlast" \
+		bad queues "$what; TPA_QUEUES=$qsetting asks for $(qrange "$qfirst" "$qlast")" \
 			"TPA_QUEUES=all, or a range within 0-$((rxq - 1))"
 	elif [ "$qlast" -ge "$QUEUES_MAX" ]; then
 		bad queues "$what: tpa serves at most queues 0-$((QUEUES_MAX - 1)) (its XDP socket map's limit)" \
 			"$lower_fix, or TPA_QUEUES=A-B with flow steering (ethtool -N $iface ...) feeding those queues"
 	elif [ "$qcount" -lt "$rxq" ]; then
 		nq=$qcount
-		warn queues "$what; TPA_QUEUES=$qsetting: tpa serves queues $qfirst-$qlast only: flows the interface hashes to other queues go to the kernel (counter xdp_no_socket)" \
-			"unset TPA_QUEUES (default all), unless flow steering (ethtool -N $iface ...) feeds queues $qfirst-$qlast"
+		warn queues "$what; TPA_QUEUES=$qsetting: tpa serves $(qrange "$qfirst" "$qlast") only: flows the interface hashes to other queues go to the kernel (counter xdp_no_socket)" \
+			"unset TPA_QUEUES (default all), unless flow steering (ethtool -N $iface ...) feeds $(qrange "$qfirst" "$qlast")"
 	else
 		nq=$qcount
 		ok queues "$what: tpa serves all $nq, one AF_XDP socket each (ports net_af_xdp0..$((nq - 1)))"
@@ -401,7 +403,7 @@ for p in "${progs[@]}"; do
 	xdp) pmode=${xmode:-xdp} ;;
 	xdpdrv) pmode=xdp ;;
 	esac
-	desc="id $pid_, name ${pname:-unknown}, mode $pmode"
+	desc="id $pid_, mode $pmode"
 	if [ "$pname" = tpa_steer ]; then
 		if [ -n "$lock_holder" ]; then
 			ok xdp "tpa_steer ($desc), attached by tpa pid $lock_holder ($(comm_of "$lock_holder"))"
@@ -410,7 +412,7 @@ for p in "${progs[@]}"; do
 				"none needed, or ip link set dev $iface ${pmode/xdpdrv/xdp} off"
 		fi
 	elif [ -z "$pname" ]; then
-		warn xdp "a program is attached ($desc; its name needs root to read): tpa refuses to start unless it is its own tpa_steer" \
+		warn xdp "a program is attached ($desc; reading its name needs root): tpa refuses to start unless it is its own tpa_steer" \
 			"run tpa doctor as root to name it"
 	elif [ "$port_type" = af_packet ]; then
 		warn xdp "foreign program '$pname' ($desc): it runs before tpa's packet socket; what it drops or redirects tpa never sees" \
@@ -509,7 +511,7 @@ if cap 14; then
 elif [ "$memlock" = unlimited ] || [ "$memlock" -ge $((umem_mb * 1024)) ]; then
 	ok memlock "RLIMIT_MEMLOCK $memlock: enough for the AF_XDP buffers (about $umem_mb MiB)"
 else
-	warn memlock "RLIMIT_MEMLOCK $memlock KiB without CAP_IPC_LOCK: the AF_XDP buffers pin about $umem_mb MiB, the socket setup fails" \
+	bad memlock "RLIMIT_MEMLOCK $memlock KiB without CAP_IPC_LOCK: the AF_XDP buffers pin about $umem_mb MiB, more than that: their registration fails" \
 		"ulimit -l unlimited (systemd: LimitMEMLOCK=infinity), or grant CAP_IPC_LOCK"
 fi
 if mountpoint -q /sys/fs/bpf 2>/dev/null; then
@@ -542,10 +544,10 @@ if [ -n "$ports" ]; then
 			if [ -n "$pid" ] && { [ "$pid" = "$serving" ] || grep -q libtpa_shim "/proc/$pid/maps" 2>/dev/null; }; then
 				ok "port $lp" "$laddr: $pname (pid $pid) runs under tpa: the listener it accelerates"
 			elif [ -n "$pid" ]; then
-				warn "port $lp" "$pname (pid $pid) listens on the kernel ($laddr): fine if that is the program you will run under tpa (tpa takes the listener over at first use); another program keeps the port, and yours would have to share it" \
+				warn "port $lp" "$pname (pid $pid) listens on the kernel ($laddr): fine if it is the program you will run under tpa (tpa takes its listener over at first use); any other program keeps the port" \
 					"restart $pname under tpa (tpa run -p $lp -- ...), or stop pid $pid, or choose another port"
 			else
-				warn "port $lp" "a kernel program listens on $laddr (run as root to see which): fine if that is the program you will run under tpa, otherwise it keeps the port" \
+				warn "port $lp" "a program listens on the kernel ($laddr; run as root to see which): fine if it is the program you will run under tpa, any other program keeps the port" \
 					"stop the other program or choose another port"
 			fi
 		done <<<"$listeners"
