@@ -70,7 +70,7 @@ asan=$(ldd "$lib" | awk '/libasan/ {print $3}')
 if [ -n "$asan" ]; then
 	preload="$asan:$lib"
 	san=(ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}fast_unwind_on_malloc=0"
-		LSAN_OPTIONS="suppressions=$src/tests/e2e/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}")
+		LSAN_OPTIONS="suppressions=$src/tests/e2e/lsan.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}")
 fi
 case $mode in
 passthrough) run_once shim "${san[@]}" LD_PRELOAD="$preload" ;;

@@ -63,7 +63,7 @@ dpdk_e2e_init() {
 	DPDK_E2E_TMP=$(mktemp -d /tmp/tpa-e2e.XXXXXX)
 	# Under ASan: the af_xdp PMD's own leaks are suppressed (lsan.supp, which needs whole
 	# allocation stacks); everything else is still reported and fails the test.
-	export LSAN_OPTIONS="suppressions=$TPA_SOURCE_DIR/tests/e2e/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+	export LSAN_OPTIONS="suppressions=$TPA_SOURCE_DIR/tests/e2e/lsan.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 	export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}fast_unwind_on_malloc=0"
 	trap dpdk_cleanup EXIT
 	trap 'exit 130' INT TERM
