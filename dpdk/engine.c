@@ -462,7 +462,7 @@ static int start_ports(struct tpa_engine *e, int wait_domain, int use_xdp, uint3
 	uint16_t queues_per_port = e->cfg.port_kind == TPA_PORT_AF_XDP ? 1 : e->nq;
 	static uint8_t before[PORT_FD_BITS / 8];
 	for (uint16_t i = 0; i < e->nports; i++) {
-		if (wait_domain >= 0)
+		if (wait_domain == AF_XDP)
 			socket_fds_snapshot(wait_domain, before, PORT_FD_BITS);
 		int rc = port_setup(e->ports[i], e->pool, queues_per_port,
 		                    e->cfg.port_kind == TPA_PORT_MEMIF, &in->tx_offloads,
@@ -475,15 +475,13 @@ static int start_ports(struct tpa_engine *e, int wait_domain, int use_xdp, uint3
 			e->rxq[i * queues_per_port + q].queue = q;
 		}
 		int fd = -1;
-		if (wait_domain >= 0 &&
-		    socket_fds_new(wait_domain, before, PORT_FD_BITS, &fd, 1) != 1)
-			return engine_seterr(err, errlen, EIO,
-			                     "port %u: no new %s socket after start", e->ports[i],
-			                     wait_domain == AF_XDP ? "AF_XDP" : "packet");
-		if (wait_domain == AF_XDP)
+		if (wait_domain == AF_XDP) {
+			if (socket_fds_new(wait_domain, before, PORT_FD_BITS, &fd, 1) != 1)
+				return engine_seterr(err, errlen, EIO,
+				                     "port %u: no new AF_XDP socket after start",
+				                     e->ports[i]);
 			e->xsk_fds[e->nxsk++] = fd;
-		else if (wait_domain >= 0)
-			e->packet_fd = fd;
+		}
 		if (use_xdp && i + 1 < e->nports && (rc = xdp_ctl_detach_current(in->ifindex)) < 0)
 			return engine_seterr(err, errlen, -rc,
 			                     "XDP: cannot detach port %u's program before the next "
@@ -720,6 +718,7 @@ struct tpa_engine *tpa_engine_create(const struct tpa_engine_config *cfg, char *
 
 	if ((rc = choose_queues(e, err, errlen)))
 		goto fail;
+	static uint8_t packet_before[PORT_FD_BITS / 8];
 	const size_t devargs_len = (size_t)TPA_ENGINE_QUEUES_MAX * (TPA_ENGINE_PATH_MAX + 128);
 	char *devargs = malloc(devargs_len);
 	if (!devargs) {
@@ -728,8 +727,11 @@ struct tpa_engine *tpa_engine_create(const struct tpa_engine_config *cfg, char *
 	}
 	if ((rc = port_devargs(cfg, xdp_prog, in->queue_first, e->nq, devargs, devargs_len)))
 		engine_seterr(err, errlen, -rc, "device arguments too long");
-	else
+	else {
+		if (cfg->port_kind == TPA_PORT_AF_PACKET)
+			socket_fds_snapshot(AF_PACKET, packet_before, PORT_FD_BITS);
 		rc = start_eal(e, devargs, err, errlen);
+	}
 	if (!rc && (rc = find_ports(e)))
 		engine_seterr(err, errlen, -rc, "no DPDK port after probing '%.200s'", devargs);
 	free(devargs);
@@ -759,6 +761,10 @@ struct tpa_engine *tpa_engine_create(const struct tpa_engine_config *cfg, char *
 	uint32_t rx_offloads = 0;
 	if ((rc = start_ports(e, wait_domain, use_xdp, &rx_offloads, &rx_intr, err, errlen)))
 		goto fail;
+	/* The af_packet PMD opens its socket when EAL probes the device. */
+	if (cfg->port_kind == TPA_PORT_AF_PACKET &&
+	    socket_fds_new(AF_PACKET, packet_before, PORT_FD_BITS, &e->packet_fd, 1) != 1)
+		e->packet_fd = -1; /* then sleepers wake on timers and netlink only */
 	if (!e->kernel_iface && !cfg->mac_set) {
 		struct rte_ether_addr ma;
 		if (rte_eth_macaddr_get(port_id, &ma) == 0)

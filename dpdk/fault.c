@@ -5,7 +5,11 @@
  * reference a transmitted mbuf's data for retransmission, so it is never modified in place on
  * the transmit side.
  */
+#include <netinet/in.h>
+#include <rte_ether.h>
+#include <rte_ip.h>
 #include <rte_mbuf.h>
+#include <rte_tcp.h>
 #include <string.h>
 
 #include "engine_impl.h"
@@ -37,11 +41,40 @@ void fault_configure(struct fault_state *f, const struct tpa_fault_config *cfg)
 	f->active = rates_active(&cfg->rx) || rates_active(&cfg->tx);
 }
 
+/* A frame on a wire has its full checksum before anything can corrupt it. A local sender's
+ * frame on a veth carries only the pseudo-header sum (CHECKSUM_PARTIAL), which the stack trusts
+ * there: corrupting it as it is would model a fault that cannot happen. Complete the checksum
+ * first, as a NIC would have. */
+static void complete_partial_csum(struct rte_mbuf *m)
+{
+	uint32_t len = rte_pktmbuf_data_len(m);
+	if (len != rte_pktmbuf_pkt_len(m) || len < sizeof(struct rte_ether_hdr) + 20 + 20)
+		return;
+	const struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
+	if (eth->ether_type != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4))
+		return;
+	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
+	uint32_t ihl = (uint32_t)(ip->version_ihl & 0xf) * 4;
+	uint32_t tot = rte_be_to_cpu_16(ip->total_length);
+	if (ip->next_proto_id != IPPROTO_TCP || ihl < 20 || tot < ihl + 20 ||
+	    sizeof(*eth) + tot > len || (ip->fragment_offset & rte_cpu_to_be_16(0x3fff)))
+		return;
+	struct rte_tcp_hdr *th = (struct rte_tcp_hdr *)((uint8_t *)ip + ihl);
+	if (th->cksum != rte_ipv4_phdr_cksum(ip, 0))
+		return;
+	th->cksum = 0;
+	uint32_t sum = rte_raw_cksum(th, tot - ihl) + rte_ipv4_phdr_cksum(ip, 0);
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	th->cksum = (uint16_t)~sum;
+}
+
 static void corrupt(struct fault_state *f, struct rte_mbuf *m)
 {
 	uint32_t len = rte_pktmbuf_data_len(m);
 	if (len <= 14)
 		return;
+	complete_partial_csum(m);
 	uint32_t off = 14 + (uint32_t)(rng_next(&f->rng) % (len - 14));
 	uint8_t *p = rte_pktmbuf_mtod_offset(m, uint8_t *, off);
 	*p ^= (uint8_t)(1u << (rng_next(&f->rng) % 8));

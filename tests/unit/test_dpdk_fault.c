@@ -6,8 +6,13 @@
  * are released when traffic stops, and no mbuf leaks on any path.
  */
 #include <check.h>
+#include <netinet/in.h>
+#include <rte_ether.h>
+#include <rte_ip.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
+#include <rte_tcp.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -242,6 +247,72 @@ START_TEST(corruption_copies_and_flips_one_bit)
 }
 END_TEST
 
+/* An Ethernet/IPv4/TCP frame whose TCP checksum field holds only the pseudo-header sum, as a
+ * kernel sender on a veth leaves it (CHECKSUM_PARTIAL). */
+static struct rte_mbuf *partial_frame(void)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(pool);
+	ck_assert_ptr_nonnull(m);
+	const uint16_t payload = 200;
+	uint8_t *p = (uint8_t *)rte_pktmbuf_append(m, 14 + 20 + 20 + payload);
+	ck_assert_ptr_nonnull(p);
+	memset(p, 0, 14 + 20 + 20);
+	for (uint16_t i = 0; i < payload; i++)
+		p[54 + i] = (uint8_t)(i * 7 + 1);
+	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)p;
+	eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
+	ip->version_ihl = 0x45;
+	ip->total_length = rte_cpu_to_be_16(20 + 20 + payload);
+	ip->time_to_live = 64;
+	ip->next_proto_id = IPPROTO_TCP;
+	ip->src_addr = rte_cpu_to_be_32(0xc6120001);
+	ip->dst_addr = rte_cpu_to_be_32(0xc6120002);
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	struct rte_tcp_hdr *th = (struct rte_tcp_hdr *)(ip + 1);
+	th->src_port = rte_cpu_to_be_16(40000);
+	th->dst_port = rte_cpu_to_be_16(5001);
+	th->data_off = 5 << 4;
+	th->tcp_flags = RTE_TCP_ACK_FLAG;
+	th->rx_win = rte_cpu_to_be_16(65535);
+	th->cksum = rte_ipv4_phdr_cksum(ip, 0);
+	return m;
+}
+
+/* Corruption models a fault on a wire, after the sender's NIC computed the checksum: a partial
+ * checksum is completed before the bit flips, so the stack (which trusts partial checksums on
+ * a veth) still sees a bad checksum. Before: a flipped payload bit kept the partial checksum
+ * and reached the application. */
+START_TEST(corruption_completes_partial_checksums_first)
+{
+	for (uint64_t seed = 1; seed <= 64; seed++) {
+		struct fault_state f;
+		configure(&f, (struct tpa_fault_rates){.corrupt_ppm = 1000000}, seed);
+		struct rte_mbuf *pkts[4] = {partial_frame()};
+		ck_assert_uint_eq(fault_apply(&f, &f.rx, pool, pkts, 1, 4), 1);
+		struct rte_ipv4_hdr *ip =
+		        rte_pktmbuf_mtod_offset(pkts[0], struct rte_ipv4_hdr *, 14);
+		struct rte_tcp_hdr *th = (struct rte_tcp_hdr *)(ip + 1);
+		bool ip_ok = rte_raw_cksum(ip, 20) == 0xffff;
+		if (ip_ok) {
+			ck_assert_msg(th->cksum != rte_ipv4_phdr_cksum(ip, 0),
+			              "seed %lu: still a partial checksum after corruption",
+			              (unsigned long)seed);
+			uint32_t sum = rte_raw_cksum(th, rte_be_to_cpu_16(ip->total_length) - 20) +
+			               rte_ipv4_phdr_cksum(ip, 0);
+			sum = (sum & 0xffff) + (sum >> 16);
+			sum = (sum & 0xffff) + (sum >> 16);
+			ck_assert_msg(sum != 0xffff,
+			              "seed %lu: corrupted frame has a valid checksum",
+			              (unsigned long)seed);
+		}
+		rte_pktmbuf_free(pkts[0]);
+		fault_release(&f);
+	}
+	assert_no_leak();
+}
+END_TEST
+
 static Suite *fault_suite(void)
 {
 	Suite *s = suite_create("dpdk_fault");
@@ -254,6 +325,7 @@ static Suite *fault_suite(void)
 	tcase_add_test(tc, held_frames_released_when_idle);
 	tcase_add_test(tc, duplicates_are_copies);
 	tcase_add_test(tc, corruption_copies_and_flips_one_bit);
+	tcase_add_test(tc, corruption_completes_partial_checksums_first);
 	suite_add_tcase(s, tc);
 	return s;
 }
