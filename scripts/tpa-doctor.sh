@@ -10,7 +10,7 @@
 #                       environment overrides it, as for tpa run
 #       --json          one JSON object instead of the table
 #   -h, --help
-# Settings taken into account: TPA_PORT_TYPE, TPA_QUEUES/TPA_QUEUE, TPA_IP, TPA_MBUFS,
+# Settings taken into account: TPA_PORT_TYPE, TPA_QUEUES/TPA_QUEUE, TPA_IP, TPA_MTU, TPA_MBUFS,
 # TPA_HUGEPAGES, TPA_RX_CSUM_PARTIAL, TPA_XDP_STEER.
 # One finding per line: OK, WARN (tpa works, with a cost or a caveat) or FAIL (tpa cannot
 # accelerate as configured), each WARN and FAIL followed by its fix; then one summary line.
@@ -27,7 +27,9 @@ QUEUES_MAX=64          # TPA_ENGINE_QUEUES_MAX: the XDP socket map's queue index
 MBUFS_PER_EXTRA_QUEUE=2048
 MBUF_BYTES=2432        # RTE_MBUF_DEFAULT_BUF_SIZE (2176) + 256 of mbuf header and pool overhead
 EAL_EXTRA_MB=192       # memory_mb(): room for the PMD's rings and EAL itself
-DATA_ROOM=2048         # RTE_MBUF_DEFAULT_DATAROOM: the largest frame a buffer takes, about
+# The largest frame an AF_XDP socket takes into tpa's buffers (2 KiB data room less the XDP
+# headroom): measured on a veth in copy mode, MTU 1778 works, 1779 and up stalls.
+XSK_FRAME_MAX=1792
 LOCK_DIR=/run/tpa
 HP_DIR=/sys/kernel/mm/hugepages/hugepages-2048kB
 # Drivers that deliver locally generated frames (iface.c: partial checksums trusted).
@@ -72,7 +74,7 @@ if [ -n "$config" ]; then
 		SET[$k]=$v
 	done <"$config"
 fi
-for k in TPA_PORT_TYPE TPA_QUEUES TPA_QUEUE TPA_IP TPA_MBUFS TPA_HUGEPAGES TPA_RX_CSUM_PARTIAL \
+for k in TPA_PORT_TYPE TPA_QUEUES TPA_QUEUE TPA_IP TPA_MTU TPA_MBUFS TPA_HUGEPAGES TPA_RX_CSUM_PARTIAL \
 	TPA_XDP_STEER TPA_PORTS; do
 	[ -n "${!k:-}" ] && SET[$k]=${!k}
 done
@@ -199,11 +201,15 @@ elif has_word "${flags//,/ }" NO-CARRIER || ! has_word "${flags//,/ }" LOWER_UP;
 else
 	ok link "up, carrier, ifindex $ifindex${peer:+, $peer}"
 fi
-if [ -n "$mtu" ] && [ "$mtu" -gt $((DATA_ROOM - 14)) ] && [ -z "${SET[TPA_MTU]:-}" ]; then
-	warn mtu "$mtu: frames above about $DATA_ROOM bytes do not fit tpa's 2 KiB packet buffers (AF_XDP drops them)" \
-		"TPA_MTU=1500 (tpa then announces an MSS that fits), or ip link set dev $iface mtu 1500"
+tpa_mtu=$(setting TPA_MTU "")
+eff_mtu=${tpa_mtu:-${mtu:-1500}}
+[ "$eff_mtu" -le 9000 ] 2>/dev/null || eff_mtu=9000 # the engine's cap
+mtu_fit=$((XSK_FRAME_MAX - 14))
+if [ "$port_type" = af_xdp ] && [ "$eff_mtu" -gt "$mtu_fit" ]; then
+	bad mtu "${tpa_mtu:+TPA_MTU=}$eff_mtu: tpa announces MSS $((eff_mtu - 40)), so peers send frames of up to $((eff_mtu + 14)) bytes; an AF_XDP socket drops frames above $XSK_FRAME_MAX (tpa's 2 KiB buffers less the XDP headroom): connections stall" \
+		"TPA_MTU=1500 (tpa announces a smaller MSS; the interface keeps its MTU $mtu)"
 else
-	ok mtu "${mtu:-?}${SET[TPA_MTU]:+ (TPA_MTU=${SET[TPA_MTU]})}, MAC ${mac:-none}"
+	ok mtu "${mtu:-?}${tpa_mtu:+ (TPA_MTU=$tpa_mtu)}, MAC ${mac:-none}"
 fi
 
 # IPv4

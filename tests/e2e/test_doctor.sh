@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tpa doctor on the default testbed (4 queues, offloads on): the server veth passes (veth,
 # 4 queues served, partial checksums trusted); a foreign XDP program is a FAIL naming it; a
-# stale tpa_steer and a live tpa process are recognised; TPA_QUEUES=0 is a WARN; a kernel
+# stale tpa_steer and a live tpa process are recognised; TPA_QUEUES=0 is a WARN; an MTU too
+# large for tpa's buffers is a FAIL that TPA_MTU fixes; a kernel
 # listener on a --ports port is named; a missing interface is one line and exit 1; and the
 # doctor changes nothing on the interface.
 source "$(dirname "$0")/lib_dpdk_common.sh"
@@ -78,6 +79,17 @@ want_rc 1
 has "^FAIL +queues "
 has "^tpa will not accelerate on $SRV_IF: queues: "
 
+note "an MTU whose frames do not fit tpa's buffers: FAIL, fixed by TPA_MTU"
+srv ip link set dev "$SRV_IF" mtu 3000
+doctor
+want_rc 1
+has '^FAIL +mtu +3000: tpa announces MSS 2960'
+has 'fix: TPA_MTU=1500'
+doctor_env TPA_MTU=1500 --
+want_rc 0
+has '^OK +mtu +3000 \(TPA_MTU=1500\)'
+srv ip link set dev "$SRV_IF" mtu 1500
+
 note "--ports: a kernel listener is named, a free port is fine"
 dpdk_bg "$DPDK_E2E_TMP/listener.log" ip netns exec "$SRV_NS" socat TCP-LISTEN:7301,reuseaddr STDOUT
 wait_for "kernel listener on 7301" srv sh -c "ss -ltn | grep -q ':7301 '"
@@ -118,10 +130,12 @@ fi
 
 if [ -f "$SHIM" ]; then
 	note "a live tpa process: named, its program and its port recognised"
-	dpdk_bg "$DPDK_E2E_TMP/live.log" ip netns exec "$SRV_NS" "$TPA" run --shim "$SHIM" \
-		--iface "$SRV_IF" --ports 7302 -- socat TCP-LISTEN:7302,reuseaddr STDOUT
+	dpdk_bg "$DPDK_E2E_TMP/live.log" ip netns exec "$SRV_NS" env TPA_SHIM_STATS=1 "$TPA" run \
+		--shim "$SHIM" --iface "$SRV_IF" --ports 7302 -- socat TCP-LISTEN:7302,reuseaddr STDOUT
 	live=$DPDK_BG_PID
-	wait_for "tpa_steer attached by the live process" xdp_attached
+	# The engine attaches a program per queue while it starts: wait until it is up.
+	wait_for "port 7302 accelerated" grep -q 'port 7302 accelerated' "$DPDK_E2E_TMP/live.log"
+	xdp_attached || fail "no XDP program while the live process runs"
 	doctor --ports 7302
 	want_rc 0
 	has "^WARN +tpa process +pid $live \(socat\) accelerates on $SRV_IF now"
