@@ -153,6 +153,12 @@ kind=$(ip -j -d link show dev "$iface" 2>/dev/null |
 	sed -n 's/.*"info_kind":"\([^"]*\)".*/\1/p')
 netns_ino=$(stat -L -c %i /proc/self/ns/net 2>/dev/null || echo 0)
 
+if has_word "${flags//,/ }" LOOPBACK; then
+	bad interface "$iface is the loopback interface: no Ethernet, tpa cannot run on it (local clients reach an accelerated listener through loopback anyway)" \
+		"tpa doctor --iface <the interface your clients come in on>"
+	report ""
+fi
+
 port_type=$(setting TPA_PORT_TYPE af_xdp)
 case $port_type in
 af_xdp | af_packet) ;;
@@ -206,7 +212,9 @@ eff_mtu=${tpa_mtu:-${mtu:-1500}}
 [ "$eff_mtu" -le 9000 ] 2>/dev/null || eff_mtu=9000 # the engine's cap
 mtu_fit=$((XSK_FRAME_MAX - 14))
 if [ "$port_type" = af_xdp ] && [ "$eff_mtu" -gt "$mtu_fit" ]; then
-	bad mtu "${tpa_mtu:+TPA_MTU=}$eff_mtu: tpa announces MSS $((eff_mtu - 40)), so peers send frames of up to $((eff_mtu + 14)) bytes; an AF_XDP socket drops frames above $XSK_FRAME_MAX (tpa's 2 KiB buffers less the XDP headroom): connections stall" \
+	shown=$eff_mtu
+	[ -z "$tpa_mtu" ] && [ "${mtu:-0}" != "$eff_mtu" ] && shown="$mtu (tpa uses at most $eff_mtu)"
+	bad mtu "${tpa_mtu:+TPA_MTU=}$shown: tpa announces MSS $((eff_mtu - 40)), so peers send frames of up to $((eff_mtu + 14)) bytes; an AF_XDP socket drops frames above $XSK_FRAME_MAX (tpa's 2 KiB buffers less the XDP headroom): connections stall" \
 		"TPA_MTU=1500 (tpa announces a smaller MSS; the interface keeps its MTU $mtu)"
 else
 	ok mtu "${mtu:-?}${tpa_mtu:+ (TPA_MTU=$tpa_mtu)}, MAC ${mac:-none}"
