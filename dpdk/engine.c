@@ -8,9 +8,11 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +42,9 @@
 #define RESOLVE_WATCH_NS 3000000000ull
 /* Sleep slice when the port has no fd to sleep on. */
 #define NOFD_SLEEP_NS 50000ll
+/* The largest IP MTU whose frames fit one AF_XDP buffer (2048 - 256 bytes of XDP headroom
+ * - 14 bytes of Ethernet header), measured: 1779 stalls. */
+#define KERNEL_PORT_MAX_MTU 1778u
 /* The XDP program's socket map has this many slots (one per queue index). */
 #define TPA_ENGINE_QUEUES_MAX 64
 /* Packet buffers each extra queue keeps in its fill and Rx rings. */
@@ -80,6 +85,8 @@ struct tpa_engine {
 	int xdp_open;
 	struct port_hold *hold;
 	uint8_t local_ports[65536 / 8]; /* ports reserved without a kernel (memif, pci) */
+	uint8_t steered[65536 / 8];     /* TCP ports steered to the stack */
+	uint64_t rx_not_steered;        /* af_packet: frames left to the kernel */
 	uint32_t next_local_port;
 	struct nl_neigh_watch nl;
 	int resolve_fd;
@@ -146,9 +153,46 @@ static uint16_t rx_all_queues(struct tpa_engine *e, struct rte_mbuf **pkts, uint
 	return n;
 }
 
+/* The XDP program's decision, for a packet socket that sees every frame of the interface:
+ * IPv4 TCP, not a fragment, to our address and a steered port. The rest is the kernel's, and
+ * the stack must not answer it (a RST to a kernel connection's SYN). */
+static int frame_is_steered(const struct tpa_engine *e, const struct rte_mbuf *m)
+{
+	const uint8_t *f = rte_pktmbuf_mtod(m, const uint8_t *);
+	uint32_t len = rte_pktmbuf_data_len(m);
+	if (len < 14 + 20 + 4 || f[12] != 0x08 || f[13] != 0x00)
+		return 0;
+	const uint8_t *ip = f + 14;
+	uint32_t ihl = (uint32_t)(ip[0] & 0xf) * 4;
+	if ((ip[0] >> 4) != 4 || ihl < 20 || len < 14 + ihl + 4 || ip[9] != IPPROTO_TCP ||
+	    ((ip[6] & 0x3f) | ip[7]) != 0 || memcmp(ip + 16, &e->info.ipv4_addr, 4))
+		return 0;
+	uint16_t dport = (uint16_t)(ip[ihl + 2] << 8 | ip[ihl + 3]);
+	return (e->steered[dport / 8] >> (dport % 8)) & 1;
+}
+
+static uint16_t keep_steered(struct tpa_engine *e, struct rte_mbuf **pkts, uint16_t n)
+{
+	uint16_t k = 0;
+	for (uint16_t i = 0; i < n; i++) {
+		if (frame_is_steered(e, pkts[i])) {
+			pkts[k++] = pkts[i];
+		} else {
+			rte_pktmbuf_free(pkts[i]);
+			e->rx_not_steered++;
+		}
+	}
+	return k;
+}
+
 static uint16_t nd_rx(void *ctx, struct rte_mbuf **pkts, uint16_t max)
 {
 	struct tpa_engine *e = ctx;
+	if (e->cfg.port_kind == TPA_PORT_AF_PACKET && e->cfg.xdp_steer) {
+		uint16_t n = keep_steered(e, pkts, rx_all_queues(e, pkts, max));
+		return e->fault.active ? fault_apply(&e->fault, &e->fault.rx, e->pool, pkts, n, max)
+		                       : n;
+	}
 	if (!e->fault.active)
 		return rx_all_queues(e, pkts, max);
 	/* Leave room for duplicates and frames released from the reorder hold. */
@@ -215,6 +259,10 @@ int tpa_engine_steer_port(struct tpa_engine *e, uint16_t port, int on)
 	if (!e || !port)
 		return -EINVAL;
 	int rc = 0;
+	if (on)
+		e->steered[port / 8] |= (uint8_t)(1u << (port % 8));
+	else
+		e->steered[port / 8] &= (uint8_t) ~(1u << (port % 8));
 	if (on) {
 		e->st.steer_on++;
 		if (e->kernel_iface)
@@ -351,6 +399,12 @@ static int validate(const struct tpa_engine_config *cfg, char *err, size_t errle
 	return 0;
 }
 
+/* TPA_MBUFS, plus what every extra queue keeps in its rings. */
+static unsigned pool_mbufs(const struct tpa_engine *e)
+{
+	return e->cfg.mbufs + (e->nq - 1u) * MBUFS_PER_EXTRA_QUEUE;
+}
+
 /* Start EAL with the calling thread as its only lcore, keeping the thread's CPU affinity. */
 static int start_eal(struct tpa_engine *e, const char *devargs, char *err, size_t errlen)
 {
@@ -364,7 +418,7 @@ static int start_eal(struct tpa_engine *e, const char *devargs, char *err, size_
 	if (cpu >= CPU_SETSIZE)
 		cpu = 0;
 	struct eal_args a;
-	int rc = eal_args_build(&a, &e->cfg, devargs, cpu, err, errlen);
+	int rc = eal_args_build(&a, &e->cfg, devargs, pool_mbufs(e), cpu, err, errlen);
 	if (rc)
 		return rc;
 	/* rte_eal_init permutes argv; give it a copy. The strings stay for the process's life
@@ -536,6 +590,22 @@ static void engine_free(struct tpa_engine *e)
 	free(e);
 }
 
+/* One more line for the user (tpa_engine_info.notice): appended after any earlier one. */
+static void add_notice(struct tpa_engine_info *in, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+static void add_notice(struct tpa_engine_info *in, const char *fmt, ...)
+{
+	size_t used = strlen(in->notice);
+	if (used && used + 2 < sizeof(in->notice)) {
+		memcpy(in->notice + used, "; ", 3);
+		used += 2;
+	}
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(in->notice + used, sizeof(in->notice) - used, fmt, ap);
+	va_end(ap);
+}
+
 /*
  * Which device queues to serve, and whether to trust partial checksums. On a kernel interface
  * the default is every receive queue it uses: the kernel (or the NIC's RSS) spreads flows over
@@ -588,11 +658,12 @@ static int choose_queues(struct tpa_engine *e, char *err, size_t errlen)
 	e->nq = (uint16_t)n;
 	in->queue_count = (uint16_t)n;
 	if (n < ip.rx_queues)
-		snprintf(in->notice, sizeof(in->notice),
-		         "TPA_QUEUES: serving queues %u-%u of %s's %u: steered flows the interface "
-		         "hashes to other queues go to the kernel (counter xdp_no_socket); use "
-		         "TPA_QUEUES=all unless flow steering (ethtool -N) feeds these queues",
-		         cfg->queue, cfg->queue + n - 1, cfg->iface, ip.rx_queues);
+		add_notice(
+		        in,
+		        "TPA_QUEUES: serving queues %u-%u of %s's %u: steered flows the interface "
+		        "hashes to other queues go to the kernel (counter xdp_no_socket); use "
+		        "TPA_QUEUES=all unless flow steering (ethtool -N) feeds these queues",
+		        cfg->queue, cfg->queue + n - 1, cfg->iface, ip.rx_queues);
 	return 0;
 }
 
@@ -688,6 +759,16 @@ struct tpa_engine *tpa_engine_create(const struct tpa_engine_config *cfg, char *
 		in->ipv4_gateway = cfg->ipv4_gateway;
 	if (cfg->mtu)
 		in->mtu = cfg->mtu;
+	/* AF_XDP copies a frame into one 2 KiB buffer after its 256-byte XDP headroom: a larger
+	 * frame is dropped by the kernel (xsk_rx_dropped) and its connection stalls. The MSS the
+	 * stack advertises keeps peers' segments within the MTU it uses. */
+	if (e->kernel_iface && in->mtu > KERNEL_PORT_MAX_MTU) {
+		add_notice(in,
+		           "%s has MTU %u: tpa uses %u, the largest frame its packet buffers "
+		           "take, and advertises the matching MSS",
+		           cfg->iface, in->mtu, KERNEL_PORT_MAX_MTU);
+		in->mtu = KERNEL_PORT_MAX_MTU;
+	}
 	if (cfg->mac_set)
 		memcpy(in->mac, cfg->mac, 6);
 	if (!in->ipv4_addr) {
@@ -744,7 +825,7 @@ struct tpa_engine *tpa_engine_create(const struct tpa_engine_config *cfg, char *
 
 	char pool_name[RTE_MEMPOOL_NAMESIZE];
 	snprintf(pool_name, sizeof(pool_name), "tpa_%d", (int)getpid());
-	e->pool = mbuf_pool_create(pool_name, cfg->mbufs + (e->nq - 1u) * MBUFS_PER_EXTRA_QUEUE,
+	e->pool = mbuf_pool_create(pool_name, pool_mbufs(e),
 	                           in->numa_node < 0 ? SOCKET_ID_ANY : in->numa_node,
 	                           cfg->port_kind == TPA_PORT_AF_XDP, &e->mbufs_held);
 	if (!e->pool) {
@@ -825,12 +906,26 @@ struct tpa_engine *tpa_engine_create(const struct tpa_engine_config *cfg, char *
 		if (e->watchdog_fd >= 0)
 			watchdog_arm(e->watchdog_fd, in->ifindex, e->xdp.prog_id, 0);
 	} else if (use_tc) {
-		rc = xdp_ctl_open_tc(&e->xdp, in->ifindex, xdp_prog, in->ipv4_addr, err, errlen);
+		int veth = !strcmp(in->driver, "veth");
+		if (veth)
+			(void)xdp_ctl_clear_stale(in->ifindex, NULL, 0); /* a foreign one stays */
+		rc = xdp_ctl_open_tc(&e->xdp, in->ifindex, xdp_prog, in->ipv4_addr, veth, err,
+		                     errlen);
 		if (rc)
 			goto fail;
 		e->xdp_open = 1;
 		if (e->watchdog_fd >= 0)
 			watchdog_arm(e->watchdog_fd, in->ifindex, e->xdp.prog_id, 1);
+		if (e->watchdog_fd >= 0 && e->xdp.xdp_pass_id)
+			watchdog_arm(e->watchdog_fd, in->ifindex, e->xdp.xdp_pass_id, 0);
+		if (veth && !e->xdp.xdp_pass_id)
+			add_notice(
+			        in,
+			        "%s: another XDP program is attached, so the veth peer keeps TSO "
+			        "on "
+			        "and may send frames larger than the MTU, which af_packet drops: "
+			        "turn TSO off on the peer (ethtool -K PEER tso off)",
+			        cfg->iface);
 	}
 	if (e->kernel_iface) {
 		e->hold = malloc(sizeof(*e->hold));
@@ -1073,6 +1168,8 @@ void tpa_engine_stats_foreach(const struct tpa_engine *e,
 	fn(arg, "steer_off", e->st.steer_off);
 	fn(arg, "steer_fail", e->st.steer_fail);
 	fn(arg, "port_reserve_fail", e->st.reserve_fail);
+	if (e->cfg.port_kind == TPA_PORT_AF_PACKET)
+		fn(arg, "rx_not_steered", e->rx_not_steered);
 	if (e->hold) {
 		fn(arg, "ports_held", e->hold->held);
 		fn(arg, "ports_held_elsewhere", e->hold->hold_busy);

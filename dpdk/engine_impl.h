@@ -93,6 +93,9 @@ struct xdp_ctl {
 	int config_fd;
 	int stats_fd;
 	int xsks_fd; /* the program's XSKMAP: queue index -> AF_XDP socket */
+	/* af_packet on a veth: our XDP program attached natively, passing everything, so that
+	 * the kernel segments on the peer (see xdp_ctl_open_tc); 0 if none */
+	uint32_t xdp_pass_id;
 };
 
 /* Detach a tpa_steer program left on the interface by a dead process. 1 if one was removed,
@@ -115,7 +118,7 @@ void xdp_ctl_stats(struct xdp_ctl *x, uint64_t *redirected, uint64_t *passed, ui
 /* af_packet: load the object's tc program and attach it at ingress, where it drops the frames
  * tpa serves (the packet socket already has its copy) so the kernel's TCP never answers them. */
 int xdp_ctl_open_tc(struct xdp_ctl *x, int ifindex, const char *obj_path, uint32_t ipv4_addr_be,
-                    char *err, size_t errlen);
+                    int segment_on_peer, char *err, size_t errlen);
 /* Remove our tc filter from ifindex if it is there. 1 = removed. */
 int xdp_ctl_tc_detach(int ifindex);
 /* Close map fds; if detach, remove the program from the interface (only if it is ours). */

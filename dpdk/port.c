@@ -55,9 +55,9 @@ static long free_hugepages_2m(void)
 
 /* Memory the engine needs from EAL, MiB: the mbuf pool plus room for the PMD's rings/umem and
  * EAL's own structures. */
-static unsigned memory_mb(const struct tpa_engine_config *cfg)
+static unsigned memory_mb(unsigned mbufs)
 {
-	uint64_t pool = (uint64_t)cfg->mbufs * (RTE_MBUF_DEFAULT_BUF_SIZE + 256);
+	uint64_t pool = (uint64_t)mbufs * (RTE_MBUF_DEFAULT_BUF_SIZE + 256);
 	return (unsigned)(pool >> 20) + 192;
 }
 
@@ -118,7 +118,7 @@ int port_devargs(const struct tpa_engine_config *cfg, const char *xdp_prog, unsi
 }
 
 int eal_args_build(struct eal_args *a, const struct tpa_engine_config *cfg, const char *devargs,
-                   int lcore_cpu, char *err, size_t errlen)
+                   unsigned mbufs, int lcore_cpu, char *err, size_t errlen)
 {
 	memset(a, 0, sizeof(*a));
 	int rc = 0;
@@ -129,7 +129,7 @@ int eal_args_build(struct eal_args *a, const struct tpa_engine_config *cfg, cons
 	rc |= add_arg(a, "-l");
 	rc |= add_arg(a, "%d", lcore_cpu);
 	int huge = cfg->hugepages;
-	unsigned mb = memory_mb(cfg);
+	unsigned mb = memory_mb(mbufs);
 	if (huge < 0)
 		huge = free_hugepages_2m() * 2 >= (long)mb;
 	if (huge == 1 && free_hugepages_2m() == 0) {

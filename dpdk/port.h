@@ -23,8 +23,9 @@ struct eal_args {
  * af_xdp) or a PCI address. */
 int port_devargs(const struct tpa_engine_config *cfg, const char *xdp_prog, unsigned queue_first,
                  unsigned queue_count, char *buf, size_t len);
+/* mbufs: the pool the engine will make (sizes EAL's memory). */
 int eal_args_build(struct eal_args *a, const struct tpa_engine_config *cfg, const char *devargs,
-                   int lcore_cpu, char *err, size_t errlen);
+                   unsigned mbufs, int lcore_cpu, char *err, size_t errlen);
 void eal_args_free(struct eal_args *a);
 
 /* Configure nq Rx and nq Tx queues on one pool (RSS over TCP flows where the device has it),

@@ -70,7 +70,8 @@ static void watchdog_main(int cmd_fd, pid_t watched)
 	signal(SIGPIPE, SIG_IGN);
 	setsid();
 
-	int ifindex = 0, tc = 0;
+	/* An XDP program and a tc filter may both be ours (af_packet on a veth uses both). */
+	int xdp_ifindex = 0, tc_ifindex = 0;
 	unsigned prog_id = 0;
 	char buf[128];
 	size_t have = 0;
@@ -95,9 +96,14 @@ static void watchdog_main(int cmd_fd, pid_t watched)
 				*nl = '\0';
 				if (buf[0] == 'D')
 					_exit(0);
-				if (buf[0] == 'A' || buf[0] == 'T') {
-					sscanf(buf + 1, "%d %u", &ifindex, &prog_id);
-					tc = buf[0] == 'T';
+				unsigned id = 0;
+				int ifx = 0;
+				if (buf[0] == 'A' && sscanf(buf + 1, "%d %u", &ifx, &id) == 2) {
+					xdp_ifindex = ifx;
+					prog_id = id;
+				} else if (buf[0] == 'T' &&
+				           sscanf(buf + 1, "%d %u", &ifx, &id) == 2) {
+					tc_ifindex = ifx;
 				}
 				size_t used = (size_t)(nl + 1 - buf);
 				memmove(buf, nl + 1, have - used + 1);
@@ -107,10 +113,10 @@ static void watchdog_main(int cmd_fd, pid_t watched)
 				have = 0;
 		}
 	}
-	if (ifindex && tc)
-		xdp_ctl_tc_detach(ifindex);
-	else if (ifindex && prog_id)
-		xdp_ctl_detach_prog(ifindex, prog_id);
+	if (tc_ifindex)
+		xdp_ctl_tc_detach(tc_ifindex);
+	if (xdp_ifindex && prog_id)
+		xdp_ctl_detach_prog(xdp_ifindex, prog_id);
 	_exit(0);
 }
 

@@ -236,8 +236,25 @@ int xdp_ctl_tc_detach(int ifindex)
 	return bpf_tc_detach(&hook, &d) ? -1 : 1;
 }
 
+/* A veth segments what it receives only if the peer's kernel does (TSO), and it turns the
+ * peer's TSO off only while an XDP program runs natively on this end. A packet socket would
+ * otherwise get 64 KiB GSO frames that no packet buffer holds. The program passes everything
+ * here (its socket map stays empty); the tc filter does the steering. */
+static uint32_t attach_xdp_pass(struct bpf_object *obj, int ifindex)
+{
+	struct bpf_program *p = bpf_object__find_program_by_name(obj, TPA_STEER_PROG_NAME);
+	if (!p)
+		return 0;
+	LIBBPF_OPTS(bpf_xdp_attach_opts, o);
+	if (bpf_xdp_attach(ifindex, bpf_program__fd(p),
+	                   XDP_FLAGS_DRV_MODE | XDP_FLAGS_UPDATE_IF_NOEXIST, &o))
+		return 0;
+	uint32_t id = 0, mode = 0;
+	return attached_prog(ifindex, &id, &mode) == 0 ? id : 0;
+}
+
 int xdp_ctl_open_tc(struct xdp_ctl *x, int ifindex, const char *obj_path, uint32_t ipv4_addr_be,
-                    char *err, size_t errlen)
+                    int segment_on_peer, char *err, size_t errlen)
 {
 	memset(x, 0, sizeof(*x));
 	x->ifindex = ifindex;
@@ -275,6 +292,8 @@ int xdp_ctl_open_tc(struct xdp_ctl *x, int ifindex, const char *obj_path, uint32
 	}
 	x->tc = 1;
 	x->prog_id = o.prog_id;
+	if (segment_on_peer)
+		x->xdp_pass_id = attach_xdp_pass(obj, ifindex);
 	x->ports_fd = dup(bpf_object__find_map_fd_by_name(obj, TPA_STEER_MAP_PORTS));
 	x->config_fd = dup(bpf_object__find_map_fd_by_name(obj, TPA_STEER_MAP_CONFIG));
 	x->stats_fd = dup(bpf_object__find_map_fd_by_name(obj, TPA_STEER_MAP_STATS));
@@ -307,6 +326,9 @@ void xdp_ctl_close(struct xdp_ctl *x, int detach)
 	} else if (detach && x->prog_id) {
 		detach_if_same(x->ifindex, x->prog_id);
 	}
+	if (detach && x->xdp_pass_id)
+		detach_if_same(x->ifindex, x->xdp_pass_id);
+	x->xdp_pass_id = 0;
 	x->prog_id = 0;
 	x->tc = 0;
 }

@@ -211,11 +211,9 @@ tpa_mtu=$(setting TPA_MTU "")
 eff_mtu=${tpa_mtu:-${mtu:-1500}}
 [ "$eff_mtu" -le 9000 ] 2>/dev/null || eff_mtu=9000 # the engine's cap
 mtu_fit=$((XSK_FRAME_MAX - 14))
-if [ "$port_type" = af_xdp ] && [ "$eff_mtu" -gt "$mtu_fit" ]; then
-	shown=$eff_mtu
-	[ -z "$tpa_mtu" ] && [ "${mtu:-0}" != "$eff_mtu" ] && shown="$mtu (tpa uses at most $eff_mtu)"
-	bad mtu "${tpa_mtu:+TPA_MTU=}$shown: tpa announces MSS $((eff_mtu - 40)), so peers send frames of up to $((eff_mtu + 14)) bytes; an AF_XDP socket drops frames above $XSK_FRAME_MAX (tpa's 2 KiB buffers less the XDP headroom): connections stall" \
-		"TPA_MTU=1500 (tpa announces a smaller MSS; the interface keeps its MTU $mtu)"
+if [ "$port_type" != memif ] && [ "$port_type" != pci ] && [ "$eff_mtu" -gt "$mtu_fit" ]; then
+	warn mtu "${tpa_mtu:+TPA_MTU=}$eff_mtu: larger than tpa's packet buffers take ($XSK_FRAME_MAX-byte frames): tpa uses MTU $mtu_fit on this interface and announces MSS $((mtu_fit - 40)), so peers send frames that fit; traffic of tpa's connections uses smaller segments than the kernel's" \
+		"none needed; set TPA_MTU=$mtu_fit (or lower) to silence this"
 else
 	ok mtu "${mtu:-?}${tpa_mtu:+ (TPA_MTU=$tpa_mtu)}, MAC ${mac:-none}"
 fi

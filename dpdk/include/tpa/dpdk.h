@@ -226,7 +226,7 @@ struct tpa_engine_info {
 	uint8_t rx_csum_partial; /* partial checksums from a local sender are trusted */
 	/* Something the user should know about this setup although the engine runs (e.g. queues
 	 * left to the kernel): one line, "" if none. The shim prints it at start. */
-	char notice[256];
+	char notice[512];
 };
 void tpa_engine_get_info(const struct tpa_engine *e, struct tpa_engine_info *info);
 
