@@ -6,6 +6,7 @@
  *   tpa_example server --port P --service echo|discard|source [--bytes N] [--once]
  *   tpa_example client --connect A.B.C.D:P --service check|source|discard|echo-rr
  *                      [--bytes N] [--conns C] [--msg-size S] [--seconds T]
+ *   common: [--stats] [--nodelay] [--sha256]
  *
  * Services (server side and client side mirror each other):
  *   echo     send back everything received; close after the peer's FIN once all is sent
@@ -17,7 +18,9 @@
  *
  * The test pattern is a seeded xorshift byte stream, so any byte's expected value is known.
  * The engine is configured from TPA_* environment variables (see docs/configuration-engine.md).
- * Prints "ready <ip> <port>" once a server listens; "result ..." lines at the end.
+ * Prints "ready <ip> <port>" once a server listens; "result ..." lines at the end. With
+ * --sha256 every connection's result line (clients' too) also carries the SHA-256 of all it
+ * received and of all it sent (rx_sha256=, tx_sha256=), for a test to compare with the peer's.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -50,7 +53,115 @@ struct options {
 	int once;
 	int stats;
 	int nodelay;
+	int sha256;
 };
+
+/* SHA-256 (FIPS 180-4): a digest any test harness can compute too (the FNV-1a hash= stays for
+ * compatibility). Plain C, a few hundred MB/s, so only computed with --sha256. */
+struct sha256 {
+	uint32_t h[8];
+	uint64_t len; /* bytes hashed */
+	uint8_t blk[64];
+};
+
+static const uint32_t sha256_k[64] = {
+        0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
+        0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
+        0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
+        0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
+        0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
+        0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
+        0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
+        0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+        0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
+        0xc67178f2};
+
+static inline uint32_t ror32(uint32_t x, unsigned n)
+{
+	return (x >> n) | (x << (32 - n));
+}
+
+static void sha256_init(struct sha256 *c)
+{
+	static const uint32_t h0[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+	                               0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+	memcpy(c->h, h0, sizeof(h0));
+	c->len = 0;
+}
+
+static void sha256_block(uint32_t h[8], const uint8_t *p)
+{
+	uint32_t w[64];
+	for (int i = 0; i < 16; i++)
+		w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
+		       (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
+	for (int i = 16; i < 64; i++) {
+		uint32_t s0 = ror32(w[i - 15], 7) ^ ror32(w[i - 15], 18) ^ (w[i - 15] >> 3);
+		uint32_t s1 = ror32(w[i - 2], 17) ^ ror32(w[i - 2], 19) ^ (w[i - 2] >> 10);
+		w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+	}
+	uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], k = h[7];
+	for (int i = 0; i < 64; i++) {
+		uint32_t t1 = k + (ror32(e, 6) ^ ror32(e, 11) ^ ror32(e, 25)) +
+		              ((e & f) ^ (~e & g)) + sha256_k[i] + w[i];
+		uint32_t t2 =
+		        (ror32(a, 2) ^ ror32(a, 13) ^ ror32(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
+		k = g;
+		g = f;
+		f = e;
+		e = d + t1;
+		d = c;
+		c = b;
+		b = a;
+		a = t1 + t2;
+	}
+	h[0] += a;
+	h[1] += b;
+	h[2] += c;
+	h[3] += d;
+	h[4] += e;
+	h[5] += f;
+	h[6] += g;
+	h[7] += k;
+}
+
+static void sha256_update(struct sha256 *c, const uint8_t *p, size_t n)
+{
+	size_t fill = (size_t)(c->len & 63);
+	c->len += n;
+	if (fill) {
+		size_t k = 64 - fill < n ? 64 - fill : n;
+		memcpy(c->blk + fill, p, k);
+		p += k;
+		n -= k;
+		if (fill + k < 64)
+			return;
+		sha256_block(c->h, c->blk);
+	}
+	for (; n >= 64; p += 64, n -= 64)
+		sha256_block(c->h, p);
+	memcpy(c->blk, p, n);
+}
+
+/* Hex digest of a copy: the running hash goes on. */
+static void sha256_hex(const struct sha256 *c, char out[65])
+{
+	struct sha256 t = *c;
+	uint64_t bits = t.len * 8;
+	size_t fill = (size_t)(t.len & 63);
+	t.blk[fill++] = 0x80;
+	if (fill > 56) {
+		memset(t.blk + fill, 0, 64 - fill);
+		sha256_block(t.h, t.blk);
+		fill = 0;
+	}
+	memset(t.blk + fill, 0, 56 - fill);
+	for (int i = 0; i < 8; i++)
+		t.blk[56 + i] = (uint8_t)(bits >> (56 - 8 * i));
+	sha256_block(t.h, t.blk);
+	for (int i = 0; i < 8; i++)
+		snprintf(out + 8 * i, 9, "%08" PRIx32, t.h[i]);
+}
 
 /* Byte stream i of the pattern: deterministic from the position, so the verifier can check
  * any received byte without keeping what was sent. */
@@ -103,7 +214,8 @@ struct conn {
 	int eof;
 	int shut_wr;
 	uint64_t sent, received;
-	uint64_t hash; /* FNV-1a of everything received */
+	uint64_t hash;                /* FNV-1a of everything received */
+	struct sha256 rx_sha, tx_sha; /* with --sha256 */
 	struct pattern tx_pat, rx_pat;
 	uint8_t *buf; /* echo: received, not yet sent back */
 	size_t buf_len, buf_off;
@@ -183,6 +295,8 @@ static struct conn *conn_open(struct app *a, int sock)
 	memset(c, 0, sizeof(*c));
 	c->sock = sock;
 	c->hash = 0xcbf29ce484222325ull;
+	sha256_init(&c->rx_sha);
+	sha256_init(&c->tx_sha);
 	pattern_init(&c->tx_pat);
 	pattern_init(&c->rx_pat);
 	if (a->o.svc == SVC_ECHO || a->o.svc == SVC_ECHO_RR)
@@ -197,9 +311,17 @@ static struct conn *conn_open(struct app *a, int sock)
 static void conn_finish(struct app *a, struct conn *c, int ok)
 {
 	if (!c->listen) {
-		if (a->o.server)
+		if (a->o.sha256) {
+			char rx[65], tx[65];
+			sha256_hex(&c->rx_sha, rx);
+			sha256_hex(&c->tx_sha, tx);
+			printf("result conn rx=%" PRIu64 " tx=%" PRIu64 " hash=%016" PRIx64
+			       " rx_sha256=%s tx_sha256=%s %s\n",
+			       c->received, c->sent, c->hash, rx, tx, ok ? "ok" : "error");
+		} else if (a->o.server) {
 			printf("result conn rx=%" PRIu64 " tx=%" PRIu64 " hash=%016" PRIx64 " %s\n",
 			       c->received, c->sent, c->hash, ok ? "ok" : "error");
+		}
 		if (ok)
 			a->done_ok++;
 		else
@@ -215,6 +337,21 @@ static void conn_finish(struct app *a, struct conn *c, int ok)
 	c->buf = NULL;
 	c->sock = -1;
 	fflush(stdout);
+}
+
+/* Every byte the connection received or sent goes through these two. */
+static void count_rx(struct app *a, struct conn *c, const uint8_t *p, size_t n)
+{
+	if (a->o.sha256)
+		sha256_update(&c->rx_sha, p, n);
+	c->received += n;
+}
+
+static void count_tx(struct app *a, struct conn *c, const uint8_t *p, size_t n)
+{
+	if (a->o.sha256)
+		sha256_update(&c->tx_sha, p, n);
+	c->sent += n;
 }
 
 static void hash_bytes(struct conn *c, const uint8_t *p, size_t n)
@@ -263,7 +400,7 @@ static int send_pattern(struct app *a, struct conn *c, uint64_t limit)
 			c->tx_pat = p;
 		else
 			pattern_fill(&c->tx_pat, buf, (size_t)w); /* advance by what was taken */
-		c->sent += (uint64_t)w;
+		count_tx(a, c, buf, (size_t)w);
 	}
 	return 0;
 }
@@ -309,8 +446,8 @@ static void handle_conn(struct app *a, struct conn *c)
 					rc = (int)w;
 					break;
 				}
+				count_tx(a, c, c->buf + c->buf_off, (size_t)w);
 				c->buf_off += (size_t)w;
-				c->sent += (uint64_t)w;
 				continue;
 			}
 			if (c->eof)
@@ -327,7 +464,7 @@ static void handle_conn(struct app *a, struct conn *c)
 				break;
 			}
 			hash_bytes(c, c->buf, (size_t)r);
-			c->received += (uint64_t)r;
+			count_rx(a, c, c->buf, (size_t)r);
 			c->buf_len = (size_t)r;
 			c->buf_off = 0;
 		}
@@ -350,7 +487,7 @@ static void handle_conn(struct app *a, struct conn *c)
 				return;
 			}
 			hash_bytes(c, buf, (size_t)r);
-			c->received += (uint64_t)r;
+			count_rx(a, c, buf, (size_t)r);
 		}
 		break;
 	case SVC_SOURCE:
@@ -393,7 +530,7 @@ static void handle_conn(struct app *a, struct conn *c)
 				return;
 			}
 			verify_bytes(c, buf, (size_t)r);
-			c->received += (uint64_t)r;
+			count_rx(a, c, buf, (size_t)r);
 		}
 		break;
 	case SVC_ECHO_RR:
@@ -410,7 +547,7 @@ static void handle_conn(struct app *a, struct conn *c)
 					break;
 				}
 				c->tx_pat = p;
-				c->sent += (uint64_t)w;
+				count_tx(a, c, buf, (size_t)w);
 				c->rr_round_start = 1;
 			}
 			ssize_t r = tpa_recv(st, c->sock, buf, sizeof(buf), 0);
@@ -421,7 +558,7 @@ static void handle_conn(struct app *a, struct conn *c)
 				break;
 			}
 			verify_bytes(c, buf, (size_t)r);
-			c->received += (uint64_t)r;
+			count_rx(a, c, buf, (size_t)r);
 			if (c->received == c->sent) {
 				c->rr_round_start = 0;
 				a->rr_msgs++;
@@ -466,7 +603,7 @@ static void usage(void)
 	        "       tpa_example client --connect IP:PORT --service "
 	        "check|source|discard|echo-rr\n"
 	        "                          [--bytes N] [--conns C] [--msg-size S] [--seconds T]\n"
-	        "       common: [--stats] [--nodelay]\n"
+	        "       common: [--stats] [--nodelay] [--sha256]\n"
 	        "engine settings come from TPA_* environment variables, e.g. TPA_IFACE=eth0\n");
 }
 
@@ -484,13 +621,19 @@ static int parse_args(int argc, char **argv, struct options *o)
 		o->server = 1;
 	else if (strcmp(argv[1], "client"))
 		return -1;
-	static const struct option longopts[] = {
-	        {"port", required_argument, 0, 'p'},    {"connect", required_argument, 0, 'c'},
-	        {"service", required_argument, 0, 's'}, {"bytes", required_argument, 0, 'b'},
-	        {"conns", required_argument, 0, 'n'},   {"msg-size", required_argument, 0, 'm'},
-	        {"seconds", required_argument, 0, 't'}, {"once", no_argument, 0, 'o'},
-	        {"stats", no_argument, 0, 'S'},         {"nodelay", no_argument, 0, 'N'},
-	        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+	static const struct option longopts[] = {{"port", required_argument, 0, 'p'},
+	                                         {"connect", required_argument, 0, 'c'},
+	                                         {"service", required_argument, 0, 's'},
+	                                         {"bytes", required_argument, 0, 'b'},
+	                                         {"conns", required_argument, 0, 'n'},
+	                                         {"msg-size", required_argument, 0, 'm'},
+	                                         {"seconds", required_argument, 0, 't'},
+	                                         {"once", no_argument, 0, 'o'},
+	                                         {"stats", no_argument, 0, 'S'},
+	                                         {"nodelay", no_argument, 0, 'N'},
+	                                         {"sha256", no_argument, 0, 'H'},
+	                                         {"help", no_argument, 0, 'h'},
+	                                         {0, 0, 0, 0}};
 	optind = 2;
 	int ch;
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -553,6 +696,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case 'N':
 			o->nodelay = 1;
+			break;
+		case 'H':
+			o->sha256 = 1;
 			break;
 		default:
 			return -1;

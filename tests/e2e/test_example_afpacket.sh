@@ -12,7 +12,7 @@ tc_filter_present() { ip netns exec "$SRV_NS" tc filter show dev "$SRV_IF" ingre
 
 start() {
 	dpdk_bg "$DPDK_E2E_TMP/srv$1.log" ip netns exec "$SRV_NS" env TPA_PORT_TYPE=af_packet \
-		TPA_IFACE="$SRV_IF" "$EXAMPLE" server --port 5001 --service echo
+		TPA_IFACE="$SRV_IF" "$EXAMPLE" server --port 5001 --service echo --sha256
 	SERVER_PID=$DPDK_BG_PID
 	wait_for "example ready" grep -q '^ready' "$DPDK_E2E_TMP/srv$1.log"
 	tc_filter_present || fail "no tpa tc filter on $SRV_IF while the engine runs"
@@ -20,7 +20,8 @@ start() {
 
 note "af_packet: 32 MiB each way through tpa"
 start 1
-cli $TCP_HELPER echo "$SRV_IP" 5001 $((32 * MIB)) 31 || fail "echo over af_packet failed"
+cli $TCP_HELPER echo "$SRV_IP" 5001 $((32 * MIB)) 31 --peer-log "$DPDK_E2E_TMP/srv1.log" ||
+	fail "echo over af_packet failed"
 note "af_packet: ping and another kernel port still work"
 cli ping -c 2 -i 0.2 -W 2 "$SRV_IP" >/dev/null || fail "ping failed"
 dpdk_bg "$DPDK_E2E_TMP/k.log" ip netns exec "$SRV_NS" socat TCP-LISTEN:7000,reuseaddr EXEC:cat
