@@ -71,7 +71,7 @@ steering() {
 }
 
 files() {
-	local f ino
+	local f ino rest
 	find /dev/shm /sys/fs/bpf -mindepth 1 -maxdepth 2 2>/dev/null
 	# EAL always makes its runtime directory (empty with --in-memory/--no-shconf) and never
 	# removes it: only what is in it counts.
@@ -85,9 +85,13 @@ files() {
 		echo "$f"
 	done
 	compgen -G '/run/tpa-memif*'
-	compgen -G '/tmp/tpa-e2e.*'
-	compgen -G '/tmp/shim-e2e.*'
-	compgen -G '/tmp/conf.*'
+	# The tests' directories are named /tmp/<what>.<testbed prefix>.XXXXXX (lib_cleanup.sh).
+	for f in /tmp/tpa-e2e.* /tmp/shim-e2e.* /tmp/conf.*; do
+		[ -e "$f" ] || continue
+		rest=${f#/tmp/*.}
+		[ "$rest" != "${rest#*.}" ] && [ "${rest%%.*}" != "$P" ] && continue
+		echo "$f"
+	done
 	return 0
 }
 

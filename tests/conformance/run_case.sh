@@ -19,7 +19,7 @@ name=$(basename "$bin")
 # shellcheck source=tests/e2e/lib_cleanup.sh
 source "$src/tests/e2e/lib_cleanup.sh"
 
-out=$(mktemp -d /tmp/conf.XXXXXX)
+out=$(tpa_mktemp conf)
 cleanup() {
 	local rc=$?
 	tpa_stop_all

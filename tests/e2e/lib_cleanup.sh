@@ -17,6 +17,8 @@
 #                      deleted (left by engines killed with SIGKILL) and give back the
 #                      hugepages the testbed reserved
 #   tpa_ns_lock_files NS   the engine lock files (/run/tpa) of the interfaces of namespace NS
+#   tpa_mktemp NAME    a temporary directory /tmp/NAME.<testbed prefix>.XXXXXX (the prefix
+#                      tells scripts/leftovers.sh whose run left it)
 # Callers trap EXIT to run tpa_stop_all and tpa_testbed_down, and INT/TERM to exit.
 
 TPA_CLEANUP_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -84,6 +86,8 @@ tpa_testbed_up() {
 	[ -n "${TPA_HUGEPAGES_BEFORE:-}" ] || TPA_HUGEPAGES_BEFORE=$(cat "$TPA_HUGEPAGES_NR" 2>/dev/null)
 	"$TPA_CLEANUP_SRC/scripts/testbed.sh" up "$@"
 }
+
+tpa_mktemp() { mktemp -d "/tmp/$1.${TPA_TB_PREFIX:-tpa}.XXXXXX"; }
 
 tpa_ns_inode() { stat -L -c %i "/run/netns/$1" 2>/dev/null; }
 

@@ -18,15 +18,18 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib_cleanup.sh"
 
 DPDK_E2E_EXIT_CMDS=()
 
+dump_logs() {
+	[ -n "${DPDK_E2E_TMP:-}" ] || return 0
+	for f in "$DPDK_E2E_TMP"/*.log; do
+		[ -f "$f" ] || continue
+		echo "----- $(basename "$f") (last 40 lines)" >&2
+		tail -n 40 "$f" >&2
+	done
+}
+
 fail() {
 	echo "FAIL: $*" >&2
-	if [ -n "${DPDK_E2E_TMP:-}" ]; then
-		for f in "$DPDK_E2E_TMP"/*.log; do
-			[ -f "$f" ] || continue
-			echo "----- $(basename "$f") (last 40 lines)" >&2
-			tail -n 40 "$f" >&2
-		done
-	fi
+	dump_logs
 	exit 1
 }
 
@@ -40,6 +43,8 @@ dpdk_cleanup() {
 		eval "${DPDK_E2E_EXIT_CMDS[$i]}" >/dev/null 2>&1
 	done
 	tpa_stop_all
+	# Interrupted or stopped at the deadline: the logs say where it stood.
+	[ "$rc" -gt 128 ] && dump_logs
 	if [ "${DPDK_E2E_KEEP_TESTBED:-0}" != 1 ]; then
 		tpa_testbed_down
 	fi
@@ -60,7 +65,7 @@ dpdk_e2e_init() {
 	[ -d "$TPA_BUILD_DIR" ] || fail "build dir $TPA_BUILD_DIR not found (set TPA_BUILD_DIR)"
 	XDP_OBJ=$TPA_BUILD_DIR/dpdk/tpa_steer.bpf.o
 	EXAMPLE=$TPA_BUILD_DIR/dpdk/tpa_example
-	DPDK_E2E_TMP=$(mktemp -d /tmp/tpa-e2e.XXXXXX)
+	DPDK_E2E_TMP=$(tpa_mktemp tpa-e2e)
 	# Under ASan: the af_xdp PMD's own leaks are suppressed (lsan.supp, which needs whole
 	# allocation stacks); everything else is still reported and fails the test.
 	export LSAN_OPTIONS="suppressions=$TPA_SOURCE_DIR/tests/e2e/lsan.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"

@@ -15,7 +15,7 @@ for t in redis-server redis-cli redis-benchmark python3; do
 	command -v $t >/dev/null || { echo "FAIL: $t not installed (scripts/deps.sh installs it)"; exit 1; }
 done
 eval "$("$SRC/scripts/testbed.sh" env)"
-E2E_WORK=$(mktemp -d /tmp/tpa-e2e.XXXXXX)
+E2E_WORK=$(tpa_mktemp tpa-e2e)
 E2E_PIDS=()
 REDIS_PORT=${REDIS_PORT:-6379}
 

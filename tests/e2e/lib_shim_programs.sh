@@ -37,7 +37,7 @@ shim_setup() {
 	trap shim_cleanup EXIT
 	trap 'exit 130' INT TERM
 	tpa_deadline
-	WORK=$(mktemp -d /tmp/shim-e2e.XXXXXX)
+	WORK=$(tpa_mktemp shim-e2e)
 	PRELOAD=$SHIM
 	SANITIZED=0
 	asan=$(ldd "$SHIM" | awk '/libasan/ {print $3}')

@@ -22,7 +22,7 @@ done
 [ -f "$SHIM" ] || { echo "FAIL: $SHIM not built" >&2; exit 1; }
 
 NS=${TPA_TB_PREFIX:-tpa}-rmemif
-WORK=$(mktemp -d /tmp/tpa-e2e.XXXXXX)
+WORK=$(tpa_mktemp tpa-e2e)
 SERVER_PID=
 huge_free() { cat /sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages 2>/dev/null || echo 0; }
 
