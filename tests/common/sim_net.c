@@ -603,7 +603,6 @@ static void clock_fault(struct sim_world *w, uint64_t due)
 	         " ns, polled %d times); the clock will not step over it",
 	         node, due, w->clock.now_ns, STUCK_POLLS);
 	w->faulted = true;
-	fprintf(stderr, "%s\n", w->fault_msg);
 	if (w->fault_hook)
 		w->fault_hook(w->fault_ctx, w->fault_msg);
 	else
