@@ -66,15 +66,15 @@ int neigh_table_create(struct tpa_stack *s)
 	uint32_t nb = 1;
 	while (nb < cap)
 		nb <<= 1;
-	struct neigh_table *t = calloc(1, sizeof(*t));
+	struct neigh_table *t = stack_zalloc(s, 1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
-	t->buckets = malloc(nb * sizeof(*t->buckets));
-	t->entries = calloc(cap, sizeof(*t->entries));
+	t->buckets = stack_alloc(s, nb * sizeof(*t->buckets));
+	t->entries = stack_zalloc(s, cap, sizeof(*t->entries));
 	if (!t->buckets || !t->entries) {
-		free(t->buckets);
-		free(t->entries);
-		free(t);
+		stack_free(s, t->buckets);
+		stack_free(s, t->entries);
+		stack_free(s, t);
 		return -ENOMEM;
 	}
 	t->capacity = cap;
@@ -118,9 +118,9 @@ void neigh_table_destroy(struct tpa_stack *s)
 	for (uint32_t i = 0; i < t->capacity; i++)
 		if (t->entries[i].state != NEIGH_FREE)
 			queue_drop_all(s, &t->entries[i], false);
-	free(t->buckets);
-	free(t->entries);
-	free(t);
+	stack_free(s, t->buckets);
+	stack_free(s, t->entries);
+	stack_free(s, t);
 	s->neigh = NULL;
 }
 

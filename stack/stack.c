@@ -37,6 +37,33 @@ const char *tpa_stack_last_error(void)
 	return last_error;
 }
 
+void *stack_mem_alloc(const struct tpa_allocator *m, size_t size)
+{
+	if (size == 0)
+		size = 1;
+	return m->alloc ? m->alloc(m->ctx, size) : malloc(size);
+}
+
+void stack_mem_free(const struct tpa_allocator *m, void *p)
+{
+	if (!p)
+		return;
+	if (m->alloc)
+		m->free(m->ctx, p);
+	else
+		free(p);
+}
+
+void *stack_zalloc(const struct tpa_stack *s, size_t n, size_t size)
+{
+	if (size && n > SIZE_MAX / size)
+		return NULL;
+	void *p = stack_alloc(s, n * size);
+	if (p)
+		memset(p, 0, n * size);
+	return p;
+}
+
 void tpa_stack_config_init(struct tpa_stack_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
@@ -94,6 +121,8 @@ static bool config_invalid(const struct tpa_stack_config *cfg)
 		REJECT("dev: rx_burst and tx_burst are required");
 	if (!cfg->clock.now_ns)
 		REJECT("clock.now_ns: required");
+	if (cfg->mem.alloc && !cfg->mem.free)
+		REJECT("mem: free is required with alloc");
 	if (cfg->dev.mtu < 576 || cfg->dev.mtu > 9216)
 		REJECT("dev.mtu: %u outside 576..9216", cfg->dev.mtu);
 	if (eth_addr_is_zero(cfg->dev.mac) || eth_addr_is_group(cfg->dev.mac))
@@ -158,7 +187,9 @@ struct tpa_stack *tpa_stack_create(const struct tpa_stack_config *cfg)
 		errno = EINVAL;
 		return NULL;
 	}
-	struct tpa_stack *s = calloc(1, sizeof(*s));
+	struct tpa_stack *s = stack_mem_alloc(&cfg->mem, sizeof(*s));
+	if (s)
+		memset(s, 0, sizeof(*s));
 	if (!s) {
 		set_error("tpa_stack_create: out of memory");
 		errno = ENOMEM;
@@ -173,7 +204,7 @@ struct tpa_stack *tpa_stack_create(const struct tpa_stack_config *cfg)
 	            (ssize_t)sizeof(s->cfg.isn_key)) {
 		set_error("tpa_stack_create: getrandom for the ISN key failed: %s",
 		          strerror(errno));
-		free(s);
+		stack_mem_free(&cfg->mem, s);
 		errno = EIO;
 		return NULL;
 	}
@@ -191,7 +222,7 @@ struct tpa_stack *tpa_stack_create(const struct tpa_stack_config *cfg)
 	}
 	if (rc != 0) {
 		neigh_table_destroy(s);
-		free(s);
+		stack_mem_free(&cfg->mem, s);
 		errno = -rc;
 		return NULL;
 	}
@@ -207,7 +238,8 @@ void tpa_stack_destroy(struct tpa_stack *s)
 	for (uint16_t i = 0; i < s->txq_len; i++)
 		rte_pktmbuf_free(s->txq[i]);
 	s->txq_len = 0;
-	free(s);
+	struct tpa_allocator mem = s->cfg.mem;
+	stack_mem_free(&mem, s);
 }
 
 void stack_tx_frame(struct tpa_stack *s, struct rte_mbuf *m)

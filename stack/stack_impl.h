@@ -31,6 +31,21 @@ struct tpa_stack {
 	uint32_t ipv4_mask_be; /* from ipv4_prefix_len, network byte order */
 };
 
+/* Memory of an instance: every allocation goes through the configured allocator
+ * (tpa_stack_config.mem), never malloc directly. */
+void *stack_mem_alloc(const struct tpa_allocator *m, size_t size);
+void stack_mem_free(const struct tpa_allocator *m, void *p);
+static inline void *stack_alloc(const struct tpa_stack *s, size_t size)
+{
+	return stack_mem_alloc(&s->cfg.mem, size);
+}
+/* Zeroed; n * size checked for overflow. */
+void *stack_zalloc(const struct tpa_stack *s, size_t n, size_t size);
+static inline void stack_free(const struct tpa_stack *s, void *p)
+{
+	stack_mem_free(&s->cfg.mem, p);
+}
+
 static inline uint64_t stack_now(struct tpa_stack *s)
 {
 	s->now_ns = s->cfg.clock.now_ns(s->cfg.clock.ctx);
@@ -39,7 +54,7 @@ static inline uint64_t stack_now(struct tpa_stack *s)
 
 #define NS_PER_MS 1000000ull
 
-#define STAT_INC(s, name) ((s)->stats.name++)
+#define STAT_INC(s, name)    ((s)->stats.name++)
 #define STAT_ADD(s, name, n) ((s)->stats.name += (n))
 
 /* Queue a complete Ethernet frame for transmission (takes ownership). */

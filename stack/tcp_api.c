@@ -257,7 +257,7 @@ ssize_t tpa_sendv(struct tpa_stack *s, int sock, const struct iovec *iov, int io
 	for (int i = 0; i < iovcnt; i++) {
 		if (!iov[i].iov_len)
 			continue;
-		size_t n = tcp_sndbuf_append(ts, iov[i].iov_base, iov[i].iov_len);
+		size_t n = tcp_sndbuf_append(s, ts, iov[i].iov_base, iov[i].iov_len);
 		done += n;
 		if (n < iov[i].iov_len)
 			break;

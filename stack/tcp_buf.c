@@ -18,13 +18,13 @@ static uint32_t pow2_at_least(uint32_t v)
 	return p;
 }
 
-int tcp_sndbuf_reserve(struct tcp_sock *ts, uint32_t want)
+int tcp_sndbuf_reserve(struct tpa_stack *s, struct tcp_sock *ts, uint32_t want)
 {
 	struct tcp_sndbuf *b = &ts->sb;
 	if (want <= b->cap)
 		return 0;
 	uint32_t cap = pow2_at_least(want < 16384 ? 16384 : want);
-	uint8_t *nb = malloc(cap);
+	uint8_t *nb = stack_alloc(s, cap);
 	if (!nb)
 		return -ENOMEM;
 	if (b->len) {
@@ -34,7 +34,7 @@ int tcp_sndbuf_reserve(struct tcp_sock *ts, uint32_t want)
 		memcpy(nb, b->buf + b->head, first);
 		memcpy(nb + first, b->buf, b->len - first);
 	}
-	free(b->buf);
+	stack_free(s, b->buf);
 	b->buf = nb;
 	b->cap = cap;
 	b->head = 0;
@@ -46,7 +46,7 @@ uint32_t tcp_sndbuf_space(const struct tcp_sock *ts)
 	return ts->sb.len >= ts->sndbuf_max ? 0 : ts->sndbuf_max - ts->sb.len;
 }
 
-size_t tcp_sndbuf_append(struct tcp_sock *ts, const void *data, size_t len)
+size_t tcp_sndbuf_append(struct tpa_stack *s, struct tcp_sock *ts, const void *data, size_t len)
 {
 	uint32_t space = tcp_sndbuf_space(ts);
 	if (len > space)
@@ -61,7 +61,7 @@ size_t tcp_sndbuf_append(struct tcp_sock *ts, const void *data, size_t len)
 			want = ts->sndbuf_max;
 		if (want < b->len + len)
 			want = b->len + len;
-		if (tcp_sndbuf_reserve(ts, (uint32_t)want) < 0) {
+		if (tcp_sndbuf_reserve(s, ts, (uint32_t)want) < 0) {
 			/* Take what fits in the current ring. */
 			len = b->cap - b->len;
 			if (!len)
@@ -100,15 +100,15 @@ void tcp_sndbuf_consume(struct tcp_sock *ts, uint32_t len)
 
 /* ---- receive queues ------------------------------------------------------------------ */
 
-static int rxq_grow(struct tcp_rxq *q)
+static int rxq_grow(struct tpa_stack *s, struct tcp_rxq *q)
 {
 	uint32_t cap = q->cap ? q->cap * 2 : 16;
-	struct tcp_rxseg *v = malloc(sizeof(*v) * cap);
+	struct tcp_rxseg *v = stack_alloc(s, sizeof(*v) * cap);
 	if (!v)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < q->count; i++)
 		v[i] = q->v[(q->head + i) % q->cap];
-	free(q->v);
+	stack_free(s, q->v);
 	q->v = v;
 	q->cap = cap;
 	q->head = 0;
@@ -120,9 +120,9 @@ static inline struct tcp_rxseg *rxq_at(struct tcp_rxq *q, uint32_t i)
 	return &q->v[(q->head + i) % q->cap];
 }
 
-int tcp_rxq_push(struct tcp_rxq *q, const struct tcp_rxseg *e)
+int tcp_rxq_push(struct tpa_stack *s, struct tcp_rxq *q, const struct tcp_rxseg *e)
 {
-	if (q->count == q->cap && rxq_grow(q) < 0)
+	if (q->count == q->cap && rxq_grow(s, q) < 0)
 		return -ENOMEM;
 	*rxq_at(q, q->count) = *e;
 	q->count++;
@@ -170,9 +170,9 @@ void tcp_rcv_queue(struct tpa_stack *s, struct tcp_sock *ts, struct rte_mbuf *m,
 		return;
 	}
 	struct tcp_rxseg e = {.m = m, .off = off, .len = len};
-	if (tcp_rxq_push(q, &e) < 0) {
-		/* Cannot happen unless malloc fails; the bytes were acknowledged already, so a
-		 * loss here must not be silent: reset the connection instead. */
+	if (tcp_rxq_push(s, q, &e) < 0) {
+		/* Cannot happen unless the allocator fails; the bytes were acknowledged already, so
+		 * a loss here must not be silent: reset the connection instead. */
 		ts->rcv_queued -= len;
 		rte_pktmbuf_free(m);
 		STAT_INC(s, tcp_drop_nomem);
@@ -232,9 +232,12 @@ int tcp_ooo_insert(struct tpa_stack *s, struct tcp_sock *ts, struct rte_mbuf *m,
 		return -ENOBUFS;
 	if (q->count == q->cap) {
 		uint32_t cap = q->cap ? q->cap * 2 : 8;
-		struct tcp_rxseg *v = realloc(q->v, sizeof(*v) * cap);
+		struct tcp_rxseg *v = stack_alloc(s, sizeof(*v) * cap);
 		if (!v)
 			return -ENOBUFS;
+		if (q->count)
+			memcpy(v, q->v, sizeof(*v) * q->count);
+		stack_free(s, q->v);
 		q->v = v;
 		q->cap = cap;
 	}

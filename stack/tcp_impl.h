@@ -296,12 +296,12 @@ void tcp_sock_child_established(struct tpa_stack *s, struct tcp_sock *l, struct 
 struct tcp_sock *tcp_sock_accept_pop(struct tpa_stack *s, struct tcp_sock *l);
 
 /* tcp_buf.c */
-int tcp_sndbuf_reserve(struct tcp_sock *ts, uint32_t want);
+int tcp_sndbuf_reserve(struct tpa_stack *s, struct tcp_sock *ts, uint32_t want);
 uint32_t tcp_sndbuf_space(const struct tcp_sock *ts);
-size_t tcp_sndbuf_append(struct tcp_sock *ts, const void *data, size_t len);
+size_t tcp_sndbuf_append(struct tpa_stack *s, struct tcp_sock *ts, const void *data, size_t len);
 void tcp_sndbuf_copy_out(const struct tcp_sock *ts, uint32_t off, void *dst, uint32_t len);
 void tcp_sndbuf_consume(struct tcp_sock *ts, uint32_t len);
-int tcp_rxq_push(struct tcp_rxq *q, const struct tcp_rxseg *e);
+int tcp_rxq_push(struct tpa_stack *s, struct tcp_rxq *q, const struct tcp_rxseg *e);
 void tcp_rxq_clear(struct tpa_stack *s, struct tcp_rxq *q);
 /* Queue [off, off+len) of m as in-order data; takes ownership of m. */
 void tcp_rcv_queue(struct tpa_stack *s, struct tcp_sock *ts, struct rte_mbuf *m, uint32_t off,

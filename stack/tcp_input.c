@@ -263,7 +263,7 @@ static void enter_time_wait(struct tpa_stack *s, struct tcp_sock *ts)
 	ts->persist = false;
 	tcp_timer_set(s, ts, TT_LINGER, s->now_ns + (uint64_t)s->cfg.tcp.time_wait_ms * 1000000ull);
 	/* Nothing will be sent any more. */
-	free(ts->sb.buf);
+	stack_free(s, ts->sb.buf);
 	memset(&ts->sb, 0, sizeof(ts->sb));
 	tcp_rxq_clear(s, &ts->ooo);
 	ts->ooo_bytes = 0;

@@ -13,7 +13,7 @@
 
 int tcp_layer_create(struct tpa_stack *s)
 {
-	struct tcp_layer *tl = calloc(1, sizeof(*tl));
+	struct tcp_layer *tl = stack_zalloc(s, 1, sizeof(*tl));
 	if (!tl)
 		return -ENOMEM;
 	uint32_t n = s->cfg.max_sockets;
@@ -22,16 +22,16 @@ int tcp_layer_create(struct tpa_stack *s)
 		hsize <<= 1;
 	tl->s = s;
 	tl->max_socks = n;
-	tl->socks = calloc(n, sizeof(*tl->socks));
-	tl->free_ids = malloc(sizeof(*tl->free_ids) * n);
-	tl->hash = malloc(sizeof(*tl->hash) * hsize);
-	tl->pending = malloc(sizeof(*tl->pending) * ((size_t)n * 2 + 64));
+	tl->socks = stack_zalloc(s, n, sizeof(*tl->socks));
+	tl->free_ids = stack_alloc(s, sizeof(*tl->free_ids) * n);
+	tl->hash = stack_alloc(s, sizeof(*tl->hash) * hsize);
+	tl->pending = stack_alloc(s, sizeof(*tl->pending) * ((size_t)n * 2 + 64));
 	if (!tl->socks || !tl->free_ids || !tl->hash || !tl->pending) {
-		free(tl->socks);
-		free(tl->free_ids);
-		free(tl->hash);
-		free(tl->pending);
-		free(tl);
+		stack_free(s, tl->socks);
+		stack_free(s, tl->free_ids);
+		stack_free(s, tl->hash);
+		stack_free(s, tl->pending);
+		stack_free(s, tl);
 		return -ENOMEM;
 	}
 	for (uint32_t i = 0; i < n; i++)
@@ -60,13 +60,13 @@ void tcp_layer_destroy(struct tpa_stack *s)
 		if (!ts)
 			continue;
 		tcp_sock_release_buffers(s, ts);
-		free(ts);
+		stack_free(s, ts);
 	}
-	free(tl->socks);
-	free(tl->free_ids);
-	free(tl->hash);
-	free(tl->pending);
-	free(tl);
+	stack_free(s, tl->socks);
+	stack_free(s, tl->free_ids);
+	stack_free(s, tl->hash);
+	stack_free(s, tl->pending);
+	stack_free(s, tl);
 	s->tcp = NULL;
 }
 

@@ -23,7 +23,7 @@ struct tcp_sock *tcp_sock_alloc(struct tpa_stack *s)
 	struct tcp_layer *tl = tcp_of(s);
 	if (!tl->free_count)
 		return NULL;
-	struct tcp_sock *ts = calloc(1, sizeof(*ts));
+	struct tcp_sock *ts = stack_zalloc(s, 1, sizeof(*ts));
 	if (!ts)
 		return NULL;
 	uint32_t id = tl->free_ids[tl->free_head];
@@ -52,13 +52,13 @@ void tcp_sock_release_buffers(struct tpa_stack *s, struct tcp_sock *ts)
 {
 	tcp_rxq_clear(s, &ts->rq);
 	tcp_rxq_clear(s, &ts->ooo);
-	free(ts->rq.v);
-	free(ts->ooo.v);
+	stack_free(s, ts->rq.v);
+	stack_free(s, ts->ooo.v);
 	memset(&ts->rq, 0, sizeof(ts->rq));
 	memset(&ts->ooo, 0, sizeof(ts->ooo));
 	ts->ooo_bytes = 0;
 	ts->rcv_queued = 0;
-	free(ts->sb.buf);
+	stack_free(s, ts->sb.buf);
 	memset(&ts->sb, 0, sizeof(ts->sb));
 }
 
@@ -86,7 +86,7 @@ void tcp_sock_free(struct tpa_stack *s, struct tcp_sock *ts)
 	tl->free_ids[tail] = (uint32_t)ts->id;
 	tl->free_count++;
 	tl->nsocks--;
-	free(ts);
+	stack_free(s, ts);
 }
 
 static uint32_t tuple_hash(const struct tcp_layer *tl, uint32_t laddr, uint16_t lport,
@@ -403,7 +403,7 @@ void tcp_sock_closed(struct tpa_stack *s, struct tcp_sock *ts)
 	if (ts->flags & TSF_STEERED)
 		tcp_sock_steer(s, ts, false);
 	/* Unsent or unacked data can never go out now. */
-	free(ts->sb.buf);
+	stack_free(s, ts->sb.buf);
 	memset(&ts->sb, 0, sizeof(ts->sb));
 	tcp_rxq_clear(s, &ts->ooo);
 	ts->ooo_bytes = 0;

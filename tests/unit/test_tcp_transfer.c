@@ -114,9 +114,47 @@ static bool xfer_step(struct sim_world *w, void *ctx)
 	return x->eof[0] && (!x->both_ways || x->eof[1]);
 }
 
+/* A counting allocator: every block carries a header naming the allocator it came from, so a
+ * block freed through the wrong one (or a malloc'd block handed to it) fails the test. */
+struct counting_alloc {
+	uint64_t allocs, frees, live, foreign_frees;
+};
+struct counted_hdr {
+	struct counting_alloc *owner;
+	uint64_t magic;
+};
+#define COUNTED_MAGIC 0x7470616d656d6f72ull
+
+static void *counted_alloc(void *ctx, size_t size)
+{
+	struct counted_hdr *h = malloc(sizeof(*h) + size);
+	if (!h)
+		return NULL;
+	h->owner = ctx;
+	h->magic = COUNTED_MAGIC;
+	h->owner->allocs++;
+	h->owner->live++;
+	return h + 1;
+}
+
+static void counted_free(void *ctx, void *p)
+{
+	struct counting_alloc *a = ctx;
+	struct counted_hdr *h = (struct counted_hdr *)p - 1;
+	if (h->magic != COUNTED_MAGIC || h->owner != a) {
+		a->foreign_frees++;
+		return;
+	}
+	h->magic = 0;
+	a->frees++;
+	a->live--;
+	free(h);
+}
+
 struct tweak {
 	enum tpa_cc_algo cc;
 	int sack, ts;
+	struct counting_alloc *mem; /* NULL: the default allocator */
 };
 
 static void tweak_cfg(void *ctx, int node, struct tpa_stack_config *cfg)
@@ -125,6 +163,11 @@ static void tweak_cfg(void *ctx, int node, struct tpa_stack_config *cfg)
 	cfg->tcp.cc = t->cc;
 	cfg->tcp.sack = (uint8_t)t->sack;
 	cfg->tcp.timestamps = (uint8_t)t->ts;
+	if (t->mem) {
+		cfg->mem.alloc = counted_alloc;
+		cfg->mem.free = counted_free;
+		cfg->mem.ctx = &t->mem[node];
+	}
 }
 
 static void run_transfer(uint64_t seed, double loss, double reorder, double dup, double corrupt,
@@ -178,11 +221,28 @@ static void run_transfer(uint64_t seed, double loss, double reorder, double dup,
 	sim_world_destroy(w);
 }
 
-static const struct tweak reno_all = {TPA_CC_NEWRENO, 1, 1};
-static const struct tweak cubic_all = {TPA_CC_CUBIC, 1, 1};
-static const struct tweak reno_bare = {TPA_CC_NEWRENO, 0, 0};
-static const struct tweak reno_sack_only = {TPA_CC_NEWRENO, 1, 0};
-static const struct tweak cubic_ts_only = {TPA_CC_CUBIC, 0, 1};
+static const struct tweak reno_all = {TPA_CC_NEWRENO, 1, 1, NULL};
+static const struct tweak cubic_all = {TPA_CC_CUBIC, 1, 1, NULL};
+static const struct tweak reno_bare = {TPA_CC_NEWRENO, 0, 0, NULL};
+static const struct tweak reno_sack_only = {TPA_CC_NEWRENO, 1, 0, NULL};
+static const struct tweak cubic_ts_only = {TPA_CC_CUBIC, 0, 1, NULL};
+
+/* Every allocation of a stack goes through its configured allocator (the engine puts the
+ * state in memory shared across fork): socket table, sockets, send buffers, receive and
+ * out-of-order queues under loss, the neighbour table; nothing is left after destroy. */
+START_TEST(allocator_hook_gets_every_allocation)
+{
+	struct counting_alloc mem[2] = {{0}};
+	struct tweak tw = {TPA_CC_NEWRENO, 1, 1, mem};
+	run_transfer(6, 0.03, 0.03, 0.01, 0, 2u << 20, true, tw);
+	for (int n = 0; n < 2; n++) {
+		ck_assert_uint_gt(mem[n].allocs, 10);
+		ck_assert_uint_eq(mem[n].foreign_frees, 0);
+		ck_assert_uint_eq(mem[n].live, 0);
+		ck_assert_uint_eq(mem[n].allocs, mem[n].frees);
+	}
+}
+END_TEST
 
 START_TEST(clean_one_way)
 {
@@ -244,6 +304,7 @@ static Suite *suite(void)
 	TCase *tc = tcase_create("transfer");
 	tcase_set_timeout(tc, 600);
 	tcase_add_test(tc, clean_one_way);
+	tcase_add_test(tc, allocator_hook_gets_every_allocation);
 	tcase_add_test(tc, clean_both_ways);
 	tcase_add_test(tc, lossy_sack_newreno);
 	tcase_add_test(tc, lossy_sack_cubic);

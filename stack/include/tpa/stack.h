@@ -46,9 +46,9 @@ struct tpa_clock {
 
 /* Offload capabilities of the device (tx_offloads / rx_offloads). */
 #define TPA_DEV_OFFLOAD_IPV4_CKSUM (1u << 0) /* tx: device fills IPv4 header checksum */
-#define TPA_DEV_OFFLOAD_TCP_CKSUM (1u << 1)  /* tx: device fills TCP checksum (pseudo-hdr set) */
-#define TPA_DEV_OFFLOAD_TSO (1u << 2)	     /* tx: device segments TCP (tso_segsz in mbuf) */
-#define TPA_DEV_OFFLOAD_RX_CKSUM (1u << 3)   /* rx: mbuf ol_flags carry checksum verdicts */
+#define TPA_DEV_OFFLOAD_TCP_CKSUM  (1u << 1) /* tx: device fills TCP checksum (pseudo-hdr set) */
+#define TPA_DEV_OFFLOAD_TSO        (1u << 2) /* tx: device segments TCP (tso_segsz in mbuf) */
+#define TPA_DEV_OFFLOAD_RX_CKSUM   (1u << 3) /* rx: mbuf ol_flags carry checksum verdicts */
 /* rx: the device delivers frames a local sender left for "hardware" to checksum (a veth, a tap:
  * the kernel's CHECKSUM_PARTIAL, whose TCP checksum field holds only the pseudo-header sum).
  * The stack then accepts a TCP checksum field equal to the pseudo-header sum, as the kernel
@@ -65,8 +65,8 @@ struct tpa_netdev {
 	void *ctx;
 	uint32_t tx_offloads;
 	uint32_t rx_offloads;
-	uint16_t mtu;	 /* IP MTU, e.g. 1500 */
-	uint8_t mac[6];	 /* our Ethernet address */
+	uint16_t mtu;   /* IP MTU, e.g. 1500 */
+	uint8_t mac[6]; /* our Ethernet address */
 };
 
 /* ---- configuration ------------------------------------------------------------------- */
@@ -77,26 +77,26 @@ enum tpa_cc_algo {
 };
 
 struct tpa_tcp_params {
-	uint32_t sndbuf;	     /* default send buffer per socket, bytes */
-	uint32_t rcvbuf;	     /* default receive buffer per socket, bytes */
-	uint32_t ooo_limit;	     /* max bytes held out of order per socket */
-	uint32_t rto_min_ms;	     /* RFC 6298 lower bound (default 200) */
-	uint32_t rto_max_ms;	     /* upper bound (default 120000) */
-	uint32_t rto_initial_ms;     /* before any RTT sample (default 1000) */
-	uint32_t syn_retries;	     /* active open retransmissions before ETIMEDOUT (default 6) */
-	uint32_t synack_retries;     /* passive open (default 5) */
-	uint32_t data_retries;	     /* data retransmissions before ETIMEDOUT (default 15) */
-	uint32_t delack_ms;	     /* delayed ACK timeout (default 40; 0 = ACK every segment) */
-	uint32_t time_wait_ms;	     /* TIME_WAIT duration (default 60000) */
-	uint32_t fin_wait2_ms;	     /* orphaned FIN_WAIT_2 timeout (default 60000) */
-	uint32_t keepalive_idle_s;   /* defaults for SO_KEEPALIVE sockets (7200) */
-	uint32_t keepalive_intvl_s;  /* (75) */
-	uint32_t keepalive_cnt;	     /* (9) */
-	uint32_t initial_cwnd_segs;  /* RFC 6928 (default 10) */
-	enum tpa_cc_algo cc;	     /* default congestion control */
-	uint8_t timestamps;	     /* offer RFC 7323 timestamps (default 1) */
-	uint8_t window_scaling;	     /* offer window scale (default 1) */
-	uint8_t sack;		     /* offer SACK (default 1) */
+	uint32_t sndbuf;            /* default send buffer per socket, bytes */
+	uint32_t rcvbuf;            /* default receive buffer per socket, bytes */
+	uint32_t ooo_limit;         /* max bytes held out of order per socket */
+	uint32_t rto_min_ms;        /* RFC 6298 lower bound (default 200) */
+	uint32_t rto_max_ms;        /* upper bound (default 120000) */
+	uint32_t rto_initial_ms;    /* before any RTT sample (default 1000) */
+	uint32_t syn_retries;       /* active open retransmissions before ETIMEDOUT (default 6) */
+	uint32_t synack_retries;    /* passive open (default 5) */
+	uint32_t data_retries;      /* data retransmissions before ETIMEDOUT (default 15) */
+	uint32_t delack_ms;         /* delayed ACK timeout (default 40; 0 = ACK every segment) */
+	uint32_t time_wait_ms;      /* TIME_WAIT duration (default 60000) */
+	uint32_t fin_wait2_ms;      /* orphaned FIN_WAIT_2 timeout (default 60000) */
+	uint32_t keepalive_idle_s;  /* defaults for SO_KEEPALIVE sockets (7200) */
+	uint32_t keepalive_intvl_s; /* (75) */
+	uint32_t keepalive_cnt;     /* (9) */
+	uint32_t initial_cwnd_segs; /* RFC 6928 (default 10) */
+	enum tpa_cc_algo cc;        /* default congestion control */
+	uint8_t timestamps;         /* offer RFC 7323 timestamps (default 1) */
+	uint8_t window_scaling;     /* offer window scale (default 1) */
+	uint8_t sack;               /* offer SACK (default 1) */
 };
 
 struct tpa_stack_hooks {
@@ -114,19 +114,31 @@ struct tpa_stack_hooks {
 	void *ctx;
 };
 
+/* Where the stack's memory comes from (the instance, the socket table, socket buffers): every
+ * allocation of an instance goes through it, so an owner can place the whole state in memory
+ * shared with other processes (the engine shares it with fork children). alloc returns memory
+ * aligned for any type, or NULL; free(NULL) must be a no-op. Both are called only from stack
+ * calls, under the owner's serialisation. alloc == NULL: malloc/free. */
+struct tpa_allocator {
+	void *(*alloc)(void *ctx, size_t size);
+	void (*free)(void *ctx, void *p);
+	void *ctx;
+};
+
 struct tpa_stack_config {
 	struct tpa_netdev dev;
 	struct tpa_clock clock;
-	struct rte_mempool *pool;    /* mbufs for transmitted packets */
-	uint32_t ipv4_addr;	     /* network byte order */
+	struct rte_mempool *pool; /* mbufs for transmitted packets */
+	uint32_t ipv4_addr;       /* network byte order */
 	uint8_t ipv4_prefix_len;
-	uint32_t ipv4_gateway;	     /* network byte order; 0 = none */
-	uint32_t max_sockets;	     /* socket table size (default 65536) */
-	uint32_t arp_timeout_ms;     /* neighbour entry lifetime (default 60000) */
-	uint8_t isn_key[16];	     /* RFC 6528 secret; all zero = random */
+	uint32_t ipv4_gateway;   /* network byte order; 0 = none */
+	uint32_t max_sockets;    /* socket table size (default 65536) */
+	uint32_t arp_timeout_ms; /* neighbour entry lifetime (default 60000) */
+	uint8_t isn_key[16];     /* RFC 6528 secret; all zero = random */
 	struct tpa_tcp_params tcp;
 	struct tpa_stack_hooks hooks;
-	const char *name;	     /* for logs and counters */
+	struct tpa_allocator mem; /* default (alloc NULL): malloc/free */
+	const char *name;         /* for logs and counters */
 };
 
 /* Fill every field with its default (zero device, zero addresses). */
@@ -156,59 +168,59 @@ void tpa_stack_neigh_update(struct tpa_stack *s, uint32_t ip_be, const uint8_t m
 
 /* Counters ------------------------------------------------------------------------------ */
 /* X-macro list so names and fields never drift apart. */
-#define TPA_STACK_COUNTERS(X)                                                                   \
-	X(eth_rx)                                                                               \
-	X(eth_tx)                                                                               \
-	X(eth_drop_short)                                                                       \
-	X(eth_drop_not_ours)                                                                    \
-	X(eth_drop_ethertype)                                                                   \
-	X(eth_tx_drop_full)                                                                     \
-	X(arp_rx)                                                                               \
-	X(arp_tx)                                                                               \
-	X(arp_drop_malformed)                                                                   \
-	X(arp_queue_drop)                                                                       \
-	X(ip_rx)                                                                                \
-	X(ip_tx)                                                                                \
-	X(ip_drop_short)                                                                        \
-	X(ip_drop_version)                                                                      \
-	X(ip_drop_ihl)                                                                          \
-	X(ip_drop_len)                                                                          \
-	X(ip_drop_cksum)                                                                        \
-	X(ip_drop_fragment)                                                                     \
-	X(ip_drop_not_ours)                                                                     \
-	X(ip_drop_proto)                                                                        \
-	X(ip_drop_no_route)                                                                     \
-	X(tcp_rx)                                                                               \
-	X(tcp_tx)                                                                               \
-	X(tcp_drop_short)                                                                       \
-	X(tcp_drop_cksum)                                                                       \
-	X(tcp_rx_csum_partial)                                                                  \
-	X(tcp_drop_bad_offset)                                                                  \
-	X(tcp_drop_bad_option)                                                                  \
-	X(tcp_drop_bad_flags)                                                                   \
-	X(tcp_drop_no_socket)                                                                   \
-	X(tcp_drop_out_of_window)                                                               \
-	X(tcp_drop_paws)                                                                        \
-	X(tcp_drop_ooo_limit)                                                                   \
-	X(tcp_drop_nomem)                                                                       \
-	X(tcp_rst_tx)                                                                           \
-	X(tcp_rst_rx)                                                                           \
-	X(tcp_challenge_ack)                                                                    \
-	X(tcp_retransmit)                                                                       \
-	X(tcp_fast_retransmit)                                                                  \
-	X(tcp_rto_timeout)                                                                      \
-	X(tcp_dup_ack_rx)                                                                       \
-	X(tcp_dup_segment_rx)                                                                   \
-	X(tcp_ooo_rx)                                                                           \
-	X(tcp_zero_window_probe)                                                                \
-	X(tcp_keepalive_probe)                                                                  \
-	X(tcp_syn_queue_overflow)                                                               \
-	X(tcp_accept_queue_overflow)                                                            \
-	X(tcp_conn_established)                                                                 \
-	X(tcp_conn_reset)                                                                       \
-	X(tcp_conn_timeout)                                                                     \
-	X(tcp_bytes_tx)                                                                         \
-	X(tcp_bytes_rx)                                                                         \
+#define TPA_STACK_COUNTERS(X)                                                                      \
+	X(eth_rx)                                                                                  \
+	X(eth_tx)                                                                                  \
+	X(eth_drop_short)                                                                          \
+	X(eth_drop_not_ours)                                                                       \
+	X(eth_drop_ethertype)                                                                      \
+	X(eth_tx_drop_full)                                                                        \
+	X(arp_rx)                                                                                  \
+	X(arp_tx)                                                                                  \
+	X(arp_drop_malformed)                                                                      \
+	X(arp_queue_drop)                                                                          \
+	X(ip_rx)                                                                                   \
+	X(ip_tx)                                                                                   \
+	X(ip_drop_short)                                                                           \
+	X(ip_drop_version)                                                                         \
+	X(ip_drop_ihl)                                                                             \
+	X(ip_drop_len)                                                                             \
+	X(ip_drop_cksum)                                                                           \
+	X(ip_drop_fragment)                                                                        \
+	X(ip_drop_not_ours)                                                                        \
+	X(ip_drop_proto)                                                                           \
+	X(ip_drop_no_route)                                                                        \
+	X(tcp_rx)                                                                                  \
+	X(tcp_tx)                                                                                  \
+	X(tcp_drop_short)                                                                          \
+	X(tcp_drop_cksum)                                                                          \
+	X(tcp_rx_csum_partial)                                                                     \
+	X(tcp_drop_bad_offset)                                                                     \
+	X(tcp_drop_bad_option)                                                                     \
+	X(tcp_drop_bad_flags)                                                                      \
+	X(tcp_drop_no_socket)                                                                      \
+	X(tcp_drop_out_of_window)                                                                  \
+	X(tcp_drop_paws)                                                                           \
+	X(tcp_drop_ooo_limit)                                                                      \
+	X(tcp_drop_nomem)                                                                          \
+	X(tcp_rst_tx)                                                                              \
+	X(tcp_rst_rx)                                                                              \
+	X(tcp_challenge_ack)                                                                       \
+	X(tcp_retransmit)                                                                          \
+	X(tcp_fast_retransmit)                                                                     \
+	X(tcp_rto_timeout)                                                                         \
+	X(tcp_dup_ack_rx)                                                                          \
+	X(tcp_dup_segment_rx)                                                                      \
+	X(tcp_ooo_rx)                                                                              \
+	X(tcp_zero_window_probe)                                                                   \
+	X(tcp_keepalive_probe)                                                                     \
+	X(tcp_syn_queue_overflow)                                                                  \
+	X(tcp_accept_queue_overflow)                                                               \
+	X(tcp_conn_established)                                                                    \
+	X(tcp_conn_reset)                                                                          \
+	X(tcp_conn_timeout)                                                                        \
+	X(tcp_bytes_tx)                                                                            \
+	X(tcp_bytes_rx)                                                                            \
 	X(mbuf_alloc_fail)
 
 struct tpa_stack_stats {
@@ -220,7 +232,7 @@ struct tpa_stack_stats {
 const struct tpa_stack_stats *tpa_stack_stats(const struct tpa_stack *s);
 /* Calls fn for every counter (name, value). */
 void tpa_stack_stats_foreach(const struct tpa_stack *s,
-			     void (*fn)(void *arg, const char *name, uint64_t value), void *arg);
+                             void (*fn)(void *arg, const char *name, uint64_t value), void *arg);
 /* Sockets currently allocated (including orphans in FIN_WAIT/TIME_WAIT). */
 uint32_t tpa_stack_socket_count(const struct tpa_stack *s);
 /* mbufs the stack currently holds (queues, reassembly, pending output). */
@@ -229,10 +241,10 @@ uint32_t tpa_stack_mbufs_held(const struct tpa_stack *s);
 /* ---- sockets ------------------------------------------------------------------------- */
 
 /* Readiness bits: equal to EPOLLIN, EPOLLOUT, EPOLLERR, EPOLLHUP, EPOLLRDHUP. */
-#define TPA_EV_IN 0x001u
-#define TPA_EV_OUT 0x004u
-#define TPA_EV_ERR 0x008u
-#define TPA_EV_HUP 0x010u
+#define TPA_EV_IN    0x001u
+#define TPA_EV_OUT   0x004u
+#define TPA_EV_ERR   0x008u
+#define TPA_EV_HUP   0x010u
 #define TPA_EV_RDHUP 0x2000u
 
 /* TCP states as in RFC 9293 (values equal Linux's TCP_ESTABLISHED..TCP_CLOSING). */
@@ -252,25 +264,25 @@ enum tpa_tcp_state {
 
 /* Socket options (level-free: the stack has one option space). */
 enum tpa_sockopt {
-	TPA_SO_NODELAY,	      /* int: disable Nagle */
-	TPA_SO_CORK,	      /* int: hold partial segments */
-	TPA_SO_KEEPALIVE,     /* int */
-	TPA_SO_KEEPIDLE,      /* int, seconds */
-	TPA_SO_KEEPINTVL,     /* int, seconds */
-	TPA_SO_KEEPCNT,	      /* int */
-	TPA_SO_SNDBUF,	      /* int, bytes */
-	TPA_SO_RCVBUF,	      /* int, bytes */
-	TPA_SO_LINGER,	      /* struct linger */
-	TPA_SO_REUSEADDR,     /* int */
-	TPA_SO_ERROR,	      /* int, get only; returns and clears the pending error */
-	TPA_SO_MAXSEG,	      /* int */
-	TPA_SO_CONGESTION,    /* int: enum tpa_cc_algo */
-	TPA_SO_USER_TIMEOUT,  /* int, ms; 0 = use retries */
-	TPA_SO_NREAD,	      /* int, get only: bytes readable (FIONREAD) */
-	TPA_SO_NWRITE,	      /* int, get only: bytes not yet acknowledged (SIOCOUTQ) */
-	TPA_SO_STATE,	      /* int, get only: enum tpa_tcp_state */
-	TPA_SO_ACCEPTCONN,    /* int, get only */
-	TPA_SO_INFO,	      /* struct tpa_tcp_info, get only */
+	TPA_SO_NODELAY,      /* int: disable Nagle */
+	TPA_SO_CORK,         /* int: hold partial segments */
+	TPA_SO_KEEPALIVE,    /* int */
+	TPA_SO_KEEPIDLE,     /* int, seconds */
+	TPA_SO_KEEPINTVL,    /* int, seconds */
+	TPA_SO_KEEPCNT,      /* int */
+	TPA_SO_SNDBUF,       /* int, bytes */
+	TPA_SO_RCVBUF,       /* int, bytes */
+	TPA_SO_LINGER,       /* struct linger */
+	TPA_SO_REUSEADDR,    /* int */
+	TPA_SO_ERROR,        /* int, get only; returns and clears the pending error */
+	TPA_SO_MAXSEG,       /* int */
+	TPA_SO_CONGESTION,   /* int: enum tpa_cc_algo */
+	TPA_SO_USER_TIMEOUT, /* int, ms; 0 = use retries */
+	TPA_SO_NREAD,        /* int, get only: bytes readable (FIONREAD) */
+	TPA_SO_NWRITE,       /* int, get only: bytes not yet acknowledged (SIOCOUTQ) */
+	TPA_SO_STATE,        /* int, get only: enum tpa_tcp_state */
+	TPA_SO_ACCEPTCONN,   /* int, get only */
+	TPA_SO_INFO,         /* struct tpa_tcp_info, get only */
 };
 
 struct tpa_tcp_info {
@@ -304,9 +316,8 @@ int tpa_shutdown(struct tpa_stack *s, int sock, int how); /* SHUT_RD, SHUT_WR, S
  * connection may live on internally (FIN_WAIT, TIME_WAIT); the id is not reused until then. */
 int tpa_close(struct tpa_stack *s, int sock);
 int tpa_setsockopt(struct tpa_stack *s, int sock, enum tpa_sockopt opt, const void *val,
-		   socklen_t len);
-int tpa_getsockopt(struct tpa_stack *s, int sock, enum tpa_sockopt opt, void *val,
-		   socklen_t *len);
+                   socklen_t len);
+int tpa_getsockopt(struct tpa_stack *s, int sock, enum tpa_sockopt opt, void *val, socklen_t *len);
 int tpa_getsockname(struct tpa_stack *s, int sock, struct sockaddr *addr, socklen_t *len);
 int tpa_getpeername(struct tpa_stack *s, int sock, struct sockaddr *addr, socklen_t *len);
 /* Current TPA_EV_* readiness. */
