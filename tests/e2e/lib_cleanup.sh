@@ -6,9 +6,10 @@
 #                      launcher execs. CMD must be an external command: setsid cannot run a
 #                      shell function, which is the point (a function in the background is a
 #                      subshell whose pid reaches nothing it starts).
-#   tpa_stop_all       stop every session started by tpa_bg: SIGTERM first (a program under the
-#                      shim then exits cleanly: steering detached, lock file removed, counters
-#                      printed), SIGKILL what is left after 5 s
+#   tpa_stop_all       stop every session started by tpa_bg, then every process still below the
+#                      script (e.g. started by a function run in the background): SIGTERM first
+#                      (a program under the shim then exits cleanly: steering detached, lock
+#                      file removed, counters printed), SIGKILL what is left after 5 s
 #   tpa_deadline       when run by ctest (TPA_TEST_TIMEOUT), stop the script with SIGTERM 30 s
 #                      before ctest's timeout: ctest kills with SIGKILL, which no trap sees, so
 #                      its cleanup would never run
@@ -34,6 +35,47 @@ tpa_bg() {
 
 # Processes of session $1 that are not zombies (a dead child we have not reaped yet).
 tpa_session_alive() { ps -s "$1" -o stat= 2>/dev/null | grep -qv '^Z'; }
+
+# Process $1 exists and is not a zombie.
+tpa_alive() {
+	local s
+	read -r s 2>/dev/null <"/proc/$1/stat" || return 1
+	s=${s##*) }
+	[ "${s%% *}" != Z ]
+}
+
+# Every process below this script, parents first.
+tpa_descendants() {
+	ps -eo pid=,ppid= | awk -v root="$$" '
+		{ kids[$2] = kids[$2] " " $1 }
+		END {
+			n = split(kids[root], q, " ")
+			for (i = 1; i <= n; i++) {
+				print q[i]
+				m = split(kids[q[i]], c, " ")
+				for (j = 1; j <= m; j++) q[++n] = c[j]
+			}
+		}'
+}
+
+tpa_stop_descendants() {
+	local pids p alive
+	pids=$(tpa_descendants)
+	[ -n "$pids" ] || return 0
+	for p in $pids; do kill -TERM "$p" 2>/dev/null; done
+	for _ in $(seq 50); do
+		alive=
+		for p in $pids; do tpa_alive "$p" && alive="$alive $p"; done
+		[ -z "$alive" ] && break
+		sleep 0.1
+	done
+	if [ -n "$alive" ]; then
+		echo "cleanup: still running 5 s after SIGTERM, SIGKILL:$alive" >&2
+		for p in $alive; do kill -KILL "$p" 2>/dev/null; done
+	fi
+	wait 2>/dev/null
+	return 0
+}
 
 tpa_stop_sessions() {
 	local sid alive
@@ -62,11 +104,7 @@ tpa_stop_all() {
 	fi
 	tpa_stop_sessions "${TPA_BG_SIDS[@]}"
 	TPA_BG_SIDS=()
-	# Background jobs started without tpa_bg: at least the job itself.
-	local pid
-	for pid in $(jobs -p); do kill -TERM "$pid" 2>/dev/null; done
-	for pid in $(jobs -p); do wait "$pid" 2>/dev/null; done
-	return 0
+	tpa_stop_descendants
 }
 
 tpa_deadline() {
