@@ -34,6 +34,7 @@
 #include "iface.h"
 #include "mbuf_pool.h"
 #include "port.h"
+#include "shm.h"
 
 /* Check the netlink socket this often (neighbour changes are rare), busy or idle: a spinning
  * caller makes every round idle, and a recv() per spin would be most of its cost. */
@@ -50,7 +51,12 @@
 /* Packet buffers each extra queue keeps in its fill and Rx rings. */
 #define MBUFS_PER_EXTRA_QUEUE 2048u
 
+/* Virtual size of the shared heap holding the engine and its stack (touched only as used). */
+#define SHARED_HEAP_SIZE (64ull << 30)
+
 struct tpa_engine {
+	struct shm_heap *heap; /* where this struct, the port holds and the stack live */
+	pid_t creator;         /* the process that started EAL */
 	struct tpa_engine_config cfg;
 	struct tpa_engine_info info;
 	struct tpa_stack *stack;
@@ -317,6 +323,18 @@ static void neigh_to_stack(void *arg, uint32_t ip_be, const uint8_t *mac)
 		tpa_stack_neigh_update(e->stack, ip_be, mac);
 }
 
+/* The stack's state goes to the shared heap with the engine: a fork child drives the same
+ * stack (the callers' lock serialises every process). */
+static void *stack_shm_alloc(void *ctx, size_t size)
+{
+	return shm_alloc(ctx, size);
+}
+
+static void stack_shm_free(void *ctx, void *p)
+{
+	shm_free(ctx, p);
+}
+
 /* ---- create ----------------------------------------------------------------------------- */
 
 static int find_xdp_prog(const struct tpa_engine_config *cfg, char *out, size_t len, char *err,
@@ -545,8 +563,30 @@ static int start_ports(struct tpa_engine *e, int wait_domain, int use_xdp, uint3
 	return 0;
 }
 
+/* A fork child that is the last of its family to leave: what the outside world sees goes
+ * (the XDP program, held ports, the watchdog, the interface lock with our fds); DPDK's own
+ * state is left to the process exit, since EAL's threads and heap bookkeeping exist only in
+ * the creator. */
+static void engine_leave_forked(struct tpa_engine *e)
+{
+	if (e->xdp_open)
+		xdp_ctl_close(&e->xdp, 1);
+	e->xdp_open = 0;
+	watchdog_stop(e->watchdog_fd);
+	e->watchdog_fd = -1;
+	if (e->hold)
+		port_hold_release_all(e->hold);
+	if (e->iface_lock_fd >= 0)
+		close(e->iface_lock_fd);
+	e->iface_lock_fd = -1;
+}
+
 static void engine_free(struct tpa_engine *e)
 {
+	if (e->creator != getpid()) {
+		engine_leave_forked(e);
+		return;
+	}
 	if (e->stack)
 		tpa_stack_destroy(e->stack);
 	e->stack = NULL;
@@ -568,7 +608,7 @@ static void engine_free(struct tpa_engine *e)
 	e->watchdog_fd = -1;
 	if (e->hold) {
 		port_hold_release_all(e->hold);
-		free(e->hold);
+		shm_free(e->heap, e->hold);
 	}
 	nl_neigh_close(&e->nl);
 	if (e->resolve_fd >= 0)
@@ -587,7 +627,7 @@ static void engine_free(struct tpa_engine *e)
 	} else {
 		engine_state = 0;
 	}
-	free(e);
+	shm_heap_destroy(e->heap);
 }
 
 /* One more line for the user (tpa_engine_info.notice): appended after any earlier one. */
@@ -700,12 +740,18 @@ struct tpa_engine *tpa_engine_create(const struct tpa_engine_config *cfg, char *
 		errno = -rc;
 		return NULL;
 	}
-	struct tpa_engine *e = calloc(1, sizeof(*e));
+	struct shm_heap *heap = shm_heap_create(SHARED_HEAP_SIZE);
+	struct tpa_engine *e = heap ? shm_alloc(heap, sizeof(*e)) : NULL;
 	if (!e) {
-		errno = ENOMEM;
-		engine_seterr(err, errlen, ENOMEM, "out of memory");
+		int en = errno ? errno : ENOMEM;
+		shm_heap_destroy(heap);
+		errno = en;
+		engine_seterr(err, errlen, en, "shared memory for the engine: %s", strerror(en));
 		return NULL;
 	}
+	memset(e, 0, sizeof(*e));
+	e->heap = heap;
+	e->creator = getpid();
 	e->cfg = *cfg;
 	e->wait_fd = e->resolve_fd = e->watchdog_fd = e->intr_fd = e->iface_lock_fd = -1;
 	e->packet_fd = -1;
@@ -928,7 +974,7 @@ struct tpa_engine *tpa_engine_create(const struct tpa_engine_config *cfg, char *
 			        cfg->iface);
 	}
 	if (e->kernel_iface) {
-		e->hold = malloc(sizeof(*e->hold));
+		e->hold = shm_alloc(e->heap, sizeof(*e->hold));
 		if (!e->hold) {
 			rc = engine_seterr(err, errlen, ENOMEM, "out of memory");
 			goto fail;
@@ -971,6 +1017,9 @@ struct tpa_engine *tpa_engine_create(const struct tpa_engine_config *cfg, char *
 	sc.hooks.sock_event = cfg->sock_event ? hook_sock_event : NULL;
 	sc.hooks.ctx = e;
 	sc.name = in->port_name;
+	sc.mem.alloc = stack_shm_alloc;
+	sc.mem.free = stack_shm_free;
+	sc.mem.ctx = e->heap;
 	e->stack = tpa_stack_create(&sc);
 	if (!e->stack) {
 		rc = engine_seterr(err, errlen, errno ? errno : EINVAL, "stack: %s",

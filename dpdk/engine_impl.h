@@ -129,7 +129,8 @@ void xdp_ctl_close(struct xdp_ctl *x, int detach);
 
 struct port_hold {
 	uint32_t addr_be;
-	int fds[65536]; /* kernel TCP socket holding each port, -1 = none */
+	int fds[65536];    /* kernel TCP socket holding each port, -1 = none */
+	pid_t pids[65536]; /* the process whose fd that is (the table is shared across fork) */
 	uint8_t steered[65536 / 8];
 	uint8_t reserved[65536 / 8];
 	uint64_t held, hold_busy, hold_fail;

@@ -59,6 +59,7 @@ int port_hold_reserve(struct port_hold *h, uint16_t *port)
 	if (h->fds[got] >= 0) /* cannot happen: the kernel just gave it to us */
 		close(h->fds[got]);
 	h->fds[got] = fd;
+	h->pids[got] = getpid();
 	BIT_SET(h->reserved, got);
 	h->held++;
 	*port = got;
@@ -82,6 +83,7 @@ int port_hold_take(struct port_hold *h, uint16_t port)
 		return fd;
 	}
 	h->fds[port] = fd;
+	h->pids[port] = getpid();
 	h->held++;
 	return 0;
 }
@@ -89,7 +91,10 @@ int port_hold_take(struct port_hold *h, uint16_t port)
 void port_hold_drop(struct port_hold *h, uint16_t port)
 {
 	if (h->fds[port] >= 0) {
-		close(h->fds[port]);
+		/* The table is shared by a fork family; the fd exists only in the process that
+		 * bound it (there the number is ours, elsewhere it may be anything). */
+		if (h->pids[port] == getpid())
+			close(h->fds[port]);
 		h->fds[port] = -1;
 		h->held--;
 	}

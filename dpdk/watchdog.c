@@ -6,13 +6,14 @@
  * longer exists, i.e. those ports would be black holes for the kernel.
  *
  * It is double-forked (its parent exits at once and is reaped here), so it is never a child of
- * the program: the program's waitpid()/SIGCHLD handling never sees it. It watches the program
- * through a pidfd (so forks of the program holding inherited fds do not keep it waiting) and
- * takes commands over a socket pair: "A <ifindex> <prog_id>" (XDP) or "T <ifindex> <prog_id>"
- * (tc filter, af_packet) arms it, "D" disarms it and it
- * exits. The socket closing without "D" means the program (and every fork sharing it) died. It is
- * forked before EAL starts so it maps no DPDK memory and inherits no threads, and closes every fd
- * but its own.
+ * the program: the program's waitpid()/SIGCHLD handling never sees it. It watches the command
+ * socket pair, whose program end every fork child inherits: the children share the engine and
+ * may serve its connections after the program itself exited (a fork-per-connection server), so
+ * the interface is given back only when the last process of the family is gone. Commands: "A
+ * <ifindex> <prog_id>" (XDP) or "T <ifindex> <prog_id>" (tc filter, af_packet) arms it, "D" disarms
+ * it and it exits. The socket closing without "D" means the program (and every fork sharing it)
+ * died. It is forked before EAL starts so it maps no DPDK memory and inherits no threads, and
+ * closes every fd but its own.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,16 +29,6 @@
 #include <unistd.h>
 
 #include "engine_impl.h"
-
-static int pidfd_open_compat(pid_t pid)
-{
-#ifdef SYS_pidfd_open
-	return (int)syscall(SYS_pidfd_open, pid, 0);
-#else
-	errno = ENOSYS;
-	return -1;
-#endif
-}
 
 static void close_other_fds(int keep1, int keep2)
 {
@@ -56,11 +47,10 @@ static void close_other_fds(int keep1, int keep2)
 			close(fd);
 }
 
-static void watchdog_main(int cmd_fd, pid_t watched) __attribute__((noreturn));
-static void watchdog_main(int cmd_fd, pid_t watched)
+static void watchdog_main(int cmd_fd) __attribute__((noreturn));
+static void watchdog_main(int cmd_fd)
 {
-	int pidfd = pidfd_open_compat(watched);
-	close_other_fds(cmd_fd, pidfd);
+	close_other_fds(cmd_fd, -1);
 	prctl(PR_SET_NAME, "tpa-watchdog", 0, 0, 0);
 	/* Terminal signals aimed at the program's process group must not end us first. */
 	signal(SIGINT, SIG_IGN);
@@ -76,19 +66,15 @@ static void watchdog_main(int cmd_fd, pid_t watched)
 	char buf[128];
 	size_t have = 0;
 	for (;;) {
-		struct pollfd p[2] = {{.fd = cmd_fd, .events = POLLIN},
-		                      {.fd = pidfd, .events = POLLIN}};
-		int n = poll(p, pidfd >= 0 ? 2 : 1, pidfd >= 0 ? -1 : 500);
+		struct pollfd p[1] = {{.fd = cmd_fd, .events = POLLIN}};
+		int n = poll(p, 1, -1);
 		if (n < 0 && errno != EINTR)
-			break;
-		if (pidfd >= 0 && (p[1].revents & (POLLIN | POLLHUP)))
-			break; /* the program is gone */
-		if (pidfd < 0 && kill(watched, 0) < 0 && errno == ESRCH)
 			break;
 		if (p[0].revents & (POLLIN | POLLHUP)) {
 			ssize_t r = read(cmd_fd, buf + have, sizeof(buf) - 1 - have);
 			if (r <= 0)
-				break; /* every copy of our end is closed without "D": it died */
+				break; /* every copy of the program's end closed without "D": all
+				          died */
 			have += (size_t)r;
 			buf[have] = '\0';
 			char *nl;
@@ -128,7 +114,6 @@ int watchdog_start(char *err, size_t errlen)
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p) < 0)
 		return engine_seterr(err, errlen, errno, "watchdog: socketpair: %s",
 		                     strerror(errno));
-	pid_t watched = getpid();
 	pid_t mid = fork();
 	if (mid < 0) {
 		int e = errno;
@@ -140,7 +125,7 @@ int watchdog_start(char *err, size_t errlen)
 		/* Intermediate child: fork the watchdog and exit, so init adopts it. */
 		pid_t wd = fork();
 		if (wd == 0)
-			watchdog_main(p[0], watched);
+			watchdog_main(p[0]);
 		_exit(wd < 0 ? 1 : 0);
 	}
 	close(p[0]);

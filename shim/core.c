@@ -5,7 +5,8 @@
  * The constructor only reads configuration (a malformed setting stops the program here, before
  * main) and resolves libc; the engine starts later, at the first accelerated socket.
  * fork: the prepare handler takes the lock so the child never inherits a half-done stack
- * operation; the child marks every accelerated socket inherited (see shim.h).
+ * operation and reserves the child's place in the family (family.h); the child keeps using
+ * every inherited accelerated socket on the shared stack (see shim.h).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -16,13 +17,14 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "family.h"
 #include "shim.h"
 #include "tpa/stack.h"
 
 struct shim_state shim = {.wait_fd = -1};
 
-/* Recursive: a purge path (close of an fd number the engine reuses) may run while we hold it. */
-static pthread_mutex_t shim_mutex = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+/* The lock is the family's (family.c): recursive, since a purge path (close of an fd number
+ * the engine reuses) may run while we hold it; process-shared and robust. */
 /* Every live shim_sock, for fork. */
 static struct shim_sock_node {
 	struct shim_sock_node *next, *prev;
@@ -33,29 +35,39 @@ struct shim_sock_with_node {
 	struct shim_sock_node node;
 };
 
-void shim_engine_validate_config(void);
+uint32_t shim_engine_validate_config(void);
+void shim_engine_fork_child(void);
+void shim_family_check(void);
+int shim_family_others_alive(void);
+/* This process's socket for each stack socket id (the stack is shared by the family, and each
+ * process has its own struct shim_sock at its own address). */
+static struct shim_sock **by_id;
+static uint32_t by_id_n;
 void shim_epoll_fd_gone(int fd);
 
 /* Nesting depth of the owner; only the owning thread touches it. */
 static int lock_depth;
 
-/* Threads blocked in shim_lock: a spinning waiter that drops and retakes the lock between
- * rounds (no syscall in between) lets them in (shim_lock_wanted). */
-static int lock_waiters;
+/* Threads (of any process of the family) blocked in shim_lock: a spinning waiter that drops
+ * and retakes the lock between rounds (no syscall in between) lets them in (shim_lock_wanted).
+ */
+static void family_events_catch_up(void);
 
 void shim_lock(void)
 {
-	if (pthread_mutex_trylock(&shim_mutex) != 0) {
-		__atomic_add_fetch(&lock_waiters, 1, __ATOMIC_RELAXED);
-		pthread_mutex_lock(&shim_mutex);
-		__atomic_sub_fetch(&lock_waiters, 1, __ATOMIC_RELAXED);
+	if (!shim_family_trylock()) {
+		uint32_t *w = shim_family_lock_waiters();
+		__atomic_add_fetch(w, 1, __ATOMIC_RELAXED);
+		shim_family_lock();
+		__atomic_sub_fetch(w, 1, __ATOMIC_RELAXED);
 	}
-	lock_depth++;
+	if (lock_depth++ == 0)
+		family_events_catch_up();
 }
 
 bool shim_lock_wanted(void)
 {
-	return __atomic_load_n(&lock_waiters, __ATOMIC_RELAXED) > 0;
+	return __atomic_load_n(shim_family_lock_waiters(), __ATOMIC_RELAXED) > 0;
 }
 
 /* Take the lock only if nobody holds it, this thread included: for work that may be skipped
@@ -63,20 +75,57 @@ bool shim_lock_wanted(void)
  * handler that interrupted one, nor wait for threads that are not the program's. */
 bool shim_trylock(void)
 {
-	if (pthread_mutex_trylock(&shim_mutex) != 0)
+	if (!shim_family_trylock())
 		return false;
 	if (lock_depth > 0) {
-		pthread_mutex_unlock(&shim_mutex);
+		shim_family_unlock();
 		return false;
 	}
 	lock_depth++;
+	family_events_catch_up();
 	return true;
 }
 
 void shim_unlock(void)
 {
 	lock_depth--;
-	pthread_mutex_unlock(&shim_mutex);
+	shim_family_unlock();
+}
+
+/* Another process of the family ran the stack: its socket events went to its own sockets.
+ * Ours may have changed too: look at their state (edges and ready lists follow from it). */
+static void family_events_catch_up(void)
+{
+	if (!shim.stack || !shim_family_events_from_others())
+		return;
+	for (struct shim_sock_node *nd = all_socks.next; nd != &all_socks; nd = nd->next) {
+		struct shim_sock_with_node *w =
+		        (struct shim_sock_with_node *)((char *)nd -
+		                                       offsetof(struct shim_sock_with_node, node));
+		if (!w->sock.inherited)
+			shim_sock_event(NULL, w->sock.sock,
+			                tpa_sock_events(shim.stack, w->sock.sock));
+	}
+}
+
+/* A stack socket no process holds any more (its last holder died). */
+static void close_orphan(int sock)
+{
+	if (!shim.stack)
+		return;
+	tpa_close(shim.stack, sock);
+	shim_sleepers_kick();
+}
+
+void shim_family_check(void)
+{
+	if (shim.stack)
+		shim_family_reap(close_orphan);
+}
+
+int shim_family_others_alive(void)
+{
+	return shim_family_others(close_orphan);
 }
 
 long shim_ret(long r)
@@ -101,15 +150,16 @@ struct shim_sock *shim_sock_new(int sock, enum shim_kind kind, int kfd)
 	w->node.prev = &all_socks;
 	all_socks.next->prev = &w->node;
 	all_socks.next = &w->node;
-	if (shim.stack)
-		tpa_sock_set_user(shim.stack, sock, &w->sock);
+	if (by_id && sock >= 0 && (uint32_t)sock < by_id_n)
+		by_id[sock] = &w->sock;
+	shim_family_hold(sock);
 	return &w->sock;
 }
 
 int shim_close_all_at_exit(void)
 {
 	int n = 0;
-	if (!shim.stack || shim.forked_child)
+	if (!shim.stack)
 		return 0;
 	for (struct shim_sock_node *nd = all_socks.next; nd != &all_socks; nd = nd->next) {
 		struct shim_sock_with_node *w =
@@ -117,10 +167,14 @@ int shim_close_all_at_exit(void)
 		                                       offsetof(struct shim_sock_with_node, node));
 		if (w->sock.inherited)
 			continue;
-		tpa_sock_set_user(shim.stack, w->sock.sock, NULL);
-		tpa_close(shim.stack, w->sock.sock);
+		if (by_id && (uint32_t)w->sock.sock < by_id_n)
+			by_id[w->sock.sock] = NULL;
+		/* Another process of the family may still hold it (a fork child serving it). */
+		if (shim_family_release(w->sock.sock)) {
+			tpa_close(shim.stack, w->sock.sock);
+			n++;
+		}
 		w->sock.inherited = true; /* the fd may still be used by a late destructor: EBADF */
-		n++;
 	}
 	return n;
 }
@@ -131,10 +185,14 @@ void shim_sock_unref(struct shim_sock *s)
 		return;
 	shim_epoll_forget(s);
 	if (!s->inherited && shim.stack) {
-		tpa_sock_set_user(shim.stack, s->sock, NULL);
-		tpa_close(shim.stack, s->sock);
-		tpa_stack_flush(shim.stack);
-		shim_sleepers_kick();
+		if (by_id && (uint32_t)s->sock < by_id_n)
+			by_id[s->sock] = NULL;
+		/* The connection lives on while a process of the family still has an fd for it. */
+		if (shim_family_release(s->sock)) {
+			tpa_close(shim.stack, s->sock);
+			tpa_stack_flush(shim.stack);
+			shim_sleepers_kick();
+		}
 	}
 	struct shim_sock_with_node *w = (struct shim_sock_with_node *)s;
 	w->node.prev->next = w->node.next;
@@ -163,8 +221,12 @@ void shim_raise_sigpipe(void)
 
 void shim_sock_event(void *ctx, int sock, uint32_t events)
 {
-	struct shim_sock *s = shim.stack ? tpa_sock_get_user(shim.stack, sock) : NULL;
-	if (!s)
+	(void)ctx;
+	if (ctx)
+		shim_family_event_raised(); /* from the stack (not a catch-up): others may care */
+	struct shim_sock *s =
+	        shim.stack && by_id && sock >= 0 && (uint32_t)sock < by_id_n ? by_id[sock] : NULL;
+	if (!s || s->inherited)
 		return;
 	uint32_t edges = events & ~s->events;
 	struct tpa_sock_state st;
@@ -186,21 +248,54 @@ void shim_sock_event(void *ctx, int sock, uint32_t events)
 	shim_epoll_notify(s, edges);
 }
 
+static int fork_depth; /* lock depth of the forking code before our prepare handler */
+
+static bool fork_helper; /* a helper process of ours forks: none of this applies */
+
 static void atfork_prepare(void)
 {
+	fork_helper = !shim.enabled;
+	if (fork_helper)
+		return;
+	fork_depth = lock_depth;
 	shim_lock();
+	/* A fork from inside the shim (the engine's watchdog) makes a helper, not a member. */
+	if (fork_depth == 0 && shim.engine)
+		shim_family_fork_prepare();
 }
 
 static void atfork_parent(void)
 {
+	if (fork_helper)
+		return;
+	shim_family_fork_parent();
 	shim_unlock();
 }
 
 static void atfork_child(void)
 {
-	shim_sleepers_reset();
-	if (shim.engine) {
-		shim.forked_child = true;
+	/* The lock is the family's: it stays held by the parent's thread, which releases it in
+	 * its own handler; this process has never taken it. */
+	if (fork_helper)
+		return;
+	lock_depth = 0;
+	if (fork_depth > 0) {
+		/* A helper forked from inside the shim (it only forks again or execs): it must
+		 * never wait for the lock its parent holds. */
+		shim.enabled = false;
+		return;
+	}
+	if (!shim.engine)
+		return;
+	shim.forked_child = true;
+	shim_engine_fork_child();
+	if (!shim_family_fork_child()) {
+		/* No room in the family table: this child cannot share the stack. Its inherited
+		 * sockets only close (the parent keeps them), and it says so once. */
+		static const char msg[] =
+		        "tpa: a fork child cannot share the stack (more than "
+		        "256 processes): its inherited accelerated sockets fail\n";
+		(void)!syscall(SYS_write, 2, msg, sizeof(msg) - 1);
 		for (struct shim_sock_node *n = all_socks.next; n != &all_socks; n = n->next) {
 			struct shim_sock_with_node *w =
 			        (struct shim_sock_with_node *)((char *)n -
@@ -209,17 +304,6 @@ static void atfork_child(void)
 			w->sock.inherited = true;
 		}
 	}
-	/* The forking thread holds the mutex (the prepare handler's hold plus whatever the
-	 * code that forked held, e.g. the engine's watchdog fork during engine start). The
-	 * child's thread has a new tid, so the recursive mutex would not recognise it as owner:
-	 * start a fresh one and re-take the holds the interrupted code will release. */
-	int depth = lock_depth - 1;
-	pthread_mutex_t fresh = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
-	memcpy(&shim_mutex, &fresh, sizeof(fresh));
-	lock_depth = 0;
-	lock_waiters = 0;
-	while (depth-- > 0)
-		shim_lock();
 }
 
 static void shim_die(const char *msg)
@@ -239,9 +323,15 @@ __attribute__((constructor)) static void shim_init(void)
 	if (!shim_config_enabled(&shim.cfg))
 		return;
 	/* Engine settings are checked now too, so a typo stops the program before main(). */
-	shim_engine_validate_config();
+	uint32_t max_socks = shim_engine_validate_config();
 	if (shim_fdt_init() < 0)
 		shim_die("tpa: cannot reserve memory for the fd table");
+	if (shim_family_init(max_socks) < 0)
+		shim_die("tpa: cannot map the memory shared with fork children");
+	by_id_n = max_socks ? max_socks : 65536;
+	by_id = calloc(by_id_n, sizeof(*by_id));
+	if (!by_id)
+		shim_die("tpa: cannot reserve memory for the socket table");
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 	shim.enabled = true;
 }

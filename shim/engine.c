@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "family.h"
 #include "shim.h"
 #include "tpa/dpdk.h"
 #include "tpa/stack.h"
@@ -93,12 +94,19 @@ static void apply_engine_settings(struct tpa_engine_config *ec)
 		shim_fatal(err);
 }
 
-void shim_engine_validate_config(void);
-void shim_engine_validate_config(void)
+/* Checks the settings now; returns the socket table size the stack will have. */
+uint32_t shim_engine_validate_config(void);
+uint32_t shim_engine_validate_config(void)
 {
 	struct tpa_engine_config ec;
 	apply_engine_settings(&ec);
+	return ec.max_sockets;
 }
+
+void shim_family_check(void);
+int shim_family_others_alive(void);
+/* How often the progress thread looks for dead processes of the family. */
+#define FAMILY_CHECK_NS 100000000ull
 
 /*
  * The stack runs in the program's threads, but a program may sit in a kernel call that knows
@@ -113,6 +121,7 @@ void shim_engine_validate_config(void)
 static void *progress_main(void *arg)
 {
 	(void)arg;
+	uint64_t family_checked = 0;
 	for (;;) {
 		uint64_t now = tpa_engine_now_ns();
 		uint64_t last = __atomic_load_n(&last_poll_ns, __ATOMIC_RELAXED);
@@ -131,8 +140,18 @@ static void *progress_main(void *arg)
 			continue;
 		}
 		now = tpa_engine_now_ns();
+		if (!shim.engine) {
+			shim_unlock(); /* this process left the family's engine (exit) */
+			return NULL;
+		}
 		if (now - __atomic_load_n(&last_poll_ns, __ATOMIC_RELAXED) >= PROGRESS_GRACE_NS)
 			shim_engine_poll();
+		if (now - family_checked >= FAMILY_CHECK_NS) {
+			/* A process of the family that died holding connections alone: close
+			 * them, as the kernel closes a dead process's sockets. */
+			family_checked = now;
+			shim_family_check();
+		}
 		uint64_t next = tpa_engine_next_timer_ns(shim.engine);
 		/* Going to sleep for longer than a grace period: a send from now on must wake us.
 		 * Sequentially consistent with shim_tx_defer: either it sees watching == false and
@@ -141,6 +160,8 @@ static void *progress_main(void *arg)
 		bool pending = __atomic_load_n(&tx_pending, __ATOMIC_SEQ_CST);
 		shim_unlock();
 		now = tpa_engine_now_ns();
+		if (!shim.engine)
+			return NULL;
 		int timeout = pending ? 1 : PROGRESS_MAX_SLEEP_MS;
 		if (next != UINT64_MAX && next <= now + (uint64_t)timeout * 1000000)
 			timeout = next <= now ? 0 : (int)((next - now + 999999) / 1000000);
@@ -178,6 +199,7 @@ static void print_counter(void *arg, const char *name, uint64_t value)
 /* TPA_SHIM_STATS=1: the stack's and engine's non-zero counters on stderr at exit. */
 static void print_stats(void)
 {
+	/* The family's first process reports (the counters are the shared stack's). */
 	if (!shim.engine || shim.forked_child)
 		return;
 	shim_lock();
@@ -194,10 +216,23 @@ static void print_stats(void)
  * running can no longer reach the engine. */
 static void engine_atexit(void)
 {
-	if (!shim.engine || shim.forked_child)
+	if (!shim.engine)
 		return;
 	shim_lock();
 	struct tpa_engine *e = shim.engine;
+	if (shim_family_others_alive() > 0) {
+		/* Other processes of the family share the engine: close what only we hold (they
+		 * run the stack on, FINs included) and leave the engine to them. */
+		shim_close_all_at_exit();
+		if (tx_pending)
+			tpa_stack_flush(shim.stack);
+		shim_sleepers_kick();
+		shim.engine = NULL;
+		shim.stack = NULL;
+		shim_family_leave();
+		shim_unlock();
+		return;
+	}
 	/* Destroying the stack sends nothing. Peers of a process that exits must see its
 	 * connections end (the kernel sends FIN or RST for every fd of a dead process), not hang
 	 * on a half-open connection: close them all and run the stack a moment so the FINs and
@@ -220,11 +255,27 @@ static void engine_atexit(void)
 		tpa_stack_flush(shim.stack);
 	shim.engine = NULL;
 	shim.stack = NULL;
+	shim_family_leave();
 	tpa_engine_destroy(e);
+}
+
+static bool progress_started;
+
+/* A fork child has no progress thread (threads do not survive fork): it gets its own at its
+ * first poll of the shared engine, which a child that never uses a socket never makes. */
+void shim_engine_fork_child(void);
+void shim_engine_fork_child(void)
+{
+	progress_started = false;
+	if (progress_kick_fd >= 0)
+		syscall(SYS_close, progress_kick_fd); /* the parent's thread keeps its own copy */
+	progress_kick_fd = -1;
+	progress_watching = true;
 }
 
 static void start_progress_thread(void)
 {
+	progress_started = true;
 	pthread_t t;
 	pthread_attr_t attr;
 	sigset_t all, old;
@@ -297,7 +348,7 @@ int shim_engine_try_start(char *err, size_t errlen)
 		return 0;
 	apply_engine_settings(&ec);
 	ec.sock_event = shim_sock_event;
-	ec.sock_event_ctx = NULL;
+	ec.sock_event_ctx = &shim; /* non-NULL: an event from the stack (core.c) */
 	int *fillers = NULL;
 	int n_fillers = occupy_low_fds(&fillers);
 	shim.engine = tpa_engine_create(&ec, err, errlen);
@@ -313,6 +364,7 @@ int shim_engine_try_start(char *err, size_t errlen)
 	if (!shim.engine)
 		return create_errno ? -create_errno : -EINVAL;
 	shim.stack = tpa_engine_stack(shim.engine);
+	shim_family_join();
 	shim.wait_fd = tpa_engine_wait_fd(shim.engine);
 	/* A port with nothing to sleep on (memif in DPDK 22.11 has no Rx interrupts) could only
 	 * notice packets in 1 ms sleep slices: a millisecond per request. Unless told otherwise,
@@ -365,8 +417,7 @@ void shim_tx_defer(void)
 
 void shim_tx_flush(void)
 {
-	/* A fork child inherits the flag and the queue, never the right to send them. */
-	if (!tx_pending || shim.forked_child)
+	if (!tx_pending)
 		return;
 	__atomic_store_n(&tx_pending, false, __ATOMIC_RELAXED);
 	if (shim.stack)
@@ -377,7 +428,7 @@ void shim_tx_flush_unlocked(void)
 {
 	/* Best effort (the progress thread is the guarantee): never wait for the lock here,
 	 * this may be any thread's kernel read. */
-	if (!__atomic_load_n(&tx_pending, __ATOMIC_RELAXED) || shim.forked_child || !shim_trylock())
+	if (!__atomic_load_n(&tx_pending, __ATOMIC_RELAXED) || !shim_trylock())
 		return;
 	shim_tx_flush();
 	shim_unlock();
@@ -385,8 +436,15 @@ void shim_tx_flush_unlocked(void)
 
 int shim_engine_poll(void)
 {
-	if (!shim.engine || shim.forked_child)
-		return 0; /* a fork child never touches the engine (shim.h) */
+	if (!shim.engine)
+		return 0;
+	if (!progress_started) {
+		/* A fork child that uses the shared stack: its own background progress (the
+		 * parent's thread did not survive the fork), with its own kick fd. */
+		progress_kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		last_poll_ns = tpa_engine_now_ns();
+		start_progress_thread();
+	}
 	/* The replies of the last turn leave before the next burst is processed. */
 	shim_tx_flush();
 	int n = tpa_engine_poll(shim.engine); /* ends with a flush of its own */

@@ -228,7 +228,7 @@ static bool v4_side(int fd, struct sockaddr_in *sin)
 static bool listen_selected(int fd, struct sockaddr_in *sin, bool *v6)
 {
 	socklen_t l = sizeof(*sin);
-	int domain = shim.enabled && !shim.forked_child ? inet_stream_domain(fd) : 0;
+	int domain = shim.enabled ? inet_stream_domain(fd) : 0;
 	*v6 = domain == AF_INET6;
 	return domain &&
 	       (*v6 ? v4_side(fd, sin)
@@ -557,8 +557,7 @@ int connect(int fd, const struct sockaddr *addr, socklen_t len)
 		return (int)shim_ret(r);
 	}
 	const struct sockaddr_in *sin = (const struct sockaddr_in *)addr;
-	if (!shim.enabled || shim.forked_child || !addr || len < sizeof(*sin) ||
-	    addr->sa_family != AF_INET ||
+	if (!shim.enabled || !addr || len < sizeof(*sin) || addr->sa_family != AF_INET ||
 	    !shim_config_dest_selected(&shim.cfg, sin->sin_addr.s_addr, ntohs(sin->sin_port)) ||
 	    !is_inet_stream(fd))
 		return REAL(connect)(fd, addr, len);

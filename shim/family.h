@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The fork family: every process that shares one engine and stack (the process that started
+ * it and its fork children, recursively), in memory shared across fork.
+ *
+ * Contract:
+ * - shim_family_init (constructor, before any fork) maps one anonymous MAP_SHARED region:
+ *   the process-shared, robust, recursive lock that replaces a process-local one (shim_lock),
+ *   the sleepers registry (sleep.h), and a table of process slots, each with a bitmap of the
+ *   stack socket ids that process holds (has at least one fd for).
+ * - A process joins with a slot (the engine's starter at engine start; a fork child in the
+ *   atfork child handler, in a slot its parent reserved and filled with a copy of its own
+ *   bitmap before the fork: the child touches nothing per socket, so a child that never uses
+ *   a socket costs what it did before). A slot's robust mutex is held by its process while it
+ *   lives: a dead process (exit, _exit, SIGKILL) is found by a trylock (EOWNERDEAD), falling
+ *   back to its pid when only the thread that took the mutex ended.
+ * - A stack socket is closed when no live process holds it any more: by the process dropping
+ *   its last fd (shim_family_release), or when a dead process is reaped (shim_family_reap),
+ *   which closes what it alone held, as the kernel closes a dead process's fds.
+ * - Every call but init and the fork hooks is made with the shim lock held.
+ */
+#ifndef TPA_SHIM_FAMILY_H
+#define TPA_SHIM_FAMILY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define SHIM_FAMILY_PROCS 256
+
+/* 0, or -1 when the region cannot be mapped (then the lock is process-local). */
+int shim_family_init(uint32_t max_sockets);
+bool shim_family_shared(void); /* the region exists */
+/* The lock (core.c uses them); recovery of a dead holder is done inside. */
+void shim_family_lock(void);
+bool shim_family_trylock(void);
+void shim_family_unlock(void);
+uint32_t *shim_family_lock_waiters(void);
+
+/* This process takes a slot (engine start). 0 or -1 (table full). */
+int shim_family_join(void);
+int shim_family_slot(void); /* -1 when not joined */
+/* This process holds stack socket `sock` (a new accelerated socket). */
+void shim_family_hold(int sock);
+/* This process dropped its last fd of `sock`. True: nobody else holds it: close it. */
+bool shim_family_release(int sock);
+/* Reap every dead process: the sockets only it held are closed with close_fn. */
+void shim_family_reap(void (*close_fn)(int sock));
+/* Live processes other than this one (dead ones are reaped first, with close_fn). */
+int shim_family_others(void (*close_fn)(int sock));
+/* This process leaves (exit): its slot is freed. */
+void shim_family_leave(void);
+
+/* fork: prepare (lock held, engine running) reserves the child's slot; child claims it.
+ * Returns false in the child when it could not join (table full). */
+void shim_family_fork_prepare(void);
+void shim_family_fork_parent(void);
+bool shim_family_fork_child(void);
+
+/* Socket events raised by the stack: whether another process raised some since this one
+ * last looked (its epoll ready lists then need a look at its sockets' state). */
+void shim_family_event_raised(void);
+bool shim_family_events_from_others(void);
+
+#endif
