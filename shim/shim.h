@@ -8,11 +8,12 @@
  *   call on it goes straight to libc.
  * - A socket becomes accelerated when it is made a listener on a selected port (listen) or
  *   connects to a selected destination (connect); until then it is a plain kernel socket.
- * - One process-wide lock (shim_lock) serialises every use of the engine and the stack and
- *   every change of the fd table. Blocking waits release it while they sleep.
- * - After fork() the child never touches the engine: every inherited accelerated socket is
- *   marked `inherited`; closing it releases only the kernel fd, any other use fails with EBADF
- *   (the parent still owns the connection).
+ * - One lock (shim_lock), shared by every process of the fork family (family.h), serialises
+ *   every use of the engine and the stack and every change of the fd table. Blocking waits
+ *   release it while they sleep.
+ * - After fork() parent and child share the engine and the stack: the child uses inherited
+ *   accelerated sockets like its own; a stack socket closes when no process of the family
+ *   holds it any more (family.h).
  */
 #ifndef TPA_SHIM_H
 #define TPA_SHIM_H
@@ -37,7 +38,7 @@ struct shim_sock {
 	enum shim_kind kind;
 	int refs;        /* fd table entries pointing here (dup) */
 	bool nonblock;   /* O_NONBLOCK of the open file description */
-	bool inherited;  /* we are a fork child: never touch the stack for this socket */
+	bool inherited;  /* closed at exit (or no room in the family): never touch the stack */
 	bool wildcard;   /* listener bound to INADDR_ANY: also accept from the kernel fd */
 	bool connecting; /* connect() returned EINPROGRESS and nobody has seen the outcome */
 	bool shut_wr;    /* shutdown(SHUT_WR/RDWR) done: writes fail with EPIPE */
@@ -58,7 +59,7 @@ struct shim_state {
 	struct shim_config cfg;
 	bool enabled;       /* something is selected */
 	bool engine_failed; /* engine start failed once (we already stopped the program) */
-	bool forked_child;  /* this process is a fork child of an engine owner */
+	bool forked_child;  /* a fork child of an engine user: shares the family's engine */
 	uint32_t iface_ip;  /* IPv4 address of TPA_IFACE (network order), found at engine start */
 	struct tpa_engine *engine;
 	struct tpa_stack *stack;
@@ -107,8 +108,8 @@ struct shim_sock *shim_sock_new(int sock, enum shim_kind kind, int kfd);
 /* Process exit (lock held): close every accelerated socket, as the kernel closes a dying
  * process's fds (FIN after queued data, RST with unread data). Returns how many. */
 int shim_close_all_at_exit(void);
-/* Drop one fd's reference (lock held). The last one closes the stack socket unless
- * inherited, and removes the socket from every epoll set. */
+/* Drop one fd's reference (lock held). The last one removes the socket from every epoll set
+ * and closes the stack socket unless another process of the family still holds it. */
 void shim_sock_unref(struct shim_sock *s);
 /* The accelerated socket behind fd; a selected listener that has not been used yet moves to
  * the stack now (socket.c). NULL: a kernel fd. */
