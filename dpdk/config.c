@@ -175,6 +175,8 @@ static const struct setting settings[] = {
         {"TPA_TCP_TIMESTAMPS", K_BOOL, TCP(timestamps), 0, 1, "offer TCP timestamps (RFC 7323)"},
         {"TPA_TCP_WINDOW_SCALING", K_BOOL, TCP(window_scaling), 0, 1, "offer window scaling"},
         {"TPA_TCP_SACK", K_BOOL, TCP(sack), 0, 1, "offer SACK"},
+        {"TPA_TCP_SYNCOOKIES", K_BOOL, TCP(syncookies), 0, 1,
+         "answer with SYN cookies when a listener's SYN queue is full (default 1)"},
         {"TPA_FAULT_DROP", K_RATE, RATE(drop_ppm), 0, 0,
          "drop rate, both directions: 0..1 or 0%..100%"},
         {"TPA_FAULT_DUP", K_RATE, RATE(dup_ppm), 0, 0, "duplication rate, both directions"},

@@ -92,6 +92,7 @@ void tpa_stack_config_init(struct tpa_stack_config *cfg)
 	t->timestamps = 1;
 	t->window_scaling = 1;
 	t->sack = 1;
+	t->syncookies = 1;
 }
 
 static bool ipv4_unusable(uint32_t a_be)

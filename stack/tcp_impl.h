@@ -147,6 +147,7 @@ struct tcp_sock {
 	uint32_t syn_count, acc_count;
 	int acc_head, acc_tail; /* accept queue of children (FIFO via acc_next) */
 	int syn_head;           /* children in SYN_RECV (via acc_next) */
+	uint64_t syncookie_until_ns; /* cookies sent: ACKs are checked for one until then */
 	int acc_next;
 
 	/* send sequence space */
@@ -330,6 +331,11 @@ uint32_t tcp_ts_now(const struct tpa_stack *s, const struct tcp_sock *ts);
 void tcp_output(struct tpa_stack *s, struct tcp_sock *ts);
 int tcp_send_ack(struct tpa_stack *s, struct tcp_sock *ts);
 int tcp_send_syn(struct tpa_stack *s, struct tcp_sock *ts, const struct tcp_opts *peer);
+/* A SYN-ACK for a scratch socket that is in no table (SYN cookies): no timers, no state. */
+int tcp_send_synack_stateless(struct tpa_stack *s, struct tcp_sock *ts, const struct tcp_opts *peer);
+/* How long after the last cookie sent a listener still checks ACKs for one: the cookie's
+ * validity (up to 3 counter ticks of 68.7 s). */
+#define TCP_SYNCOOKIE_LIFETIME_NS (210ull * 1000000000ull)
 int tcp_send_rst_for(struct tpa_stack *s, const struct ipv4_rx_meta *meta, const struct tcp_hdr *th,
                      uint32_t seglen);
 int tcp_send_rst(struct tpa_stack *s, struct tcp_sock *ts);

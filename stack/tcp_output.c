@@ -203,6 +203,11 @@ int tcp_send_syn(struct tpa_stack *s, struct tcp_sock *ts, const struct tcp_opts
 	return rc;
 }
 
+int tcp_send_synack_stateless(struct tpa_stack *s, struct tcp_sock *ts, const struct tcp_opts *peer)
+{
+	return xmit(s, ts, ts->iss, TCP_SYN | TCP_ACK, 0, peer);
+}
+
 int tcp_send_rst(struct tpa_stack *s, struct tcp_sock *ts)
 {
 	return xmit(s, ts, ts->snd_max, TCP_RST | TCP_ACK, 0, NULL);

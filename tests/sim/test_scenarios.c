@@ -228,9 +228,21 @@ START_TEST(half_close)
 }
 END_TEST
 
+static void no_syncookies(void *ctx, int node, struct tpa_stack_config *cfg)
+{
+	(void)ctx;
+	(void)node;
+	cfg->tcp.syncookies = 0;
+}
+
+/* Without SYN cookies a full queue drops SYNs; their retransmissions get in later. */
 START_TEST(backlog_overflow)
 {
-	struct sim_world *w = world();
+	struct sim_world_opts o;
+	sim_world_opts_init(&o);
+	o.tweak = no_syncookies;
+	struct sim_world *w = sim_world_create(&o);
+	ck_assert_ptr_nonnull(w);
 	struct tpa_stack *s0 = sim_stack(w, 0), *s1 = sim_stack(w, 1);
 	int l = sim_listen(w, 1, PORT, 2);
 	struct sockaddr_in a = addr_of(w, 1, PORT);
@@ -260,6 +272,51 @@ START_TEST(backlog_overflow)
 		ck_assert_int_eq(sim_sock_state(w, 0, c[i]), TPA_TCP_ESTABLISHED);
 		ck_assert_int_eq(sim_sock_error(w, 0, c[i]), 0);
 	}
+	int ls[] = {l,           accepted[0], accepted[1], accepted[2],
+	            accepted[3], accepted[4], accepted[5]};
+	finish(w, c, 6, ls, 7);
+}
+END_TEST
+
+/* With SYN cookies (the default) a full SYN queue answers every SYN; the clients whose cookie
+ * ACK found the accept queue full are rebuilt from the cookie again when their request (data
+ * with the same acknowledgment number) arrives, once the application accepts. */
+START_TEST(backlog_overflow_syncookies)
+{
+	struct sim_world *w = world();
+	struct tpa_stack *s0 = sim_stack(w, 0), *s1 = sim_stack(w, 1);
+	int l = sim_listen(w, 1, PORT, 2);
+	struct sockaddr_in a = addr_of(w, 1, PORT);
+	int c[6];
+	for (int i = 0; i < 6; i++) {
+		c[i] = tpa_socket(s0);
+		ck_assert_int_eq(tpa_connect(s0, c[i], (struct sockaddr *)&a, sizeof(a)),
+		                 -EINPROGRESS);
+	}
+	sim_run_for(w, VCLOCK_MS(50));
+	const struct tpa_stack_stats *st = tpa_stack_stats(s1);
+	ck_assert_uint_eq(st->tcp_syncookies_sent, 4);
+	for (int i = 0; i < 6; i++) {
+		ck_assert_int_eq(sim_sock_state(w, 0, c[i]), TPA_TCP_ESTABLISHED);
+		char req = (char)('a' + i);
+		ck_assert_int_eq(tpa_send(s0, c[i], &req, 1, 0), 1);
+	}
+	int accepted[6], n = 0;
+	char seen[6] = {0};
+	for (int round = 0; round < 200 && n < 6; round++) {
+		sim_run_for(w, VCLOCK_MS(500));
+		for (int r; n < 6 && (r = tpa_accept(s1, l, NULL, NULL)) >= 0;) {
+			accepted[n++] = r;
+			char b;
+			sim_run_for(w, VCLOCK_MS(10));
+			ck_assert_int_eq(tpa_recv(s1, r, &b, 1, 0), 1);
+			ck_assert(b >= 'a' && b < 'a' + 6);
+			ck_assert_int_eq(seen[b - 'a'], 0);
+			seen[b - 'a'] = 1;
+		}
+	}
+	ck_assert_int_eq(n, 6);
+	ck_assert_uint_ge(st->tcp_syncookies_ok, 4);
 	int ls[] = {l,           accepted[0], accepted[1], accepted[2],
 	            accepted[3], accepted[4], accepted[5]};
 	finish(w, c, 6, ls, 7);
@@ -496,6 +553,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, simultaneous_close);
 	tcase_add_test(tc, half_close);
 	tcase_add_test(tc, backlog_overflow);
+	tcase_add_test(tc, backlog_overflow_syncookies);
 	tcase_add_test(tc, zero_window_and_reopen);
 	tcase_add_test(tc, keepalive_dead_peer);
 	tcase_add_test(tc, rto_backoff_to_etimedout);

@@ -62,6 +62,7 @@ static const struct sample samples[] = {
         {"TPA_TCP_TIMESTAMPS", "off", "2"},
         {"TPA_TCP_WINDOW_SCALING", "false", "nope"},
         {"TPA_TCP_SACK", "0", "-"},
+        {"TPA_TCP_SYNCOOKIES", "no", "sometimes"},
         {"TPA_FAULT_DROP", "2%", "150%"},
         {"TPA_FAULT_DUP", "0.01", "-0.1"},
         {"TPA_FAULT_REORDER", "1%", "1.5"},

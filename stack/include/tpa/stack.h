@@ -97,6 +97,8 @@ struct tpa_tcp_params {
 	uint8_t timestamps;         /* offer RFC 7323 timestamps (default 1) */
 	uint8_t window_scaling;     /* offer window scale (default 1) */
 	uint8_t sack;               /* offer SACK (default 1) */
+	/* RFC 4987 SYN cookies when a listener's SYN queue is full (default 1) */
+	uint8_t syncookies;
 };
 
 struct tpa_stack_hooks {
@@ -215,6 +217,9 @@ void tpa_stack_neigh_update(struct tpa_stack *s, uint32_t ip_be, const uint8_t m
 	X(tcp_zero_window_probe)                                                                   \
 	X(tcp_keepalive_probe)                                                                     \
 	X(tcp_syn_queue_overflow)                                                                  \
+	X(tcp_syncookies_sent)                                                                     \
+	X(tcp_syncookies_ok)                                                                       \
+	X(tcp_syncookies_failed)                                                                   \
 	X(tcp_accept_queue_overflow)                                                               \
 	X(tcp_conn_established)                                                                    \
 	X(tcp_conn_reset)                                                                          \

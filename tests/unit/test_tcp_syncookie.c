@@ -1,0 +1,332 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * SYN cookies (RFC 4987): the cookie functions (round trip, every field checked, age limit,
+ * timestamps never ahead of the clock), and a listener whose SYN queue is full: it answers
+ * with a cookie, keeps no state, and the completing ACK (with data on it) creates an accepted
+ * connection with the MSS, window scale and SACK the cookie carried. Forged and stale ACKs
+ * get a RST; without timestamps the connection has no window scaling and no SACK.
+ */
+#include <check.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../stack/tcp_syncookie.h"
+#include "sim_capture.h"
+#include "sim_craft.h"
+#include "test_eal.h"
+
+static const uint8_t key[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+#define SEC 1000000000ull
+
+/* ---- the cookie itself ----------------------------------------------------------------- */
+
+START_TEST(cookie_round_trip_and_mss_classes)
+{
+	const uint16_t peer[] = {0, 500, 536, 1219, 1220, 1400, 1440, 1459, 1460, 8960};
+	const uint16_t want[] = {536, 536, 536, 536, 1220, 1220, 1440, 1440, 1460, 1460};
+	for (size_t i = 0; i < sizeof(peer) / sizeof(peer[0]); i++) {
+		uint16_t mss = 0, got = 0;
+		uint32_t c = tcp_syncookie_make(key, 0x0100a8c0, htons(80), 0x0200a8c0,
+		                                htons(40000), 12345, peer[i], 1000 * SEC, &mss);
+		ck_assert_uint_eq(mss, want[i]);
+		ck_assert(tcp_syncookie_check(key, 0x0100a8c0, htons(80), 0x0200a8c0, htons(40000),
+		                              12345, c, 1000 * SEC, &got));
+		ck_assert_uint_eq(got, want[i]);
+	}
+}
+END_TEST
+
+START_TEST(cookie_bound_to_flow_isn_key_and_time)
+{
+	uint16_t mss, got;
+	uint32_t c = tcp_syncookie_make(key, 1, 2, 3, 4, 777, 1460, 5000 * SEC, &mss);
+	ck_assert(tcp_syncookie_check(key, 1, 2, 3, 4, 777, c, 5000 * SEC, &got));
+	ck_assert(!tcp_syncookie_check(key, 9, 2, 3, 4, 777, c, 5000 * SEC, &got));
+	ck_assert(!tcp_syncookie_check(key, 1, 9, 3, 4, 777, c, 5000 * SEC, &got));
+	ck_assert(!tcp_syncookie_check(key, 1, 2, 9, 4, 777, c, 5000 * SEC, &got));
+	ck_assert(!tcp_syncookie_check(key, 1, 2, 3, 9, 777, c, 5000 * SEC, &got));
+	ck_assert(!tcp_syncookie_check(key, 1, 2, 3, 4, 778, c, 5000 * SEC, &got));
+	uint8_t other[16] = {0};
+	ck_assert(!tcp_syncookie_check(other, 1, 2, 3, 4, 777, c, 5000 * SEC, &got));
+	/* Still good two minutes on, not four minutes on; never before it was made. */
+	ck_assert(tcp_syncookie_check(key, 1, 2, 3, 4, 777, c, 5120 * SEC, &got));
+	ck_assert(!tcp_syncookie_check(key, 1, 2, 3, 4, 777, c, 5240 * SEC, &got));
+	ck_assert(!tcp_syncookie_check(key, 1, 2, 3, 4, 777, c, 4800 * SEC, &got));
+	/* No neighbour passes (not even as another MSS class), and of 100000 blind guesses
+	 * (almost) none do. */
+	for (uint32_t i = 1; i <= 64; i++) {
+		ck_assert(!tcp_syncookie_check(key, 1, 2, 3, 4, 777, c + i, 5000 * SEC, &got));
+		ck_assert(!tcp_syncookie_check(key, 1, 2, 3, 4, 777, c - i, 5000 * SEC, &got));
+	}
+	int passed = 0;
+	for (uint32_t i = 1; i <= 100000; i++)
+		passed +=
+		        tcp_syncookie_check(key, 1, 2, 3, 4, 777, c + i * 7919u, 5000 * SEC, &got);
+	ck_assert_int_le(passed, 1);
+}
+END_TEST
+
+START_TEST(timestamp_carries_options_and_never_runs_ahead)
+{
+	for (uint32_t now = 0; now < 200; now++) {
+		for (uint8_t ws = 0; ws <= 15; ws++) {
+			uint32_t ts = tcp_syncookie_tsval(0xfffffff0u + now, ws, ws & 1);
+			ck_assert((int32_t)(ts - (0xfffffff0u + now)) <= 0);
+			ck_assert((int32_t)((0xfffffff0u + now) - ts) < 64);
+			uint8_t w;
+			bool sack;
+			tcp_syncookie_ts_decode(ts, &w, &sack);
+			ck_assert_uint_eq(w, ws);
+			ck_assert_int_eq(sack, ws & 1);
+		}
+	}
+}
+END_TEST
+
+/* ---- a listener whose SYN queue is full ------------------------------------------------ */
+
+#define PEER_PORT 40000
+#define SRV_PORT  80
+static const uint8_t rig_mac[6] = RIG_MAC;
+static const uint8_t peer_mac[6] = PEER_MAC;
+static struct sim_rig rig;
+static int lsock;
+
+static uint32_t peer_ip(void)
+{
+	return ip4(10, 0, 0, 2);
+}
+
+static void setup(void)
+{
+	test_eal_init();
+	sim_rig_init(&rig, NULL);
+	tpa_stack_neigh_update(rig.s, peer_ip(), peer_mac);
+	lsock = tpa_socket(rig.s);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(SRV_PORT)};
+	ck_assert_int_eq(tpa_bind(rig.s, lsock, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(tpa_listen(rig.s, lsock, 1), 0);
+	sim_rig_clear(&rig);
+}
+
+static void teardown(void)
+{
+	ck_assert(sim_rig_destroy(&rig));
+}
+
+static const struct tpa_stack_stats *st(void)
+{
+	return tpa_stack_stats(rig.s);
+}
+
+static void send_seg(uint16_t sport, uint8_t flags, uint32_t seq, uint32_t ack, const uint8_t *opts,
+                     uint8_t optlen, const char *data)
+{
+	struct craft_tcp t;
+	memset(&t, 0, sizeof(t));
+	memcpy(t.dst_mac, rig_mac, 6);
+	memcpy(t.src_mac, peer_mac, 6);
+	t.src_ip = peer_ip();
+	t.dst_ip = rig_ip();
+	t.sport = sport;
+	t.dport = SRV_PORT;
+	t.seq = seq;
+	t.ack = ack;
+	t.flags = flags;
+	t.window = 1000;
+	t.options = opts;
+	t.options_len = optlen;
+	t.payload = data;
+	t.payload_len = data ? (uint16_t)strlen(data) : 0;
+	uint8_t buf[2048];
+	sim_rig_input(&rig, buf, craft_tcp_frame(buf, &t), 0);
+}
+
+static struct parsed_tcp last(void)
+{
+	struct parsed_tcp p;
+	ck_assert_uint_gt(rig.cap.count, 0);
+	const struct captured_frame *f = &rig.cap.frames[rig.cap.count - 1];
+	ck_assert(parse_tcp_frame(f->data, f->len, &p));
+	return p;
+}
+
+/* Option kind's bytes in the last captured frame, or NULL. */
+static const uint8_t *last_opt(uint8_t kind)
+{
+	const uint8_t *tcp = rig.cap.frames[rig.cap.count - 1].data + 14 + 20;
+	uint32_t len = (uint32_t)(tcp[12] >> 4) * 4 - 20;
+	const uint8_t *p = tcp + 20;
+	for (uint32_t k = 0; k < len;) {
+		if (p[k] == 0)
+			break;
+		if (p[k] == 1) {
+			k++;
+			continue;
+		}
+		if (p[k] == kind)
+			return p + k;
+		k += p[k + 1];
+	}
+	return NULL;
+}
+
+static struct tpa_tcp_info info(int sock)
+{
+	struct tpa_tcp_info ti;
+	socklen_t len = sizeof(ti);
+	ck_assert_int_eq(tpa_getsockopt(rig.s, sock, TPA_SO_INFO, &ti, &len), 0);
+	return ti;
+}
+
+static uint32_t be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* MSS 1400, SACK permitted, TS 500/0, window scale 5. */
+static const uint8_t syn_opts[] = {2, 4,    0x05, 0x78, 4, 2, 8, 10, 0, 0,
+                                   1, 0xf4, 0,    0,    0, 0, 1, 3,  3, 5};
+
+/* Fill the SYN queue (backlog 1) with one half-open connection. */
+static void fill_syn_queue(void)
+{
+	send_seg(PEER_PORT, CRAFT_TCP_SYN, 1000, 0, syn_opts, sizeof(syn_opts), NULL);
+	ck_assert_uint_eq(rig.cap.count, 1);
+	ck_assert_uint_eq(tpa_stack_socket_count(rig.s), 2);
+}
+
+START_TEST(full_queue_answers_with_cookie_and_keeps_nothing)
+{
+	fill_syn_queue();
+	send_seg(PEER_PORT + 1, CRAFT_TCP_SYN, 5000, 0, syn_opts, sizeof(syn_opts), NULL);
+	ck_assert_uint_eq(rig.cap.count, 2);
+	struct parsed_tcp sa = last();
+	ck_assert_uint_eq(sa.flags, CRAFT_TCP_SYN | CRAFT_TCP_ACK);
+	ck_assert_uint_eq(sa.ack, 5001);
+	ck_assert_uint_eq(st()->tcp_syncookies_sent, 1);
+	ck_assert_uint_eq(st()->tcp_syn_queue_overflow, 1);
+	ck_assert_uint_eq(tpa_stack_socket_count(rig.s), 2); /* no state for it */
+	/* The SYN-ACK offers what the peer asked for; the options ride in the TSval. */
+	ck_assert_ptr_nonnull(last_opt(4));
+	ck_assert_ptr_nonnull(last_opt(3));
+	const uint8_t *ts = last_opt(8);
+	ck_assert_ptr_nonnull(ts);
+	ck_assert_uint_eq(be32(ts + 6), 500); /* echoes the peer's TSval */
+	uint8_t ws;
+	bool sack;
+	tcp_syncookie_ts_decode(be32(ts + 2), &ws, &sack);
+	ck_assert_uint_eq(ws, 5); /* the peer's scale; ours is recomputed */
+	ck_assert(sack);
+}
+END_TEST
+
+START_TEST(cookie_ack_with_data_creates_accepted_connection)
+{
+	fill_syn_queue();
+	send_seg(PEER_PORT + 1, CRAFT_TCP_SYN, 5000, 0, syn_opts, sizeof(syn_opts), NULL);
+	struct parsed_tcp sa = last();
+	const uint8_t *tso = last_opt(8);
+	uint8_t our_ws = last_opt(3)[2];
+	/* ACK with TS (echoing our TSval) and 5 bytes of data. */
+	uint8_t ack_opts[12] = {1, 1, 8, 10, 0, 0, 1, 0xf5};
+	memcpy(ack_opts + 8, tso + 2, 4);
+	send_seg(PEER_PORT + 1, CRAFT_TCP_ACK | CRAFT_TCP_PSH, 5001, sa.seq + 1, ack_opts,
+	         sizeof(ack_opts), "hello");
+	ck_assert_uint_eq(st()->tcp_syncookies_ok, 1);
+	int c = tpa_accept(rig.s, lsock, NULL, NULL);
+	ck_assert_int_ge(c, 0);
+	char buf[16];
+	ck_assert_int_eq(tpa_recv(rig.s, c, buf, sizeof(buf), 0), 5);
+	ck_assert_int_eq(memcmp(buf, "hello", 5), 0);
+	struct tpa_tcp_info ti = info(c);
+	ck_assert_uint_eq(ti.state, TPA_TCP_ESTABLISHED);
+	ck_assert_uint_eq(ti.snd_wscale, 5);
+	ck_assert_uint_eq(ti.rcv_wscale, our_ws);
+	ck_assert_uint_eq(ti.sack, 1);
+	ck_assert_uint_eq(ti.timestamps, 1);
+	ck_assert_uint_eq(ti.snd_mss, 1220); /* the cookie's class for MSS 1400 */
+	/* Our data goes out at the right sequence number, window scaled by the peer's 5. */
+	uint32_t n = rig.cap.count;
+	ck_assert_int_eq(tpa_send(rig.s, c, "world", 5, 0), 5);
+	tpa_stack_flush(rig.s);
+	ck_assert_uint_gt(rig.cap.count, n);
+	struct parsed_tcp d = last();
+	ck_assert_uint_eq(d.seq, sa.seq + 1);
+	ck_assert_uint_eq(d.ack, 5006);
+	ck_assert_uint_eq(d.payload_len, 5);
+	/* The peer resets: nothing stays in flight. */
+	send_seg(PEER_PORT + 1, CRAFT_TCP_RST, 5006, 0, NULL, 0, NULL);
+	ck_assert_int_eq(tpa_close(rig.s, c), 0);
+}
+END_TEST
+
+START_TEST(forged_or_stale_ack_gets_rst)
+{
+	fill_syn_queue();
+	send_seg(PEER_PORT + 1, CRAFT_TCP_SYN, 5000, 0, syn_opts, sizeof(syn_opts), NULL);
+	struct parsed_tcp sa = last();
+	/* Wrong acknowledgment number, wrong sequence number, other port. */
+	send_seg(PEER_PORT + 1, CRAFT_TCP_ACK, 5001, sa.seq + 2, NULL, 0, NULL);
+	ck_assert_uint_eq(last().flags, CRAFT_TCP_RST);
+	send_seg(PEER_PORT + 1, CRAFT_TCP_ACK, 5002, sa.seq + 1, NULL, 0, NULL);
+	ck_assert_uint_eq(last().flags, CRAFT_TCP_RST);
+	send_seg(PEER_PORT + 2, CRAFT_TCP_ACK, 5001, sa.seq + 1, NULL, 0, NULL);
+	ck_assert_uint_eq(last().flags, CRAFT_TCP_RST);
+	ck_assert_uint_eq(st()->tcp_syncookies_failed, 3);
+	ck_assert_uint_eq(st()->tcp_syncookies_ok, 0);
+	/* Four minutes later the genuine ACK is too late. */
+	vclock_advance(&rig.clock, 240 * SEC);
+	send_seg(PEER_PORT + 1, CRAFT_TCP_ACK, 5001, sa.seq + 1, NULL, 0, NULL);
+	ck_assert_uint_eq(last().flags, CRAFT_TCP_RST);
+	ck_assert_uint_eq(st()->tcp_syncookies_ok, 0);
+	ck_assert_int_eq(tpa_accept(rig.s, lsock, NULL, NULL), -EAGAIN);
+}
+END_TEST
+
+START_TEST(without_timestamps_no_wscale_no_sack)
+{
+	fill_syn_queue();
+	static const uint8_t opts[] = {2, 4, 0x05, 0xb4, 1, 3, 3, 7, 1, 1, 4, 2};
+	send_seg(PEER_PORT + 1, CRAFT_TCP_SYN, 9000, 0, opts, sizeof(opts), NULL);
+	struct parsed_tcp sa = last();
+	ck_assert_ptr_null(last_opt(3));
+	ck_assert_ptr_null(last_opt(4));
+	ck_assert_ptr_null(last_opt(8));
+	send_seg(PEER_PORT + 1, CRAFT_TCP_ACK, 9001, sa.seq + 1, NULL, 0, NULL);
+	int c = tpa_accept(rig.s, lsock, NULL, NULL);
+	ck_assert_int_ge(c, 0);
+	struct tpa_tcp_info ti = info(c);
+	ck_assert_uint_eq(ti.snd_wscale, 0);
+	ck_assert_uint_eq(ti.rcv_wscale, 0);
+	ck_assert_uint_eq(ti.sack, 0);
+	ck_assert_uint_eq(ti.snd_mss, 1460);
+	send_seg(PEER_PORT + 1, CRAFT_TCP_RST, 9001, 0, NULL, 0, NULL);
+	ck_assert_int_eq(tpa_close(rig.s, c), 0);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("tcp_syncookie");
+	TCase *tc = tcase_create("cookie");
+	tcase_add_test(tc, cookie_round_trip_and_mss_classes);
+	tcase_add_test(tc, cookie_bound_to_flow_isn_key_and_time);
+	tcase_add_test(tc, timestamp_carries_options_and_never_runs_ahead);
+	suite_add_tcase(s, tc);
+	TCase *tl = tcase_create("listener");
+	tcase_add_checked_fixture(tl, setup, teardown);
+	tcase_add_test(tl, full_queue_answers_with_cookie_and_keeps_nothing);
+	tcase_add_test(tl, cookie_ack_with_data_creates_accepted_connection);
+	tcase_add_test(tl, forged_or_stale_ack_gets_rst);
+	tcase_add_test(tl, without_timestamps_no_wscale_no_sack);
+	suite_add_tcase(s, tl);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
