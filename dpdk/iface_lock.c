@@ -5,12 +5,13 @@
  * holder's pid, before it touches anything; a tpa XDP program found on an interface whose lock
  * is free belongs to a dead process and may be removed.
  *
- * The file is removed when the process that took it exits normally, so lock files do not pile
- * up (one per namespace and interface ever used). Removing a lock file is only safe if every
- * taker checks, once it holds the lock, that the file it locked is still the one at the path:
- * otherwise a taker that opened the old file just before the unlink and a taker that created
- * the new one would both think they hold the interface. With that check, any free lock file may
- * be removed at any time by anyone holding its lock (tests sweep the ones left by SIGKILL).
+ * The file is removed at exit by the last process of the owner's family (fork children share
+ * the engine and the lock) to exit normally, so lock files do not pile up (one per namespace
+ * and interface ever used). Removing a lock file is only safe if every taker checks, once it
+ * holds the lock, that the file it locked is still the one at the path: otherwise a taker that
+ * opened the old file just before the unlink and a taker that created the new one would both
+ * think they hold the interface. With that check, any free lock file may be removed at any
+ * time by anyone holding its lock (tests sweep the ones left by SIGKILL).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,12 +29,10 @@
  * plenty, and the bound keeps a misbehaving remover from spinning us forever. */
 #define LOCK_TRIES 16
 
-/* The last lock this process took, for removal at exit. */
+/* The last lock this process (or the parent it was forked from) took, for removal at exit. */
 static char held_path[128];
-static pid_t held_pid;
 static dev_t held_dev;
 static ino_t held_ino;
-static int held_fd = -1;
 
 static int same_file(const struct stat *a, const struct stat *b)
 {
@@ -41,39 +40,34 @@ static int same_file(const struct stat *a, const struct stat *b)
 }
 
 /* Registered while the engine is created, so it runs after exit handlers registered later
- * (the shim's, which destroys the engine and closes its fd first). */
+ * (the shim's, which destroys the engine or leaves it to the rest of the family first). Forked
+ * children inherit it: whichever process of the family exits last removes the file. */
 static void iface_lock_remove_at_exit(void)
 {
-	/* A forked child inherits the handler but never owned the lock. */
-	if (!held_path[0] || getpid() != held_pid)
+	if (!held_path[0])
 		return;
 	struct stat at_path, st;
-	if (stat(held_path, &at_path) < 0 || at_path.st_dev != held_dev || at_path.st_ino != held_ino)
+	if (stat(held_path, &at_path) < 0 || at_path.st_dev != held_dev ||
+	    at_path.st_ino != held_ino)
 		return; /* already replaced by a later owner: theirs now */
-	/* The engine was not destroyed: its fd (still ours if it is the same file) holds the lock,
-	 * and a process exiting gives the interface up anyway. */
-	if (held_fd >= 0 && fstat(held_fd, &st) == 0 && same_file(&st, &at_path)) {
-		(void)unlink(held_path);
-		return;
-	}
 	int fd = open(held_path, O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return;
-	/* Free means nobody (a fork that kept the fd, a new owner) uses it: remove it while we
-	 * hold it, so a taker waiting on this file sees it gone and retries on a new one. */
+	/* A new open file description gets the lock only if no process holds it: not our own
+	 * engine (not destroyed), not another process of the family still running, not a new
+	 * owner. Removed while we hold it, so a taker waiting on this file sees it gone and
+	 * retries on a new one. */
 	if (flock(fd, LOCK_EX | LOCK_NB) == 0 && fstat(fd, &st) == 0 && same_file(&st, &at_path))
 		(void)unlink(held_path);
 	close(fd);
 }
 
-static void remember_lock(const char *path, int fd, const struct stat *st)
+static void remember_lock(const char *path, const struct stat *st)
 {
 	static int registered;
 	snprintf(held_path, sizeof(held_path), "%s", path);
-	held_pid = getpid();
 	held_dev = st->st_dev;
 	held_ino = st->st_ino;
-	held_fd = fd;
 	if (!registered && atexit(iface_lock_remove_at_exit) == 0)
 		registered = 1;
 }
@@ -100,14 +94,16 @@ int iface_lock_take(int ifindex, const char *iface, int *lock_fd, char *err, siz
 			pid[strcspn(pid, "\n")] = '\0';
 			close(fd);
 			if (e == EWOULDBLOCK)
-				return engine_seterr(err, errlen, EBUSY,
-				                     "TPA_IFACE=%s is already used by another tpa process "
-				                     "(pid %s); one accelerated process per interface",
-				                     iface, pid[0] ? pid : "?");
+				return engine_seterr(
+				        err, errlen, EBUSY,
+				        "TPA_IFACE=%s is already used by another tpa process "
+				        "(pid %s); one accelerated process per interface",
+				        iface, pid[0] ? pid : "?");
 			return 0; /* a file system without flock */
 		}
 		struct stat mine, at_path;
-		if (fstat(fd, &mine) < 0 || stat(path, &at_path) < 0 || !same_file(&mine, &at_path)) {
+		if (fstat(fd, &mine) < 0 || stat(path, &at_path) < 0 ||
+		    !same_file(&mine, &at_path)) {
 			close(fd); /* removed under us by its previous owner: lock the new one */
 			continue;
 		}
@@ -116,7 +112,7 @@ int iface_lock_take(int ifindex, const char *iface, int *lock_fd, char *err, siz
 		if (ftruncate(fd, 0) == 0)
 			(void)!pwrite(fd, pid, (size_t)n, 0);
 		*lock_fd = fd;
-		remember_lock(path, fd, &mine);
+		remember_lock(path, &mine);
 		return 0;
 	}
 	return engine_seterr(err, errlen, EBUSY, "TPA_IFACE=%s: lock file %s keeps being replaced",
