@@ -567,13 +567,25 @@ static int start_ports(struct tpa_engine *e, int wait_domain, int use_xdp, uint3
  * (the XDP program, held ports, the watchdog, the interface lock with our fds); DPDK's own
  * state is left to the process exit, since EAL's threads and heap bookkeeping exist only in
  * the creator. */
+/* Detach XDP and stop the watchdog; a process that dropped its privileges since the engine
+ * started cannot detach, so it leaves the watchdog armed: it detaches once every process of
+ * the family has closed its command socket. */
+static void engine_detach(struct tpa_engine *e)
+{
+	int rc = 0;
+	if (e->xdp_open)
+		rc = xdp_ctl_close(&e->xdp, 1);
+	e->xdp_open = 0;
+	if (rc < 0 && e->watchdog_fd >= 0)
+		close(e->watchdog_fd);
+	else
+		watchdog_stop(e->watchdog_fd);
+	e->watchdog_fd = -1;
+}
+
 static void engine_leave_forked(struct tpa_engine *e)
 {
-	if (e->xdp_open)
-		xdp_ctl_close(&e->xdp, 1);
-	e->xdp_open = 0;
-	watchdog_stop(e->watchdog_fd);
-	e->watchdog_fd = -1;
+	engine_detach(e);
 	if (e->hold)
 		port_hold_release_all(e->hold);
 	if (e->iface_lock_fd >= 0)
@@ -601,11 +613,7 @@ static void engine_free(struct tpa_engine *e)
 			rte_dev_remove(e->devices[i]);
 	}
 	e->nports_started = e->nports = 0;
-	if (e->xdp_open)
-		xdp_ctl_close(&e->xdp, 1);
-	e->xdp_open = 0;
-	watchdog_stop(e->watchdog_fd);
-	e->watchdog_fd = -1;
+	engine_detach(e);
 	if (e->hold) {
 		port_hold_release_all(e->hold);
 		shm_free(e->heap, e->hold);
@@ -787,8 +795,9 @@ struct tpa_engine *tpa_engine_create(const struct tpa_engine_config *cfg, char *
 			        err, errlen, EPERM,
 			        "TPA_PORT_TYPE=%s needs root (CAP_NET_RAW, CAP_NET_ADMIN, CAP_BPF "
 			        "or "
-			        "CAP_SYS_ADMIN, CAP_IPC_LOCK); a program that drops privileges in "
-			        "its workers (nginx: add `user root;`) cannot accelerate them",
+			        "CAP_SYS_ADMIN, CAP_IPC_LOCK) when a selected port is listened on "
+			        "or connected to: start the program as root (it may drop them "
+			        "later, nginx `user www-data;` included)",
 			        cfg->port_kind == TPA_PORT_AF_XDP ? "af_xdp" : "af_packet");
 			goto fail;
 		}
@@ -840,6 +849,7 @@ struct tpa_engine *tpa_engine_create(const struct tpa_engine_config *cfg, char *
 			if (rc < 0)
 				goto fail;
 			e->watchdog_fd = rc;
+			watchdog_lock_file(rc, iface_lock_path());
 		}
 	}
 

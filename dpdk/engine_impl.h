@@ -121,8 +121,10 @@ int xdp_ctl_open_tc(struct xdp_ctl *x, int ifindex, const char *obj_path, uint32
                     int segment_on_peer, char *err, size_t errlen);
 /* Remove our tc filter from ifindex if it is there. 1 = removed. */
 int xdp_ctl_tc_detach(int ifindex);
-/* Close map fds; if detach, remove the program from the interface (only if it is ours). */
-void xdp_ctl_close(struct xdp_ctl *x, int detach);
+/* Close map fds; if detach, remove the program from the interface (only if it is ours).
+ * -EPERM when a detach failed: a process that dropped its privileges after the engine started
+ * (the watchdog, which kept them, must then do it). */
+int xdp_ctl_close(struct xdp_ctl *x, int detach);
 
 /* ---- port holding -----------------------------------------------------------------------------
  */
@@ -156,5 +158,12 @@ int watchdog_start(char *err, size_t errlen);
 int watchdog_arm(int fd, int ifindex, uint32_t prog_id, int tc);
 /* The engine cleaned up normally: the watchdog exits without touching anything. */
 void watchdog_stop(int fd);
+/* The interface lock file: removed by the watchdog too (if nobody holds its lock) when it
+ * cleans up after the family, which may have lost the right to remove it (dropped privileges). */
+int watchdog_lock_file(int fd, const char *path);
+/* iface_lock.c: the lock file this process (or its fork parent) took, "" if none. */
+const char *iface_lock_path(void);
+/* Remove `path` if no process holds its flock (and it is still the file we opened). */
+void iface_lock_remove_if_free(const char *path);
 
 #endif

@@ -42,24 +42,37 @@ static int same_file(const struct stat *a, const struct stat *b)
 /* Registered while the engine is created, so it runs after exit handlers registered later
  * (the shim's, which destroys the engine or leaves it to the rest of the family first). Forked
  * children inherit it: whichever process of the family exits last removes the file. */
-static void iface_lock_remove_at_exit(void)
+void iface_lock_remove_if_free(const char *path)
 {
-	if (!held_path[0])
-		return;
 	struct stat at_path, st;
-	if (stat(held_path, &at_path) < 0 || at_path.st_dev != held_dev ||
-	    at_path.st_ino != held_ino)
-		return; /* already replaced by a later owner: theirs now */
-	int fd = open(held_path, O_RDWR | O_CLOEXEC);
-	if (fd < 0)
+	if (stat(path, &at_path) < 0)
 		return;
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return; /* dropped privileges: the watchdog removes it */
 	/* A new open file description gets the lock only if no process holds it: not our own
 	 * engine (not destroyed), not another process of the family still running, not a new
 	 * owner. Removed while we hold it, so a taker waiting on this file sees it gone and
 	 * retries on a new one. */
 	if (flock(fd, LOCK_EX | LOCK_NB) == 0 && fstat(fd, &st) == 0 && same_file(&st, &at_path))
-		(void)unlink(held_path);
+		(void)unlink(path);
 	close(fd);
+}
+
+static void iface_lock_remove_at_exit(void)
+{
+	if (!held_path[0])
+		return;
+	struct stat at_path;
+	if (stat(held_path, &at_path) < 0 || at_path.st_dev != held_dev ||
+	    at_path.st_ino != held_ino)
+		return; /* already replaced by a later owner: theirs now */
+	iface_lock_remove_if_free(held_path);
+}
+
+const char *iface_lock_path(void)
+{
+	return held_path;
 }
 
 static void remember_lock(const char *path, const struct stat *st)

@@ -12,8 +12,9 @@
  * the interface is given back only when the last process of the family is gone. Commands: "A
  * <ifindex> <prog_id>" (XDP) or "T <ifindex> <prog_id>" (tc filter, af_packet) arms it, "D" disarms
  * it and it exits. The socket closing without "D" means the program (and every fork sharing it)
- * died. It is forked before EAL starts so it maps no DPDK memory and inherits no threads, and
- * closes every fd but its own.
+ * died; it then also removes the interface lock file ("L <path>") if nobody holds it: the last
+ * process may have dropped the privileges to do either (nginx workers). It is forked before EAL
+ * starts so it maps no DPDK memory and inherits no threads, and closes every fd but its own.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -63,7 +64,8 @@ static void watchdog_main(int cmd_fd)
 	/* An XDP program and a tc filter may both be ours (af_packet on a veth uses both). */
 	int xdp_ifindex = 0, tc_ifindex = 0;
 	unsigned prog_id = 0;
-	char buf[128];
+	char lock_path[256] = "";
+	char buf[256];
 	size_t have = 0;
 	for (;;) {
 		struct pollfd p[1] = {{.fd = cmd_fd, .events = POLLIN}};
@@ -90,6 +92,10 @@ static void watchdog_main(int cmd_fd)
 				} else if (buf[0] == 'T' &&
 				           sscanf(buf + 1, "%d %u", &ifx, &id) == 2) {
 					tc_ifindex = ifx;
+				} else if (buf[0] == 'L' && buf[1] == ' ') {
+					size_t l = strnlen(buf + 2, sizeof(lock_path) - 1);
+					memcpy(lock_path, buf + 2, l);
+					lock_path[l] = '\0';
 				}
 				size_t used = (size_t)(nl + 1 - buf);
 				memmove(buf, nl + 1, have - used + 1);
@@ -103,6 +109,14 @@ static void watchdog_main(int cmd_fd)
 		xdp_ctl_tc_detach(tc_ifindex);
 	if (xdp_ifindex && prog_id)
 		xdp_ctl_detach_prog(xdp_ifindex, prog_id);
+	/* The last process of the family may have closed our socket a moment before its lock
+	 * fd (both go at its exit). */
+	for (int i = 0; lock_path[0] && i < 20; i++) {
+		iface_lock_remove_if_free(lock_path);
+		if (access(lock_path, F_OK) < 0)
+			break;
+		usleep(50000);
+	}
 	_exit(0);
 }
 
@@ -143,6 +157,15 @@ int watchdog_arm(int fd, int ifindex, uint32_t prog_id, int tc)
 {
 	char msg[64];
 	int n = snprintf(msg, sizeof(msg), "%c %d %u\n", tc ? 'T' : 'A', ifindex, prog_id);
+	return send(fd, msg, (size_t)n, MSG_NOSIGNAL) == n ? 0 : -EIO;
+}
+
+int watchdog_lock_file(int fd, const char *path)
+{
+	char msg[220];
+	int n = snprintf(msg, sizeof(msg), "L %s\n", path);
+	if (!path[0] || n >= (int)sizeof(msg))
+		return 0;
 	return send(fd, msg, (size_t)n, MSG_NOSIGNAL) == n ? 0 : -EIO;
 }
 

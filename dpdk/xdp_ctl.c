@@ -308,8 +308,9 @@ int xdp_ctl_open_tc(struct xdp_ctl *x, int ifindex, const char *obj_path, uint32
 	return 0;
 }
 
-void xdp_ctl_close(struct xdp_ctl *x, int detach)
+int xdp_ctl_close(struct xdp_ctl *x, int detach)
 {
+	int rc = 0;
 	int *fds[] = {&x->ports_fd, &x->config_fd, &x->stats_fd, &x->xsks_fd};
 	for (size_t i = 0; i < 4; i++)
 		if (*fds[i] >= 0) {
@@ -317,18 +318,20 @@ void xdp_ctl_close(struct xdp_ctl *x, int detach)
 			*fds[i] = -1;
 		}
 	if (detach && x->tc) {
-		xdp_ctl_tc_detach(x->ifindex);
+		if (xdp_ctl_tc_detach(x->ifindex) < 0)
+			rc = -EPERM;
 		if (x->tc_hook_created) {
 			LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = x->ifindex,
 			            .attach_point = BPF_TC_INGRESS);
 			bpf_tc_hook_destroy(&hook);
 		}
-	} else if (detach && x->prog_id) {
-		detach_if_same(x->ifindex, x->prog_id);
+	} else if (detach && x->prog_id && detach_if_same(x->ifindex, x->prog_id) < 0) {
+		rc = -EPERM;
 	}
-	if (detach && x->xdp_pass_id)
-		detach_if_same(x->ifindex, x->xdp_pass_id);
+	if (detach && x->xdp_pass_id && detach_if_same(x->ifindex, x->xdp_pass_id) < 0)
+		rc = -EPERM;
 	x->xdp_pass_id = 0;
 	x->prog_id = 0;
 	x->tc = 0;
+	return rc;
 }

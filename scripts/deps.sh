@@ -9,7 +9,7 @@ PACKAGES=(
 	dpdk-dev libdpdk-dev libbpf-dev libxdp-dev libnuma-dev libelf-dev zlib1g-dev
 	# tests
 	check iproute2 ethtool iputils-ping procps psmisc socat curl python3 python3-scapy
-	nginx-light redis-server redis-tools hping3
+	nginx-light redis-server redis-tools hping3 wrk
 	# benchmarks and reports
 	gnuplot-nox jq valgrind
 )

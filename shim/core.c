@@ -203,7 +203,6 @@ void shim_sock_unref(struct shim_sock *s)
 void shim_fd_appeared(int fd)
 {
 	shim_epoll_fd_gone(fd);
-	shim_pending_forget(fd);
 	if (!shim_fdt_get(fd))
 		return;
 	shim_lock();

@@ -206,7 +206,6 @@ static void print_stats(void)
 	tpa_stack_stats_foreach(shim.stack, print_counter, NULL);
 	tpa_engine_stats_foreach(shim.engine, print_counter, NULL);
 	print_counter(NULL, "shim_kernel_accepted", shim.kernel_accepted);
-	print_counter(NULL, "shim_kernel_accepted_early", shim.kernel_accepted_early);
 	print_counter(NULL, "shim_kernel_accepted_remote", shim.kernel_accepted_remote);
 	shim_unlock();
 }

@@ -355,7 +355,7 @@ static int accel_ctl(int epfd, int op, int fd, struct shim_sock *s, struct epoll
 
 int epoll_ctl(int epfd, int op, int fd, struct epoll_event *event)
 {
-	struct shim_sock *s = op == EPOLL_CTL_DEL ? shim_fdt_get(fd) : shim_sock_use(fd);
+	struct shim_sock *s = op == EPOLL_CTL_DEL ? shim_fdt_get(fd) : shim_fdt_get(fd);
 	if (!s)
 		return REAL(epoll_ctl)(epfd, op, fd, event);
 	shim_lock();
@@ -577,7 +577,7 @@ static bool any_accel(const struct pollfd *fds, nfds_t n)
 		return false;
 	bool any = false;
 	for (nfds_t i = 0; i < n; i++)
-		if (shim_sock_use(fds[i].fd))
+		if (shim_fdt_get(fds[i].fd))
 			any = true;
 	return any;
 }
@@ -796,7 +796,7 @@ static bool sets_have_accel(int nfds, fd_set *r, fd_set *w, fd_set *x)
 		return false;
 	for (int fd = 0; fd < nfds && fd < FD_SETSIZE; fd++)
 		if (((r && FD_ISSET(fd, r)) || (w && FD_ISSET(fd, w)) || (x && FD_ISSET(fd, x))) &&
-		    shim_sock_use(fd))
+		    shim_fdt_get(fd))
 			any = true;
 	return any;
 }

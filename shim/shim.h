@@ -48,10 +48,6 @@ struct shim_sock {
 	int last_nread;  /* readable bytes at the last hook call or read: new data = IN edge */
 	int last_nwrite; /* unacknowledged bytes then: space freed = OUT edge */
 	int kfd;         /* one kernel fd of ours for this socket (kernel accept for listeners) */
-	/* Listeners: connections the kernel had completed when the stack took the port over
-	 * (its accept queue then), and when that happened. They stay the kernel's. */
-	uint32_t kernel_backlog;
-	uint64_t moved_ns;
 	struct shim_epoll_member *members; /* epoll registrations (removed when refs hit 0) */
 };
 
@@ -68,7 +64,6 @@ struct shim_state {
 	 * stack: legitimately only from this host (loopback, or the interface's own address),
 	 * which never crosses the interface. Shown with the stats (TPA_SHIM_STATS). */
 	uint64_t kernel_accepted;
-	uint64_t kernel_accepted_early;  /* of those, made before the stack took the port over */
 	uint64_t kernel_accepted_remote; /* from another host later: steering missed them */
 	bool stats; /* TPA_SHIM_STATS=1: counters at exit, listeners at start */
 };
@@ -111,11 +106,6 @@ int shim_close_all_at_exit(void);
 /* Drop one fd's reference (lock held). The last one removes the socket from every epoll set
  * and closes the stack socket unless another process of the family still holds it. */
 void shim_sock_unref(struct shim_sock *s);
-/* The accelerated socket behind fd; a selected listener that has not been used yet moves to
- * the stack now (socket.c). NULL: a kernel fd. */
-struct shim_sock *shim_sock_use(int fd);
-/* fd is closed or reused: it is no longer a listener waiting for its first use. */
-void shim_pending_forget(int fd);
 /* An fd number came back from the kernel: any entry there is stale (closed behind our back). */
 void shim_fd_appeared(int fd);
 /* Errno-style helper: -errno in, -1 out with errno set; values >= 0 pass. */

@@ -152,58 +152,6 @@ int bind(int fd, const struct sockaddr *addr, socklen_t len)
 	return REAL(bind)(fd, addr, len);
 }
 
-/*
- * Selected listeners start on the kernel and move to the stack at their first use (accept,
- * epoll_ctl, poll, select) in whichever process makes it. A server whose master process
- * listens and whose forked workers accept (nginx, gunicorn, apache) then has the engine in
- * the worker that serves the port, not in a master that never accepts. Connections the
- * kernel took in the meantime stay the kernel's (the XDP program passes their segments to
- * the kernel) and are accepted from the kernel socket.
- */
-#define PENDING_MAX 64
-struct pending_listener {
-	int fd, backlog;
-};
-static struct pending_listener pending[PENDING_MAX];
-static int n_pending;
-
-static void pending_add(int fd, int backlog)
-{
-	for (int i = 0; i < n_pending; i++) {
-		if (pending[i].fd == fd) {
-			pending[i].backlog = backlog;
-			return;
-		}
-	}
-	if (n_pending < PENDING_MAX)
-		pending[n_pending++] = (struct pending_listener){fd, backlog};
-	else
-		fprintf(stderr, "tpa: more than %d listeners: fd %d stays on the kernel\n",
-		        PENDING_MAX, fd);
-}
-
-/* Takes the entry: its backlog, or -1 if fd is not a pending listener. */
-static int pending_take(int fd)
-{
-	for (int i = 0; i < n_pending; i++) {
-		if (pending[i].fd == fd) {
-			int backlog = pending[i].backlog;
-			pending[i] = pending[--n_pending];
-			return backlog;
-		}
-	}
-	return -1;
-}
-
-void shim_pending_forget(int fd)
-{
-	if (__atomic_load_n(&n_pending, __ATOMIC_RELAXED)) {
-		shim_lock();
-		pending_take(fd);
-		shim_unlock();
-	}
-}
-
 /* The IPv4 side of an AF_INET6 listener: the wildcard when it is dual-stack (IPV6_V6ONLY off),
  * or the IPv4 address it is bound to as ::ffff:a.b.c.d. Native IPv6 clients keep reaching
  * the kernel socket. */
@@ -240,7 +188,15 @@ static bool listen_selected(int fd, struct sockaddr_in *sin, bool *v6)
 	       sin->sin_addr.s_addr != htonl(INADDR_LOOPBACK);
 }
 
-/* Lock held. The kernel socket already listens; the stack takes over the port. */
+/*
+ * Lock held. The stack takes the port before the kernel socket listens, so every connection
+ * from the interface is the stack's from the first SYN on: the engine starts here, in the
+ * process that listens, which is the one that still has the privileges AF_XDP needs (a
+ * server's master, before it forks its workers and they drop them). The workers share the
+ * engine and the stack (fork family) and accept from it with no privileges of their own.
+ * NULL: the listener stays the kernel's (another tpa process has the interface, or the
+ * address is not the interface's).
+ */
 static struct shim_sock *accelerate_listener(int fd, int backlog, const struct sockaddr_in *sin,
                                              bool v6)
 {
@@ -249,7 +205,6 @@ static struct shim_sock *accelerate_listener(int fd, int backlog, const struct s
 	if (!shim.stack) {
 		int rc = shim_engine_try_start(err, sizeof(err));
 		if (rc == -EBUSY) {
-			/* Another process (e.g. a sibling worker) serves this interface. */
 			fprintf(stderr, "tpa: port %d stays on the kernel in pid %d: %s\n", port,
 			        (int)getpid(), err);
 			return NULL;
@@ -257,6 +212,9 @@ static struct shim_sock *accelerate_listener(int fd, int backlog, const struct s
 		if (rc < 0)
 			shim_engine_fatal(err);
 	}
+	/* The interface address is known only once the engine runs. */
+	if (sin->sin_addr.s_addr != htonl(INADDR_ANY) && sin->sin_addr.s_addr != shim.iface_ip)
+		return NULL;
 	int sock = tpa_socket(shim.stack);
 	if (sock < 0)
 		shim_fatal_sock("a listener", port, -sock);
@@ -274,37 +232,7 @@ static struct shim_sock *accelerate_listener(int fd, int backlog, const struct s
 	s->nonblock = fd_nonblock(fd);
 	s->wildcard = sin->sin_addr.s_addr == htonl(INADDR_ANY);
 	s->v6 = v6;
-	/* Kernel accepts never block: the shim does the waiting. */
-	int fl = REAL(fcntl)(fd, F_GETFL);
-	REAL(fcntl)(fd, F_SETFL, fl | O_NONBLOCK);
-	adopt_fd(fd, s, fd_cloexec(fd));
 	tpa_stack_flush(shim.stack);
-	/* For a listener, tcpi_unacked is the kernel's accept queue: connections it completed
-	 * before the port was steered to us. */
-	struct tcp_info ti;
-	socklen_t tl = sizeof(ti);
-	if (REAL(getsockopt)(fd, IPPROTO_TCP, TCP_INFO, &ti, &tl) == 0)
-		s->kernel_backlog = ti.tcpi_unacked;
-	s->moved_ns = tpa_engine_now_ns();
-	if (shim.stats)
-		fprintf(stderr, "tpa: port %d accelerated on %s (pid %d)\n", port, shim.cfg.iface,
-		        (int)getpid());
-	return s;
-}
-
-struct shim_sock *shim_sock_use(int fd)
-{
-	struct shim_sock *s = shim_fdt_get(fd);
-	if (s || !__atomic_load_n(&n_pending, __ATOMIC_RELAXED))
-		return s;
-	shim_lock();
-	s = shim_fdt_get(fd);
-	int backlog = s ? -1 : pending_take(fd);
-	struct sockaddr_in sin;
-	bool v6;
-	if (backlog >= 0 && listen_selected(fd, &sin, &v6))
-		s = accelerate_listener(fd, backlog, &sin, v6);
-	shim_unlock();
 	return s;
 }
 
@@ -329,12 +257,28 @@ int listen(int fd, int backlog)
 	bool v6;
 	if (!listen_selected(fd, &sin, &v6))
 		return REAL(listen)(fd, backlog);
+	shim_lock();
+	s = accelerate_listener(fd, backlog, &sin, v6);
 	int r = REAL(listen)(fd, backlog);
-	if (r == 0) {
-		shim_lock();
-		pending_add(fd, backlog);
+	if (s && r < 0) {
+		/* The kernel refused (EADDRINUSE ...): so do we. */
+		int e = errno;
+		shim_sock_unref(s);
 		shim_unlock();
+		errno = e;
+		return -1;
 	}
+	if (s) {
+		/* The kernel socket keeps the port held and takes loopback clients; its accepts
+		 * never block (the shim waits). */
+		int fl = REAL(fcntl)(fd, F_GETFL);
+		REAL(fcntl)(fd, F_SETFL, fl | O_NONBLOCK);
+		adopt_fd(fd, s, fd_cloexec(fd));
+		if (shim.stats)
+			fprintf(stderr, "tpa: port %d accelerated on %s (pid %d)\n",
+			        ntohs(sin.sin_port), shim.cfg.iface, (int)getpid());
+	}
+	shim_unlock();
 	return r;
 }
 
@@ -366,15 +310,11 @@ static bool addr_is_local(const struct sockaddr_storage *a)
 	return local;
 }
 
-/* A handshake the kernel was in the middle of when the stack took the port over completes on
- * the kernel (the XDP program leaves it there) within about a retransmitted SYN-ACK. */
-#define KERNEL_HANDSHAKE_GRACE_NS 3000000000ull
-
 /* Lock held. The kernel socket of accelerated listener s accepted connection k. From this
- * host that is expected (its packets never cross the interface); so is a connection made
- * before the stack took the port over; from another host later it means steering missed a
- * flow. Say so once, count every one. */
-static void count_kernel_accept(struct shim_sock *s, int k)
+ * host that is expected (its packets never cross the interface); from another host it means
+ * steering missed a flow (the stack took the port before the kernel socket listened). Say so
+ * once, count every one. */
+static void count_kernel_accept(int k)
 {
 	shim.kernel_accepted++;
 	struct sockaddr_storage peer, local;
@@ -383,18 +323,6 @@ static void count_kernel_accept(struct shim_sock *s, int k)
 	    REAL(getsockname)(k, (struct sockaddr *)&local, &ll) || addr_is_local(&peer))
 		return;
 	int port = ntohs(((struct sockaddr_in *)&local)->sin_port);
-	if (s->kernel_backlog || tpa_engine_now_ns() - s->moved_ns < KERNEL_HANDSHAKE_GRACE_NS) {
-		if (s->kernel_backlog)
-			s->kernel_backlog--;
-		if (shim.kernel_accepted_early++ == 0)
-			fprintf(stderr,
-			        "tpa: port %d: connections made before tpa took the port over (at "
-			        "the program's first accept/poll on it) stay on the kernel "
-			        "(counted "
-			        "in shim_kernel_accepted_early)\n",
-			        port);
-		return;
-	}
 	if (shim.kernel_accepted_remote++ == 0) {
 		char a[INET6_ADDRSTRLEN] = "?";
 		const void *src =
@@ -417,7 +345,7 @@ static bool listener_ready(void *arg)
 
 int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 {
-	struct shim_sock *s = shim_sock_use(fd);
+	struct shim_sock *s = shim_fdt_get(fd);
 	if (!s) {
 		int r = REAL(accept4)(fd, addr, len, flags);
 		if (r >= 0)
@@ -480,7 +408,7 @@ int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 		if (shim.cfg.accept_kernel) {
 			int k = REAL(accept4)(fd, addr, len, flags);
 			if (k >= 0) {
-				count_kernel_accept(s, k);
+				count_kernel_accept(k);
 				struct shim_sock *stale = shim_fdt_take(k);
 				if (stale)
 					shim_sock_unref(stale);
@@ -782,7 +710,6 @@ void shim_epoll_fd_gone(int fd);
 int close(int fd)
 {
 	shim_epoll_fd_gone(fd);
-	shim_pending_forget(fd);
 	if (shim_fdt_get(fd)) {
 		shim_lock();
 		struct shim_sock *s = shim_fdt_take(fd);
@@ -800,10 +727,6 @@ int close_range(unsigned first, unsigned last, int flags)
 		return -1;
 	}
 	int r = REAL(close_range)(first, last, flags);
-	if (r == 0 && !(flags & CLOSE_RANGE_CLOEXEC))
-		for (int i = n_pending - 1; i >= 0; i--)
-			if ((unsigned)pending[i].fd >= first && (unsigned)pending[i].fd <= last)
-				shim_pending_forget(pending[i].fd);
 	if (r == 0 && shim.enabled) {
 		unsigned end =
 		        last < (unsigned)shim_fdt_size() ? last : (unsigned)shim_fdt_size() - 1;
@@ -827,7 +750,6 @@ int close_range(unsigned first, unsigned last, int flags)
 /* A new fd `nfd` now refers to the same open file as `ofd` (lock not held). */
 static void dup_entry(int ofd, int nfd, bool cloexec)
 {
-	shim_pending_forget(nfd);
 	shim_lock();
 	struct shim_sock *stale = shim_fdt_take(nfd);
 	if (stale)
@@ -856,8 +778,6 @@ int dup3(int ofd, int nfd, int flags)
 	}
 	struct shim_sock *old_target = shim_fdt_get(nfd);
 	int r = REAL(dup3)(ofd, nfd, flags);
-	if (r >= 0)
-		shim_pending_forget(nfd);
 	if (r >= 0 && (shim_fdt_get(ofd) || old_target))
 		dup_entry(ofd, r, (flags & O_CLOEXEC) != 0);
 	return r;
@@ -869,8 +789,6 @@ int dup2(int ofd, int nfd)
 		return REAL(dup2)(ofd, nfd);
 	struct shim_sock *old_target = shim_fdt_get(nfd);
 	int r = REAL(dup2)(ofd, nfd);
-	if (r >= 0)
-		shim_pending_forget(nfd);
 	if (r >= 0 && (shim_fdt_get(ofd) || old_target))
 		dup_entry(ofd, r, false);
 	return r;

@@ -33,8 +33,8 @@ start_server() { # connections
 		TPA_IFACE="$SRV_IF" TPA_PORTS="$PORT" TPA_SHIM_STATS=1 \
 		python3 "$(dirname "$0")/lib_dpdk_tcp.py" echo-server "$SRV_IP" "$PORT" "$1"
 	SERVER_PID=$DPDK_BG_PID
-	# The listener moves to the stack at its first accept (the shim says so in stats mode):
-	# a connection made before that stays the kernel's, by design.
+	# The listener moves to the stack at listen() (the shim says so in stats mode):
+	# nothing made before it reaches the kernel socket.
 	wait_for "port $PORT accelerated" grep -q "^tpa: port $PORT accelerated" "$DPDK_E2E_TMP/server.log"
 }
 
