@@ -591,6 +591,7 @@ static void engine_leave_forked(struct tpa_engine *e)
 	if (e->iface_lock_fd >= 0)
 		close(e->iface_lock_fd);
 	e->iface_lock_fd = -1;
+	iface_lock_remove_at_exit();
 }
 
 static void engine_free(struct tpa_engine *e)

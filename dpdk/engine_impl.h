@@ -163,6 +163,9 @@ void watchdog_stop(int fd);
 int watchdog_lock_file(int fd, const char *path);
 /* iface_lock.c: the lock file this process (or its fork parent) took, "" if none. */
 const char *iface_lock_path(void);
+/* Remove the lock file this process took if nobody holds it any more (exit handler; also
+ * called by a fork child that leaves last, which may end with _exit). */
+void iface_lock_remove_at_exit(void);
 /* Remove `path` if no process holds its flock (and it is still the file we opened). */
 void iface_lock_remove_if_free(const char *path);
 

@@ -59,7 +59,7 @@ void iface_lock_remove_if_free(const char *path)
 	close(fd);
 }
 
-static void iface_lock_remove_at_exit(void)
+void iface_lock_remove_at_exit(void)
 {
 	if (!held_path[0])
 		return;

@@ -213,6 +213,12 @@ static void print_stats(void)
 /* The process that owns the engine exits: stop the port and give the interface back (XDP
  * program, held ports) now rather than through the watchdog. The lock is kept: a thread still
  * running can no longer reach the engine. */
+static void engine_atexit(void);
+void shim_engine_exit(void)
+{
+	engine_atexit();
+}
+
 static void engine_atexit(void)
 {
 	if (!shim.engine)
@@ -340,6 +346,27 @@ static void release_fds(int *fds, int n)
 	free(fds);
 }
 
+/* The fds the engine and the shim opened at engine start (AF_XDP sockets, BPF maps, memfds,
+ * eventfds ...): a relay helper forked at exec (exec.c) keeps exactly these and its own. */
+#define ENGINE_FD_MAX 65536
+static uint8_t engine_fds[ENGINE_FD_MAX / 8];
+
+static void fd_snapshot(uint8_t *bm)
+{
+	memset(bm, 0, ENGINE_FD_MAX / 8);
+	for (int fd = 0; fd < ENGINE_FD_MAX; fd++) {
+		if (syscall(SYS_fcntl, fd, F_GETFD) >= 0)
+			bm[fd / 8] |= (uint8_t)(1u << (fd % 8));
+		else if (fd > 4096)
+			break; /* engine fds sit below ~1100 (occupy_low_fds) */
+	}
+}
+
+bool shim_engine_owns_fd(int fd)
+{
+	return fd >= 0 && fd < ENGINE_FD_MAX && (engine_fds[fd / 8] & (1u << (fd % 8)));
+}
+
 int shim_engine_try_start(char *err, size_t errlen)
 {
 	struct tpa_engine_config ec;
@@ -350,6 +377,8 @@ int shim_engine_try_start(char *err, size_t errlen)
 	ec.sock_event_ctx = &shim; /* non-NULL: an event from the stack (core.c) */
 	int *fillers = NULL;
 	int n_fillers = occupy_low_fds(&fillers);
+	static uint8_t before[ENGINE_FD_MAX / 8];
+	fd_snapshot(before);
 	shim.engine = tpa_engine_create(&ec, err, errlen);
 	int create_errno = errno;
 	/* Our own fds too, above the program's. */
@@ -358,6 +387,9 @@ int shim_engine_try_start(char *err, size_t errlen)
 			shim_fatal("tpa: eventfd for waking sleeping threads failed");
 		if (progress_kick_fd < 0)
 			progress_kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		fd_snapshot(engine_fds);
+		for (size_t i = 0; i < sizeof(engine_fds); i++)
+			engine_fds[i] &= (uint8_t)~before[i];
 	}
 	release_fds(fillers, n_fillers);
 	if (!shim.engine)

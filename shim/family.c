@@ -22,6 +22,7 @@ enum { SLOT_FREE = 0, SLOT_RESERVED, SLOT_ALIVE };
 struct shim_proc {
 	pthread_mutex_t alive; /* robust, held by the process while it lives */
 	int32_t state;
+	int32_t execing; /* exec in progress: a free mutex means the exec succeeded */
 	pid_t pid;
 	uint64_t reserved_ns;
 };
@@ -146,6 +147,7 @@ static void take_alive(int slot)
 	if (r == EOWNERDEAD)
 		pthread_mutex_consistent(&p->alive);
 	p->pid = getpid();
+	p->execing = 0;
 	__atomic_store_n(&p->state, SLOT_ALIVE, __ATOMIC_RELEASE);
 }
 
@@ -192,6 +194,8 @@ static bool slot_alive(int q)
 		pthread_mutex_consistent(&p->alive);
 	if (r == 0 || r == EOWNERDEAD)
 		pthread_mutex_unlock(&p->alive);
+	if (__atomic_load_n(&p->execing, __ATOMIC_ACQUIRE))
+		return false; /* the pid is a new image now */
 	/* The mutex is free: its process died, or only the thread that took it ended. */
 	return p->pid > 0 && (kill(p->pid, 0) == 0 || errno == EPERM);
 }
@@ -232,6 +236,19 @@ static void reap_slot(int q, void (*close_fn)(int sock))
 				close_fn(sock);
 		}
 	}
+}
+
+void shim_family_exec(bool on)
+{
+	if (fam && my_slot >= 0)
+		__atomic_store_n(&fam->procs[my_slot].execing, on ? 1 : 0, __ATOMIC_RELEASE);
+}
+
+bool shim_family_held_elsewhere(int sock)
+{
+	if (!fam || sock < 0 || (uint32_t)sock >= fam->nbits)
+		return false;
+	return held_elsewhere(sock, NULL);
 }
 
 bool shim_family_release(int sock)

@@ -47,6 +47,12 @@ bool shim_family_release(int sock);
 void shim_family_reap(void (*close_fn)(int sock));
 /* Live processes other than this one (dead ones are reaped first, with close_fn). */
 int shim_family_others(void (*close_fn)(int sock));
+/* This process is about to exec (on = true) or its exec failed: once the exec succeeded the
+ * kernel releases the slot's robust mutex while the pid lives on in the new image; the flag
+ * makes that count as dead, so what only this process held is closed. */
+void shim_family_exec(bool on);
+/* A live process other than this one holds sock (lock held). */
+bool shim_family_held_elsewhere(int sock);
 /* This process leaves (exit): its slot is freed. */
 void shim_family_leave(void);
 

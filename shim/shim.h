@@ -118,6 +118,16 @@ void shim_engine_ensure(void);
 int shim_engine_try_start(char *err, size_t errlen);
 /* Stop the program: the engine could not start, for the reason err. */
 void shim_engine_fatal(const char *err) __attribute__((noreturn));
+/* The engine opened fd at its start (exec.c: a relay helper keeps these). */
+bool shim_engine_owns_fd(int fd);
+/* What exit does for the engine (close this process's sockets, linger for their FINs, leave
+ * the family or tear the engine down): for a helper that ends with _exit (lock not held). */
+void shim_engine_exit(void);
+/* exec (exec.c): accelerated connections the new image keeps become kernel sockets relayed
+ * to the stack by a helper process of the family; kept listeners stay kernel listeners. */
+void shim_exec_prepare(void);
+void shim_exec_failed(void);
+
 /* One poll round (lock held). */
 int shim_engine_poll(void);
 uint64_t shim_now_ns(void);
