@@ -117,9 +117,12 @@ uint32_t tcp_options_write_syn(struct tpa_stack *s, const struct tcp_sock *ts, u
 	p[n++] = 4;
 	p[n++] = (uint8_t)(mss >> 8);
 	p[n++] = (uint8_t)mss;
-	bool want_ws = cfg->window_scaling && (!synack || (peer && peer->has_wscale));
-	bool want_ts = cfg->timestamps && (!synack || (peer && peer->has_ts));
-	bool want_sack = cfg->sack && (!synack || (peer && peer->sack_ok));
+	/* A SYN-ACK offers what negotiate() agreed to when the SYN arrived, also when the timer
+	 * retransmits it without the SYN at hand: offering less would leave the two ends
+	 * disagreeing on window scaling, timestamps and SACK. */
+	bool want_ws = cfg->window_scaling && (!synack || (ts->flags & TSF_WS_OK));
+	bool want_ts = cfg->timestamps && (!synack || (ts->flags & TSF_TS_OK));
+	bool want_sack = cfg->sack && (!synack || (ts->flags & TSF_SACK_OK));
 	if (want_sack && !want_ts) {
 		p[n++] = OPT_NOP;
 		p[n++] = OPT_NOP;
