@@ -129,6 +129,18 @@ void tcp_cc_exit_recovery(struct tcp_cc_state *st, uint32_t flight, uint64_t now
 		st->ops->recovery_done(st, now_us);
 }
 
+void tcp_cc_undo(struct tcp_cc_state *st, uint32_t prior_cwnd, uint32_t prior_ssthresh)
+{
+	if (prior_cwnd > st->cwnd)
+		set_cwnd(st, prior_cwnd);
+	if (prior_ssthresh > st->ssthresh)
+		st->ssthresh = prior_ssthresh;
+	st->in_recovery = false;
+	st->ca_acked = 0;
+	if (st->ops == &tcp_cc_cubic_ops)
+		st->u.cubic.in_epoch = false; /* the next epoch starts from the restored window */
+}
+
 void tcp_cc_on_rto(struct tcp_cc_state *st, uint32_t flight, uint64_t now_us, bool repeated)
 {
 	bool reduce = !repeated && !st->in_recovery;

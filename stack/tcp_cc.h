@@ -125,6 +125,9 @@ void tcp_cc_on_partial_ack(struct tcp_cc_state *st, uint32_t acked);
 /* Full ACK (covers the recovery point). flight: bytes still outstanding after it.
  * cwnd = min(ssthresh, max(flight, SMSS) + SMSS) (RFC 6582 option 1: no burst). */
 void tcp_cc_exit_recovery(struct tcp_cc_state *st, uint32_t flight, uint64_t now_us);
+/* The reduction was for nothing (a spurious fast retransmission, RFC 3708): back to the
+ * window from before it, recovery over. */
+void tcp_cc_undo(struct tcp_cc_state *st, uint32_t prior_cwnd, uint32_t prior_ssthresh);
 
 /* Retransmission timeout. flight: bytes outstanding when it fired. repeated: this segment
  * was already retransmitted by an RTO (backoff > 0) - ssthresh is not reduced again

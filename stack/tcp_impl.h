@@ -28,6 +28,8 @@ struct ipv4_rx_meta;
 #define TCP_NO_SOCK         (-1)
 #define TCP_DEFAULT_MSS     536
 #define TCP_MAX_WSCALE      14
+#define TCP_MAX_REORDERING  300 /* segments (Linux: tcp_max_reordering) */
+#define TCP_UNDO_MAX        16
 #define TCP_HDR_LEN         20
 #define TCP_MAX_OPT_LEN     40
 #define TCP_MAX_SACK_BLOCKS 4
@@ -145,8 +147,8 @@ struct tcp_sock {
 	int listener; /* for children: the listener id (TCP_NO_SOCK once accepted) */
 	int backlog;
 	uint32_t syn_count, acc_count;
-	int acc_head, acc_tail; /* accept queue of children (FIFO via acc_next) */
-	int syn_head;           /* children in SYN_RECV (via acc_next) */
+	int acc_head, acc_tail;      /* accept queue of children (FIFO via acc_next) */
+	int syn_head;                /* children in SYN_RECV (via acc_next) */
 	uint64_t syncookie_until_ns; /* cookies sent: ACKs are checked for one until then */
 	int acc_next;
 
@@ -206,6 +208,23 @@ struct tcp_sock {
 	uint32_t persist_probes; /* zero-window probes since the window last opened */
 	bool syn_retransmitted;
 	bool tlp_sent; /* one probe per episode of unacknowledged data */
+	/* Reordering (RFC 2883/3708 D-SACK, Linux's tp->reordering): segments SACKed above a hole
+	 * before it counts as lost; raised each time a fast retransmission proves spurious. */
+	uint16_t reordering;
+	/* Receiver side: a duplicate arrived; the next ACK reports it as a D-SACK (RFC 2883). */
+	bool dsack_pending;
+	uint32_t dsack_start, dsack_end;
+	/* Undo of the last fast recovery's window reduction: valid from its start until an RTO
+	 * or the next recovery; undone when every retransmission of it came back D-SACKed. */
+	bool undo_valid;
+	/* The episode's retransmissions not yet reported as duplicates (their first sequence
+	 * numbers, as Linux marks retransmitted skbs): a D-SACK counts only when it names one, so
+	 * a duplicate the network made of an original never passes for a spurious retransmission.
+	 * More than TCP_UNDO_MAX of them: no undo for that episode. */
+	uint8_t undo_n;
+	uint32_t undo_rtx[TCP_UNDO_MAX];
+	uint32_t undo_marker; /* snd_una when it started */
+	uint32_t undo_cwnd, undo_ssthresh;
 	/* Lost-retransmission detection in SACK recovery: the hole at rxt_una was retransmitted
 	 * when snd_max was rxt_mark; SACKs beyond rxt_mark while it is still missing mean the
 	 * retransmission was lost too. */
@@ -323,8 +342,8 @@ int tcp_options_parse(const uint8_t *p, uint32_t len, bool syn, struct tcp_opts 
 /* Write options; returns their length (multiple of 4). */
 uint32_t tcp_options_write_syn(struct tpa_stack *s, const struct tcp_sock *ts, uint8_t *p,
                                bool synack, const struct tcp_opts *peer);
-uint32_t tcp_options_write(struct tpa_stack *s, const struct tcp_sock *ts, uint8_t *p,
-                           bool with_sack, uint32_t room);
+uint32_t tcp_options_write(struct tpa_stack *s, struct tcp_sock *ts, uint8_t *p, bool with_sack,
+                           uint32_t room);
 uint32_t tcp_ts_now(const struct tpa_stack *s, const struct tcp_sock *ts);
 
 /* tcp_output.c */
@@ -332,7 +351,8 @@ void tcp_output(struct tpa_stack *s, struct tcp_sock *ts);
 int tcp_send_ack(struct tpa_stack *s, struct tcp_sock *ts);
 int tcp_send_syn(struct tpa_stack *s, struct tcp_sock *ts, const struct tcp_opts *peer);
 /* A SYN-ACK for a scratch socket that is in no table (SYN cookies): no timers, no state. */
-int tcp_send_synack_stateless(struct tpa_stack *s, struct tcp_sock *ts, const struct tcp_opts *peer);
+int tcp_send_synack_stateless(struct tpa_stack *s, struct tcp_sock *ts,
+                              const struct tcp_opts *peer);
 /* How long after the last cookie sent a listener still checks ACKs for one: the cookie's
  * validity (up to 3 counter ticks of 68.7 s). */
 #define TCP_SYNCOOKIE_LIFETIME_NS (210ull * 1000000000ull)
@@ -348,6 +368,11 @@ uint32_t tcp_eff_mss(const struct tpa_stack *s, const struct tcp_sock *ts);
 void tcp_arm_rtx(struct tpa_stack *s, struct tcp_sock *ts);
 /* Arm the tail loss probe (if an RTT is known and it would fire before the RTO). */
 void tcp_arm_tlp(struct tpa_stack *s, struct tcp_sock *ts);
+/* DupThresh now: the reordering allowed for, but never more than 3/4 of what is in flight
+ * (at least 3): a window too small to ever show that many SACKed segments would leave every
+ * loss to the retransmission timer (as Linux's "few packets in flight" rule; 3/4 measured
+ * against 1/2 and 7/8 over the impairment matrix: the best for loss and reordering alike). */
+uint32_t tcp_dupthresh(const struct tpa_stack *s, const struct tcp_sock *ts);
 void tcp_send_tlp(struct tpa_stack *s, struct tcp_sock *ts);
 void tcp_timer_set(struct tpa_stack *s, struct tcp_sock *ts, enum tcp_timer_kind k, uint64_t at);
 

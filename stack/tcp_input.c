@@ -110,6 +110,7 @@ void tcp_conn_established(struct tpa_stack *s, struct tcp_sock *ts)
 	tcp_cc_init(&ts->cc, tcp_cc_by_algo((enum tpa_cc_algo)ts->cc_algo), tcp_eff_mss(s, ts),
 	            s->cfg.tcp.initial_cwnd_segs);
 	tcp_rtt_established(&ts->rtt, ts->syn_retransmitted);
+	ts->reordering = TCP_SACK_DUPTHRESH;
 	ts->recover = ts->snd_una;
 	ts->snd_sml = ts->snd_una;
 	ts->retries = 0;
@@ -414,6 +415,12 @@ static void enter_recovery(struct tpa_stack *s, struct tcp_sock *ts)
 	ts->flags |= TSF_IN_RECOVERY;
 	ts->tmr[TT_TLP] = 0;
 	bool sack = (ts->flags & TSF_SACK_OK) != 0;
+	/* Undo needs the receiver to report duplicates: SACK with D-SACK. */
+	ts->undo_valid = sack;
+	ts->undo_n = 0;
+	ts->undo_marker = ts->snd_una;
+	ts->undo_cwnd = ts->cc.cwnd;
+	ts->undo_ssthresh = ts->cc.ssthresh;
 	tcp_cc_enter_recovery(&ts->cc, flight, s->now_ns / 1000, sack);
 	STAT_INC(s, tcp_fast_retransmit);
 	uint32_t mss = tcp_eff_mss(s, ts);
@@ -451,6 +458,56 @@ static void check_lost_retransmit(struct tpa_stack *s, struct tcp_sock *ts)
 	}
 }
 
+/* Reordering of `bytes` was observed: allow for it (never lower, at most the cap). */
+static void reordering_seen(struct tpa_stack *s, struct tcp_sock *ts, uint32_t bytes)
+{
+	uint32_t segs = bytes / tcp_eff_mss(s, ts) + 1;
+	if (segs > TCP_MAX_REORDERING)
+		segs = TCP_MAX_REORDERING;
+	if (segs > ts->reordering) {
+		ts->reordering = (uint16_t)segs;
+		STAT_INC(s, tcp_reordering_seen);
+	}
+}
+
+/*
+ * A D-SACK (RFC 2883) reports data that arrived twice. When it covers data the last fast
+ * recovery retransmitted, one of those retransmissions was unneeded; when all of them were
+ * (RFC 3708), the "loss" was reordering: give the window back and wait longer before calling
+ * a hole lost (as Linux raises tp->reordering): by how far the D-SACKed data trailed the
+ * highest SACKed byte, at least by half, at most TCP_MAX_REORDERING segments.
+ */
+static void dsack_seen(struct tpa_stack *s, struct tcp_sock *ts, const struct tcp_sack_block *b,
+                       uint32_t high_sacked)
+{
+	STAT_INC(s, tcp_dsack_rx);
+	/* Duplicates from before the episode (a go-back-N after a timeout resends what the
+	 * receiver had) say nothing about its retransmissions. */
+	if (!ts->undo_valid || !ts->undo_n || seq_lt(b->start, ts->undo_marker))
+		return;
+	uint8_t i = 0;
+	while (i < ts->undo_n &&
+	       !(seq_geq(ts->undo_rtx[i], b->start) && seq_lt(ts->undo_rtx[i], b->end)))
+		i++;
+	if (i == ts->undo_n)
+		return; /* not one of ours: a duplicate the network made */
+	ts->undo_rtx[i] = ts->undo_rtx[--ts->undo_n];
+	if (ts->undo_n)
+		return;
+	ts->undo_valid = false;
+	STAT_INC(s, tcp_spurious_rtx_undone);
+	uint32_t mss = tcp_eff_mss(s, ts);
+	uint32_t grown = (uint32_t)(ts->reordering + ts->reordering / 2) * mss;
+	uint32_t dist = seq_gt(high_sacked, b->start) ? high_sacked - b->start : 0;
+	reordering_seen(s, ts, dist > grown ? dist : grown);
+	tcp_cc_undo(&ts->cc, ts->undo_cwnd, ts->undo_ssthresh);
+	if (ts->flags & TSF_IN_RECOVERY) {
+		ts->flags &= ~TSF_IN_RECOVERY;
+		ts->rxt_marked = false;
+		ts->recover = ts->snd_una;
+	}
+}
+
 /* Returns false when the segment must be dropped (and was handled). */
 static bool process_ack(struct tpa_stack *s, struct tcp_sock *ts, struct seg *g)
 {
@@ -469,6 +526,13 @@ static bool process_ack(struct tpa_stack *s, struct tcp_sock *ts, struct seg *g)
 	uint32_t wnd = g->wnd << ts->snd_wscale;
 	bool sack = (ts->flags & TSF_SACK_OK) != 0;
 	if (seq_gt(g->ack, ts->snd_una)) {
+		/* The hole at snd_una filled with data SACKed above it and nothing retransmitted
+		 * (no recovery, probe or go-back-N after a timeout ever covered it):
+		 * the network reordered (Linux's tcp_check_sack_reordering). Wait that long
+		 * before calling such a hole lost. */
+		if (sack && !(ts->flags & TSF_IN_RECOVERY) && !ts->tlp_sent &&
+		    seq_geq(ts->snd_una, ts->recover) && !tcp_sack_empty(&ts->scoreboard))
+			reordering_seen(s, ts, tcp_sack_high_sacked(&ts->scoreboard) - ts->snd_una);
 		uint32_t acked = g->ack - ts->snd_una;
 		uint32_t flight = ts->snd_max - ts->snd_una;
 		uint32_t dend = ts->snd_una + ts->sb.len;
@@ -492,9 +556,16 @@ static bool process_ack(struct tpa_stack *s, struct tcp_sock *ts, struct seg *g)
 		tcp_rtt_reset_backoff(&ts->rtt);
 		ts->retries = 0;
 		ts->first_rto_ns = 0;
+		bool dsack = false;
 		if (sack)
-			tcp_sack_update(&ts->scoreboard, ts->snd_una, ts->snd_max, g->o.sack,
-			                g->o.nsack);
+			dsack = tcp_sack_update(&ts->scoreboard, ts->snd_una, ts->snd_max,
+			                        g->o.sack, g->o.nsack)
+			                .dsack;
+		if (dsack)
+			dsack_seen(s, ts, &g->o.sack[0],
+			           tcp_sack_empty(&ts->scoreboard)
+			                   ? ts->snd_una
+			                   : tcp_sack_high_sacked(&ts->scoreboard));
 		if (ts->flags & TSF_IN_RECOVERY) {
 			if (seq_geq(g->ack, ts->recover)) {
 				ts->flags &= ~TSF_IN_RECOVERY;
@@ -541,9 +612,14 @@ static bool process_ack(struct tpa_stack *s, struct tcp_sock *ts, struct seg *g)
 	} else if (g->ack == ts->snd_una) {
 		uint32_t newly_sacked = 0;
 		if (sack && g->o.nsack) {
-			newly_sacked = tcp_sack_update(&ts->scoreboard, ts->snd_una, ts->snd_max,
-			                               g->o.sack, g->o.nsack)
-			                       .newly_sacked;
+			struct tcp_sack_update_result r = tcp_sack_update(
+			        &ts->scoreboard, ts->snd_una, ts->snd_max, g->o.sack, g->o.nsack);
+			newly_sacked = r.newly_sacked;
+			if (r.dsack)
+				dsack_seen(s, ts, &g->o.sack[0],
+				           tcp_sack_empty(&ts->scoreboard)
+				                   ? ts->snd_una
+				                   : tcp_sack_high_sacked(&ts->scoreboard));
 			if (ts->flags & TSF_IN_RECOVERY)
 				check_lost_retransmit(s, ts);
 		}
@@ -557,7 +633,7 @@ static bool process_ack(struct tpa_stack *s, struct tcp_sock *ts, struct seg *g)
 			if (!(ts->flags & TSF_IN_RECOVERY)) {
 				uint32_t mss = tcp_eff_mss(s, ts);
 				bool lost = sack && tcp_sack_is_lost(&ts->scoreboard, ts->snd_una,
-				                                     mss, TCP_SACK_DUPTHRESH);
+				                                     mss, tcp_dupthresh(s, ts));
 				/* The tail loss probe came back SACKed: what precedes it is lost
 				 * (RFC 8985 section 7.4). */
 				bool probe_sacked =
@@ -570,7 +646,7 @@ static bool process_ack(struct tpa_stack *s, struct tcp_sock *ts, struct seg *g)
 				                   (ts->snd_una == ts->recover &&
 				                    ts->recover == ts->iss + 1) ||
 				                   lost || probe_sacked;
-				if ((ts->dupacks >= TCP_SACK_DUPTHRESH || lost || probe_sacked) &&
+				if ((ts->dupacks >= tcp_dupthresh(s, ts) || lost || probe_sacked) &&
 				    new_episode)
 					enter_recovery(s, ts);
 			} else if (!sack) {
@@ -600,6 +676,16 @@ static bool process_ack(struct tpa_stack *s, struct tcp_sock *ts, struct seg *g)
 	return true;
 }
 
+/* RFC 2883: remember a duplicate so that the next ACK reports it. */
+static void note_dsack(struct tcp_sock *ts, uint32_t start, uint32_t end)
+{
+	if (!(ts->flags & TSF_SACK_OK) || !seq_lt(start, end))
+		return;
+	ts->dsack_pending = true;
+	ts->dsack_start = start;
+	ts->dsack_end = end;
+}
+
 static void process_data(struct tpa_stack *s, struct tcp_sock *ts, struct rte_mbuf *m,
                          struct seg *g)
 {
@@ -612,6 +698,7 @@ static void process_data(struct tpa_stack *s, struct tcp_sock *ts, struct rte_mb
 	/* Trim what we already have and what lies beyond the window. */
 	if (seq_lt(seq, ts->rcv_nxt)) {
 		uint32_t cut = ts->rcv_nxt - seq;
+		note_dsack(ts, seq, cut >= len ? seq + len : ts->rcv_nxt);
 		if (cut >= len) {
 			STAT_INC(s, tcp_dup_segment_rx);
 			ack_now(s, ts);
@@ -673,9 +760,10 @@ static void process_data(struct tpa_stack *s, struct tcp_sock *ts, struct rte_mb
 	STAT_INC(s, tcp_ooo_rx);
 	int rc = tcp_ooo_insert(s, ts, m, seq, off, len, &dup);
 	if (rc < 0) {
-		if (dup)
+		if (dup) {
 			STAT_INC(s, tcp_dup_segment_rx);
-		else
+			note_dsack(ts, seq, seq + len);
+		} else
 			STAT_INC(s, tcp_drop_ooo_limit);
 		drop(m);
 	}
@@ -751,6 +839,7 @@ static void established_input(struct tpa_stack *s, struct tcp_sock *ts, struct r
 				return;
 			}
 			STAT_INC(s, tcp_dup_segment_rx);
+			note_dsack(ts, g->seq, g->seq + g->dlen);
 			/* An old duplicate still carries a current ACK (the peer retransmits from
 			 * a rewound snd_nxt): use it, as BSD does, so both ends progress. */
 			if ((g->flags & (TCP_ACK | TCP_SYN)) == TCP_ACK &&

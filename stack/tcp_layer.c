@@ -9,6 +9,7 @@
 
 #include "ipv4.h"
 #include "tcp_impl.h"
+#include "tcp_sack.h"
 #include "tcp_layer.h"
 
 int tcp_layer_create(struct tpa_stack *s)
@@ -167,6 +168,10 @@ static void rto_fired(struct tpa_stack *s, struct tcp_sock *ts)
 	ts->retries++;
 	tcp_rtt_on_timeout(&ts->rtt);
 	ts->flags &= ~(TSF_IN_RECOVERY | TSF_RTT_TIMING);
+	ts->undo_valid = false;
+	/* A timeout means loss went unseen: whatever reordering we allowed for may have hidden
+	 * it (Linux resets tp->reordering the same way). */
+	ts->reordering = TCP_SACK_DUPTHRESH;
 	ts->tmr[TT_TLP] = 0;
 	ts->tlp_sent = true; /* no probe while backing off */
 	ts->recover = ts->snd_max;

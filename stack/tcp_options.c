@@ -152,8 +152,8 @@ uint32_t tcp_options_write_syn(struct tpa_stack *s, const struct tcp_sock *ts, u
 	return n;
 }
 
-uint32_t tcp_options_write(struct tpa_stack *s, const struct tcp_sock *ts, uint8_t *p,
-                           bool with_sack, uint32_t room)
+uint32_t tcp_options_write(struct tpa_stack *s, struct tcp_sock *ts, uint8_t *p, bool with_sack,
+                           uint32_t room)
 {
 	uint32_t n = 0;
 	if (ts->flags & TSF_TS_OK) {
@@ -165,14 +165,23 @@ uint32_t tcp_options_write(struct tpa_stack *s, const struct tcp_sock *ts, uint8
 		put32(p + n + 4, ts->ts_recent);
 		n += 8;
 	}
-	if (with_sack && (ts->flags & TSF_SACK_OK) && ts->ooo.count) {
+	if (with_sack && (ts->flags & TSF_SACK_OK) && (ts->ooo.count || ts->dsack_pending)) {
 		struct tcp_sack_block b[TCP_MAX_SACK_BLOCKS];
 		int max = (ts->flags & TSF_TS_OK) ? 3 : 4;
 		/* Blocks only as far as the segment still fits the MTU. */
 		int fit = room > n + 4 ? (int)((room - n - 4) / 8) : 0;
 		if (max > fit)
 			max = fit;
-		int nb = max > 0 ? tcp_ooo_sack_blocks(ts, b, max) : 0;
+		int nb = 0;
+		/* RFC 2883: the duplicate first, reported once. */
+		if (ts->dsack_pending && max > 0) {
+			b[nb].start = ts->dsack_start;
+			b[nb].end = ts->dsack_end;
+			nb++;
+			ts->dsack_pending = false;
+		}
+		if (max > nb && ts->ooo.count)
+			nb += tcp_ooo_sack_blocks(ts, b + nb, max - nb);
 		if (nb) {
 			p[n++] = OPT_NOP;
 			p[n++] = OPT_NOP;

@@ -31,6 +31,15 @@ void tcp_arm_rtx(struct tpa_stack *s, struct tcp_sock *ts)
 	tcp_timer_set(s, ts, TT_RTX, s->now_ns + tcp_rtt_rto_ns(&ts->rtt));
 }
 
+uint32_t tcp_dupthresh(const struct tpa_stack *s, const struct tcp_sock *ts)
+{
+	uint32_t th = ts->reordering;
+	uint32_t flight = (ts->snd_max - ts->snd_una) / tcp_eff_mss(s, ts);
+	if (th > flight * 3 / 4)
+		th = flight * 3 / 4;
+	return th < TCP_SACK_DUPTHRESH ? TCP_SACK_DUPTHRESH : th;
+}
+
 void tcp_arm_tlp(struct tpa_stack *s, struct tcp_sock *ts)
 {
 	uint32_t srtt = tcp_rtt_srtt_us(&ts->rtt);
@@ -286,6 +295,10 @@ int tcp_send_segment(struct tpa_stack *s, struct tcp_sock *ts, uint32_t seq, uin
 	if (retransmit) {
 		STAT_INC(s, tcp_retransmit);
 		ts->stat_retransmits++;
+		if (ts->undo_valid && ts->undo_n < TCP_UNDO_MAX)
+			ts->undo_rtx[ts->undo_n++] = seq;
+		else
+			ts->undo_valid = false;
 		/* Karn: a retransmitted range gives no RTT sample. */
 		if ((ts->flags & TSF_RTT_TIMING) && seq_lt(seq, ts->rtt_seq))
 			ts->flags &= ~TSF_RTT_TIMING;
@@ -378,7 +391,7 @@ static bool send_sack_recovery(struct tpa_stack *s, struct tcp_sock *ts, uint32_
 	bool sent = false;
 	for (int guard = 0; guard < 1024; guard++) {
 		uint32_t pipe = tcp_sack_pipe(&ts->scoreboard, ts->snd_una, ts->snd_max,
-		                              ts->high_rxt, mss, TCP_SACK_DUPTHRESH);
+		                              ts->high_rxt, mss, tcp_dupthresh(s, ts));
 		uint32_t cwnd = tcp_cc_cwnd(&ts->cc);
 		if (pipe >= cwnd || cwnd - pipe < mss)
 			break;
@@ -390,7 +403,7 @@ static bool send_sack_recovery(struct tpa_stack *s, struct tcp_sock *ts, uint32_
 		uint32_t seq = 0, len = 0;
 		enum tcp_sack_next nx = tcp_sack_next_seg(
 		        &ts->scoreboard, ts->snd_una, ts->snd_max, ts->high_rxt, mss,
-		        TCP_SACK_DUPTHRESH, new_ok, ts->rescue_rxt, ts->rescue_valid, &seq, &len);
+		        tcp_dupthresh(s, ts), new_ok, ts->rescue_rxt, ts->rescue_valid, &seq, &len);
 		if (nx == TCP_SACK_NEXT_NONE)
 			break;
 		if (nx == TCP_SACK_NEXT_NEW_DATA) {

@@ -252,7 +252,7 @@ START_TEST(bulk)
 		depths += ls.depth_log2[k] + l1->depth_log2[k] > 0;
 	printf("bulk %-14s seed %llu: %llu MiB each way, retransmits %llu (fast %llu, rto %llu), "
 	       "virtual %.2f s, goodput %.1f MB/s (both ways), overtaken %llu (depth %llu-%llu), "
-	       "dup %llu (late %llu), wall %.2f s\n",
+	       "dup %llu (late %llu), dsack %llu, undone %llu, wall %.2f s\n",
 	       sc->name, (unsigned long long)seed, (unsigned long long)(b->total >> 20),
 	       (unsigned long long)(s0->tcp_retransmit + s1->tcp_retransmit),
 	       (unsigned long long)(s0->tcp_fast_retransmit + s1->tcp_fast_retransmit),
@@ -260,6 +260,8 @@ START_TEST(bulk)
 	       goodput / 1e6, (unsigned long long)ls.arrived_overtaken,
 	       (unsigned long long)ls.depth_min, (unsigned long long)ls.depth_max,
 	       (unsigned long long)ls.arrived_dup, (unsigned long long)ls.arrived_dup_late,
+	       (unsigned long long)(s0->tcp_dsack_rx + s1->tcp_dsack_rx),
+	       (unsigned long long)(s0->tcp_spurious_rtx_undone + s1->tcp_spurious_rtx_undone),
 	       wall_now() - wall0);
 	if (!done || b->err)
 		dump_state(w, b);

@@ -210,6 +210,9 @@ void tpa_stack_neigh_update(struct tpa_stack *s, uint32_t ip_be, const uint8_t m
 	X(tcp_challenge_ack)                                                                       \
 	X(tcp_retransmit)                                                                          \
 	X(tcp_fast_retransmit)                                                                     \
+	X(tcp_dsack_rx)                                                                            \
+	X(tcp_spurious_rtx_undone)                                                                 \
+	X(tcp_reordering_seen)                                                                     \
 	X(tcp_rto_timeout)                                                                         \
 	X(tcp_dup_ack_rx)                                                                          \
 	X(tcp_dup_segment_rx)                                                                      \
