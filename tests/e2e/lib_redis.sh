@@ -3,9 +3,14 @@
 # namespace, kernel clients in the client namespace, cleanup on any exit.
 # Set TPA_E2E_KERNEL=1 to run the same tests with redis-server on the kernel (no shim): the
 # tests must pass both ways. Background programs: tpa_bg (lib_cleanup.sh), stopped at exit.
+# Under the shim a test ends with finish_redis, which stops redis-server so that it reports and
+# checks that its counters account for every connection the client namespace made
+# (lib_accel.sh).
 set -euo pipefail
 # shellcheck source=tests/e2e/lib_cleanup.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib_cleanup.sh"
+# shellcheck source=tests/e2e/lib_accel.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib_accel.sh"
 
 SRC=${TPA_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 BUILD=${TPA_BUILD_DIR:-$SRC/build/release}
@@ -56,9 +61,14 @@ testbed_up() {
 }
 
 # start_redis [extra redis-server args...]: starts it (under the shim unless TPA_E2E_KERNEL=1),
-# waits for PING from the client namespace, sets REDIS_PID.
+# waits until its port is accelerated and it answers PING from the client namespace, sets
+# REDIS_PID, REDIS_LOG (its output, one file per start) and REDIS_OPENS0 (the client
+# namespace's connection count before the first PING).
+REDIS_STARTS=0
 start_redis() {
 	local pre=()
+	REDIS_STARTS=$((REDIS_STARTS + 1))
+	REDIS_LOG=$E2E_WORK/redis.$REDIS_STARTS.log
 	if [ "${TPA_E2E_KERNEL:-0}" != 1 ]; then
 		[ -f "$SHIM" ] || fail "$SHIM not built"
 		pre=(env LD_PRELOAD="$SHIM" TPA_IFACE="$TPA_TB_SRV_IF" TPA_PORTS="$REDIS_PORT" TPA_SHIM_STATS=1)
@@ -66,8 +76,12 @@ start_redis() {
 	# setsid, ip netns exec and env exec: the pid is redis-server itself.
 	tpa_bg ip netns exec "$TPA_TB_SRV_NS" "${pre[@]}" redis-server --port "$REDIS_PORT" --protected-mode no --bind 0.0.0.0 \
 		--appendonly no --save '' --dir "$E2E_WORK" --logfile '' --maxclients 4000 "$@" \
-		>>"$E2E_WORK/redis.log" 2>&1
+		>"$REDIS_LOG" 2>&1
 	REDIS_PID=$TPA_BG_PID
+	if [ "${TPA_E2E_KERNEL:-0}" != 1 ]; then
+		accel_wait_port "$REDIS_LOG" "$REDIS_PORT" || fail "redis-server: port $REDIS_PORT not accelerated"
+	fi
+	REDIS_OPENS0=$(accel_opens "$TPA_TB_CLI_NS")
 	for _ in $(seq 1 100); do
 		if rcli ping 2>/dev/null | grep -q PONG; then
 			# Under the shim the port must really be served by tpa: our XDP program is
@@ -91,6 +105,23 @@ stop_redis() { # signal (default TERM)
 	done
 	kill -0 "$REDIS_PID" 2>/dev/null && fail "redis-server did not stop on SIG${1:-TERM}"
 	wait "$REDIS_PID" 2>/dev/null || true
+}
+
+# finish_redis [not_redis=N] [accel_expect args...]: stop redis-server with SIGTERM (it reports
+# at exit) and, under the shim, check that the stack established every connection the client
+# namespace opened since start_redis (less N made to other servers), the kernel accepted none
+# and the XDP program redirected its packets.
+finish_redis() {
+	local other=0
+	case ${1:-} in not_redis=*) other=${1#*=}; shift ;; esac
+	local opens
+	opens=$(($(accel_opens "$TPA_TB_CLI_NS") - REDIS_OPENS0 - other))
+	stop_redis TERM
+	[ "${TPA_E2E_KERNEL:-0}" = 1 ] && return 0
+	local sum
+	sum=$(accel_expect "$REDIS_LOG" conns="$opens" "$@") ||
+		fail "redis-server's counters do not account for its $opens connection(s)"
+	pass "redis-server $sum"
 }
 
 # An array, not a function, so that `tpa_bg "${RESP_CHECK[@]}" ...` can start it.

@@ -37,3 +37,4 @@ if wait $HOLD; then fail "killed client kept working"; fi
 grep -q 'connection closed' "$E2E_WORK/killed.log" || fail "killed client did not see EOF: $(cat "$E2E_WORK/killed.log")"
 [ "$(rcli ping)" = PONG ] || fail "server after CLIENT KILL"
 pass "CLIENT KILL closed the connection (client saw EOF), server unharmed"
+finish_redis

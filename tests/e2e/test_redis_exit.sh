@@ -22,7 +22,7 @@ tpa_bg ip netns exec "$TPA_TB_CLI_NS" python3 -c "$WAITER" "$TPA_TB_SRV_IP" "$RE
 WAITER_PID=$TPA_BG_PID
 for _ in $(seq 1 50); do grep -q connected "$E2E_WORK/waiter.log" && break; sleep 0.1; done
 grep -q connected "$E2E_WORK/waiter.log" || fail "waiter did not connect: $(cat "$E2E_WORK/waiter.log")"
-stop_redis TERM
+finish_redis
 wait "$WAITER_PID" || fail "waiter: $(cat "$E2E_WORK/waiter.log")"
 res=$(tail -1 "$E2E_WORK/waiter.log")
 case $res in

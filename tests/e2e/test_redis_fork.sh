@@ -32,3 +32,4 @@ pass "$(cat "$E2E_WORK/hold.log")"
 [ -s "$E2E_WORK/dump.rdb" ] || fail "no RDB file written"
 resp_check data 50 >/dev/null || fail "data after BGSAVE"
 pass "server serves correctly after 3 forks"
+finish_redis

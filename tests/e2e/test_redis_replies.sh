@@ -28,3 +28,4 @@ resp_check data 300 || fail "byte-exact values"
 resp_check pipeline 20000 || fail "pipelined replies"
 kill -0 "$REDIS_PID" || fail "redis-server died"
 pass "redis-server alive after all tests"
+finish_redis

@@ -21,12 +21,10 @@ bench plain -P 1 -n 200000 -t set,get
 resp_check data 200 >/dev/null || fail "data check after the load"
 pass "replies still correct"
 
+finish_redis
 [ "${TPA_E2E_KERNEL:-0}" = 1 ] && exit 0
-stop_redis TERM
-stat() { awk -v k="tpa: $1" 'index($0, k " ") == 1 {print $3}' "$E2E_WORK/redis.log" | tail -1; }
-grep -q '^tpa: tcp_conn_established' "$E2E_WORK/redis.log" || fail "no tpa counters at exit"
 for k in xsk_tx_invalid_descs xsk_rx_invalid_descs xsk_rx_fill_ring_empty; do
-	v=$(stat $k)
-	[ "${v:-0}" = 0 ] || fail "$k = $v after the load"
+	v=$(accel_counter "$REDIS_LOG" $k)
+	[ "$v" = 0 ] || fail "$k = $v after the load"
 done
-pass "AF_XDP port healthy: $(grep -E '^tpa: (port_ipackets|xsk_|mbufs)' "$E2E_WORK/redis.log" | tr '\n' ' ')"
+pass "AF_XDP port healthy: $(grep -E '^tpa: (port_ipackets|xsk_|mbufs)' "$REDIS_LOG" | tr '\n' ' ')"
