@@ -12,6 +12,8 @@
 # after its runtime, which must come first in an uninstrumented program.
 # shellcheck source=tests/e2e/lib_cleanup.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib_cleanup.sh"
+# shellcheck source=tests/e2e/lib_accel.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib_accel.sh"
 
 P=${TPA_TB_PREFIX:-tpa}
 SRV_NS=$P-srv
@@ -87,11 +89,14 @@ check() {
 }
 
 # Start a server in the background in the server namespace, in a session of its own; SRV_PID
-# is the process (the `timeout` the command runs under, so killing it stops the server).
+# is the process (the `timeout` the command runs under, so killing it stops the server);
+# SRV_OPENS0 the connections opened from the client namespace so far (check_path counts the
+# server's from there).
 srv_bg() {
 	local m=$1 sel=$2
 	shift 2
 	SRV_MODE=$m
+	SRV_OPENS0=$(accel_opens "$CLI_NS")
 	tpa_bg ip netns exec "$SRV_NS" env $(mode_env "$m" "$sel") "$@" 2>"$WORK/srv.err"
 	SRV_PID=$TPA_BG_PID
 }
@@ -112,12 +117,13 @@ wait_port() {
 	done
 	ip netns exec "$ns" ss -Hltn "sport = :$port" | grep -q . ||
 		{ echo "no listener on $ns:$port" >&2; return 1; }
-	# An accelerated listener moves to the stack at the program's first use of it (the
-	# kernel listens from listen() on): wait for the engine, as a client connecting earlier
-	# would be served by the kernel (correctly, but not through tpa).
+	# An accelerated listener is the stack's from listen() on, which the shim says: wait for
+	# that line (a client connecting earlier would be the kernel's, correctly but not through
+	# tpa) and for the steering program on the interface.
 	[ "$ns" = "$SRV_NS" ] && [ "${SRV_MODE:-}" = accel ] || return 0
+	accel_wait_port "$WORK/srv.err" "$port" || return 1
 	for _ in $(seq 1 150); do
-		ip -n "$SRV_NS" link show "$SRV_IF" | grep -q 'prog/xdp' && { sleep 0.2; return 0; }
+		ip -n "$SRV_NS" link show "$SRV_IF" | grep -q 'prog/xdp' && return 0
 		sleep 0.1
 	done
 	echo "no tpa engine on $SRV_IF for $ns:$port" >&2
@@ -126,25 +132,30 @@ wait_port() {
 
 sha() { sha256sum "$1" | cut -d' ' -f1; }
 
-# After a server that exited normally: in accel mode its traffic must have gone through tpa
-# (TPA_SHIM_STATS counters: connections established, at least $2 bytes received or sent by
-# the stack); in the other modes no engine may have started at all.
+# check_path MODE WHAT [log=FILE] [accel_expect args...]: after a program that exited
+# normally (its counters printed to FILE, default $WORK/srv.err). accel: its traffic went
+# through tpa (lib_accel.sh accel_expect: by default as many connections as the client
+# namespace opened since srv_bg, none on the kernel, XDP redirects, no fallback line, and the
+# bytes given); in the other modes no engine may have started at all.
 check_path() {
-	local m=$1 min_bytes=$2 what=$3
-	local est bytes
-	est=$(awk '$2 == "tcp_conn_established" {print $3}' "$WORK/srv.err")
-	bytes=$(awk '$2 == "tcp_bytes_rx" || $2 == "tcp_bytes_tx" {s += $3} END {print s + 0}' \
-		"$WORK/srv.err")
+	local m=$1 what=$2 log=$WORK/srv.err
+	shift 2
+	case ${1:-} in log=*) log=${1#*=}; shift ;; esac
 	if [ "$m" = accel ]; then
-		check "$what ran on tpa (${est:-0} connections, $bytes bytes)" \
-			"$([ "${est:-0}" -ge 1 ] && [ "$bytes" -ge "$min_bytes" ] && echo 1)"
-		[ "${est:-0}" -ge 1 ] || tail -n 20 "$WORK/srv.err" | sed 's/^/    srv.err: /'
+		local args=("$@") sum
+		[[ " $* " == *" conns="* ]] || args=(conns=$(($(accel_opens "$CLI_NS") - SRV_OPENS0)) "$@")
+		if sum=$(accel_expect "$log" "${args[@]}"); then
+			check "$what ran on tpa ($sum)" 1
+		else
+			check "$what ran on tpa (${args[*]})" 0
+			tail -n 20 "$log" | sed 's/^/    log: /'
+		fi
 		# The kernel rejected none of our AF_XDP descriptors (each one is a lost frame).
 		local invalid
-		invalid=$(awk '$2 ~ /^xsk_.*invalid/ {s += $3} END {print s + 0}' "$WORK/srv.err")
+		invalid=$(awk '$2 ~ /^xsk_.*invalid/ {s += $3} END {print s + 0}' "$log")
 		check "$what: no AF_XDP descriptor rejected ($invalid)" "$([ "$invalid" = 0 ] && echo 1)"
 	else
-		check "$what ran on the kernel ($m)" "$(grep -q '^tpa:' "$WORK/srv.err" || echo 1)"
+		check "$what ran on the kernel ($m)" "$(grep -q '^tpa:' "$log" || echo 1)"
 	fi
 }
 
