@@ -699,6 +699,7 @@ static void process_data(struct tpa_stack *s, struct tcp_sock *ts, struct rte_mb
 	if (seq_lt(seq, ts->rcv_nxt)) {
 		uint32_t cut = ts->rcv_nxt - seq;
 		note_dsack(ts, seq, cut >= len ? seq + len : ts->rcv_nxt);
+		ack_now(s, ts); /* a duplicate is answered at once (RFC 5681 4.2) */
 		if (cut >= len) {
 			STAT_INC(s, tcp_dup_segment_rx);
 			ack_now(s, ts);
