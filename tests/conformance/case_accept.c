@@ -9,6 +9,10 @@
 
 #include "conf.h"
 
+/* Accelerated: the peer's c1, c2, c3 (wildcard listener) and c4 (address-bound); the kernel
+ * accepts the subject's own loopback client of the wildcard listener. */
+CONF_ACCELERATED_KERNEL(4, 1);
+
 static void show_fd_flags(const char *what, int fd)
 {
 	int fl = fcntl(fd, F_GETFL), fdf = fcntl(fd, F_GETFD);

@@ -11,6 +11,9 @@
 
 #include "conf.h"
 
+/* Accelerated: the peer's a, b, c, d, e, f. */
+CONF_ACCELERATED(6);
+
 static volatile sig_atomic_t sigpipes;
 
 static void on_sigpipe(int sig)

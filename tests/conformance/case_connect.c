@@ -10,6 +10,9 @@
 
 #include "conf.h"
 
+/* Accelerated: a (blocking), b (non-blocking) and f (bound first) to the peer; c and d are refused. */
+CONF_ACCELERATED(3);
+
 static struct sockaddr_in peer_addr(int port)
 {
 	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};

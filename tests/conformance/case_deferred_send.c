@@ -18,6 +18,9 @@
 
 #include "conf.h"
 
+/* Accelerated: the peer's one connection. */
+CONF_ACCELERATED(1);
+
 enum block_how { BY_PIPE_READ, BY_SEM_WAIT, BY_KERNEL_EPOLL, BY_KERNEL_POLL, BY_NANOSLEEP };
 static const char *const how_name[] = {"pipe read", "sem_wait", "epoll_wait on kernel fds",
                                        "poll on kernel fds", "nanosleep"};

@@ -12,6 +12,9 @@
 
 #include "conf.h"
 
+/* Accelerated: the peer's one connection to the [::] listener. */
+CONF_ACCELERATED(1);
+
 #define BYTES (256u << 10)
 
 static void show(const char *what, const struct sockaddr_in6 *a, socklen_t len, bool port)

@@ -10,6 +10,9 @@
 
 #include "conf.h"
 
+/* Accelerated: the peer's one connection. */
+CONF_ACCELERATED(1);
+
 static void subject(void)
 {
 	char buf[16];

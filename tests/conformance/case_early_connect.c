@@ -1,15 +1,20 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * A client connects before the server first uses its listener (a master that listens and
- * forks, a server slow to start its loop): the kernel completes that handshake. The
- * connection must keep working after the listener's port moves to the accelerated stack, and
- * later connections are served as usual.
+ * forks, a server slow to start its loop). Under the shim the listener is the stack's from
+ * listen() on, so the stack completes that handshake and holds the connection until the first
+ * accept (before, the kernel did: such a connection had to keep working after the port moved
+ * to the stack). Later connections are served as usual.
  */
 #include <netinet/in.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "conf.h"
+
+/* Accelerated: both of the peer's connections: the listener is the stack's from listen(), so the
+ * one made before the subject first looks at it is tpa's too (none for the kernel). */
+CONF_ACCELERATED(2);
 
 #define BYTES (64u << 10) /* fits the buffers: the peer writes all before reading */
 

@@ -15,6 +15,9 @@
 
 #include "conf.h"
 
+/* Accelerated: the peer's c and y. */
+CONF_ACCELERATED(2);
+
 struct nread {
 	int fd, n;
 };

@@ -19,6 +19,9 @@
 
 #include "conf.h"
 
+/* Accelerated: the peer's one connection, served by the exec'd image. */
+CONF_ACCELERATED(1);
+
 #define BYTES (1u << 20)
 
 static const char *self;

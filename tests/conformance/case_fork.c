@@ -10,6 +10,9 @@
 
 #include "conf.h"
 
+/* Accelerated: the peer's c (served by the fork child) and d (accepted by the parent after it). */
+CONF_ACCELERATED(2);
+
 static const char *self;
 
 static void subject(void)

@@ -15,6 +15,9 @@
 
 #include "conf.h"
 
+/* Accelerated: the peer's a, b, d and c. */
+CONF_ACCELERATED(4);
+
 static void child_exit_status(pid_t pid, const char *what)
 {
 	int st;

@@ -15,6 +15,9 @@
 
 #include "conf.h"
 
+/* Accelerated: the peer's c and d. */
+CONF_ACCELERATED(2);
+
 #define BULK (8u << 20)
 
 struct want {

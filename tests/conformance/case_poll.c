@@ -14,6 +14,9 @@
 
 #include "conf.h"
 
+/* Accelerated: the peer's one connection. */
+CONF_ACCELERATED(1);
+
 static void on_alarm(int sig)
 {
 	(void)sig;

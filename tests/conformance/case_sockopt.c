@@ -14,6 +14,9 @@
 
 #include "conf.h"
 
+/* Accelerated: the peer's connection to the subject and the subject's to the peer. */
+CONF_ACCELERATED(2);
+
 static void get_int(int fd, int level, int name, const char *what)
 {
 	int v = -12345;

@@ -9,6 +9,9 @@
 
 #include "conf.h"
 
+/* Accelerated: the peer's NT = 4 connections, one per accepting thread. */
+CONF_ACCELERATED(4);
+
 #define NT    4
 #define BYTES (2u << 20)
 

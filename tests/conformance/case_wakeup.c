@@ -14,6 +14,9 @@
 
 #include "conf.h"
 
+/* Accelerated: the peer's one connection. */
+CONF_ACCELERATED(1);
+
 #define BYTES (64u << 20)
 
 static int listener;

@@ -28,10 +28,26 @@
 #define CONF_REFUSED_PORT 7109
 #define CONF_CTL_PORT     7900
 
+/*
+ * What an accelerated run of the case must show, stated next to its code (a case without it
+ * does not link): how many TCP connections of the subject the stack establishes (accepted from
+ * the peer on CONF_PORT(n), made to CONF_PEER_PORT(n)), and how many the kernel socket of an
+ * accelerated listener accepts by design (a client on this host, over loopback). `case expect`
+ * prints them; run_case.sh requires the shim's counters (TPA_SHIM_STATS=1) to equal them.
+ */
+struct conf_expect {
+	int accelerated;
+	int kernel_accepted;
+};
+extern const struct conf_expect conf_expect;
+#define CONF_ACCELERATED(n)           const struct conf_expect conf_expect = {(n), 0}
+#define CONF_ACCELERATED_KERNEL(n, k) const struct conf_expect conf_expect = {(n), (k)}
+
 extern const char *conf_role; /* "S" or "P" */
 extern const char *conf_subject_ip, *conf_peer_ip;
 
-/* Runs subject() or peer() according to argv[1]; returns the exit status. */
+/* Runs subject() or peer() according to argv[1] (or prints conf_expect for "expect"); returns
+ * the exit status. */
 int conf_main(int argc, char **argv, void (*subject)(void), void (*peer)(void));
 
 /* One output line, prefixed with the role. */

@@ -104,8 +104,8 @@ int tcp_listen(const char *ip, int port, int flags)
 		die("bind %s:%d", ip ? ip : "*", port);
 	if (listen(fd, 16) < 0)
 		die("listen %d", port);
-	/* Like an event-loop server registering its listener before it announces itself: the
-	 * shim moves a listener to the stack at its first use (see case_early_connect). */
+	/* Like an event-loop server registering its listener before it announces itself (see
+	 * case_early_connect for a server that does not). */
 	struct pollfd p = {.fd = fd, .events = POLLIN};
 	(void)poll(&p, 1, 0);
 	return fd;
@@ -301,8 +301,13 @@ long ctl_recv_long(void)
 
 int conf_main(int argc, char **argv, void (*subject)(void), void (*peer)(void))
 {
+	if (argc == 2 && !strcmp(argv[1], "expect")) {
+		printf("accelerated %d\nkernel_accepted %d\n", conf_expect.accelerated,
+		       conf_expect.kernel_accepted);
+		return 0;
+	}
 	if (argc < 2 || (strcmp(argv[1], "subject") && strcmp(argv[1], "peer"))) {
-		fprintf(stderr, "usage: %s subject|peer\n", argv[0]);
+		fprintf(stderr, "usage: %s subject|peer|expect\n", argv[0]);
 		return 2;
 	}
 	const char *e;
