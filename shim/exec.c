@@ -6,7 +6,9 @@
  * ethdev tables) cannot be rebuilt around memory it did not map. So what it gets is a plain
  * kernel socket that works:
  *
- * - a kept connection: the fd becomes one end of a TCP connection over loopback, and a helper
+ * - a kept connection on a standard stream (0-2), or one no other process of the family
+ *   holds (others are closed in the new image as before: it would steal their data): the fd
+ *   becomes one end of a TCP connection over loopback, and a helper
  *   process of the fork family (double-forked, so the new image never sees it as a child)
  *   copies bytes both ways between the other end and the stack connection, passing on
  *   half-closes and resets, then exits like a family member (the connection closes as the
@@ -140,6 +142,12 @@ static void relay_main(struct relay *r, int n)
 		else
 			REAL(close)(fd);
 	}
+	/* Messages of ours go to fd 2: never into a socket that took a freed low number. */
+	int null = (int)syscall(SYS_open, "/dev/null", O_RDWR | O_CLOEXEC);
+	while (null >= 0 && null <= 2)
+		null = (int)syscall(SYS_open, "/dev/null", O_RDWR | O_CLOEXEC);
+	if (null > 2)
+		REAL(close)(null);
 	struct pipe_dir d[2 * RELAY_MAX];
 	for (int i = 0; i < n; i++) {
 		d[2 * i] = (struct pipe_dir){.from = r[i].afd, .to = r[i].help_end};
@@ -229,6 +237,15 @@ void shim_exec_prepare(void)
 			continue;
 		}
 		if (find_relay(r, n, s) >= 0 || n == RELAY_MAX)
+			continue;
+		/* A relay reads eagerly for the new image. An fd left open by mistake (socat's
+		 * EXEC without nofork hands cat the connection it serves itself) must not steal
+		 * what the process of the family that serves it reads: relay only the standard
+		 * streams (inetd, nofork) and connections no other process holds. */
+		shim_lock();
+		bool shared = shim_family_held_elsewhere(s->sock);
+		shim_unlock();
+		if (fd > 2 && shared)
 			continue;
 		r[n] = (struct relay){.s = s, .afd = fd};
 		if (loopback_pair(&r[n].app_end, &r[n].help_end) < 0)
