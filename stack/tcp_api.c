@@ -44,9 +44,14 @@ static void put_sin(uint32_t addr, uint16_t port, struct sockaddr *out, socklen_
 
 int tpa_socket(struct tpa_stack *s)
 {
+	/* The table is the stack's limit, shared by every process of the family: the kernel's
+	 * system-wide ENFILE (the per-process EMFILE stays the kernel's, on the descriptor the
+	 * layer above holds). No memory: ENOBUFS, as Linux's inet_create. */
+	if (tpa_stack_socket_count(s) >= s->cfg.max_sockets)
+		return -ENFILE;
 	struct tcp_sock *ts = tcp_sock_alloc(s);
 	if (!ts)
-		return -EMFILE;
+		return -ENOBUFS;
 	return ts->id;
 }
 

@@ -228,7 +228,12 @@ int tcp_ooo_insert(struct tpa_stack *s, struct tcp_sock *ts, struct rte_mbuf *m,
 		len = q->v[i].seq - seq;
 		end = seq + len;
 	}
-	if (ts->ooo_bytes + len > s->cfg.tcp.ooo_limit)
+	/* Entries are bounded too, not only bytes: each pins an mbuf from the pool every
+	 * connection shares, so tiny segments with gaps (one byte in every other position) would
+	 * otherwise let one peer hold ooo_limit mbufs. Segments of 512 bytes or more fill the
+	 * byte limit first. */
+	if (ts->ooo_bytes + len > s->cfg.tcp.ooo_limit ||
+	    q->count >= s->cfg.tcp.ooo_limit / 512 + 8)
 		return -ENOBUFS;
 	if (q->count == q->cap) {
 		uint32_t cap = q->cap ? q->cap * 2 : 8;
