@@ -267,6 +267,13 @@ static void listen_input(struct tpa_stack *s, struct tcp_sock *l, struct rte_mbu
 	if (g->flags & TCP_ACK) {
 		if (syncookie_complete(s, l, m, meta, g))
 			return;
+		/* While cookies are out, an ACK that fails the check may still belong to one:
+		 * a client whose first segments were dropped (accept queue full) goes on with
+		 * later ones, whose sequence numbers no longer name the cookie. A reset would
+		 * kill it; silence lets it retransmit from its first byte, which does. */
+		if (s->cfg.tcp.syncookies && s->now_ns < l->syncookie_until_ns &&
+		    !(g->flags & TCP_RST))
+			goto out;
 		tcp_send_rst_for(s, meta, &g->th, g->seglen);
 		goto out;
 	}
