@@ -1247,22 +1247,19 @@ void tpa_engine_stats_foreach(const struct tpa_engine *e,
 		struct rte_eth_stats one;
 		if (rte_eth_stats_get(e->ports[i], &one))
 			continue;
+		if (e->nports_started > 1) {
+			/* Which queues the traffic came in on: the kernel's (or NIC's) spreading.
+			 */
+			char name[40];
+			snprintf(name, sizeof(name), "port_q%u_ipackets", e->info.queue_first + i);
+			fn(arg, name, one.ipackets);
+		}
 		es.ipackets += one.ipackets;
 		es.opackets += one.opackets;
 		es.imissed += one.imissed;
 		es.ierrors += one.ierrors;
 		es.oerrors += one.oerrors;
 		es.rx_nombuf += one.rx_nombuf;
-	}
-	if (e->nports_started > 1) {
-		/* Which queues the traffic came in on: the kernel's (or the NIC's) spreading. */
-		for (uint16_t i = 0; i < e->nports_started; i++) {
-			struct rte_eth_stats one;
-			char name[40];
-			snprintf(name, sizeof(name), "port_q%u_ipackets", e->info.queue_first + i);
-			if (rte_eth_stats_get(e->ports[i], &one) == 0)
-				fn(arg, name, one.ipackets);
-		}
 	}
 	if (e->nports_started) {
 		fn(arg, "port_queues", e->nq);

@@ -10,8 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sim_capture.h"
-#include "sim_craft.h"
+#include "sim_peer.h"
 #include "test_eal.h"
 
 #define PEER_PORT 40000
@@ -19,40 +18,23 @@
 #define PEER_ISN  1000u
 #define MSS       100u
 
-static const uint8_t rig_mac[6] = RIG_MAC;
-static const uint8_t peer_mac[6] = PEER_MAC;
 static struct sim_rig rig;
 static int sock;
 static uint32_t iss;      /* the stack's ISN */
 static uint32_t peer_nxt; /* the peer's next sequence number */
 
-static uint32_t peer_ip(void)
-{
-	return ip4(10, 0, 0, 2);
-}
-
 static void send_seg(uint8_t flags, uint32_t seq, uint32_t ack, const uint8_t *opts, uint8_t optlen,
                      uint16_t len)
 {
-	static char payload[2048];
-	struct craft_tcp t;
-	memset(&t, 0, sizeof(t));
-	memcpy(t.dst_mac, rig_mac, 6);
-	memcpy(t.src_mac, peer_mac, 6);
-	t.src_ip = peer_ip();
-	t.dst_ip = rig_ip();
-	t.sport = PEER_PORT;
-	t.dport = SRV_PORT;
-	t.seq = seq;
-	t.ack = ack;
-	t.flags = flags;
-	t.window = 65535;
-	t.options = opts;
-	t.options_len = optlen;
-	t.payload = payload;
-	t.payload_len = len;
-	uint8_t buf[4096];
-	sim_rig_input(&rig, buf, craft_tcp_frame(buf, &t), 0);
+	struct sim_peer_seg g = {.sport = PEER_PORT,
+	                         .dport = SRV_PORT,
+	                         .flags = flags,
+	                         .seq = seq,
+	                         .ack = ack,
+	                         .opts = opts,
+	                         .optlen = optlen,
+	                         .len = len};
+	sim_peer_send(&rig, &g);
 }
 
 /* SACK option with one or two blocks (NOP NOP padded). */
@@ -69,35 +51,18 @@ static uint8_t sack_opt(uint8_t *o, uint32_t s1, uint32_t e1, uint32_t s2, uint3
 
 static struct parsed_tcp frame(uint32_t i)
 {
-	struct parsed_tcp p;
-	ck_assert_uint_lt(i, rig.cap.count);
-	ck_assert(parse_tcp_frame(rig.cap.frames[i].data, rig.cap.frames[i].len, &p));
-	return p;
+	return sim_frame_tcp(&rig, i);
 }
 
 /* First SACK block of captured frame i: 1 with its edges set, 0 if it has none. */
 static int first_sack(uint32_t i, uint32_t *start, uint32_t *end)
 {
-	const uint8_t *tcp = rig.cap.frames[i].data + 14 + 20;
-	uint32_t len = (uint32_t)(tcp[12] >> 4) * 4 - 20;
-	const uint8_t *p = tcp + 20;
-	for (uint32_t k = 0; k < len;) {
-		if (p[k] == 0)
-			break;
-		if (p[k] == 1) {
-			k++;
-			continue;
-		}
-		if (p[k] == 5) {
-			uint32_t v[2];
-			memcpy(v, p + k + 2, 8);
-			*start = ntohl(v[0]);
-			*end = ntohl(v[1]);
-			return 1;
-		}
-		k += p[k + 1];
-	}
-	return 0;
+	const uint8_t *o = sim_frame_tcp_opt(&rig, i, 5);
+	if (!o)
+		return 0;
+	*start = sim_be32(o + 2);
+	*end = sim_be32(o + 6);
+	return 1;
 }
 
 static const struct tpa_stack_stats *st(void)
@@ -118,7 +83,8 @@ static void setup(void)
 {
 	test_eal_init();
 	sim_rig_init(&rig, NULL);
-	tpa_stack_neigh_update(rig.s, peer_ip(), peer_mac);
+	static const uint8_t peer_mac[6] = PEER_MAC;
+	tpa_stack_neigh_update(rig.s, sim_peer_ip(), peer_mac);
 	int l = tpa_socket(rig.s);
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(SRV_PORT)};
 	ck_assert_int_eq(tpa_bind(rig.s, l, (struct sockaddr *)&a, sizeof(a)), 0);

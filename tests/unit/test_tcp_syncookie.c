@@ -15,8 +15,7 @@
 #include <string.h>
 
 #include "../../stack/tcp_syncookie.h"
-#include "sim_capture.h"
-#include "sim_craft.h"
+#include "sim_peer.h"
 #include "test_eal.h"
 
 static const uint8_t key[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
@@ -91,21 +90,15 @@ END_TEST
 
 #define PEER_PORT 40000
 #define SRV_PORT  80
-static const uint8_t rig_mac[6] = RIG_MAC;
-static const uint8_t peer_mac[6] = PEER_MAC;
 static struct sim_rig rig;
 static int lsock;
-
-static uint32_t peer_ip(void)
-{
-	return ip4(10, 0, 0, 2);
-}
 
 static void setup(void)
 {
 	test_eal_init();
 	sim_rig_init(&rig, NULL);
-	tpa_stack_neigh_update(rig.s, peer_ip(), peer_mac);
+	static const uint8_t peer_mac[6] = PEER_MAC;
+	tpa_stack_neigh_update(rig.s, sim_peer_ip(), peer_mac);
 	lsock = tpa_socket(rig.s);
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(SRV_PORT)};
 	ck_assert_int_eq(tpa_bind(rig.s, lsock, (struct sockaddr *)&a, sizeof(a)), 0);
@@ -126,53 +119,27 @@ static const struct tpa_stack_stats *st(void)
 static void send_seg(uint16_t sport, uint8_t flags, uint32_t seq, uint32_t ack, const uint8_t *opts,
                      uint8_t optlen, const char *data)
 {
-	struct craft_tcp t;
-	memset(&t, 0, sizeof(t));
-	memcpy(t.dst_mac, rig_mac, 6);
-	memcpy(t.src_mac, peer_mac, 6);
-	t.src_ip = peer_ip();
-	t.dst_ip = rig_ip();
-	t.sport = sport;
-	t.dport = SRV_PORT;
-	t.seq = seq;
-	t.ack = ack;
-	t.flags = flags;
-	t.window = 1000;
-	t.options = opts;
-	t.options_len = optlen;
-	t.payload = data;
-	t.payload_len = data ? (uint16_t)strlen(data) : 0;
-	uint8_t buf[2048];
-	sim_rig_input(&rig, buf, craft_tcp_frame(buf, &t), 0);
+	struct sim_peer_seg g = {.sport = sport,
+	                         .dport = SRV_PORT,
+	                         .flags = flags,
+	                         .seq = seq,
+	                         .ack = ack,
+	                         .window = 1000,
+	                         .opts = opts,
+	                         .optlen = optlen,
+	                         .payload = data,
+	                         .len = data ? (uint16_t)strlen(data) : 0};
+	sim_peer_send(&rig, &g);
 }
 
 static struct parsed_tcp last(void)
 {
-	struct parsed_tcp p;
-	ck_assert_uint_gt(rig.cap.count, 0);
-	const struct captured_frame *f = &rig.cap.frames[rig.cap.count - 1];
-	ck_assert(parse_tcp_frame(f->data, f->len, &p));
-	return p;
+	return sim_frame_tcp(&rig, rig.cap.count - 1);
 }
 
-/* Option kind's bytes in the last captured frame, or NULL. */
 static const uint8_t *last_opt(uint8_t kind)
 {
-	const uint8_t *tcp = rig.cap.frames[rig.cap.count - 1].data + 14 + 20;
-	uint32_t len = (uint32_t)(tcp[12] >> 4) * 4 - 20;
-	const uint8_t *p = tcp + 20;
-	for (uint32_t k = 0; k < len;) {
-		if (p[k] == 0)
-			break;
-		if (p[k] == 1) {
-			k++;
-			continue;
-		}
-		if (p[k] == kind)
-			return p + k;
-		k += p[k + 1];
-	}
-	return NULL;
+	return sim_frame_tcp_opt(&rig, rig.cap.count - 1, kind);
 }
 
 static struct tpa_tcp_info info(int sock)
@@ -181,11 +148,6 @@ static struct tpa_tcp_info info(int sock)
 	socklen_t len = sizeof(ti);
 	ck_assert_int_eq(tpa_getsockopt(rig.s, sock, TPA_SO_INFO, &ti, &len), 0);
 	return ti;
-}
-
-static uint32_t be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
 /* MSS 1400, SACK permitted, TS 500/0, window scale 5. */
@@ -216,10 +178,10 @@ START_TEST(full_queue_answers_with_cookie_and_keeps_nothing)
 	ck_assert_ptr_nonnull(last_opt(3));
 	const uint8_t *ts = last_opt(8);
 	ck_assert_ptr_nonnull(ts);
-	ck_assert_uint_eq(be32(ts + 6), 500); /* echoes the peer's TSval */
+	ck_assert_uint_eq(sim_be32(ts + 6), 500); /* echoes the peer's TSval */
 	uint8_t ws;
 	bool sack;
-	tcp_syncookie_ts_decode(be32(ts + 2), &ws, &sack);
+	tcp_syncookie_ts_decode(sim_be32(ts + 2), &ws, &sack);
 	ck_assert_uint_eq(ws, 5); /* the peer's scale; ours is recomputed */
 	ck_assert(sack);
 }
