@@ -11,7 +11,8 @@
  * - a listener whose application stops accepting: SYNs are cookied/dropped, queues bounded,
  *   established connections unaffected, every client served once it accepts again;
  * - slowloris: 5000 connections holding half a request while a bulk transfer keeps its pace;
- * - 100,000 idle connections, with the stack memory per idle connection printed.
+ * - 100,000 idle connections, with the stack memory per idle connection printed
+ *   (TPA_SIM_100K=1 only: minutes of wall time).
  */
 #include <check.h>
 #include <errno.h>
@@ -561,10 +562,17 @@ static void crowd_open(struct sim_world *w, struct crowd *c, int n, const char *
 		size_t hl = strlen(half);
 		for (int i = 0; i < n; i++)
 			ck_assert_int_eq(tpa_send(cs, c->cli[i], half, hl, 0), (int)hl);
-		sim_run_for(w, VCLOCK_MS(200));
+		/* Thousands of small frames at once overflow the link's queue: some wait for
+		 * their retransmission. */
 		char buf[64];
-		for (int i = 0; i < n; i++)
-			ck_assert_int_eq(tpa_recv(ss, c->srv[i], buf, sizeof(buf), 0), (int)hl);
+		int got = 0;
+		for (int round = 0; got < n && round < 300; round++) {
+			sim_run_for(w, VCLOCK_MS(200));
+			for (int i = got; i < n; i++, got++)
+				if (tpa_recv(ss, c->srv[i], buf, sizeof(buf), 0) != (ssize_t)hl)
+					break;
+		}
+		ck_assert_int_eq(got, n);
 	}
 }
 
@@ -620,6 +628,11 @@ END_TEST
  * closes everything. */
 START_TEST(hundred_thousand_idle)
 {
+	/* Minutes of wall time on a loaded 2-core machine: run on request only. */
+	if (!getenv("TPA_SIM_100K")) {
+		printf("100k idle: skipped (set TPA_SIM_100K=1)\n");
+		return;
+	}
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	memset(&knobs, 0, sizeof(knobs));
@@ -640,12 +653,18 @@ START_TEST(hundred_thousand_idle)
 			ck_assert_int_eq(tpa_send(sim_stack(w, 1 - k), c[k].srv[i],
 			                          "0123456789abcdef", 16, 0),
 			                 16);
-	sim_run_for(w, VCLOCK_MS(200));
 	char buf[64];
-	for (int k = 0; k < 2; k++)
-		for (int i = 0; i < half; i++)
-			ck_assert_int_eq(
-			        tpa_recv(sim_stack(w, k), c[k].cli[i], buf, sizeof(buf), 0), 16);
+	for (int k = 0; k < 2; k++) {
+		int got = 0;
+		for (int round = 0; got < half && round < 300; round++) {
+			sim_run_for(w, VCLOCK_MS(200));
+			for (int i = got; i < half; i++, got++)
+				if (tpa_recv(sim_stack(w, k), c[k].cli[i], buf, sizeof(buf), 0) !=
+				    16)
+					break;
+		}
+		ck_assert_int_eq(got, half);
+	}
 	sim_run_for(w, VCLOCK_S(1));
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	for (int k = 0; k < 2; k++) {
