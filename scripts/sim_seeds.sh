@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The long simulated-network job: the impairment matrix of tests/sim/test_bulk.c (both ways at
 # once, byte-exact, every socket and mbuf back) over many seeds, and a summary per scenario:
-# runs, failures, goodput and retransmissions (min / median / max over the seeds), and what the
-# link really did (frames overtaken and their deepest displacement, late duplicates). Not part
-# of ctest: 100 seeds take about 20 minutes of one core.
+# runs, failures, goodput (min with its seed / median / max over the seeds), retransmissions
+# (min / median / max), and what the link really did (frames overtaken and the deepest
+# displacement, late duplicates). Not part of ctest: 100 seeds take about 30 minutes of one
+# core.
 #
 # Usage: scripts/sim_seeds.sh [-n SEEDS] [-s FIRST] [-j JOBS] [-b BUILD_DIR] [-o SUMMARY.md]
 #   -n  seeds (default 100)        -s  first seed (default 1)
@@ -113,7 +114,7 @@ def mmm(vals, fmt):
     return " / ".join(fmt % v for v in (min(vals), statistics.median(vals), max(vals)))
 
 rows = []
-rows.append("| scenario | runs | failed | goodput MB/s (both ways) min / median / max "
+rows.append("| scenario | runs | failed | goodput MB/s (both ways) min (seed) / median / max "
             "| retransmits min / median / max | overtaken frames, median (deepest) "
             "| duplicates arrived, median (late) |")
 rows.append("| --- | --- | --- | --- | --- | --- | --- |")
@@ -130,8 +131,12 @@ for name in order + [n for n in failed if n not in order]:
     la = [x["late"] for x in ok]
     reord = "%d (%d)" % (statistics.median(ov), max(dp)) if ov and max(ov) else "-"
     dups = "%d (%d)" % (statistics.median(du), statistics.median(la)) if du and max(du) else "-"
+    gp = mmm([x["goodput"] for x in ok], "%.1f")
+    if ok:  # the slowest seed: where to look first for a stall
+        slow = min(ok, key=lambda x: x["goodput"])
+        gp = gp.replace(" / ", " (seed %d) / " % slow["seed"], 1)
     rows.append("| %s | %d | %d | %s | %s | %s | %s |" % (
-        name, len(r), nf, mmm([x["goodput"] for x in ok], "%.1f"),
+        name, len(r), nf, gp,
         mmm([x["rtx"] for x in ok], "%d"), reord, dups))
 missing = seeds * len(order) - total_runs
 head = ("%d seeds (%d-%d) x %d scenarios, %s MiB each way per run, %d runs, %d failed%s; "
