@@ -12,6 +12,8 @@ PACKAGES=(
 	nginx-light redis-server redis-tools hping3 wrk
 	# benchmarks and reports
 	gnuplot-nox jq valgrind
+	# fuzzing (libFuzzer runtime for clang)
+	libclang-rt-14-dev
 )
 
 missing=()

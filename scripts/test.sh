@@ -3,14 +3,15 @@
 #   installs dependencies, builds (Release with gcc, a clang build for warnings, and an
 #   ASan+UBSan build), then runs ctest: every suite in the Release build; in the sanitizer
 #   build the unit + simulation suites, then the conformance suite and e2e/test_shim_programs
-#   with the sanitizer build's libtpa_shim.so preloaded into the programs.
+#   with the sanitizer build's libtpa_shim.so preloaded into the programs; then a short
+#   libFuzzer run over the stack (clang).
 #   Last, it fails if the tests left anything behind (scripts/leftovers.sh: processes,
 #   namespaces, XDP/tc programs, hugepages, files), compared with a snapshot taken before.
 # A test that did not run is a failure as root or in CI (TPA_CI=1 or CI set): everything is
 # installed there. Run by hand without root, the root tests cannot run: they are listed, and
 # the command fails unless TPA_ALLOW_SKIPS=1.
 # Options through the environment: TPA_BUILD_ROOT (default ./build), TPA_SKIP_DEPS=1,
-# TPA_SKIP_CLANG=1, TPA_SKIP_ASAN=1, CTEST_ARGS (extra ctest arguments).
+# TPA_SKIP_CLANG=1, TPA_SKIP_ASAN=1, TPA_SKIP_FUZZ=1, CTEST_ARGS (extra ctest arguments).
 set -euo pipefail
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
@@ -86,6 +87,16 @@ if [ "${TPA_SKIP_ASAN:-0}" != 1 ]; then
 	ASAN_OPTIONS=detect_leaks=1 \
 		run_ctest "ASan+UBSan: shim preloaded (conformance, e2e/test_shim_programs)" "$BUILD_ROOT/asan" \
 		-R '^(conformance/.*|e2e/test_shim_programs)$' || status=1
+fi
+
+if [ "${TPA_SKIP_FUZZ:-0}" != 1 ]; then
+	# libFuzzer over the stack (clang, ASan+UBSan): a short fixed run over the seed corpus in
+	# CI; the long runs and their figures are in docs/benchmarks.md.
+	step "build: fuzz target (clang, libFuzzer)"
+	cmake -S "$SRC" -B "$BUILD_ROOT/fuzz" -DCMAKE_C_COMPILER=clang -DTPA_FUZZ=ON \
+		-DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build "$BUILD_ROOT/fuzz" -j"$JOBS" --target fuzz_stack >/dev/null
+	run_ctest "fuzz (libFuzzer, 100k executions)" "$BUILD_ROOT/fuzz" -L fuzz || status=1
 fi
 
 step "left behind?"
