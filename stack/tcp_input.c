@@ -827,6 +827,18 @@ static void established_input(struct tpa_stack *s, struct tcp_sock *ts, struct r
 		drop(m);
 		return;
 	}
+	/* A retransmitted SYN: our SYN-ACK was lost. It lies below rcv_nxt, so the checks below
+	 * would only ACK it, which a peer in SYN_SENT ignores, and the handshake would wait for
+	 * our own SYN-ACK timer. Answer it with the SYN-ACK again. Karn: no RTT sample from the
+	 * handshake now. */
+	if (ts->state == TPA_TCP_SYN_RECV && ts->listener != TCP_NO_SOCK &&
+	    (g->flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN && g->seq == ts->irs) {
+		ts->tmr[TT_RTX] = 0;
+		ts->syn_retransmitted = true;
+		tcp_send_syn(s, ts, &g->o);
+		drop(m);
+		return;
+	}
 	/* RFC 7323 5.3 PAWS. */
 	if (ts_ok && g->o.has_ts && !(g->flags & TCP_RST) && seq_lt(g->o.tsval, ts->ts_recent) &&
 	    s->now_ns - ts->ts_recent_age < 24ull * 24 * 3600 * 1000000000ull) {
@@ -884,15 +896,6 @@ static void established_input(struct tpa_stack *s, struct tcp_sock *ts, struct r
 	}
 	/* RFC 5961 4.2: a SYN in a synchronized state gets a challenge ACK. */
 	if (g->flags & TCP_SYN) {
-		if (ts->state == TPA_TCP_SYN_RECV && g->seq == ts->irs) {
-			/* Retransmitted SYN: our SYN-ACK was lost. Karn: no sample from the
-			 * handshake now. */
-			ts->tmr[TT_RTX] = 0;
-			ts->syn_retransmitted = true;
-			tcp_send_syn(s, ts, &g->o);
-			drop(m);
-			return;
-		}
 		challenge_ack(s, ts);
 		drop(m);
 		return;
