@@ -484,8 +484,7 @@ static void reordering_seen(struct tpa_stack *s, struct tcp_sock *ts, uint32_t b
  * a hole lost (as Linux raises tp->reordering): by how far the D-SACKed data trailed the
  * highest SACKed byte, at least by half, at most TCP_MAX_REORDERING segments.
  */
-static void dsack_seen(struct tpa_stack *s, struct tcp_sock *ts, const struct tcp_sack_block *b,
-                       uint32_t high_sacked)
+static void dsack_seen(struct tpa_stack *s, struct tcp_sock *ts, const struct tcp_sack_block *b)
 {
 	STAT_INC(s, tcp_dsack_rx);
 	/* Duplicates from before the episode (a go-back-N after a timeout resends what the
@@ -505,6 +504,9 @@ static void dsack_seen(struct tpa_stack *s, struct tcp_sock *ts, const struct tc
 	STAT_INC(s, tcp_spurious_rtx_undone);
 	uint32_t mss = tcp_eff_mss(s, ts);
 	uint32_t grown = (uint32_t)(ts->reordering + ts->reordering / 2) * mss;
+	uint32_t high_sacked = tcp_sack_empty(&ts->scoreboard)
+	                               ? ts->snd_una
+	                               : tcp_sack_high_sacked(&ts->scoreboard);
 	uint32_t dist = seq_gt(high_sacked, b->start) ? high_sacked - b->start : 0;
 	reordering_seen(s, ts, dist > grown ? dist : grown);
 	tcp_cc_undo(&ts->cc, ts->undo_cwnd, ts->undo_ssthresh);
@@ -569,10 +571,7 @@ static bool process_ack(struct tpa_stack *s, struct tcp_sock *ts, struct seg *g)
 			                        g->o.sack, g->o.nsack)
 			                .dsack;
 		if (dsack)
-			dsack_seen(s, ts, &g->o.sack[0],
-			           tcp_sack_empty(&ts->scoreboard)
-			                   ? ts->snd_una
-			                   : tcp_sack_high_sacked(&ts->scoreboard));
+			dsack_seen(s, ts, &g->o.sack[0]);
 		if (ts->flags & TSF_IN_RECOVERY) {
 			if (seq_geq(g->ack, ts->recover)) {
 				ts->flags &= ~TSF_IN_RECOVERY;
@@ -623,10 +622,7 @@ static bool process_ack(struct tpa_stack *s, struct tcp_sock *ts, struct seg *g)
 			        &ts->scoreboard, ts->snd_una, ts->snd_max, g->o.sack, g->o.nsack);
 			newly_sacked = r.newly_sacked;
 			if (r.dsack)
-				dsack_seen(s, ts, &g->o.sack[0],
-				           tcp_sack_empty(&ts->scoreboard)
-				                   ? ts->snd_una
-				                   : tcp_sack_high_sacked(&ts->scoreboard));
+				dsack_seen(s, ts, &g->o.sack[0]);
 			if (ts->flags & TSF_IN_RECOVERY)
 				check_lost_retransmit(s, ts);
 		}
