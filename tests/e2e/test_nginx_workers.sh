@@ -31,7 +31,7 @@ daemon off;
 user $1;
 worker_processes 2;
 pid $W/nginx.pid;
-error_log $W/error.log;
+error_log $DPDK_E2E_TMP/nginx-error.log;
 events { worker_connections 1024; }
 http {
     log_format bypid '\$pid \$status';
@@ -48,7 +48,7 @@ CONF
 
 start_nginx() { # user
 	write_conf "$1"
-	rm -f "$W/access.log" "$W/error.log" "$W/nginx.pid"
+	rm -f "$W/access.log" "$DPDK_E2E_TMP/nginx-error.log" "$W/nginx.pid"
 	dpdk_bg "$DPDK_E2E_TMP/nginx.log" ip netns exec "$SRV_NS" env LD_PRELOAD="$SHIM" \
 		TPA_IFACE="$SRV_IF" TPA_PORTS="$PORT" TPA_SHIM_STATS=1 \
 		nginx -c "$W/nginx.conf"
@@ -75,7 +75,7 @@ stop_nginx() { # -> counters in error.log
 
 counter() { # name -> value the shim printed at exit (nginx sends stderr to its error log)
 	local v
-	v=$(sed -n "s/^tpa: $1 \([0-9]*\)$/\1/p" "$W/error.log" | tail -1)
+	v=$(sed -n "s/^tpa: $1 \([0-9]*\)$/\1/p" "$DPDK_E2E_TMP/nginx-error.log" | tail -1)
 	echo "${v:-0}"
 }
 
@@ -111,13 +111,13 @@ reqs=$(sed -n 's/^ *\([0-9]*\) requests in .*/\1/p' "$DPDK_E2E_TMP/wrk.log")
 both_workers_served "www-data"
 non200=$(awk '$2 != 200' "$W/access.log" | wc -l)
 [ "$non200" = 0 ] || fail "$non200 answers other than 200 in the access log"
-grep -q "needs root" "$W/error.log" "$DPDK_E2E_TMP/nginx.log" && fail "a worker could not use the engine"
+grep -q "needs root" "$DPDK_E2E_TMP/nginx-error.log" "$DPDK_E2E_TMP/nginx.log" && fail "a worker could not use the engine"
 stop_nginx
 est=$(counter tcp_conn_established)
 [ "$est" -ge 33 ] || fail "the stack counted $est connections, expected at least 33"
 [ "$(counter shim_kernel_accepted)" = 0 ] || fail "the kernel socket accepted $(counter shim_kernel_accepted) connection(s)"
 [ "$(counter steer_fail)" = 0 ] || fail "steering failed $(counter steer_fail) time(s)"
-grep -E '^tpa: (tcp_conn_established|tcp_bytes_tx|port_hold_fail) ' "$W/error.log" || true
+grep -E '^tpa: (tcp_conn_established|tcp_bytes_tx|port_hold_fail) ' "$DPDK_E2E_TMP/nginx-error.log" || true
 
 note "user root; worker_processes 2"
 start_nginx root
