@@ -12,6 +12,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -447,8 +448,15 @@ static int start_eal(struct tpa_engine *e, const char *devargs, char *err, size_
 	int eal_errno = EALREADY;
 	rc = -1;
 	if (rte_lcore_count() == 0) {
+		/* EAL's threads (interrupts, multi-process) inherit this mask: they must never
+		 * take the program's signals, or a SIGCHLD handled there leaves the thread that
+		 * waits for it in sigsuspend for ever. */
+		sigset_t all, old;
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &old);
 		rc = rte_eal_init(a.argc, argv);
 		eal_errno = rte_errno;
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
 	}
 	if (have_aff)
 		pthread_setaffinity_np(pthread_self(), sizeof(saved), &saved);

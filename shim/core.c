@@ -45,8 +45,11 @@ static struct shim_sock **by_id;
 static uint32_t by_id_n;
 void shim_epoll_fd_gone(int fd);
 
-/* Nesting depth of the owner; only the owning thread touches it. */
-static int lock_depth;
+/* How deep this thread holds the lock (0: not at all). Per thread: the fork handler asks
+ * whether the forking thread itself is inside the shim, which another thread holding the
+ * lock (the progress thread, a worker thread) must not answer for it. Initial-exec: the shim
+ * is loaded at program start (LD_PRELOAD), and the lock is on every socket call. */
+static __thread int lock_depth __attribute__((tls_model("initial-exec")));
 
 /* Threads (of any process of the family) blocked in shim_lock: a spinning waiter that drops
  * and retakes the lock between rounds (no syscall in between) lets them in (shim_lock_wanted).

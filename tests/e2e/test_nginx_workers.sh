@@ -63,10 +63,21 @@ start_nginx() { # user
 	cmp -s "$W/got.html" "$W/www/index.html" || fail "curl: the page differs"
 }
 
+dump_stuck() { # pids: where each process that should have exited stands
+	local p
+	for p in "$@"; do
+		echo "----- pid $p: $(ps -o user=,stat=,wchan:32=,args= -p "$p")" >&2
+		gdb -p "$p" -batch -ex "thread apply all bt 12" 2>/dev/null | grep -E '^#|^Thread' >&2 || true
+	done
+}
+
 stop_nginx() { # -> counters in error.log
 	kill -QUIT "$MASTER"
 	for _ in $(seq 100); do kill -0 "$MASTER" 2>/dev/null || break; sleep 0.1; done
-	kill -0 "$MASTER" 2>/dev/null && fail "nginx did not quit"
+	if kill -0 "$MASTER" 2>/dev/null; then
+		dump_stuck "$MASTER" $(pgrep -P "$MASTER")
+		fail "nginx did not quit"
+	fi
 	for _ in $(seq 50); do xdp_attached || break; sleep 0.1; done
 	xdp_attached && fail "XDP program left attached after nginx exited"
 	[ -z "$(tpa_ns_lock_files "$SRV_NS")" ] || fail "interface lock file left: $(tpa_ns_lock_files "$SRV_NS")"
