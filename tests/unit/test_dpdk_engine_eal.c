@@ -71,8 +71,8 @@ static void assert_other_threads_block_signals(void)
 		unsigned long long blk = thread_sigblk(tid);
 		for (size_t i = 0; i < sizeof(program_sigs) / sizeof(program_sigs[0]); i++)
 			ck_assert_msg(blk & (1ull << (program_sigs[i] - 1)),
-			              "thread %ld takes signal %d (SigBlk %llx)", tid, program_sigs[i],
-			              blk);
+			              "thread %ld takes signal %d (SigBlk %llx)", tid,
+			              program_sigs[i], blk);
 	}
 	closedir(d);
 	ck_assert_int_gt(others, 0); /* EAL starts at least its interrupt thread */
@@ -102,7 +102,8 @@ START_TEST(engine_starts_and_ends_eal)
 	ck_assert_msg(e != NULL, "create: %s", err);
 	pthread_sigmask(SIG_SETMASK, NULL, &mask_after);
 	ck_assert_msg(sigismember(&mask_after, SIGCHLD) == sigismember(&mask_before, SIGCHLD) &&
-	                      sigismember(&mask_after, SIGTERM) == sigismember(&mask_before, SIGTERM),
+	                      sigismember(&mask_after, SIGTERM) ==
+	                              sigismember(&mask_before, SIGTERM),
 	              "the caller's signal mask changed");
 	assert_other_threads_block_signals();
 
