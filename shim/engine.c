@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "family.h"
+#include "publish.h"
 #include "shim.h"
 #include "tpa/dpdk.h"
 #include "tpa/stack.h"
@@ -260,6 +261,7 @@ static void engine_atexit(void)
 		tpa_stack_flush(shim.stack);
 	shim.engine = NULL;
 	shim.stack = NULL;
+	shim_publish_stop();
 	shim_family_leave();
 	tpa_engine_destroy(e);
 }
@@ -387,6 +389,7 @@ int shim_engine_try_start(char *err, size_t errlen)
 			shim_fatal("tpa: eventfd for waking sleeping threads failed");
 		if (progress_kick_fd < 0)
 			progress_kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		shim_publish_start(shim.engine, ec.max_sockets); /* tpa sockets/stats */
 		fd_snapshot(engine_fds);
 		for (size_t i = 0; i < sizeof(engine_fds); i++)
 			engine_fds[i] &= (uint8_t)~before[i];
@@ -479,7 +482,9 @@ int shim_engine_poll(void)
 	/* The replies of the last turn leave before the next burst is processed. */
 	shim_tx_flush();
 	int n = tpa_engine_poll(shim.engine); /* ends with a flush of its own */
-	__atomic_store_n(&last_poll_ns, tpa_engine_now_ns(), __ATOMIC_RELAXED);
+	uint64_t now = tpa_engine_now_ns();
+	__atomic_store_n(&last_poll_ns, now, __ATOMIC_RELAXED);
+	shim_publish_poll(now);
 	shim_sleepers_after_poll(n);
 	return n;
 }

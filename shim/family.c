@@ -347,3 +347,17 @@ bool shim_family_events_from_others(void)
 	ev_seen = fam->ev_seq;
 	return true;
 }
+
+int shim_family_members(struct shim_family_member *out, int max)
+{
+	int n = 0;
+	if (!fam)
+		return 0;
+	for (int q = 0; q < SHIM_FAMILY_PROCS && n < max; q++) {
+		struct shim_proc *p = &fam->procs[q];
+		if (__atomic_load_n(&p->state, __ATOMIC_ACQUIRE) != SLOT_ALIVE || p->pid <= 0)
+			continue;
+		out[n++] = (struct shim_family_member){p->pid, bitmap(q), fam->nbits};
+	}
+	return n;
+}

@@ -62,6 +62,16 @@ void shim_family_fork_prepare(void);
 void shim_family_fork_parent(void);
 bool shim_family_fork_child(void);
 
+/* Inspection (publish.c): the processes in the family's table, with the bitmap of stack
+ * socket ids each holds (bit sock of bitmap[sock / 8]); reads only. Returns how many were
+ * filled (lock held). */
+struct shim_family_member {
+	int pid;
+	const uint8_t *bitmap;
+	uint32_t nbits;
+};
+int shim_family_members(struct shim_family_member *out, int max);
+
 /* Socket events raised by the stack: whether another process raised some since this one
  * last looked (its epoll ready lists then need a look at its sockets' state). */
 void shim_family_event_raised(void);

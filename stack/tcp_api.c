@@ -629,25 +629,7 @@ int tpa_getsockopt(struct tpa_stack *s, int sock, enum tpa_sockopt opt, void *va
 		struct tpa_tcp_info ti;
 		if (!val || !len || *len < (socklen_t)sizeof(ti))
 			return -EINVAL;
-		memset(&ti, 0, sizeof(ti));
-		ti.state = ts->state;
-		ti.rtt_us = tcp_rtt_srtt_us(&ts->rtt);
-		ti.rttvar_us = tcp_rtt_rttvar_us(&ts->rtt);
-		ti.rto_ms = tcp_rtt_rto_us(&ts->rtt) / 1000;
-		ti.snd_mss = ts->snd_mss;
-		ti.rcv_mss = ts->peer_mss;
-		ti.snd_cwnd = ts->cc.cwnd;
-		ti.snd_ssthresh = ts->cc.ssthresh;
-		ti.snd_wnd = ts->snd_wnd;
-		ti.rcv_wnd =
-		        seq_gt(ts->rcv_adv_edge, ts->rcv_nxt) ? ts->rcv_adv_edge - ts->rcv_nxt : 0;
-		ti.snd_wscale = ts->snd_wscale;
-		ti.rcv_wscale = ts->rcv_wscale;
-		ti.timestamps = !!(ts->flags & TSF_TS_OK);
-		ti.sack = !!(ts->flags & TSF_SACK_OK);
-		ti.retransmits = ts->stat_retransmits;
-		ti.bytes_acked = ts->stat_bytes_acked;
-		ti.bytes_received = ts->stat_bytes_received;
+		tcp_fill_info(ts, &ti);
 		memcpy(val, &ti, sizeof(ti));
 		*len = sizeof(ti);
 		return 0;

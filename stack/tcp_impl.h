@@ -315,6 +315,9 @@ void tcp_sock_child_add(struct tpa_stack *s, struct tcp_sock *l, struct tcp_sock
 void tcp_sock_child_established(struct tpa_stack *s, struct tcp_sock *l, struct tcp_sock *c);
 struct tcp_sock *tcp_sock_accept_pop(struct tpa_stack *s, struct tcp_sock *l);
 
+/* tcp_dump.c: what TPA_SO_INFO and tpa_stack_sock_foreach report. */
+void tcp_fill_info(const struct tcp_sock *ts, struct tpa_tcp_info *ti);
+
 /* tcp_buf.c */
 int tcp_sndbuf_reserve(struct tpa_stack *s, struct tcp_sock *ts, uint32_t want);
 uint32_t tcp_sndbuf_space(const struct tcp_sock *ts);

@@ -341,6 +341,27 @@ struct tpa_sock_state {
 /* 0, or -EBADF for an unknown socket (then events = TPA_EV_ERR | TPA_EV_HUP, the rest 0,
  * as tpa_sock_events() says). */
 int tpa_sock_state(const struct tpa_stack *s, int sock, struct tpa_sock_state *st);
+/* Inspection (tpa sockets): one socket as a table walk sees it. */
+struct tpa_sock_dump {
+	int id;
+	uint32_t state;           /* enum tpa_tcp_state */
+	uint32_t laddr;           /* network byte order */
+	uint32_t raddr;           /* network byte order (0 for a listener) */
+	uint16_t lport;           /* host byte order */
+	uint16_t rport;           /* host byte order */
+	uint8_t orphan;           /* the user closed it (FIN_WAIT, TIME_WAIT, ... on its own) */
+	uint8_t unaccepted;       /* a listener's child not accepted yet (SYN_RECV or queued) */
+	uint32_t rcv_queued;      /* bytes readable */
+	uint32_t snd_queued;      /* bytes not yet acknowledged */
+	uint32_t backlog;         /* listener: accept queue limit */
+	uint32_t acc_queued;      /* listener: connections waiting in accept() */
+	uint32_t syn_queued;      /* listener: children in SYN_RECV */
+	struct tpa_tcp_info info; /* as TPA_SO_INFO */
+};
+/* Calls fn for every socket of the table (listeners, connections, orphans, unaccepted
+ * children), in id order. Reads only: the walk costs one load per table slot (max_sockets). */
+void tpa_stack_sock_foreach(const struct tpa_stack *s,
+                            void (*fn)(void *arg, const struct tpa_sock_dump *d), void *arg);
 /* An opaque pointer the layer above keeps with a socket (e.g. its fd entry). */
 void tpa_sock_set_user(struct tpa_stack *s, int sock, void *user);
 void *tpa_sock_get_user(const struct tpa_stack *s, int sock);
