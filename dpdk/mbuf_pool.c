@@ -25,8 +25,8 @@ int mbuf_pool_obj_in_umem(const struct rte_mempool *mp, const void *m)
 	umem_range(mp, &base, &len);
 	uint64_t frame = rte_mempool_calc_obj_size(mp->elt_size, mp->flags, NULL);
 	uintptr_t obj = (uintptr_t)m - mp->header_size;
-	/* The kernel checks a fill descriptor as [obj, obj + frame) and a Tx descriptor as a part of
-	 * it: the whole object must be inside. */
+	/* The kernel checks a fill descriptor as [obj, obj + frame) and a Tx descriptor as a part
+	 * of it: the whole object must be inside. */
 	return obj >= base && obj - base + frame <= len;
 }
 

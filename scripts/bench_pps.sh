@@ -93,14 +93,19 @@ bench_mode() { # mode, server prefix (array name), client prefix (array name), p
 	fi
 }
 
-# af_xdp: both ends tpa, each on its own veth end.
+# af_xdp: both ends tpa, each on its own veth end. The prefixes are passed to bench_mode by
+# name (local -n), which shellcheck does not follow (SC2034: "appears unused").
+# shellcheck disable=SC2034
 srv_prefix=(ip netns exec "$TPA_TB_SRV_NS" env TPA_IFACE="$TPA_TB_SRV_IF")
+# shellcheck disable=SC2034
 cli_prefix=(ip netns exec "$TPA_TB_CLI_NS" env TPA_IFACE="$TPA_TB_CLI_IF")
 bench_mode af_xdp srv_prefix cli_prefix "$TPA_TB_SRV_IP"
 
 # memif: two processes, shared memory.
 SOCK=$TMP/memif.sock
+# shellcheck disable=SC2034
 msrv_prefix=(env TPA_PORT_TYPE=memif TPA_MEMIF_SOCKET="$SOCK" TPA_MEMIF_ROLE=server TPA_IP=10.77.0.2/24)
+# shellcheck disable=SC2034
 mcli_prefix=(env TPA_PORT_TYPE=memif TPA_MEMIF_SOCKET="$SOCK" TPA_MEMIF_ROLE=client TPA_IP=10.77.0.1/24)
 bench_mode memif msrv_prefix mcli_prefix 10.77.0.2
 

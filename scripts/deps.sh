@@ -5,7 +5,9 @@ set -euo pipefail
 
 PACKAGES=(
 	# build
-	build-essential cmake pkg-config clang llvm clang-format
+	build-essential cmake pkg-config clang llvm
+	# lint (scripts/lint.sh)
+	clang-format shellcheck
 	dpdk-dev libdpdk-dev libbpf-dev libxdp-dev libnuma-dev libelf-dev zlib1g-dev
 	# tests
 	check iproute2 ethtool iputils-ping procps psmisc socat curl python3 python3-scapy

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The whole tpa test suite, from a fresh Debian 12 machine:
-#   installs dependencies, builds (Release with gcc, a clang build for warnings, and an
-#   ASan+UBSan build), then runs ctest: every suite in the Release build; in the sanitizer
-#   build the unit + simulation suites, then the conformance suite and e2e/test_shim_programs
-#   with the sanitizer build's libtpa_shim.so preloaded into the programs; then a short
-#   libFuzzer run over the stack (clang).
+#   installs dependencies, checks formatting and shell scripts (scripts/lint.sh), builds
+#   (Release with gcc, a clang build for warnings, and an ASan+UBSan build), then runs ctest:
+#   every suite in the Release build; in the sanitizer build the unit + simulation suites,
+#   then the conformance suite and e2e/test_shim_programs with the sanitizer build's
+#   libtpa_shim.so preloaded into the programs; then a short libFuzzer run over the stack
+#   (clang).
 #   Last, it fails if the tests left anything behind (scripts/leftovers.sh: processes,
 #   namespaces, XDP/tc programs, hugepages, files), compared with a snapshot taken before.
 # A test that did not run is a failure as root or in CI (TPA_CI=1 or CI set): everything is
@@ -23,6 +24,12 @@ if [ "${TPA_SKIP_DEPS:-0}" != 1 ]; then
 	step "dependencies"
 	"$SRC/scripts/deps.sh"
 fi
+
+# Formatting and shell habits (scripts/lint.sh): cheap, so first; a finding fails the run at
+# the end, after the tests have still run.
+step "lint: clang-format, shellcheck"
+LINT_STATUS=0
+"$SRC/scripts/lint.sh" || LINT_STATUS=1
 
 configure_and_build() { # dir, extra cmake args...
 	local dir=$1
@@ -55,7 +62,7 @@ LEFTOVERS_SNAPSHOT=$(mktemp /tmp/tpa-test-before.XXXXXX)
 trap 'rm -f "$LEFTOVERS_SNAPSHOT"' EXIT
 "$SRC/scripts/leftovers.sh" snapshot "$LEFTOVERS_SNAPSHOT"
 
-status=0
+status=$LINT_STATUS
 NOT_RUN=()
 # run_ctest TITLE BUILD_DIR [ctest args...]: ctest in BUILD_DIR; the tests it did not run
 # (skipped: exit 77, or not run at all) are added to NOT_RUN.
@@ -117,6 +124,7 @@ if [ ${#NOT_RUN[@]} -gt 0 ]; then
 	fi
 fi
 
+[ "$LINT_STATUS" = 0 ] || echo "lint failed: scripts/lint.sh names the files (see the lint step above)"
 if [ "$status" = 0 ]; then
 	step "all test runs passed"
 else

@@ -78,7 +78,8 @@ uint32_t tpa_csum_mbuf(const struct rte_mbuf *m, uint32_t off, uint32_t len, uin
 		uint32_t n = m->data_len - off;
 		if (n > len)
 			n = len;
-		uint32_t piece = tpa_csum_partial(rte_pktmbuf_mtod_offset(m, const uint8_t *, off), n, 0);
+		uint32_t piece =
+		        tpa_csum_partial(rte_pktmbuf_mtod_offset(m, const uint8_t *, off), n, 0);
 		acc += (done & 1) ? csum_swap_odd(piece) : piece;
 		done += n;
 		len -= n;

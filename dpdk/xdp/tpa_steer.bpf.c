@@ -119,7 +119,7 @@ int tpa_steer(struct xdp_md *ctx)
 		return count(TPA_STEER_STAT_PASS, XDP_PASS);
 	int verdict = bpf_redirect_map(&xsks_map, ctx->rx_queue_index, XDP_PASS);
 	return count(verdict == XDP_REDIRECT ? TPA_STEER_STAT_REDIRECT : TPA_STEER_STAT_NO_SOCKET,
-		     verdict);
+	             verdict);
 }
 
 /*

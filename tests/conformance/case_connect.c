@@ -10,7 +10,8 @@
 
 #include "conf.h"
 
-/* Accelerated: a (blocking), b (non-blocking) and f (bound first) to the peer; c and d are refused. */
+/* Accelerated: a (blocking), b (non-blocking) and f (bound first) to the peer; c and d are
+ * refused. */
 CONF_ACCELERATED(3);
 
 static struct sockaddr_in peer_addr(int port)

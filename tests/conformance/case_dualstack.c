@@ -22,8 +22,9 @@ static void show(const char *what, const struct sockaddr_in6 *a, socklen_t len, 
 	char ip[INET6_ADDRSTRLEN] = "?";
 	inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof(ip));
 	if (port)
-		say("%s: family %s len %u [%s]:%u", what, a->sin6_family == AF_INET6 ? "inet6" : "other",
-		    (unsigned)len, ip, ntohs(a->sin6_port));
+		say("%s: family %s len %u [%s]:%u", what,
+		    a->sin6_family == AF_INET6 ? "inet6" : "other", (unsigned)len, ip,
+		    ntohs(a->sin6_port));
 	else
 		say("%s: family %s len %u %s", what, a->sin6_family == AF_INET6 ? "inet6" : "other",
 		    (unsigned)len, ip);
@@ -34,7 +35,8 @@ static void subject(void)
 	int l = socket(AF_INET6, SOCK_STREAM, 0), one = 1, zero = 0;
 	setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	setsockopt(l, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
-	struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6, .sin6_port = htons(CONF_PORT(4)),
+	struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6,
+	                            .sin6_port = htons(CONF_PORT(4)),
 	                            .sin6_addr = IN6ADDR_ANY_INIT};
 	if (bind(l, (struct sockaddr *)&sin6, sizeof(sin6)) < 0 || listen(l, 16) < 0)
 		die("listen [::]");

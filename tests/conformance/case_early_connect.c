@@ -62,7 +62,8 @@ static void run_conn(int c, const char *name)
 	size_t w = write_full(c, data, BYTES);
 	shutdown(c, SHUT_WR);
 	size_t r = read_full(c, back, BYTES);
-	say("%s: wrote %zu, read back %zu, same %d", name, w, r, r == BYTES && !memcmp(data, back, BYTES));
+	say("%s: wrote %zu, read back %zu, same %d", name, w, r,
+	    r == BYTES && !memcmp(data, back, BYTES));
 	close(c);
 }
 

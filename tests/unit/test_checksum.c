@@ -10,7 +10,7 @@
 
 /* A real IPv4 header (RFC 1071-style example widely used): checksum 0xb861. */
 static const uint8_t ipv4_hdr[20] = {0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11,
-				     0x00, 0x00, 0xc0, 0xa8, 0x00, 0x01, 0xc0, 0xa8, 0x00, 0xc7};
+                                     0x00, 0x00, 0xc0, 0xa8, 0x00, 0x01, 0xc0, 0xa8, 0x00, 0xc7};
 
 START_TEST(known_ipv4_header)
 {
@@ -65,12 +65,13 @@ START_TEST(random_lengths_match_reference)
 		size_t n = (size_t)(rand() % (int)sizeof(buf));
 		for (size_t i = 0; i < n; i++)
 			buf[i] = (uint8_t)rand();
-		ck_assert_uint_eq(ntoh16(tpa_csum_fold(tpa_csum_partial(buf, n, 0))), ref_csum(buf, n));
+		ck_assert_uint_eq(ntoh16(tpa_csum_fold(tpa_csum_partial(buf, n, 0))),
+		                  ref_csum(buf, n));
 	}
 	/* All-ones data exercises carry folding. */
 	memset(buf, 0xff, sizeof(buf));
 	ck_assert_uint_eq(ntoh16(tpa_csum_fold(tpa_csum_partial(buf, sizeof(buf), 0))),
-			  ref_csum(buf, sizeof(buf)));
+	                  ref_csum(buf, sizeof(buf)));
 }
 END_TEST
 
@@ -99,10 +100,10 @@ START_TEST(mbuf_chain_odd_split)
 		prev = m;
 	}
 	ck_assert_uint_eq(ntoh16(tpa_csum_fold(tpa_csum_mbuf(head, 0, 1001, 0))),
-			  ref_csum(data, 1001));
+	                  ref_csum(data, 1001));
 	/* From an offset inside the second segment. */
 	ck_assert_uint_eq(ntoh16(tpa_csum_fold(tpa_csum_mbuf(head, 10, 900, 0))),
-			  ref_csum(data + 10, 900));
+	                  ref_csum(data + 10, 900));
 	rte_pktmbuf_free(head);
 	rte_mempool_free(mp);
 }
@@ -116,7 +117,7 @@ START_TEST(pseudo_header)
 	memcpy(&src, ph, 4);
 	memcpy(&dst, ph + 4, 4);
 	ck_assert_uint_eq(ntoh16(tpa_csum_fold(tpa_csum_pseudo_ipv4(src, dst, 6, 20))),
-			  ref_csum(ph, 12));
+	                  ref_csum(ph, 12));
 }
 END_TEST
 

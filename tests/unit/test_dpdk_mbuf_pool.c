@@ -13,7 +13,7 @@
 #include "../../dpdk/mbuf_pool.h"
 #include "test_eal.h"
 
-#define N 4096
+#define N   4096
 #define MAX (4 * N)
 
 /* Take every mbuf the pool gives, count those outside the UMEM, give them back. */
