@@ -72,7 +72,14 @@ steering() {
 
 files() {
 	local f ino rest
-	find /dev/shm /sys/fs/bpf -mindepth 1 -maxdepth 2 2>/dev/null
+	# A running program's inspection file (shim/publish.h) is held locked by its family: the
+	# program is what counts (processes); one nobody holds was left by a killed program.
+	find /dev/shm /sys/fs/bpf -mindepth 1 -maxdepth 2 2>/dev/null | while read -r f; do
+		case $f in
+		/dev/shm/tpa-*.stats) flock -n -x "$f" true 2>/dev/null || continue ;;
+		esac
+		echo "$f"
+	done
 	# EAL always makes its runtime directory (empty with --in-memory/--no-shconf) and never
 	# removes it: only what is in it counts.
 	find /var/run/dpdk -mindepth 1 ! -type d 2>/dev/null

@@ -10,6 +10,8 @@
 #                      script (e.g. started by a function run in the background): SIGTERM first
 #                      (a program under the shim then exits cleanly: steering detached, lock
 #                      file removed, counters printed), SIGKILL what is left after 5 s
+#   tpa_publish_clean  remove the inspection files (/dev/shm/tpa-PID.stats) that no live
+#                      program holds (left by SIGKILL; tpa_stop_all does it)
 #   tpa_deadline       when run by ctest (TPA_TEST_TIMEOUT), stop the script with SIGTERM 30 s
 #                      before ctest's timeout: ctest kills with SIGKILL, which no trap sees, so
 #                      its cleanup would never run
@@ -105,6 +107,17 @@ tpa_stop_all() {
 	tpa_stop_sessions "${TPA_BG_SIDS[@]}"
 	TPA_BG_SIDS=()
 	tpa_stop_descendants
+	tpa_publish_clean
+}
+
+# The inspection files (shim/publish.h) of programs killed with SIGKILL: their family's lock
+# is free once none of its processes is left (a live program's is held: not touched).
+tpa_publish_clean() {
+	local f
+	for f in "${TPA_PUBLISH_DIR:-/dev/shm}"/tpa-*.stats; do
+		[ -e "$f" ] && flock -n -x "$f" rm -f "$f" 2>/dev/null
+	done
+	return 0
 }
 
 tpa_deadline() {
