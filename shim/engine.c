@@ -57,8 +57,6 @@ static int progress_kick_fd = -1;
 #define EXIT_LINGER_MIN_NS   2000000ull
 #define EXIT_LINGER_QUIET_NS 5000000ull
 #define EXIT_LINGER_MAX_NS   200000000ull
-/* How often a spinning wait (signals blocked) lets pending signals in. */
-#define SIGNAL_CHECK_NS 1000000ull
 
 static __attribute__((noreturn)) void shim_fatal(const char *msg)
 {
@@ -497,107 +495,4 @@ uint64_t shim_now_ns(void)
 uint64_t shim_next_timer_ns(void)
 {
 	return shim.engine ? tpa_engine_next_timer_ns(shim.engine) : UINT64_MAX;
-}
-
-/* Deliver pending signals without sleeping; -EINTR if a handler ran. */
-static int check_signals(const sigset_t *orig, struct pollfd *fds, nfds_t n)
-{
-	struct timespec zero = {0, 0};
-	if (REAL(ppoll)(fds, n, &zero, orig) < 0 && errno == EINTR)
-		return -EINTR;
-	return 0;
-}
-
-void shim_block_sigs(sigset_t *orig);
-void shim_block_sigs(sigset_t *orig)
-{
-	sigset_t all;
-	sigfillset(&all);
-	/* Faults must stay deliverable: blocking them would kill the process instead. */
-	sigdelset(&all, SIGSEGV);
-	sigdelset(&all, SIGBUS);
-	sigdelset(&all, SIGFPE);
-	sigdelset(&all, SIGILL);
-	sigdelset(&all, SIGTRAP);
-	pthread_sigmask(SIG_SETMASK, &all, orig);
-}
-
-int shim_block(bool (*cond)(void *), void *arg, int extra_fd, uint64_t deadline_ns)
-{
-	sigset_t orig;
-	struct pollfd fds[3];
-	nfds_t n = 0;
-	int rc = 0;
-	uint64_t now = shim_now_ns();
-	uint64_t spin_end = now + (uint64_t)shim.cfg.spin_us * 1000;
-	uint64_t sig_check_ns = now;
-
-	if (shim.wait_fd >= 0)
-		fds[n++] = (struct pollfd){.fd = shim.wait_fd, .events = POLLIN};
-	if (shim_kick_fd() >= 0)
-		fds[n++] = (struct pollfd){.fd = shim_kick_fd(), .events = POLLIN};
-	if (extra_fd >= 0)
-		fds[n++] = (struct pollfd){.fd = extra_fd, .events = POLLIN};
-
-	bool sigs_blocked = false;
-	for (;;) {
-		shim_engine_poll();
-		if (cond(arg)) {
-			rc = 1;
-			break;
-		}
-		now = shim_now_ns();
-		if (now >= deadline_ns) {
-			rc = 0;
-			break;
-		}
-		if (!sigs_blocked) {
-			/* Only now: a wait that ends on its first look changes no mask. */
-			shim_block_sigs(&orig);
-			sigs_blocked = true;
-		}
-		if (shim.cfg.busy_poll || now < spin_end) {
-			/* Let other threads in between rounds, and look for signals now and then.
-			 */
-			shim_unlock();
-			if (shim_lock_wanted())
-				sched_yield();
-			if (now - sig_check_ns >= SIGNAL_CHECK_NS) {
-				sig_check_ns = now;
-				if (check_signals(&orig, fds, 0) < 0) {
-					shim_lock();
-					rc = -EINTR;
-					break;
-				}
-			}
-			shim_lock();
-			continue;
-		}
-		uint64_t until = shim_next_timer_ns();
-		if (deadline_ns < until)
-			until = deadline_ns;
-		if (shim.wait_fd < 0 && until > now + 1000000)
-			until = now + 1000000; /* no wait fd: poll every millisecond */
-		struct timespec ts, *tsp = NULL;
-		if (until != UINT64_MAX) {
-			uint64_t d = until > now ? until - now : 0;
-			ts.tv_sec = (time_t)(d / 1000000000u);
-			ts.tv_nsec = (long)(d % 1000000000u);
-			tsp = &ts;
-		}
-		struct shim_sleeper me;
-		shim_sleep_begin(&me);
-		shim_unlock();
-		int r = REAL(ppoll)(fds, n, tsp, &orig);
-		int saved = errno;
-		shim_lock();
-		shim_sleep_end(&me);
-		if (r < 0 && saved == EINTR) {
-			rc = -EINTR;
-			break;
-		}
-	}
-	if (sigs_blocked)
-		pthread_sigmask(SIG_SETMASK, &orig, NULL);
-	return rc;
 }

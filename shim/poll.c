@@ -14,7 +14,7 @@
  * it from every set.
  * poll/select: accelerated fds are checked directly each round; the kernel part (plus wait fd
  * and kick fd) is one real ppoll.
- * Waiting is spin-then-sleep like every blocking call (engine.c).
+ * Waiting is shim_wait (wait.c), as for every blocking call.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,8 +27,6 @@
 
 #include "shim.h"
 #include "tpa/stack.h"
-
-void shim_block_sigs(sigset_t *orig);
 
 /* data.u64 in the inner epoll: these two, or a member pointer (a kernel listener). */
 #define INNER_APP      0ull /* the program's epoll fd has events */
@@ -54,7 +52,6 @@ struct shim_epoll {
 	int epfd;
 	int inner; /* private epoll, -1 until an accelerated socket joins */
 	int n_members;
-	uint64_t kcheck_ns;             /* last look at the kernel side (inner epoll) */
 	struct shim_epoll_member all;   /* list head */
 	struct shim_epoll_member ready; /* list head */
 };
@@ -395,28 +392,13 @@ static int collect_accel(struct shim_epoll *ep, struct epoll_event *out, int max
 	return n;
 }
 
-/* Read the inner epoll without blocking, or sleep on it (timeout_ms != 0, lock released):
- * kernel listeners with connections become ready members. Returns -EINTR, or >= 0 with
- * INNER_GOT_APP set when the program's own epoll has events and INNER_GOT_MEMBER when a
- * kernel listener became ready. */
+/* What the inner epoll reported (lock held): kernel listeners with connections become ready
+ * members. Returns INNER_GOT_APP when the program's own epoll has events and INNER_GOT_MEMBER
+ * when a kernel listener became ready. */
 #define INNER_GOT_APP    1
 #define INNER_GOT_MEMBER 2
-static int inner_wait(struct shim_epoll *ep, int timeout_ms, const sigset_t *mask)
+static int inner_apply(const struct epoll_event *ev, int k)
 {
-	struct epoll_event ev[16];
-	struct shim_sleeper me;
-	if (timeout_ms != 0) {
-		shim_sleep_begin(&me);
-		shim_unlock();
-	}
-	int k = REAL(epoll_pwait)(ep->inner, ev, 16, timeout_ms, timeout_ms != 0 ? mask : NULL);
-	int e = errno;
-	if (timeout_ms != 0) {
-		shim_lock();
-		shim_sleep_end(&me);
-	}
-	if (k < 0)
-		return e == EINTR ? -EINTR : 0;
 	int got = 0;
 	for (int i = 0; i < k; i++) {
 		uint64_t d = ev[i].data.u64;
@@ -432,114 +414,73 @@ static int inner_wait(struct shim_epoll *ep, int timeout_ms, const sigset_t *mas
 	return got;
 }
 
-/* How long a spinning wait leaves the kernel side unlooked at (kernel fds, e.g. loopback
- * clients and pipes, need no microsecond latency; the sleep that follows the spin covers them). */
-#define KCHECK_INTERVAL_NS 200000ull
-/* How often a spinning wait (signals blocked) lets pending signals in. */
-#define SIGNAL_CHECK_NS 1000000ull
+#define INNER_EVENTS 16
+
+/* An epoll_wait in progress: what the sleep saw is read by the next check. */
+struct epoll_wait_ctx {
+	struct shim_epoll *ep;
+	struct epoll_event *evs;
+	int max;
+	bool slept;
+	int n_woke;
+	struct epoll_event woke[INNER_EVENTS];
+};
 
 /*
- * One round (lock held): poll the engine, take the ready accelerated members and the kernel
- * side, which costs a syscall: the inner epoll, which holds the program's epoll fd, so the
- * program's own epoll is read only when it has events. A call's first round always looks
- * (what is ready on both sides is reported together, as the kernel does); spinning rounds
- * (check_kernel false) every KCHECK_INTERVAL_NS.
+ * One look (lock held): poll the engine, take the ready accelerated members and, when asked
+ * or after a sleep, the kernel side: the inner epoll, which holds the program's epoll fd, so
+ * the program's own epoll is read only when it has events. The first look always includes the
+ * kernel (what is ready on both sides is reported together, as the kernel does).
  */
-static int epoll_round(struct shim_epoll *ep, struct epoll_event *evs, int max, bool check_kernel)
+static int epoll_check(void *arg, bool look_kernel)
 {
+	struct epoll_wait_ctx *c = arg;
+	struct shim_epoll *ep = c->ep;
 	shim_engine_poll();
-	int n = collect_accel(ep, evs, max);
-	uint64_t now = shim_now_ns();
-	if (check_kernel || now - ep->kcheck_ns >= KCHECK_INTERVAL_NS) {
-		ep->kcheck_ns = now;
-		int got = inner_wait(ep, 0, NULL);
-		if (got > 0 && (got & INNER_GOT_MEMBER) && n < max)
-			n += collect_accel(ep, evs + n, max - n);
-		if (got > 0 && (got & INNER_GOT_APP) && n < max) {
-			int k = REAL(epoll_wait)(ep->epfd, evs + n, max - n, 0);
-			if (k > 0)
-				n += k;
-		}
+	int n = collect_accel(ep, c->evs, c->max);
+	int got = 0;
+	if (c->slept) {
+		c->slept = false;
+		got = inner_apply(c->woke, c->n_woke);
+	} else if (look_kernel) {
+		struct epoll_event ev[INNER_EVENTS];
+		int k = REAL(epoll_wait)(ep->inner, ev, INNER_EVENTS, 0);
+		got = k > 0 ? inner_apply(ev, k) : 0;
+	}
+	if ((got & INNER_GOT_MEMBER) && n < c->max)
+		n += collect_accel(ep, c->evs + n, c->max - n);
+	if ((got & INNER_GOT_APP) && n < c->max) {
+		int k = REAL(epoll_wait)(ep->epfd, c->evs + n, c->max - n, 0);
+		if (k > 0)
+			n += k;
 	}
 	return n;
 }
 
-static int ms_until(uint64_t now, uint64_t until)
+static int epoll_sleep(void *arg, const struct timespec *ts, const sigset_t *mask)
 {
-	if (until == UINT64_MAX)
-		return -1;
-	if (until <= now)
-		return 0;
-	uint64_t ms = (until - now + 999999) / 1000000;
-	return ms > INT_MAX ? INT_MAX : (int)ms;
+	struct epoll_wait_ctx *c = arg;
+	int ms = -1;
+	if (ts) {
+		uint64_t ns = (uint64_t)ts->tv_sec * 1000000000u + (uint64_t)ts->tv_nsec;
+		uint64_t m = (ns + 999999) / 1000000;
+		ms = m > INT_MAX ? INT_MAX : (int)m;
+	}
+	int k = REAL(epoll_pwait)(c->ep->inner, c->woke, INNER_EVENTS, ms, mask);
+	if (k < 0)
+		return errno == EINTR ? -EINTR : 0;
+	c->slept = true;
+	c->n_woke = k;
+	return 0;
 }
 
 static int accel_epoll_wait(struct shim_epoll *ep, struct epoll_event *evs, int max, int timeout,
                             const sigset_t *app_mask)
 {
-	/* A busy program finds events at once: that pass changes no signal mask (a kernel
-	 * epoll_pwait that returns events does not deliver signals either). */
-	int n = epoll_round(ep, evs, max, true);
-	if (n > 0 || timeout == 0)
-		return n;
-	sigset_t orig;
-	uint64_t now = shim_now_ns();
-	uint64_t deadline = timeout < 0 ? UINT64_MAX : now + (uint64_t)timeout * 1000000;
-	uint64_t spin_end = now + (uint64_t)shim.cfg.spin_us * 1000;
-	int rc;
-	uint64_t sig_check_ns = now;
-	bool woke = false, looked = true;
-	shim_block_sigs(&orig);
-	const sigset_t *sleep_mask = app_mask ? app_mask : &orig;
-	for (;;) {
-		/* Spinning looks at the kernel side every KCHECK_INTERVAL_NS; the sleep below
-		 * covers it (the inner epoll), and whatever woke it is read at once. The first
-		 * round was done above. */
-		if (looked)
-			looked = false;
-		else
-			n = epoll_round(ep, evs, max, woke);
-		woke = false;
-		if (n > 0) {
-			rc = n;
-			break;
-		}
-		now = shim_now_ns();
-		if (now >= deadline) {
-			rc = 0;
-			break;
-		}
-		if (shim.cfg.busy_poll || now < spin_end) {
-			shim_unlock();
-			if (shim_lock_wanted())
-				sched_yield();
-			if (now - sig_check_ns >= SIGNAL_CHECK_NS) {
-				struct timespec zero = {0, 0};
-				sig_check_ns = now;
-				if (REAL(ppoll)(NULL, 0, &zero, sleep_mask) < 0 && errno == EINTR) {
-					shim_lock();
-					rc = -EINTR;
-					break;
-				}
-			}
-			shim_lock();
-			continue;
-		}
-		uint64_t until = shim_next_timer_ns();
-		if (deadline < until)
-			until = deadline;
-		int ms = ms_until(now, until);
-		if (ms == 0)
-			continue;
-		int got = inner_wait(ep, ms, sleep_mask);
-		if (got == -EINTR) {
-			rc = -EINTR;
-			break;
-		}
-		woke = true;
-	}
-	pthread_sigmask(SIG_SETMASK, &orig, NULL);
-	return rc;
+	struct epoll_wait_ctx c = {.ep = ep, .evs = evs, .max = max};
+	struct shim_waiter w = {.check = epoll_check, .sleep = epoll_sleep, .arg = &c};
+	uint64_t deadline = timeout < 0 ? UINT64_MAX : shim_now_ns() + (uint64_t)timeout * 1000000;
+	return shim_wait(&w, deadline, app_mask);
 }
 
 int epoll_pwait(int epfd, struct epoll_event *evs, int max, int timeout, const sigset_t *mask)
@@ -603,6 +544,49 @@ static int accel_revents(struct pollfd *fds, nfds_t n, const struct pollfd *kfds
 	return ready;
 }
 
+/* A poll in progress: the program's fds; the kernel part (its kernel fds, the kernel socket
+ * of accelerated listeners, then the engine's wait fd and the kick fd) for one real ppoll. */
+struct poll_ctx {
+	struct pollfd *fds;
+	nfds_t n;
+	struct pollfd *kfds;
+	nfds_t kn;
+	const nfds_t *kidx; /* fds[i] -> its kfds entry, or -1 */
+	bool slept;         /* kfds[].revents are what the sleep saw */
+};
+
+static int poll_check(void *arg, bool look_kernel)
+{
+	struct poll_ctx *c = arg;
+	/* Rounds that do not look keep the last result, which had nothing ready. */
+	if (c->slept)
+		c->slept = false;
+	else if (look_kernel) {
+		struct timespec zero = {0, 0};
+		if (REAL(ppoll)(c->kfds, c->kn, &zero, NULL) < 0)
+			return -errno;
+	}
+	shim_engine_poll();
+	int ready = accel_revents(c->fds, c->n, c->kfds, c->kidx);
+	for (nfds_t i = 0; i < c->n; i++) {
+		if (c->kidx[i] == (nfds_t)-1 || shim_fdt_get(c->fds[i].fd))
+			continue;
+		c->fds[i].revents = c->kfds[c->kidx[i]].revents;
+		if (c->fds[i].revents)
+			ready++;
+	}
+	return ready;
+}
+
+static int poll_sleep(void *arg, const struct timespec *ts, const sigset_t *mask)
+{
+	struct poll_ctx *c = arg;
+	if (REAL(ppoll)(c->kfds, c->kn, ts, mask) < 0)
+		return -errno;
+	c->slept = true;
+	return 0;
+}
+
 static int accel_poll(struct pollfd *fds, nfds_t n, int64_t timeout_ns, const sigset_t *app_mask)
 {
 	if (n > (nfds_t)shim_fdt_size())
@@ -628,106 +612,15 @@ static int accel_poll(struct pollfd *fds, nfds_t n, int64_t timeout_ns, const si
 			kn++;
 		}
 	}
-	nfds_t kprog = kn;
 	if (shim.wait_fd >= 0)
 		kfds[kn++] = (struct pollfd){.fd = shim.wait_fd, .events = POLLIN};
 	if (shim_kick_fd() >= 0)
 		kfds[kn++] = (struct pollfd){.fd = shim_kick_fd(), .events = POLLIN};
 
-	sigset_t orig;
-	uint64_t now = shim_now_ns();
-	uint64_t deadline = timeout_ns < 0 ? UINT64_MAX : now + (uint64_t)timeout_ns;
-	uint64_t spin_end = now + (uint64_t)shim.cfg.spin_us * 1000;
-	int rc;
-	uint64_t sig_check_ns = now, kcheck_ns = now;
-	struct timespec zero = {0, 0};
-	/* Signals are blocked only once we spin or sleep: a call that finds something at once
-	 * changes no mask (see accel_epoll_wait). */
-	bool sigs_blocked = false;
-	const sigset_t *sleep_mask = app_mask;
-	bool sleep_now = false, check_kernel = true;
-	struct shim_sleeper me;
-	for (;;) {
-		struct timespec ts, *tsp = &zero;
-		if (sleep_now) {
-			uint64_t until = shim_next_timer_ns();
-			if (deadline < until)
-				until = deadline;
-			tsp = NULL;
-			if (until != UINT64_MAX) {
-				uint64_t d = until > now ? until - now : 0;
-				ts.tv_sec = (time_t)(d / 1000000000u);
-				ts.tv_nsec = (long)(d % 1000000000u);
-				tsp = &ts;
-			}
-			shim_sleep_begin(&me);
-			shim_unlock();
-		}
-		/* While spinning the kernel fds are looked at every KCHECK_INTERVAL_NS; skipped
-		 * rounds keep the last result, which had nothing ready. */
-		int k = 0, e = 0;
-		if (sleep_now || check_kernel) {
-			k = REAL(ppoll)(kfds, kn, tsp, sleep_now ? sleep_mask : NULL);
-			e = errno;
-		}
-		if (sleep_now) {
-			shim_lock();
-			shim_sleep_end(&me);
-		}
-		if (k < 0 && e == EINTR) {
-			rc = -EINTR;
-			break;
-		}
-		if (k < 0) {
-			rc = -e;
-			break;
-		}
-		shim_engine_poll();
-		int ready = accel_revents(fds, n, kfds, kidx);
-		for (nfds_t i = 0; i < n; i++) {
-			if (kidx[i] == (nfds_t)-1 || shim_fdt_get(fds[i].fd))
-				continue;
-			fds[i].revents = kfds[kidx[i]].revents;
-			if (fds[i].revents)
-				ready++;
-		}
-		(void)kprog;
-		if (ready > 0 || timeout_ns == 0) {
-			rc = ready;
-			break;
-		}
-		now = shim_now_ns();
-		if (now >= deadline) {
-			rc = 0;
-			break;
-		}
-		if (!sigs_blocked) {
-			shim_block_sigs(&orig);
-			sigs_blocked = true;
-			if (!sleep_mask)
-				sleep_mask = &orig;
-		}
-		sleep_now = !shim.cfg.busy_poll && now >= spin_end;
-		check_kernel = now - kcheck_ns >= KCHECK_INTERVAL_NS;
-		if (check_kernel)
-			kcheck_ns = now;
-		if (!sleep_now) {
-			shim_unlock();
-			if (shim_lock_wanted())
-				sched_yield();
-			if (now - sig_check_ns >= SIGNAL_CHECK_NS) {
-				sig_check_ns = now;
-				if (REAL(ppoll)(NULL, 0, &zero, sleep_mask) < 0 && errno == EINTR) {
-					shim_lock();
-					rc = -EINTR;
-					break;
-				}
-			}
-			shim_lock();
-		}
-	}
-	if (sigs_blocked)
-		pthread_sigmask(SIG_SETMASK, &orig, NULL);
+	struct poll_ctx c = {.fds = fds, .n = n, .kfds = kfds, .kn = kn, .kidx = kidx};
+	struct shim_waiter w = {.check = poll_check, .sleep = poll_sleep, .arg = &c};
+	uint64_t deadline = timeout_ns < 0 ? UINT64_MAX : shim_now_ns() + (uint64_t)timeout_ns;
+	int rc = shim_wait(&w, deadline, app_mask);
 	if (kfds != lk)
 		free(kfds);
 	if (kidx != lidx)

@@ -135,13 +135,28 @@ uint64_t shim_next_timer_ns(void);
 
 #include "sleep.h"
 
-/*
- * Block until cond(arg) holds, the deadline passes or a signal arrives (lock held, released
- * while sleeping). extra_fd (>= 0) is a kernel fd also worth waking for (POLLIN).
- * Returns 1 when cond holds, 0 at the deadline, -EINTR on a signal.
- * deadline_ns: absolute shim_now_ns() time, UINT64_MAX = none.
- */
+/* ---- waiting (wait.c): the one spin-then-sleep wait of every blocking call ---- */
+struct shim_waiter {
+	/* Lock held: poll the engine and look at what the caller waits for. look_kernel: also
+	 * look at its kernel fds without blocking (a syscall: asked on the first look, after a
+	 * sleep and every 200 us of spinning). > 0: done, the wait returns it; 0: not yet;
+	 * < 0: -errno, the wait returns it. */
+	int (*check)(void *arg, bool look_kernel);
+	/* Lock not held: sleep in the kernel on the caller's kernel fds, the engine's wait fd
+	 * and the kick fd, with signal mask `mask`, until `ts` (NULL: no limit). >= 0: woke
+	 * (what woke it is for the next check to see); -EINTR: a handler ran; < 0: error. */
+	int (*sleep)(void *arg, const struct timespec *ts, const sigset_t *mask);
+	void *arg;
+};
+/* Lock held (released while spinning and sleeping). deadline_ns: absolute shim_now_ns()
+ * time, UINT64_MAX = none, <= now: look once. app_mask: the mask to sleep with (ppoll,
+ * epoll_pwait), NULL = the thread's. Returns check's result, 0 at the deadline, -EINTR. */
+int shim_wait(const struct shim_waiter *w, uint64_t deadline_ns, const sigset_t *app_mask);
+/* Block until cond(arg) holds (1), the deadline passes (0) or a signal arrives (-EINTR).
+ * extra_fd (>= 0) is a kernel fd also worth waking for (POLLIN). */
 int shim_block(bool (*cond)(void *), void *arg, int extra_fd, uint64_t deadline_ns);
+/* Block every signal but faults; the old mask in orig. */
+void shim_block_sigs(sigset_t *orig);
 
 /* ---- readiness ---- */
 /* The stack's sock_event hook. */
