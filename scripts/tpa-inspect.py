@@ -214,9 +214,13 @@ def ms(us):
 
 
 def table(rows, right):
-    """Aligned columns; `right` holds the indexes of right-aligned ones."""
+    """Aligned columns; `right` holds the indexes of right-aligned ones. A column empty in
+    every row but the heading is left out."""
     if not rows:
         return []
+    keep = [i for i in range(len(rows[0])) if any(r[i] for r in rows[1:])]
+    rows = [[r[i] for i in keep] for r in rows]
+    right = {j for j, i in enumerate(keep) if i in right}
     w = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     out = []
     for r in rows:
@@ -263,7 +267,7 @@ def cmd_sockets(args, progs):
             entries = [e for e in entries if e["state"] != "LISTEN"]
         # Listeners first, then by local and peer address.
         entries.sort(key=lambda e: (e["state"] != "LISTEN", e["local"], e["peer"]))
-        age = (time.monotonic_ns() - t) / 1e6 if t else None
+        age = round((time.monotonic_ns() - t) / 1e6, 3) if t else None
         docs.append({"pid": p.pid, "process": comm_of(p.pid, p.comm), "family": fam,
                      "iface": p.iface, "ipv4": p.ipv4, "snapshot_age_ms": age, "fresh": fresh,
                      "sockets_total": total, "sockets_shown": len(entries), "sockets": entries})
