@@ -18,6 +18,7 @@ import glob
 import json
 import os
 import socket
+import stat
 import struct
 import sys
 import time
@@ -149,14 +150,18 @@ def open_programs(args):
     d = args.dir or os.environ.get("TPA_PUBLISH_DIR") or "/dev/shm"
     progs = []
     for path in sorted(glob.glob(os.path.join(d, "tpa-*.stats"))):
+        flags = os.O_NOFOLLOW | os.O_NONBLOCK  # never block on a FIFO named like ours
         try:
-            fd, writable = os.open(path, os.O_RDWR | os.O_NOFOLLOW), True
+            fd, writable = os.open(path, os.O_RDWR | flags), True
         except PermissionError:
             try:
-                fd, writable = os.open(path, os.O_RDONLY | os.O_NOFOLLOW), False
+                fd, writable = os.open(path, os.O_RDONLY | flags), False
             except OSError:
                 continue
         except OSError:
+            continue
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
             continue
         hdr = os.pread(fd, HEADER_READ, 0)
         if len(hdr) < HEADER_READ or u64(hdr, 0) != MAGIC:
@@ -185,7 +190,8 @@ def open_programs(args):
                 raise
         p = Program(path, fd, writable, hdr)
         if args.pid and args.pid != p.pid:
-            # Any process of the family names it.
+            # Any process of the family names it (the list comes with a socket walk).
+            p.request(args.wait)
             _, _, _, fam, _ = p.sockets()
             if args.pid not in fam:
                 p.close()

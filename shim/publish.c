@@ -78,10 +78,12 @@ static void remove_stale(const char *dir)
 			continue;
 		char p[512];
 		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
-		int fd = open(p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		/* Not blocking on a FIFO someone named so; regular files only. */
+		int fd = open(p, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 		if (fd < 0)
 			continue;
-		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+		struct stat st;
+		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && flock(fd, LOCK_EX | LOCK_NB) == 0)
 			unlink(p);
 		close(fd);
 	}
