@@ -24,6 +24,16 @@
 #                              (xdp=0: a port without XDP, e.g. memif) and no unexpected
 #                              fallback line; otherwise status 1 with what differs on stderr.
 #                              On success it prints one summary line on stdout.
+#   accel_watch_start NS PORT  sample, in the background every 0.1 s until accel_watch_stop,
+#                              the kernel's established TCP connections on local port PORT in
+#                              namespace NS (ss): an accelerated port has none while its load
+#                              runs (the counters at exit prove the stack served; this proves
+#                              the kernel served nothing meanwhile)
+#   accel_watch_stop [MIN]     stop it; status 0 when no sample saw a kernel connection and at
+#                              least MIN (default 1) samples were taken, else status 1 with
+#                              what was seen on stderr; ACCEL_WATCH_SAMPLES = samples taken.
+#                              Call it directly, not in $(...): it resets the watcher's state.
+#                              tpa_stop_all (lib_cleanup.sh) removes a watcher left running.
 
 accel_counter() {
 	tr '\r' '\n' <"$1" | awk -v k="$2" '$1 == "tpa:" && $2 == k && NF == 3 && $3 ~ /^[0-9]+$/ { v = $3 }
@@ -98,4 +108,45 @@ accel_expect() {
 	unset -f _accel_bad
 	[ $bad = 0 ] || return 1
 	echo "accelerated: $est connection(s), $rx bytes in, $tx bytes out, kernel accepted $ka, xdp_redirected $redir"
+}
+
+ACCEL_WATCH_DIR=''
+accel_watch_start() {
+	local ns=$1 port=$2 parent=$$
+	[ -z "$ACCEL_WATCH_DIR" ] || accel_watch_stop >/dev/null 2>&1 || true # a program killed
+	ACCEL_WATCH_DIR=$(mktemp -d "/tmp/tpa-accel-watch.$$.XXXXXX")
+	: >"$ACCEL_WATCH_DIR/samples"
+	# Ends by itself when the test's shell is gone (a failing test never stops it).
+	(
+		while [ ! -e "$ACCEL_WATCH_DIR/stop" ] && kill -0 "$parent" 2>/dev/null; do
+			n=$(ip netns exec "$ns" ss -Htn state established "( sport = :$port )" 2>/dev/null | wc -l)
+			echo "$n" >>"$ACCEL_WATCH_DIR/samples"
+			[ "$n" = 0 ] || ip netns exec "$ns" ss -Htn state established "( sport = :$port )" \
+				>>"$ACCEL_WATCH_DIR/seen" 2>/dev/null
+			sleep 0.1
+		done
+		if [ -e "$ACCEL_WATCH_DIR/stop" ]; then : >"$ACCEL_WATCH_DIR/done"; else rm -rf "$ACCEL_WATCH_DIR"; fi
+	) </dev/null >/dev/null 2>&1 &
+}
+
+# shellcheck disable=SC2120 # MIN is optional; callers in other files pass it
+accel_watch_stop() {
+	local min=${1:-1} dir=$ACCEL_WATCH_DIR samples bad
+	# shellcheck disable=SC2034
+	ACCEL_WATCH_SAMPLES=0
+	[ -n "$dir" ] || { echo "accel_watch_stop: no accel_watch_start" >&2; return 2; }
+	: >"$dir/stop"
+	for _ in $(seq 50); do [ -e "$dir/done" ] && break; sleep 0.1; done
+	samples=$(wc -l <"$dir/samples")
+	# shellcheck disable=SC2034 # read by the tests that source this file
+	ACCEL_WATCH_SAMPLES=$samples
+	bad=$(awk '$1 != 0' "$dir/samples" | wc -l)
+	ACCEL_WATCH_DIR=''
+	if [ "$bad" != 0 ] || [ "$samples" -lt "$min" ]; then
+		echo "accel: $bad of $samples sample(s) saw established kernel connections on the port (at least $min samples wanted)" >&2
+		[ -f "$dir/seen" ] && head -n 5 "$dir/seen" | sed 's/^/  /' >&2
+		rm -rf "$dir"
+		return 1
+	fi
+	rm -rf "$dir"
 }

@@ -108,6 +108,7 @@ tpa_stop_all() {
 	TPA_BG_SIDS=()
 	tpa_stop_descendants
 	tpa_publish_clean
+	rm -rf /tmp/tpa-accel-watch.$$.* # lib_accel.sh's watcher, stopped with the descendants
 }
 
 # The inspection files (shim/publish.h) of programs killed with SIGKILL: their family's lock

@@ -89,6 +89,7 @@ start_redis() {
 			if [ "${TPA_E2E_KERNEL:-0}" != 1 ] && ! xdp_attached; then
 				fail "redis-server answers but no XDP program is attached: not accelerated"
 			fi
+			[ "${TPA_E2E_KERNEL:-0}" = 1 ] || accel_watch_start "$TPA_TB_SRV_NS" "$REDIS_PORT"
 			return 0
 		fi
 		kill -0 "$REDIS_PID" 2>/dev/null || fail "redis-server exited at start"
@@ -116,12 +117,14 @@ finish_redis() {
 	case ${1:-} in not_redis=*) other=${1#*=}; shift ;; esac
 	local opens
 	opens=$(($(accel_opens "$TPA_TB_CLI_NS") - REDIS_OPENS0 - other))
+	[ "${TPA_E2E_KERNEL:-0}" = 1 ] || accel_watch_stop 1 ||
+		fail "redis-server: the kernel served connections on port $REDIS_PORT while it ran"
 	stop_redis TERM
 	[ "${TPA_E2E_KERNEL:-0}" = 1 ] && return 0
 	local sum
 	sum=$(accel_expect "$REDIS_LOG" conns="$opens" "$@") ||
 		fail "redis-server's counters do not account for its $opens connection(s)"
-	pass "redis-server $sum"
+	pass "redis-server $sum; no kernel connection on the port in $ACCEL_WATCH_SAMPLES samples"
 }
 
 # An array, not a function, so that `tpa_bg "${RESP_CHECK[@]}" ...` can start it.

@@ -123,7 +123,10 @@ wait_port() {
 	[ "$ns" = "$SRV_NS" ] && [ "${SRV_MODE:-}" = accel ] || return 0
 	accel_wait_port "$WORK/srv.err" "$port" || return 1
 	for _ in $(seq 1 150); do
-		ip -n "$SRV_NS" link show "$SRV_IF" | grep -q 'prog/xdp' && return 0
+		if ip -n "$SRV_NS" link show "$SRV_IF" | grep -q 'prog/xdp'; then
+			accel_watch_start "$SRV_NS" "$port" # checked by check_path
+			return 0
+		fi
 		sleep 0.1
 	done
 	echo "no tpa engine on $SRV_IF for $ns:$port" >&2
@@ -144,6 +147,15 @@ check_path() {
 	if [ "$m" = accel ]; then
 		local args=("$@") sum
 		[[ " $* " == *" conns="* ]] || args=(conns=$(($(accel_opens "$CLI_NS") - SRV_OPENS0)) "$@")
+		if [ -n "$ACCEL_WATCH_DIR" ]; then
+			if [[ " $* " == *" kernel_ok="[1-9]* ]]; then
+				accel_watch_stop 1 2>/dev/null || true # kernel connections by design
+			elif accel_watch_stop 1; then
+				check "$what: no kernel connection on the port while it ran ($ACCEL_WATCH_SAMPLES samples)" 1
+			else
+				check "$what: no kernel connection on the port while it ran" 0
+			fi
+		fi
 		if sum=$(accel_expect "$log" "${args[@]}"); then
 			check "$what ran on tpa ($sum)" 1
 		else
