@@ -10,12 +10,10 @@
 
 #include <stdint.h>
 
+#include "wire.h" /* ARP_PKT_LEN, ARP_OP_* */
+
 struct rte_mbuf;
 struct tpa_stack;
-
-#define ARP_PKT_LEN    28
-#define ARP_OP_REQUEST 1
-#define ARP_OP_REPLY   2
 
 /* m's data at the ARP header; takes ownership. */
 void arp_input(struct tpa_stack *s, struct rte_mbuf *m);

@@ -2,7 +2,6 @@
 #include "eth.h"
 
 #include <errno.h>
-#include <rte_byteorder.h>
 #include <rte_mbuf.h>
 
 #include "arp.h"
@@ -10,11 +9,6 @@
 #include "stack_impl.h"
 
 const uint8_t eth_broadcast_addr[ETH_ADDR_LEN] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
-
-static uint16_t load_be16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
 
 void eth_input(struct tpa_stack *s, struct rte_mbuf *m)
 {
@@ -33,11 +27,12 @@ void eth_input(struct tpa_stack *s, struct rte_mbuf *m)
 	}
 
 	const uint8_t *h = rte_pktmbuf_mtod(m, const uint8_t *);
-	if (memcmp(h, s->cfg.dev.mac, ETH_ADDR_LEN) != 0 && !eth_addr_is_broadcast(h)) {
+	const uint8_t *dst = h + ETH_OFF_DST;
+	if (memcmp(dst, s->cfg.dev.mac, ETH_ADDR_LEN) != 0 && !eth_addr_is_broadcast(dst)) {
 		STAT_INC(s, eth_drop_not_ours);
 		goto drop;
 	}
-	uint16_t type = load_be16(h + 12);
+	uint16_t type = wire_load_be16(h + ETH_OFF_TYPE);
 	rte_pktmbuf_adj(m, ETH_HDR_LEN);
 	switch (type) {
 	case ETH_TYPE_IPV4:
@@ -65,10 +60,9 @@ int eth_output(struct tpa_stack *s, struct rte_mbuf *m, const uint8_t dst[ETH_AD
 		rte_pktmbuf_free(m);
 		return -ENOBUFS;
 	}
-	memcpy(h, dst, ETH_ADDR_LEN);
-	memcpy(h + ETH_ADDR_LEN, s->cfg.dev.mac, ETH_ADDR_LEN);
-	h[12] = (uint8_t)(ethertype >> 8);
-	h[13] = (uint8_t)ethertype;
+	memcpy(h + ETH_OFF_DST, dst, ETH_ADDR_LEN);
+	memcpy(h + ETH_OFF_SRC, s->cfg.dev.mac, ETH_ADDR_LEN);
+	wire_store_be16(h + ETH_OFF_TYPE, ethertype);
 	m->l2_len = ETH_HDR_LEN;
 	stack_tx_frame(s, m);
 	return 0;

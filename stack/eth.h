@@ -13,17 +13,13 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "wire.h"
+
 struct rte_mbuf;
 struct tpa_stack;
 
-#define ETH_ADDR_LEN  6
-#define ETH_HDR_LEN   14
-#define ETH_TYPE_IPV4 0x0800
-#define ETH_TYPE_ARP  0x0806
-#define ETH_TYPE_VLAN 0x8100
-#define ETH_TYPE_QINQ 0x88a8
 /* Ethernet + the largest IPv4 header + the largest TCP header. */
-#define ETH_CONTIG_LEN (ETH_HDR_LEN + 60 + 60)
+#define ETH_CONTIG_LEN (ETH_HDR_LEN + IPV4_HDR_MAX + TCP_HDR_MAX)
 
 static inline bool eth_addr_is_broadcast(const uint8_t a[ETH_ADDR_LEN])
 {

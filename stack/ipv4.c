@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <netinet/in.h>
-#include <rte_byteorder.h>
 #include <rte_mbuf.h>
 #include <string.h>
 
@@ -11,23 +10,9 @@
 #include "neigh.h"
 #include "stack_impl.h"
 #include "tcp_layer.h"
+#include "wire.h"
 
-#define IPV4_HDR_LEN          20
-#define IPV4_TTL              64
-#define IPV4_FLAG_DF          0x4000
-#define IPV4_FLAG_MF          0x2000
-#define IPV4_FRAG_OFFSET_MASK 0x1fff
-
-static uint16_t load_be16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static void store_be16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
+#define IPV4_TTL 64
 
 static bool addr_is_group_or_bcast(uint32_t a_be)
 {
@@ -70,17 +55,17 @@ void ipv4_input(struct tpa_stack *s, struct rte_mbuf *m)
 		goto drop;
 	}
 	const uint8_t *h = rte_pktmbuf_mtod(m, const uint8_t *);
-	if (h[0] >> 4 != 4) {
+	if (ipv4_hdr_version(h) != IPV4_VERSION) {
 		STAT_INC(s, ip_drop_version);
 		goto drop;
 	}
-	uint32_t hlen = (uint32_t)(h[0] & 0xf) * 4;
+	uint32_t hlen = ipv4_hdr_len(h);
 	/* eth made the first ETH_CONTIG_LEN - 14 bytes contiguous: every legal header fits. */
 	if (hlen < IPV4_HDR_LEN || hlen > m->pkt_len) {
 		STAT_INC(s, ip_drop_ihl);
 		goto drop;
 	}
-	uint32_t tot_len = load_be16(h + 2);
+	uint32_t tot_len = wire_load_be16(h + IPV4_OFF_TOT_LEN);
 	if (tot_len > m->pkt_len || tot_len < hlen) {
 		STAT_INC(s, ip_drop_len);
 		goto drop;
@@ -93,26 +78,26 @@ void ipv4_input(struct tpa_stack *s, struct rte_mbuf *m)
 		STAT_INC(s, ip_drop_cksum);
 		goto drop;
 	}
-	uint16_t frag = load_be16(h + 6);
+	uint16_t frag = wire_load_be16(h + IPV4_OFF_FRAG);
 	if (frag & (IPV4_FLAG_MF | IPV4_FRAG_OFFSET_MASK)) {
 		/* No reassembly: peers use DF + PMTU discovery for TCP. */
 		STAT_INC(s, ip_drop_fragment);
 		goto drop;
 	}
 	struct ipv4_rx_meta meta;
-	memcpy(&meta.src_be, h + 12, 4);
-	memcpy(&meta.dst_be, h + 16, 4);
+	meta.src_be = wire_load_addr(h + IPV4_OFF_SRC);
+	meta.dst_be = wire_load_addr(h + IPV4_OFF_DST);
 	if (meta.dst_be != s->cfg.ipv4_addr || addr_is_group_or_bcast(meta.src_be) ||
 	    meta.src_be == 0 || meta.src_be == s->cfg.ipv4_addr) {
 		STAT_INC(s, ip_drop_not_ours);
 		goto drop;
 	}
-	if (h[9] != IPPROTO_TCP) {
+	if (h[IPV4_OFF_PROTO] != IPPROTO_TCP) {
 		STAT_INC(s, ip_drop_proto);
 		goto drop;
 	}
-	meta.tos = h[1];
-	meta.ttl = h[8];
+	meta.tos = h[IPV4_OFF_TOS];
+	meta.ttl = h[IPV4_OFF_TTL];
 	meta.l4_cksum_ok = rx_offload && (m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) ==
 	                                         RTE_MBUF_F_RX_L4_CKSUM_GOOD;
 	meta.l4_partial_ok = (s->cfg.dev.rx_offloads & TPA_DEV_OFFLOAD_RX_CSUM_PARTIAL) != 0;
@@ -166,22 +151,22 @@ int ipv4_output(struct tpa_stack *s, struct rte_mbuf *m, uint32_t dst_be, uint8_
 		rte_pktmbuf_free(m);
 		return -ENOBUFS;
 	}
-	h[0] = 0x45;
-	h[1] = 0;
-	store_be16(h + 2, (uint16_t)tot_len);
-	store_be16(h + 4, s->ip_id++);
-	store_be16(h + 6, IPV4_FLAG_DF);
-	h[8] = IPV4_TTL;
-	h[9] = proto;
-	h[10] = h[11] = 0;
-	memcpy(h + 12, &s->cfg.ipv4_addr, 4);
-	memcpy(h + 16, &dst_be, 4);
+	h[IPV4_OFF_VER_IHL] = IPV4_VER_IHL_NO_OPTS;
+	h[IPV4_OFF_TOS] = 0;
+	wire_store_be16(h + IPV4_OFF_TOT_LEN, (uint16_t)tot_len);
+	wire_store_be16(h + IPV4_OFF_ID, s->ip_id++);
+	wire_store_be16(h + IPV4_OFF_FRAG, IPV4_FLAG_DF);
+	h[IPV4_OFF_TTL] = IPV4_TTL;
+	h[IPV4_OFF_PROTO] = proto;
+	wire_store_be16(h + IPV4_OFF_CSUM, 0);
+	wire_store_addr(h + IPV4_OFF_SRC, s->cfg.ipv4_addr);
+	wire_store_addr(h + IPV4_OFF_DST, dst_be);
 	m->l3_len = IPV4_HDR_LEN;
 	if (s->cfg.dev.tx_offloads & TPA_DEV_OFFLOAD_IPV4_CKSUM) {
 		m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM;
 	} else {
 		uint16_t c = tpa_csum_fold(tpa_csum_partial(h, IPV4_HDR_LEN, 0));
-		memcpy(h + 10, &c, 2);
+		memcpy(h + IPV4_OFF_CSUM, &c, 2); /* tpa_csum_fold's value is in network order */
 		if (m->ol_flags & (RTE_MBUF_F_TX_L4_MASK | RTE_MBUF_F_TX_TCP_SEG))
 			m->ol_flags |= RTE_MBUF_F_TX_IPV4;
 	}
