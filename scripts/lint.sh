@@ -3,7 +3,9 @@
 # this first; it takes about ten seconds):
 #   - every *.c and *.h as clang-format 14 formats it with the repository's .clang-format;
 #   - every shell script (*.sh, and files whose first line starts sh or bash) clean under
-#     `shellcheck -x -S warning`.
+#     `shellcheck -x -S warning`;
+#   - in stack/, shim/ and dpdk/ (CONTRIBUTING.md): no function body over 120 lines, no file
+#     over 900 lines.
 # Exit status 1 names what differs and how to fix it. Usage:
 #   scripts/lint.sh          check
 #   scripts/lint.sh --fix    reformat the C files in place (shellcheck findings are fixed by hand)
@@ -84,5 +86,40 @@ if shellcheck -x -S warning "${sh_files[@]}"; then
 else
 	echo "lint: shellcheck -x -S warning found the problems above"
 	status=1
+fi
+# Sizes. Functions are found the way the tree is formatted: a body opens with a line that is
+# exactly "{" and closes at the next line starting with "}"; the name comes from the last line
+# at column 0 with a "(" above it.
+MAX_FUNC_LINES=120
+MAX_FILE_LINES=900
+size_files=()
+for f in "${c_files[@]}"; do
+	case "$f" in
+	stack/* | shim/* | dpdk/*) size_files+=("$f") ;;
+	esac
+done
+sizes=$(
+	awk -v maxf="$MAX_FUNC_LINES" '
+	FNR == 1 { start = 0; sig = "" }
+	/^[A-Za-z_].*\(/ && !start { sig = $0 }
+	/^\{$/ { start = FNR; fname = sig; next }
+	/^\}/ && start {
+		n = FNR - start + 1
+		if (n > maxf) {
+			sub(/\(.*/, "", fname)
+			sub(/.*[ *]/, "", fname)
+			printf "  %s:%d: function %s: %d lines\n", FILENAME, start, fname, n
+		}
+		start = 0
+	}' "${size_files[@]}"
+	wc -l "${size_files[@]}" | awk -v maxl="$MAX_FILE_LINES" \
+		'$2 != "total" && $1 > maxl { printf "  %s: %d lines\n", $2, $1 }'
+)
+if [ -n "$sizes" ]; then
+	echo "lint: over $MAX_FUNC_LINES lines per function or $MAX_FILE_LINES per file (split them):"
+	echo "$sizes"
+	status=1
+else
+	echo "lint: ${#size_files[@]} files in stack/ shim/ dpdk/ within $MAX_FUNC_LINES lines per function, $MAX_FILE_LINES per file"
 fi
 exit $status
