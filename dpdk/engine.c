@@ -87,6 +87,10 @@ struct tpa_engine {
 	uint64_t intr_check_ns;
 	int prev_idle;
 	int kernel_iface; /* af_xdp / af_packet: the kernel owns the interface and its addresses */
+	int guarded;      /* memif: bursts kept apart from EAL's interrupt thread (port_guard.c) */
+	struct port_guard guard;
+	int memif_client; /* memif client: restarts its port while the link is down */
+	struct memif_link memif;
 	struct fault_state fault;
 	struct xdp_ctl xdp;
 	int xdp_open;
@@ -143,7 +147,7 @@ static uint64_t clock_now(void *ctx)
 /* Every queue, starting one further each burst so a busy queue never starves the others. A
  * flow may move between queues at any time (the sender rehashes it): the stack has one socket
  * table for all of them, so the queue a segment came in on does not matter. */
-static uint16_t rx_all_queues(struct tpa_engine *e, struct rte_mbuf **pkts, uint16_t max)
+static uint16_t rx_queues(struct tpa_engine *e, struct rte_mbuf **pkts, uint16_t max)
 {
 	if (e->nq == 1)
 		return rte_eth_rx_burst(e->rxq[0].port, e->rxq[0].queue, pkts, max);
@@ -158,6 +162,28 @@ static uint16_t rx_all_queues(struct tpa_engine *e, struct rte_mbuf **pkts, uint
 	if (++e->rx_next == e->nq)
 		e->rx_next = 0;
 	return n;
+}
+
+static uint16_t rx_all_queues(struct tpa_engine *e, struct rte_mbuf **pkts, uint16_t max)
+{
+	if (!e->guarded)
+		return rx_queues(e, pkts, max);
+	if (!port_guard_enter(&e->guard))
+		return 0; /* the link is changing: nothing to read */
+	uint16_t n = rx_queues(e, pkts, max);
+	port_guard_leave(&e->guard);
+	return n;
+}
+
+static uint16_t tx_port(struct tpa_engine *e, struct rte_mbuf **pkts, uint16_t n)
+{
+	if (!e->guarded)
+		return rte_eth_tx_burst(e->info.port_id, 0, pkts, n);
+	if (!port_guard_enter(&e->guard))
+		return 0; /* the link is changing: as a full ring */
+	uint16_t sent = rte_eth_tx_burst(e->info.port_id, 0, pkts, n);
+	port_guard_leave(&e->guard);
+	return sent;
 }
 
 /* The XDP program's decision, for a packet socket that sees every frame of the interface:
@@ -212,13 +238,13 @@ static uint16_t nd_tx(void *ctx, struct rte_mbuf **pkts, uint16_t n)
 {
 	struct tpa_engine *e = ctx;
 	if (!e->fault.active)
-		return rte_eth_tx_burst(e->info.port_id, 0, pkts, n);
+		return tx_port(e, pkts, n);
 	struct rte_mbuf *out[512];
 	if (n > 256)
 		n = 256;
 	memcpy(out, pkts, n * sizeof(pkts[0]));
 	uint16_t m = fault_apply(&e->fault, &e->fault.tx, e->pool, out, n, 512);
-	uint16_t sent = rte_eth_tx_burst(e->info.port_id, 0, out, m);
+	uint16_t sent = tx_port(e, out, m);
 	/* Under fault injection a full ring is one more loss, not back-pressure. */
 	for (uint16_t i = sent; i < m; i++) {
 		rte_pktmbuf_free(out[i]);
@@ -612,6 +638,10 @@ static void engine_free(struct tpa_engine *e)
 		tpa_stack_destroy(e->stack);
 	e->stack = NULL;
 	fault_release(&e->fault);
+	/* EAL's interrupt thread runs net_memif's control channel: kept out while the port stops
+	 * and closes, and after that if EAL stays without the port (port_guard.c). */
+	if (e->guarded)
+		port_guard_lock(&e->guard);
 	for (uint16_t i = 0; i < e->nports_started; i++)
 		rte_eth_dev_stop(e->ports[i]);
 	for (uint16_t i = 0; i < e->nports; i++) {
@@ -622,6 +652,9 @@ static void engine_free(struct tpa_engine *e)
 			rte_dev_remove(e->devices[i]);
 	}
 	e->nports_started = e->nports = 0;
+	if (e->guarded)
+		port_guard_retire(&e->guard, !e->hotplugged);
+	e->guarded = 0;
 	engine_detach(e);
 	if (e->hold) {
 		port_hold_release_all(e->hold);
@@ -905,6 +938,12 @@ struct tpa_engine *tpa_engine_create(const struct tpa_engine_config *cfg, char *
 	                                                         : -1;
 	int rx_intr = 0;
 	uint32_t rx_offloads = 0;
+	if (cfg->port_kind == TPA_PORT_MEMIF) {
+		port_guard_install(&e->guard);
+		e->guarded = 1;
+		e->memif_client = cfg->memif_role == TPA_MEMIF_CLIENT;
+		memif_link_init(&e->memif, tpa_engine_now_ns());
+	}
 	if ((rc = start_ports(e, wait_domain, use_xdp, &rx_offloads, &rx_intr, err, errlen)))
 		goto fail;
 	/* The af_packet PMD opens its socket when EAL probes the device. */
@@ -1121,6 +1160,9 @@ int tpa_engine_poll(struct tpa_engine *e)
 	if (e->rx_intr && e->prev_idle)
 		drain_event_fd(e);
 	int work = tpa_stack_poll(e->stack);
+	if (e->memif_client)
+		work += memif_link_upkeep(&e->memif, e->info.port_id, &e->guard, e->creator,
+		                          tpa_engine_now_ns());
 	if (e->nl.fd >= 0) {
 		uint64_t now = tpa_engine_now_ns();
 		/* Every millisecond, and at once after tpa_engine_wait woke up (the wait fd
@@ -1238,6 +1280,8 @@ void tpa_engine_stats_foreach(const struct tpa_engine *e,
 	fn(arg, "port_reserve_fail", e->st.reserve_fail);
 	if (e->cfg.port_kind == TPA_PORT_AF_PACKET)
 		fn(arg, "rx_not_steered", e->rx_not_steered);
+	if (e->memif_client)
+		fn(arg, "memif_link_restarts", e->memif.restarts);
 	if (e->hold) {
 		fn(arg, "ports_held", e->hold->held);
 		fn(arg, "ports_held_elsewhere", e->hold->hold_busy);

@@ -15,6 +15,7 @@
 
 #include <stdarg.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "tpa/dpdk.h"
 
@@ -50,6 +51,45 @@ void fault_configure(struct fault_state *f, const struct tpa_fault_config *cfg);
 uint16_t fault_apply(struct fault_state *f, struct fault_dir_state *d, struct rte_mempool *pool,
                      struct rte_mbuf **pkts, uint16_t n, uint16_t max);
 void fault_release(struct fault_state *f);
+
+/* ---- port guard (port_guard.c) ---------------------------------------------------------------
+ * EAL's interrupt thread (which runs net_memif's control channel: it maps and unmaps the rings
+ * as peers come and go) and the threads bursting on the port never overlap. */
+
+struct port_guard {
+	pid_t burst; /* the process inside a burst on the port, 0 = none (shared across fork) */
+	int intr;    /* the interrupt side holds the port or waits for the burst to end */
+};
+
+/* This process's port is guarded from now on (before its first burst). */
+void port_guard_install(struct port_guard *g);
+/* Around every rx/tx burst: 0 = the interrupt side holds the port, skip the burst. */
+int port_guard_enter(struct port_guard *g);
+void port_guard_leave(struct port_guard *g);
+/* Take the interrupt side from another thread (to restart or stop the port): waits for the
+ * interrupt thread's round and for the burst under way. */
+void port_guard_lock(struct port_guard *g);
+void port_guard_unlock(struct port_guard *g);
+/* The port is stopped and closed, the caller holds the interrupt side: release it, or, with
+ * for_good (EAL stays without the port until the process ends), keep the interrupt thread out
+ * until then. */
+void port_guard_retire(struct port_guard *g, int for_good);
+
+/* ---- memif client link (memif_link.c) --------------------------------------------------------
+ * net_memif's client connects only when its port starts: while the link is down, restart it. */
+
+struct memif_link {
+	uint64_t next_check_ns;
+	uint64_t down_since_ns;
+	uint64_t restarts;
+	int up;
+};
+
+void memif_link_init(struct memif_link *l, uint64_t now_ns);
+/* Call from the polling thread (not inside a burst): 1 when it restarted the port. Only the
+ * process that started EAL (creator) restarts it. */
+int memif_link_upkeep(struct memif_link *l, uint16_t port, struct port_guard *g, pid_t creator,
+                      uint64_t now_ns);
 
 /* ---- netlink ----------------------------------------------------------------------------------
  */

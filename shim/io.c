@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "shim.h"
+#include "tpa/dpdk.h"
 #include "tpa/stack.h"
 
 #define IOV_LOCAL 16
@@ -352,8 +353,10 @@ ssize_t sendto(int fd, const void *buf, size_t len, int flags, const struct sock
 ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
 	struct shim_sock *s = shim_fdt_get(fd);
-	if (!s)
-		return REAL(sendmsg)(fd, msg, flags);
+	if (!s) {
+		ssize_t r = REAL(sendmsg)(fd, msg, flags);
+		return r >= 0 ? r : tpa_engine_sendmsg_failed(msg); /* EAL's, to a peer gone */
+	}
 	return shim_sendv(s, msg->msg_iov, (int)msg->msg_iovlen, flags);
 }
 

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "shim.h"
+#include "tpa/dpdk.h"
 #include "tpa/stack.h"
 
 /* data.u64 in the inner epoll: these two, or a member pointer (a kernel listener). */
@@ -204,7 +205,9 @@ void shim_epoll_fd_gone(int fd)
 
 static int track_epoll(int epfd)
 {
-	if (epfd >= 0 && shim.enabled) {
+	/* Not EAL's interrupt thread's own (tracking takes the lock, which must never hold up a
+	 * round of its callbacks: tpa_engine_epoll_wait_end). */
+	if (epfd >= 0 && shim.enabled && !tpa_engine_eal_thread()) {
 		shim_epoll_fd_gone(epfd);
 		shim_fd_appeared(epfd);
 		shim_lock();
@@ -504,8 +507,12 @@ int epoll_wait(int epfd, struct epoll_event *evs, int max, int timeout)
 {
 	struct shim_epoll *ep = ep_get(epfd);
 	if (!ep || !__atomic_load_n(&ep->n_members, __ATOMIC_ACQUIRE)) {
+		/* Also EAL's interrupt thread, between its rounds of callbacks. */
+		tpa_engine_epoll_wait_begin();
 		shim_tx_flush_unlocked();
-		return REAL(epoll_wait)(epfd, evs, max, timeout);
+		int r = REAL(epoll_wait)(epfd, evs, max, timeout);
+		tpa_engine_epoll_wait_end();
+		return r;
 	}
 	return epoll_pwait(epfd, evs, max, timeout, NULL);
 }

@@ -37,6 +37,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "tpa/stack.h"
 
@@ -233,6 +234,31 @@ void tpa_engine_get_info(const struct tpa_engine *e, struct tpa_engine_info *inf
 /* Engine counters (fault injection, port holding, neighbours), like tpa_stack_stats_foreach. */
 void tpa_engine_stats_foreach(const struct tpa_engine *e,
                               void (*fn)(void *arg, const char *name, uint64_t value), void *arg);
+
+/* ---- for a library that interposes the process's libc calls (the shim) ------------------ */
+
+/*
+ * EAL's interrupt thread runs DPDK's control callbacks (net_memif's: mapping and unmapping the
+ * rings as the peer comes and goes) between two epoll_wait calls. Call begin before and end
+ * after every epoll_wait that passes through to the kernel: in that thread they keep the
+ * round of callbacks and the bursts on the port apart; elsewhere (or without a memif port)
+ * they return at once. end keeps errno.
+ */
+void tpa_engine_epoll_wait_begin(void);
+void tpa_engine_epoll_wait_end(void);
+/* 1 in EAL's interrupt thread. While a memif port exists that thread's rounds of callbacks
+ * hold the port (above) and the engine may wait for one to end: nothing it calls may wait for
+ * a lock held while calling the engine. */
+int tpa_engine_eal_thread(void);
+
+struct msghdr;
+/*
+ * A sendmsg on a kernel socket failed (errno set): what to return instead of -1. In EAL's
+ * interrupt thread with a memif port, a send to a peer that has gone (EPIPE, ECONNRESET,
+ * ENOTCONN) counts as sent, so that net_memif takes its normal path when the peer's end of file
+ * arrives (its listener mishandles that send failing); otherwise -1 with errno unchanged.
+ */
+ssize_t tpa_engine_sendmsg_failed(const struct msghdr *msg);
 
 #ifdef __cplusplus
 }
