@@ -306,56 +306,63 @@ static int parse_queues(struct tpa_engine_config *cfg, const struct setting *st,
 	return 0;
 }
 
-static int apply(struct tpa_engine_config *cfg, const struct setting *st, const char *v, char *err,
-                 size_t errlen)
+/* K_U16, K_U32, K_U64: an integer in [min, max]. */
+static int apply_int(struct tpa_engine_config *cfg, const struct setting *st, const char *v,
+                     char *err, size_t errlen)
 {
 	uint64_t u;
+	if (parse_u64(v, &u) || u < st->min || u > st->max)
+		return engine_seterr(err, errlen, EINVAL,
+		                     "%s: bad value '%s' (accepted: an integer from %llu to %llu)",
+		                     st->name, v, (unsigned long long)st->min,
+		                     (unsigned long long)st->max);
+	if (st->kind == K_U32)
+		*(uint32_t *)field(cfg, st->off) = (uint32_t)u;
+	else if (st->kind == K_U16)
+		*(uint16_t *)field(cfg, st->off) = (uint16_t)u;
+	else
+		*(uint64_t *)field(cfg, st->off) = u;
+	return 0;
+}
+
+/* K_RATE, K_RATE_RX, K_RATE_TX: a fault rate for both directions or one. */
+static int apply_rate(struct tpa_engine_config *cfg, const struct setting *st, const char *v,
+                      char *err, size_t errlen)
+{
 	uint32_t ppm;
+	if (tpa_engine_parse_rate(v, &ppm))
+		return engine_seterr(err, errlen, EINVAL,
+		                     "%s: bad rate '%s' (accepted: a fraction from 0 to 1, "
+		                     "e.g. 0.02, or a percentage, e.g. 2%%)",
+		                     st->name, v);
+	if (st->kind != K_RATE_TX)
+		*(uint32_t *)((char *)&cfg->fault.rx + st->off) = ppm;
+	if (st->kind != K_RATE_RX)
+		*(uint32_t *)((char *)&cfg->fault.tx + st->off) = ppm;
+	return 0;
+}
+
+/* K_AUTO_BOOL (the field) and K_HUGEPAGES (cfg->hugepages): auto (-1), or a boolean. */
+static int apply_auto_bool(const struct setting *st, const char *v, int8_t *dst, char *err,
+                           size_t errlen)
+{
+	uint8_t on;
+	if (!strcasecmp(v, "auto")) {
+		*dst = -1;
+		return 0;
+	}
+	if (parse_bool(v, &on))
+		return engine_seterr(err, errlen, EINVAL,
+		                     "%s: bad value '%s' (accepted: auto, yes, no)", st->name, v);
+	*dst = (int8_t)on;
+	return 0;
+}
+
+/* The settings whose value is a name: port type, memif role, congestion control. */
+static int apply_name(struct tpa_engine_config *cfg, const struct setting *st, const char *v,
+                      char *err, size_t errlen)
+{
 	switch (st->kind) {
-	case K_STR:
-		if (strlen(v) >= st->size)
-			return engine_seterr(
-			        err, errlen, EINVAL,
-			        "%s: value '%.40s...' is too long (at most %zu characters)",
-			        st->name, v, st->size - 1);
-		memcpy(field(cfg, st->off), v, strlen(v) + 1);
-		return 0;
-	case K_U32:
-	case K_U16:
-	case K_U64:
-		if (parse_u64(v, &u) || u < st->min || u > st->max)
-			return engine_seterr(
-			        err, errlen, EINVAL,
-			        "%s: bad value '%s' (accepted: an integer from %llu to %llu)",
-			        st->name, v, (unsigned long long)st->min,
-			        (unsigned long long)st->max);
-		if (st->kind == K_U32)
-			*(uint32_t *)field(cfg, st->off) = (uint32_t)u;
-		else if (st->kind == K_U16)
-			*(uint16_t *)field(cfg, st->off) = (uint16_t)u;
-		else
-			*(uint64_t *)field(cfg, st->off) = u;
-		return 0;
-	case K_BOOL:
-		if (parse_bool(v, (uint8_t *)field(cfg, st->off)))
-			return engine_seterr(err, errlen, EINVAL,
-			                     "%s: bad value '%s' (accepted: 1, 0, yes, no, on, "
-			                     "off, true, false)",
-			                     st->name, v);
-		return 0;
-	case K_RATE:
-	case K_RATE_RX:
-	case K_RATE_TX:
-		if (tpa_engine_parse_rate(v, &ppm))
-			return engine_seterr(err, errlen, EINVAL,
-			                     "%s: bad rate '%s' (accepted: a fraction from 0 to 1, "
-			                     "e.g. 0.02, or a percentage, e.g. 2%%)",
-			                     st->name, v);
-		if (st->kind != K_RATE_TX)
-			*(uint32_t *)((char *)&cfg->fault.rx + st->off) = ppm;
-		if (st->kind != K_RATE_RX)
-			*(uint32_t *)((char *)&cfg->fault.tx + st->off) = ppm;
-		return 0;
 	case K_PORT_KIND: {
 		static const char *const names[] = {"af_xdp", "af_packet", "memif", "pci"};
 		for (int i = 0; i < 4; i++)
@@ -378,6 +385,54 @@ static int apply(struct tpa_engine_config *cfg, const struct setting *st, const 
 			                     "%s: unknown role '%s' (accepted: client, server)",
 			                     st->name, v);
 		return 0;
+	case K_CC:
+		if (!strcasecmp(v, "newreno") || !strcasecmp(v, "reno"))
+			cfg->tcp.cc = TPA_CC_NEWRENO;
+		else if (!strcasecmp(v, "cubic"))
+			cfg->tcp.cc = TPA_CC_CUBIC;
+		else
+			return engine_seterr(
+			        err, errlen, EINVAL,
+			        "%s: unknown congestion control '%s' (accepted: newreno, cubic)",
+			        st->name, v);
+		return 0;
+	default:
+		return engine_seterr(err, errlen, EINVAL, "%s: internal error", st->name);
+	}
+}
+
+static int apply(struct tpa_engine_config *cfg, const struct setting *st, const char *v, char *err,
+                 size_t errlen)
+{
+	uint64_t u;
+	switch (st->kind) {
+	case K_STR:
+		if (strlen(v) >= st->size)
+			return engine_seterr(
+			        err, errlen, EINVAL,
+			        "%s: value '%.40s...' is too long (at most %zu characters)",
+			        st->name, v, st->size - 1);
+		memcpy(field(cfg, st->off), v, strlen(v) + 1);
+		return 0;
+	case K_U32:
+	case K_U16:
+	case K_U64:
+		return apply_int(cfg, st, v, err, errlen);
+	case K_BOOL:
+		if (parse_bool(v, (uint8_t *)field(cfg, st->off)))
+			return engine_seterr(err, errlen, EINVAL,
+			                     "%s: bad value '%s' (accepted: 1, 0, yes, no, on, "
+			                     "off, true, false)",
+			                     st->name, v);
+		return 0;
+	case K_RATE:
+	case K_RATE_RX:
+	case K_RATE_TX:
+		return apply_rate(cfg, st, v, err, errlen);
+	case K_PORT_KIND:
+	case K_MEMIF_ROLE:
+	case K_CC:
+		return apply_name(cfg, st, v, err, errlen);
 	case K_MAC:
 		if (parse_mac(v, cfg->mac) || (cfg->mac[0] & 1))
 			return engine_seterr(err, errlen, EINVAL,
@@ -403,17 +458,7 @@ static int apply(struct tpa_engine_config *cfg, const struct setting *st, const 
 		cfg->ipv4_gateway_set = 1;
 		return 0;
 	case K_HUGEPAGES:
-		if (!strcasecmp(v, "auto")) {
-			cfg->hugepages = -1;
-			return 0;
-		}
-		uint8_t b;
-		if (parse_bool(v, &b))
-			return engine_seterr(err, errlen, EINVAL,
-			                     "%s: bad value '%s' (accepted: auto, yes, no)",
-			                     st->name, v);
-		cfg->hugepages = (int8_t)b;
-		return 0;
+		return apply_auto_bool(st, v, &cfg->hugepages, err, errlen);
 	case K_QUEUE_ONE:
 		if (parse_u64(v, &u) || u > st->max)
 			return engine_seterr(
@@ -426,31 +471,8 @@ static int apply(struct tpa_engine_config *cfg, const struct setting *st, const 
 		return 0;
 	case K_QUEUES:
 		return parse_queues(cfg, st, v, err, errlen);
-	case K_AUTO_BOOL: {
-		int8_t *dst = (int8_t *)field(cfg, st->off);
-		uint8_t on;
-		if (!strcasecmp(v, "auto")) {
-			*dst = -1;
-			return 0;
-		}
-		if (parse_bool(v, &on))
-			return engine_seterr(err, errlen, EINVAL,
-			                     "%s: bad value '%s' (accepted: auto, yes, no)",
-			                     st->name, v);
-		*dst = (int8_t)on;
-		return 0;
-	}
-	case K_CC:
-		if (!strcasecmp(v, "newreno") || !strcasecmp(v, "reno"))
-			cfg->tcp.cc = TPA_CC_NEWRENO;
-		else if (!strcasecmp(v, "cubic"))
-			cfg->tcp.cc = TPA_CC_CUBIC;
-		else
-			return engine_seterr(
-			        err, errlen, EINVAL,
-			        "%s: unknown congestion control '%s' (accepted: newreno, cubic)",
-			        st->name, v);
-		return 0;
+	case K_AUTO_BOOL:
+		return apply_auto_bool(st, v, (int8_t *)field(cfg, st->off), err, errlen);
 	}
 	return engine_seterr(err, errlen, EINVAL, "%s: internal error", st->name);
 }
