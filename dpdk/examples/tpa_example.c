@@ -405,13 +405,164 @@ static int send_pattern(struct app *a, struct conn *c, uint64_t limit)
 	return 0;
 }
 
+/* The services below run a connection as far as it goes without blocking. Each returns a
+ * negative errno on a socket error (the caller reports it and ends the connection), 1 when it
+ * ended the connection itself, 0 when the connection waits for its next event. */
+static uint8_t io_buf[IO_CHUNK];
+
+static int svc_echo(struct app *a, struct conn *c)
+{
+	struct tpa_stack *st = a->st;
+	for (;;) {
+		if (c->buf_off < c->buf_len) {
+			ssize_t w = tpa_send(st, c->sock, c->buf + c->buf_off,
+			                     c->buf_len - c->buf_off, 0);
+			if (w == -EAGAIN)
+				break;
+			if (w < 0)
+				return (int)w;
+			count_tx(a, c, c->buf + c->buf_off, (size_t)w);
+			c->buf_off += (size_t)w;
+			continue;
+		}
+		if (c->eof)
+			break;
+		ssize_t r = tpa_recv(st, c->sock, c->buf, IO_CHUNK, 0);
+		if (r == -EAGAIN)
+			break;
+		if (r < 0)
+			return (int)r;
+		if (r == 0) {
+			c->eof = 1;
+			break;
+		}
+		hash_bytes(c, c->buf, (size_t)r);
+		count_rx(a, c, c->buf, (size_t)r);
+		c->buf_len = (size_t)r;
+		c->buf_off = 0;
+	}
+	if (c->eof && c->buf_off >= c->buf_len) {
+		conn_finish(a, c, 1);
+		return 1;
+	}
+	return 0;
+}
+
+static int svc_discard(struct app *a, struct conn *c)
+{
+	for (;;) {
+		ssize_t r = tpa_recv(a->st, c->sock, io_buf, sizeof(io_buf), 0);
+		if (r == -EAGAIN)
+			return 0;
+		if (r < 0)
+			return (int)r;
+		if (r == 0) {
+			conn_finish(a, c, 1);
+			return 1;
+		}
+		hash_bytes(c, io_buf, (size_t)r);
+		count_rx(a, c, io_buf, (size_t)r);
+	}
+}
+
+static int svc_source(struct app *a, struct conn *c)
+{
+	int rc = send_pattern(a, c, a->o.bytes);
+	if (rc || c->sent < a->o.bytes)
+		return rc;
+	/* Drain whatever the peer sends so close does not reset. */
+	while (tpa_recv(a->st, c->sock, io_buf, sizeof(io_buf), 0) > 0)
+		;
+	conn_finish(a, c, 1);
+	return 1;
+}
+
+static int svc_check(struct app *a, struct conn *c)
+{
+	int rc = send_pattern(a, c, a->o.bytes);
+	if (rc)
+		return rc;
+	if (c->sent >= a->o.bytes && !c->shut_wr) {
+		tpa_shutdown(a->st, c->sock, SHUT_WR);
+		c->shut_wr = 1;
+	}
+	for (;;) {
+		ssize_t r = tpa_recv(a->st, c->sock, io_buf, sizeof(io_buf), 0);
+		if (r == -EAGAIN)
+			return 0;
+		if (r < 0)
+			return (int)r;
+		if (r == 0) {
+			int ok = c->received == a->o.bytes && !c->mismatch;
+			if (!ok)
+				fprintf(stderr,
+				        "check: received %" PRIu64 " of %" PRIu64
+				        " bytes%s (first bad byte at %" PRIu64 ")\n",
+				        c->received, a->o.bytes,
+				        c->mismatch ? ", data differs" : "", c->mismatch_at);
+			conn_finish(a, c, ok);
+			return 1;
+		}
+		verify_bytes(c, io_buf, (size_t)r);
+		count_rx(a, c, io_buf, (size_t)r);
+	}
+}
+
+static int svc_echo_rr(struct app *a, struct conn *c)
+{
+	struct tpa_stack *st = a->st;
+	for (;;) {
+		if (c->rr_round_start == 0 && c->sent == c->received) {
+			/* Start a new message. */
+			struct pattern p = c->tx_pat;
+			pattern_fill(&p, io_buf, a->o.msg_size);
+			ssize_t w = tpa_send(st, c->sock, io_buf, a->o.msg_size, 0);
+			if (w == -EAGAIN)
+				return 0;
+			if (w < 0 || (size_t)w != a->o.msg_size)
+				return w < 0 ? (int)w : -EIO;
+			c->tx_pat = p;
+			count_tx(a, c, io_buf, (size_t)w);
+			c->rr_round_start = 1;
+		}
+		ssize_t r = tpa_recv(st, c->sock, io_buf, sizeof(io_buf), 0);
+		if (r == -EAGAIN)
+			return 0;
+		if (r <= 0)
+			return r == 0 ? -ECONNRESET : (int)r;
+		verify_bytes(c, io_buf, (size_t)r);
+		count_rx(a, c, io_buf, (size_t)r);
+		if (c->received == c->sent) {
+			c->rr_round_start = 0;
+			a->rr_msgs++;
+		}
+	}
+}
+
+/* An active open in progress: 1 once connected, 0 while pending, -1 when it failed (the
+ * connection is ended). */
+static int connect_done(struct app *a, struct conn *c)
+{
+	uint32_t ev = tpa_sock_events(a->st, c->sock);
+	if (ev & (TPA_EV_ERR | TPA_EV_HUP)) {
+		int e = 0;
+		socklen_t l = sizeof(e);
+		tpa_getsockopt(a->st, c->sock, TPA_SO_ERROR, &e, &l);
+		fprintf(stderr, "connect: %s\n", strerror(e ? e : ECONNREFUSED));
+		conn_finish(a, c, 0);
+		return -1;
+	}
+	if (!(ev & TPA_EV_OUT))
+		return 0;
+	c->connected = 1;
+	return 1;
+}
+
 static void handle_conn(struct app *a, struct conn *c)
 {
-	static uint8_t buf[IO_CHUNK];
-	struct tpa_stack *st = a->st;
 	if (c->listen) {
 		for (;;) {
-			int ns = tpa_accept(st, c->sock, NULL, NULL);
+			int ns = tpa_accept(a->st, c->sock, NULL, NULL);
 			if (ns < 0)
 				break;
 			conn_open(a, ns);
@@ -419,154 +570,27 @@ static void handle_conn(struct app *a, struct conn *c)
 		}
 		return;
 	}
-	uint32_t ev = tpa_sock_events(st, c->sock);
-	if (!c->connected) {
-		if (ev & (TPA_EV_ERR | TPA_EV_HUP)) {
-			int e = 0;
-			socklen_t l = sizeof(e);
-			tpa_getsockopt(st, c->sock, TPA_SO_ERROR, &e, &l);
-			fprintf(stderr, "connect: %s\n", strerror(e ? e : ECONNREFUSED));
-			conn_finish(a, c, 0);
-			return;
-		}
-		if (!(ev & TPA_EV_OUT))
-			return;
-		c->connected = 1;
-	}
+	if (!c->connected && connect_done(a, c) <= 0)
+		return;
 	int rc = 0;
 	switch (a->o.svc) {
 	case SVC_ECHO:
-		for (;;) {
-			if (c->buf_off < c->buf_len) {
-				ssize_t w = tpa_send(st, c->sock, c->buf + c->buf_off,
-				                     c->buf_len - c->buf_off, 0);
-				if (w == -EAGAIN)
-					break;
-				if (w < 0) {
-					rc = (int)w;
-					break;
-				}
-				count_tx(a, c, c->buf + c->buf_off, (size_t)w);
-				c->buf_off += (size_t)w;
-				continue;
-			}
-			if (c->eof)
-				break;
-			ssize_t r = tpa_recv(st, c->sock, c->buf, IO_CHUNK, 0);
-			if (r == -EAGAIN)
-				break;
-			if (r < 0) {
-				rc = (int)r;
-				break;
-			}
-			if (r == 0) {
-				c->eof = 1;
-				break;
-			}
-			hash_bytes(c, c->buf, (size_t)r);
-			count_rx(a, c, c->buf, (size_t)r);
-			c->buf_len = (size_t)r;
-			c->buf_off = 0;
-		}
-		if (!rc && c->eof && c->buf_off >= c->buf_len) {
-			conn_finish(a, c, 1);
-			return;
-		}
+		rc = svc_echo(a, c);
 		break;
 	case SVC_DISCARD:
-		for (;;) {
-			ssize_t r = tpa_recv(st, c->sock, buf, sizeof(buf), 0);
-			if (r == -EAGAIN)
-				break;
-			if (r < 0) {
-				rc = (int)r;
-				break;
-			}
-			if (r == 0) {
-				conn_finish(a, c, 1);
-				return;
-			}
-			hash_bytes(c, buf, (size_t)r);
-			count_rx(a, c, buf, (size_t)r);
-		}
+		rc = svc_discard(a, c);
 		break;
 	case SVC_SOURCE:
-		rc = send_pattern(a, c, a->o.bytes);
-		if (!rc && c->sent >= a->o.bytes) {
-			/* Drain whatever the peer sends so close does not reset. */
-			for (;;) {
-				ssize_t r = tpa_recv(st, c->sock, buf, sizeof(buf), 0);
-				if (r <= 0)
-					break;
-			}
-			conn_finish(a, c, 1);
-			return;
-		}
+		rc = svc_source(a, c);
 		break;
 	case SVC_CHECK:
-		rc = send_pattern(a, c, a->o.bytes);
-		if (!rc && c->sent >= a->o.bytes && !c->shut_wr) {
-			tpa_shutdown(st, c->sock, SHUT_WR);
-			c->shut_wr = 1;
-		}
-		for (; !rc;) {
-			ssize_t r = tpa_recv(st, c->sock, buf, sizeof(buf), 0);
-			if (r == -EAGAIN)
-				break;
-			if (r < 0) {
-				rc = (int)r;
-				break;
-			}
-			if (r == 0) {
-				int ok = c->received == a->o.bytes && !c->mismatch;
-				if (!ok)
-					fprintf(stderr,
-					        "check: received %" PRIu64 " of %" PRIu64
-					        " bytes%s (first bad byte at %" PRIu64 ")\n",
-					        c->received, a->o.bytes,
-					        c->mismatch ? ", data differs" : "",
-					        c->mismatch_at);
-				conn_finish(a, c, ok);
-				return;
-			}
-			verify_bytes(c, buf, (size_t)r);
-			count_rx(a, c, buf, (size_t)r);
-		}
+		rc = svc_check(a, c);
 		break;
 	case SVC_ECHO_RR:
-		for (; !rc;) {
-			if (c->rr_round_start == 0 && c->sent == c->received) {
-				/* Start a new message. */
-				struct pattern p = c->tx_pat;
-				pattern_fill(&p, buf, a->o.msg_size);
-				ssize_t w = tpa_send(st, c->sock, buf, a->o.msg_size, 0);
-				if (w == -EAGAIN)
-					break;
-				if (w < 0 || (size_t)w != a->o.msg_size) {
-					rc = w < 0 ? (int)w : -EIO;
-					break;
-				}
-				c->tx_pat = p;
-				count_tx(a, c, buf, (size_t)w);
-				c->rr_round_start = 1;
-			}
-			ssize_t r = tpa_recv(st, c->sock, buf, sizeof(buf), 0);
-			if (r == -EAGAIN)
-				break;
-			if (r <= 0) {
-				rc = r == 0 ? -ECONNRESET : (int)r;
-				break;
-			}
-			verify_bytes(c, buf, (size_t)r);
-			count_rx(a, c, buf, (size_t)r);
-			if (c->received == c->sent) {
-				c->rr_round_start = 0;
-				a->rr_msgs++;
-			}
-		}
+		rc = svc_echo_rr(a, c);
 		break;
 	}
-	if (rc) {
+	if (rc < 0) {
 		fprintf(stderr, "socket %d: %s\n", c->sock, strerror(-rc));
 		conn_finish(a, c, 0);
 	}
@@ -721,6 +745,51 @@ static void print_stat(void *arg, const char *name, uint64_t value)
 		fprintf(arg, "  %s %" PRIu64 "\n", name, value);
 }
 
+/* The listener of a server. 0, or -1 with the reason printed. */
+static int start_server(struct app *a, const char *ip)
+{
+	int rc = 0;
+	int ls = tpa_socket(a->st);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(a->o.port)};
+	int one = 1;
+	if (ls >= 0)
+		tpa_setsockopt(a->st, ls, TPA_SO_REUSEADDR, &one, sizeof(one));
+	if (ls < 0 || (rc = tpa_bind(a->st, ls, (struct sockaddr *)&sa, sizeof(sa))) ||
+	    (rc = tpa_listen(a->st, ls, 1024))) {
+		fprintf(stderr, "tpa_example: listen on port %u: %s\n", a->o.port,
+		        strerror(ls < 0 ? -ls : -rc));
+		return -1;
+	}
+	struct conn *c = conn_open(a, ls);
+	c->listen = 1;
+	c->connected = 1;
+	printf("ready %s %u\n", ip, a->o.port);
+	fflush(stdout);
+	return 0;
+}
+
+/* A client's connections (non-blocking opens). 0, or 1 when one could not be started. */
+static int start_clients(struct app *a)
+{
+	for (int i = 0; i < a->o.conns; i++) {
+		int s = tpa_socket(a->st);
+		if (s < 0) {
+			fprintf(stderr, "tpa_socket: %s\n", strerror(-s));
+			return 1;
+		}
+		conn_open(a, s);
+		int r = tpa_connect(a->st, s, (struct sockaddr *)&a->o.peer, sizeof(a->o.peer));
+		if (r && r != -EINPROGRESS) {
+			fprintf(stderr, "tpa_connect: %s\n", strerror(-r));
+			conn_finish(a, &a->conns[s], 0);
+			return 1;
+		}
+		a->active++;
+		mark_ready(a, s);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct app a;
@@ -759,43 +828,12 @@ int main(int argc, char **argv)
 
 	int rc = 0;
 	if (a.o.server) {
-		int ls = tpa_socket(a.st);
-		struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(a.o.port)};
-		int one = 1;
-		if (ls >= 0)
-			tpa_setsockopt(a.st, ls, TPA_SO_REUSEADDR, &one, sizeof(one));
-		if (ls < 0 || (rc = tpa_bind(a.st, ls, (struct sockaddr *)&sa, sizeof(sa))) ||
-		    (rc = tpa_listen(a.st, ls, 1024))) {
-			fprintf(stderr, "tpa_example: listen on port %u: %s\n", a.o.port,
-			        strerror(ls < 0 ? -ls : -rc));
+		if (start_server(&a, ip)) {
 			tpa_engine_destroy(a.eng);
 			return 1;
 		}
-		struct conn *c = conn_open(&a, ls);
-		c->listen = 1;
-		c->connected = 1;
-		printf("ready %s %u\n", ip, a.o.port);
-		fflush(stdout);
 	} else {
-		for (int i = 0; i < a.o.conns; i++) {
-			int s = tpa_socket(a.st);
-			if (s < 0) {
-				fprintf(stderr, "tpa_socket: %s\n", strerror(-s));
-				rc = 1;
-				break;
-			}
-			conn_open(&a, s);
-			int r = tpa_connect(a.st, s, (struct sockaddr *)&a.o.peer,
-			                    sizeof(a.o.peer));
-			if (r && r != -EINPROGRESS) {
-				fprintf(stderr, "tpa_connect: %s\n", strerror(-r));
-				conn_finish(&a, &a.conns[s], 0);
-				rc = 1;
-				break;
-			}
-			a.active++;
-			mark_ready(&a, s);
-		}
+		rc = start_clients(&a);
 	}
 
 	uint64_t start = tpa_engine_now_ns();
