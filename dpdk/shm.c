@@ -32,10 +32,22 @@ struct shm_heap {
 	struct shm_block *free[SHM_CLASSES];
 };
 
+/* The least address space a heap makes do with when less than asked for is available. */
+#define SHM_MIN_VIRT ((size_t)64 << 20)
+
 struct shm_heap *shm_heap_create(size_t virt_size)
 {
-	void *m = mmap(NULL, virt_size, PROT_READ | PROT_WRITE,
-	               MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	/* Address space is not always there to take: a ulimit -v (RLIMIT_AS), valgrind's own
+	 * address-space manager. Halve until it fits; the heap runs out later instead, with
+	 * ENOMEM where it would have grown. */
+	void *m = MAP_FAILED;
+	for (;;) {
+		m = mmap(NULL, virt_size, PROT_READ | PROT_WRITE,
+		         MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (m != MAP_FAILED || virt_size / 2 < SHM_MIN_VIRT)
+			break;
+		virt_size /= 2;
+	}
 	if (m == MAP_FAILED)
 		return NULL;
 	struct shm_heap *h = m;
@@ -107,4 +119,9 @@ void shm_free(struct shm_heap *h, void *p)
 size_t shm_heap_in_use(const struct shm_heap *h)
 {
 	return h->in_use;
+}
+
+size_t shm_heap_size(const struct shm_heap *h)
+{
+	return h->size;
 }

@@ -22,8 +22,11 @@
 
 struct shm_heap;
 
-/* NULL with errno set when the mapping fails. */
+/* NULL with errno set when the mapping fails. Where virt_size of address space is not to be
+ * had (ulimit -v, valgrind), the largest power-of-two fraction of it that is, down to 64 MiB. */
 struct shm_heap *shm_heap_create(size_t virt_size);
+/* The heap's virtual size. */
+size_t shm_heap_size(const struct shm_heap *h);
 void shm_heap_destroy(struct shm_heap *h);
 void *shm_alloc(struct shm_heap *h, size_t size);
 void shm_free(struct shm_heap *h, void *p);
