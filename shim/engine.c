@@ -367,11 +367,20 @@ bool shim_engine_owns_fd(int fd)
 	return fd >= 0 && fd < ENGINE_FD_MAX && (engine_fds[fd / 8] & (1u << (fd % 8)));
 }
 
+/* A start tried while the process gave up root (privileges.c) that failed: what every later
+ * start reports, since the process can no longer do better. */
+static int early_rc;
+static char early_err[512];
+
 int shim_engine_try_start(char *err, size_t errlen)
 {
 	struct tpa_engine_config ec;
 	if (shim.stack)
 		return 0;
+	if (early_rc) {
+		snprintf(err, errlen, "%s", early_err);
+		return early_rc;
+	}
 	apply_engine_settings(&ec);
 	ec.sock_event = shim_sock_event;
 	ec.sock_event_ctx = &shim; /* non-NULL: an event from the stack (core.c) */
@@ -416,6 +425,15 @@ int shim_engine_try_start(char *err, size_t errlen)
 	if (shim.stats)
 		atexit(print_stats); /* runs first: handlers run in reverse order */
 	return 0;
+}
+
+void shim_engine_start_before_drop(void)
+{
+	if (shim.stack || early_rc)
+		return;
+	int rc = shim_engine_try_start(early_err, sizeof(early_err));
+	if (rc < 0)
+		early_rc = rc;
 }
 
 void shim_engine_fatal(const char *err)

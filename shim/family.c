@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -44,6 +45,9 @@ static uint32_t local_waiters;
 static int my_slot = -1;
 static int forking_slot = -1; /* reserved for the child of the fork in progress */
 static uint64_t ev_seen;
+/* Test hook (family.h): TPA_TEST_STOP_LOCKED read at start; the forks this process made. */
+static int test_stop_nth, test_forks;
+static bool test_stop_armed;
 
 static uint64_t mono_ns(void)
 {
@@ -72,6 +76,8 @@ int shim_family_init(uint32_t max_sockets)
 {
 	if (fam)
 		return 0;
+	const char *t = getenv("TPA_TEST_STOP_LOCKED");
+	test_stop_nth = t ? atoi(t) : 0;
 	if (max_sockets == 0)
 		max_sockets = 65536;
 	uint64_t bytes = ((uint64_t)max_sockets + 63) / 64 * 8;
@@ -294,6 +300,7 @@ void shim_family_leave(void)
 
 void shim_family_fork_prepare(void)
 {
+	test_forks++;
 	forking_slot = -1;
 	if (!fam || my_slot < 0)
 		return;
@@ -313,8 +320,18 @@ void shim_family_fork_parent(void)
 	forking_slot = -1;
 }
 
+bool shim_family_test_stop_due(void)
+{
+	if (!test_stop_armed)
+		return false;
+	test_stop_armed = false;
+	return true;
+}
+
 bool shim_family_fork_child(void)
 {
+	test_stop_armed = test_stop_nth > 0 && test_forks == test_stop_nth;
+	test_forks = 0;
 	bool had = my_slot >= 0;
 	my_slot = -1;
 	if (!fam)

@@ -56,6 +56,13 @@ bool shim_family_held_elsewhere(int sock);
 /* This process leaves (exit): its slot is freed. */
 void shim_family_leave(void);
 
+/* Test hook, for a deterministic "process killed while it holds the lock" (tests/conformance/
+ * case_fork_lock_kill.c): with TPA_TEST_STOP_LOCKED=N in the environment at start, true once in
+ * the N-th fork child of a process, at its first send on an accelerated socket: the send then
+ * stops that child (SIGSTOP) with the lock held, its data queued and flushed. Always false
+ * otherwise. */
+bool shim_family_test_stop_due(void);
+
 /* fork: prepare (lock held, engine running) reserves the child's slot; child claims it.
  * Returns false in the child when it could not join (table full). */
 void shim_family_fork_prepare(void);

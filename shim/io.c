@@ -11,7 +11,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -19,12 +21,12 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "family.h"
 #include "shim.h"
 #include "tpa/dpdk.h"
 #include "tpa/stack.h"
 
 #define IOV_LOCAL 16
-
 
 /* The accelerated socket behind fd, or NULL for a kernel fd, whose read may block: what
  * earlier sends deferred leaves first. */
@@ -181,6 +183,14 @@ static ssize_t shim_sendv(struct shim_sock *s, const struct iovec *iov, int n, i
 			sent += r;
 			/* One device burst per event-loop turn, not per send. */
 			shim_tx_defer();
+			if (shim_family_test_stop_due()) {
+				shim_tx_flush();
+				fprintf(stderr,
+				        "tpa: test hook: pid %d stops in a send, holding the "
+				        "lock\n",
+				        (int)getpid());
+				raise(SIGSTOP); /* the test kills us here */
+			}
 			if (sent == total || nonblock)
 				break;
 			continue;

@@ -116,6 +116,9 @@ long shim_ret(long r);
 void shim_engine_ensure(void);
 /* The same without stopping the program: 0, or -errno with the reason in err (lock held). */
 int shim_engine_try_start(char *err, size_t errlen);
+/* The process is about to give up root (privileges.c): start the engine while it can. A
+ * failure is kept and returned by every later shim_engine_try_start (lock held). */
+void shim_engine_start_before_drop(void);
 /* Stop the program: the engine could not start, for the reason err. */
 void shim_engine_fatal(const char *err) __attribute__((noreturn));
 /* The engine opened fd at its start (exec.c: a relay helper keeps these). */
