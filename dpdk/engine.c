@@ -91,6 +91,9 @@ struct tpa_engine {
 	struct port_guard guard;
 	int memif_client; /* memif client: restarts its port while the link is down */
 	struct memif_link memif;
+	struct tx_backlog txb; /* frames the port did not take yet (tx_backlog.c) */
+	int link_seen_up;      /* memif: the link has been up (a peer took frames) */
+	int link_lost;         /* memif: the link went down: what waits for that peer is stale */
 	struct fault_state fault;
 	struct xdp_ctl xdp;
 	int xdp_open;
@@ -179,11 +182,33 @@ static uint16_t tx_port(struct tpa_engine *e, struct rte_mbuf **pkts, uint16_t n
 {
 	if (!e->guarded)
 		return rte_eth_tx_burst(e->info.port_id, 0, pkts, n);
-	if (!port_guard_enter(&e->guard))
-		return 0; /* the link is changing: as a full ring */
-	uint16_t sent = rte_eth_tx_burst(e->info.port_id, 0, pkts, n);
-	port_guard_leave(&e->guard);
+	uint16_t sent = 0;
+	/* The interrupt side holds the port while the link changes: as a full ring. */
+	if (port_guard_enter(&e->guard)) {
+		sent = rte_eth_tx_burst(e->info.port_id, 0, pkts, n);
+		port_guard_leave(&e->guard);
+	}
+	struct rte_eth_link link;
+	if (sent)
+		e->link_seen_up = 1;
+	else if (n && e->link_seen_up && rte_eth_link_get_nowait(e->info.port_id, &link) == 0 &&
+	         !link.link_status)
+		e->link_lost = 1; /* the peer went; the next one must not get its frames */
 	return sent;
+}
+
+/* Frames held for a memif peer that went are dropped, not sent to the next one. */
+static void tx_link_check(struct tpa_engine *e)
+{
+	if (e->link_lost) {
+		e->link_lost = 0;
+		tx_backlog_discard(&e->txb);
+	}
+}
+
+static uint16_t tx_port_cb(void *ctx, struct rte_mbuf **pkts, uint16_t n)
+{
+	return tx_port(ctx, pkts, n);
 }
 
 /* The XDP program's decision, for a packet socket that sees every frame of the interface:
@@ -237,8 +262,12 @@ static uint16_t nd_rx(void *ctx, struct rte_mbuf **pkts, uint16_t max)
 static uint16_t nd_tx(void *ctx, struct rte_mbuf **pkts, uint16_t n)
 {
 	struct tpa_engine *e = ctx;
-	if (!e->fault.active)
-		return tx_port(e, pkts, n);
+	/* What the port does not take waits for room (backpressure), in order. */
+	if (!e->fault.active) {
+		tx_backlog_send(&e->txb, tx_port_cb, e, pkts, n);
+		tx_link_check(e);
+		return n;
+	}
 	struct rte_mbuf *out[512];
 	if (n > 256)
 		n = 256;
@@ -637,6 +666,7 @@ static void engine_free(struct tpa_engine *e)
 	if (e->stack)
 		tpa_stack_destroy(e->stack);
 	e->stack = NULL;
+	tx_backlog_release(&e->txb);
 	fault_release(&e->fault);
 	/* EAL's interrupt thread runs net_memif's control channel: kept out while the port stops
 	 * and closes, and after that if EAL stays without the port (port_guard.c). */
@@ -807,6 +837,7 @@ struct tpa_engine *tpa_engine_create(const struct tpa_engine_config *cfg, char *
 	e->packet_fd = -1;
 	e->nq = 1;
 	e->nl.fd = -1;
+	tx_backlog_init(&e->txb);
 	engine_state = 1;
 	e->kernel_iface = cfg->port_kind == TPA_PORT_AF_XDP || cfg->port_kind == TPA_PORT_AF_PACKET;
 	/* Without a kernel, each process picks its own ephemeral ports, and a peer may still hold
@@ -1115,7 +1146,11 @@ int tpa_engine_wait_fd(struct tpa_engine *e)
 
 uint64_t tpa_engine_next_timer_ns(struct tpa_engine *e)
 {
-	return e && e->stack ? tpa_stack_next_timer_ns(e->stack) : UINT64_MAX;
+	uint64_t t = e && e->stack ? tpa_stack_next_timer_ns(e->stack) : UINT64_MAX;
+	/* Frames waiting for room in the port are offered again then. */
+	if (e && e->txb.n && e->txb.retry_ns < t)
+		t = e->txb.retry_ns;
+	return t;
 }
 
 static void drain_event_fd(struct tpa_engine *e)
@@ -1160,6 +1195,10 @@ int tpa_engine_poll(struct tpa_engine *e)
 	if (e->rx_intr && e->prev_idle)
 		drain_event_fd(e);
 	int work = tpa_stack_poll(e->stack);
+	if (e->txb.n) {
+		work += (int)tx_backlog_flush(&e->txb, tx_port_cb, e);
+		tx_link_check(e);
+	}
 	if (e->memif_client)
 		work += memif_link_upkeep(&e->memif, e->info.port_id, &e->guard, e->creator,
 		                          tpa_engine_now_ns());
@@ -1194,7 +1233,7 @@ int tpa_engine_wait(struct tpa_engine *e, int64_t timeout_ns)
 {
 	uint64_t now = tpa_engine_now_ns();
 	uint64_t deadline = timeout_ns < 0 ? UINT64_MAX : now + (uint64_t)timeout_ns;
-	uint64_t timer = tpa_stack_next_timer_ns(e->stack);
+	uint64_t timer = tpa_engine_next_timer_ns(e);
 	if (timer < deadline)
 		deadline = timer;
 	if (e->rx_intr && e->intr_fd < 0 && now + NL_POLL_INTERVAL_NS < deadline)
@@ -1282,6 +1321,8 @@ void tpa_engine_stats_foreach(const struct tpa_engine *e,
 		fn(arg, "rx_not_steered", e->rx_not_steered);
 	if (e->memif_client)
 		fn(arg, "memif_link_restarts", e->memif.restarts);
+	fn(arg, "tx_held", e->txb.held);
+	fn(arg, "tx_held_dropped", e->txb.dropped);
 	if (e->hold) {
 		fn(arg, "ports_held", e->hold->held);
 		fn(arg, "ports_held_elsewhere", e->hold->hold_busy);

@@ -91,6 +91,34 @@ void memif_link_init(struct memif_link *l, uint64_t now_ns);
 int memif_link_upkeep(struct memif_link *l, uint16_t port, struct port_guard *g, pid_t creator,
                       uint64_t now_ns);
 
+/* ---- transmit backlog (tx_backlog.c) ---------------------------------------------------------
+ * Frames the port did not take wait here, in order, instead of being dropped. */
+
+#define TX_BACKLOG_MAX 4096
+
+typedef uint16_t (*tx_backlog_fn)(void *ctx, struct rte_mbuf **pkts, uint16_t n);
+
+struct tx_backlog {
+	struct rte_mbuf *m[TX_BACKLOG_MAX]; /* a ring: n frames from head */
+	uint32_t head, n;
+	uint64_t stuck_since_ns; /* last try that moved frames while some were held */
+	uint64_t retry_ns;       /* when to offer the held frames again, UINT64_MAX if none */
+	uint64_t held;           /* frames that had to wait */
+	uint64_t dropped;        /* frames dropped: backlog full, or stale (the peer is gone) */
+};
+
+void tx_backlog_init(struct tx_backlog *b);
+/* Send pkts[0..n) through fn after the held frames; what fn does not take is held. Always takes
+ * all n (the caller's frames are the backlog's now). */
+uint16_t tx_backlog_send(struct tx_backlog *b, tx_backlog_fn fn, void *ctx, struct rte_mbuf **pkts,
+                         uint16_t n);
+/* Offer the held frames again (due at b->retry_ns); returns how many left. */
+uint32_t tx_backlog_flush(struct tx_backlog *b, tx_backlog_fn fn, void *ctx);
+/* Drop the held frames, counted (their peer is gone). */
+void tx_backlog_discard(struct tx_backlog *b);
+/* Free the held frames (the engine stops), not counted as lost. */
+void tx_backlog_release(struct tx_backlog *b);
+
 /* ---- netlink ----------------------------------------------------------------------------------
  */
 
