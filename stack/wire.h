@@ -118,6 +118,7 @@ static inline uint32_t ipv4_hdr_len(const uint8_t *h)
 /* ---- TCP (RFC 9293) -------------------------------------------------------------------- */
 /* The header's fixed part is also struct tcp_hdr (tcp_impl.h); these name the same bytes. */
 
+#define TCP_HDR_LEN     20 /* without options (tcp_impl.h states it too, identically) */
 #define TCP_HDR_MAX     60 /* data offset 15 */
 #define TCP_OFF_SPORT   0
 #define TCP_OFF_DPORT   2
@@ -128,6 +129,12 @@ static inline uint32_t ipv4_hdr_len(const uint8_t *h)
 #define TCP_OFF_WIN     14
 #define TCP_OFF_CSUM    16
 #define TCP_OFF_URP     18
+
+/* The header length in bytes, as the data offset field states it (not checked). */
+static inline uint32_t tcp_hdr_len(const uint8_t *th)
+{
+	return (uint32_t)(th[TCP_OFF_DATAOFF] >> 4) * 4;
+}
 
 /* Options: kind, then (except EOL and NOP) a length byte that counts kind and length. */
 #define TCP_OPT_EOL            0

@@ -15,6 +15,7 @@
 #include "checksum.h"
 #include "sim_craft.h"
 #include "test_eal.h"
+#include "wire.h"
 
 #define WIRE_MAX 2048 /* largest frame the link carries: the mbufs' data room */
 
@@ -164,31 +165,27 @@ static uint64_t dir_next_due(const struct sim_dir *d)
 
 /* ---- checksum offload emulation ------------------------------------------------------ */
 
-static uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
 /* What a NIC does for RTE_MBUF_F_TX_IP_CKSUM / TX_TCP_CKSUM: the stack left 0 in the IP
  * checksum and the pseudo-header sum in the TCP checksum field. */
 static void offload_tx_fill(uint8_t *f, uint32_t len, uint64_t ol_flags)
 {
-	if (len < 14 + 20 || rd16(f + 12) != 0x0800)
+	if (len < ETH_HDR_LEN + IPV4_HDR_LEN || wire_load_be16(f + ETH_OFF_TYPE) != ETH_TYPE_IPV4)
 		return;
-	uint8_t *ip = f + 14;
-	uint32_t ihl = (uint32_t)(ip[0] & 0xf) * 4;
-	uint32_t tot = rd16(ip + 2);
-	if (ihl < 20 || tot > len - 14 || tot < ihl)
+	uint8_t *ip = f + ETH_HDR_LEN;
+	uint32_t ihl = ipv4_hdr_len(ip);
+	uint32_t tot = wire_load_be16(ip + IPV4_OFF_TOT_LEN);
+	if (ihl < IPV4_HDR_LEN || tot > len - ETH_HDR_LEN || tot < ihl)
 		return;
 	if (ol_flags & RTE_MBUF_F_TX_IP_CKSUM) {
-		ip[10] = ip[11] = 0;
+		wire_store_be16(ip + IPV4_OFF_CSUM, 0);
 		uint16_t c = tpa_csum_fold(tpa_csum_partial(ip, ihl, 0));
-		memcpy(ip + 10, &c, 2);
+		memcpy(ip + IPV4_OFF_CSUM, &c, 2);
 	}
-	if ((ol_flags & RTE_MBUF_F_TX_L4_MASK) == RTE_MBUF_F_TX_TCP_CKSUM && tot >= ihl + 20) {
+	if ((ol_flags & RTE_MBUF_F_TX_L4_MASK) == RTE_MBUF_F_TX_TCP_CKSUM &&
+	    tot >= ihl + TCP_HDR_LEN) {
 		uint8_t *th = ip + ihl;
 		uint16_t c = tpa_csum_fold(tpa_csum_partial(th, tot - ihl, 0));
-		memcpy(th + 16, &c, 2);
+		memcpy(th + TCP_OFF_CSUM, &c, 2);
 	}
 }
 
@@ -196,20 +193,20 @@ static void offload_tx_fill(uint8_t *f, uint32_t len, uint64_t ol_flags)
 static uint64_t offload_rx_verdict(const uint8_t *f, uint32_t len)
 {
 	uint64_t fl = 0;
-	if (len < 14 + 20 || rd16(f + 12) != 0x0800)
+	if (len < ETH_HDR_LEN + IPV4_HDR_LEN || wire_load_be16(f + ETH_OFF_TYPE) != ETH_TYPE_IPV4)
 		return 0;
-	const uint8_t *ip = f + 14;
-	uint32_t ihl = (uint32_t)(ip[0] & 0xf) * 4;
-	uint32_t tot = rd16(ip + 2);
-	if (ip[0] >> 4 != 4 || ihl < 20 || tot > len - 14 || tot < ihl)
+	const uint8_t *ip = f + ETH_HDR_LEN;
+	uint32_t ihl = ipv4_hdr_len(ip);
+	uint32_t tot = wire_load_be16(ip + IPV4_OFF_TOT_LEN);
+	if (ipv4_hdr_version(ip) != IPV4_VERSION || ihl < IPV4_HDR_LEN || tot > len - ETH_HDR_LEN ||
+	    tot < ihl)
 		return RTE_MBUF_F_RX_IP_CKSUM_UNKNOWN;
 	bool ip_ok = tpa_csum_fold(tpa_csum_partial(ip, ihl, 0)) == 0;
 	fl |= ip_ok ? RTE_MBUF_F_RX_IP_CKSUM_GOOD : RTE_MBUF_F_RX_IP_CKSUM_BAD;
-	if (ip[9] == 6 && ip_ok && tot >= ihl + 20) {
-		uint32_t src, dst;
-		memcpy(&src, ip + 12, 4);
-		memcpy(&dst, ip + 16, 4);
-		uint32_t sum = tpa_csum_pseudo_ipv4(src, dst, 6, (uint16_t)(tot - ihl));
+	if (ip[IPV4_OFF_PROTO] == IPPROTO_TCP && ip_ok && tot >= ihl + TCP_HDR_LEN) {
+		uint32_t src = wire_load_addr(ip + IPV4_OFF_SRC);
+		uint32_t dst = wire_load_addr(ip + IPV4_OFF_DST);
+		uint32_t sum = tpa_csum_pseudo_ipv4(src, dst, IPPROTO_TCP, (uint16_t)(tot - ihl));
 		bool l4_ok = tpa_csum_fold(tpa_csum_partial(ip + ihl, tot - ihl, sum)) == 0;
 		fl |= l4_ok ? RTE_MBUF_F_RX_L4_CKSUM_GOOD : RTE_MBUF_F_RX_L4_CKSUM_BAD;
 	}

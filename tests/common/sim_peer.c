@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "sim_peer.h"
+#include "wire.h"
 
 uint32_t sim_peer_ip(void)
 {
@@ -48,13 +49,13 @@ const uint8_t *sim_frame_tcp_opt(const struct sim_rig *r, uint32_t i, uint8_t ki
 {
 	ck_assert_uint_lt(i, r->cap.count);
 	const uint8_t *f = r->cap.frames[i].data;
-	const uint8_t *tcp = f + 14 + (uint32_t)(f[14] & 0xf) * 4;
-	uint32_t len = (uint32_t)(tcp[12] >> 4) * 4 - 20;
-	const uint8_t *p = tcp + 20;
+	const uint8_t *tcp = f + ETH_HDR_LEN + ipv4_hdr_len(f + ETH_HDR_LEN);
+	uint32_t len = tcp_hdr_len(tcp) - TCP_HDR_LEN;
+	const uint8_t *p = tcp + TCP_HDR_LEN;
 	for (uint32_t k = 0; k < len;) {
-		if (p[k] == 0)
+		if (p[k] == TCP_OPT_EOL)
 			break;
-		if (p[k] == 1) {
+		if (p[k] == TCP_OPT_NOP) {
 			k++;
 			continue;
 		}
@@ -69,5 +70,5 @@ const uint8_t *sim_frame_tcp_opt(const struct sim_rig *r, uint32_t i, uint8_t ki
 
 uint32_t sim_be32(const uint8_t *p)
 {
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+	return wire_load_be32(p);
 }

@@ -123,7 +123,8 @@ END_TEST
 
 START_TEST(tcp_layout)
 {
-	ck_assert_uint_eq(sizeof(struct rte_tcp_hdr), 20);
+	ck_assert_uint_eq(TCP_HDR_LEN, sizeof(struct rte_tcp_hdr));
+	ck_assert_uint_eq(TCP_HDR_LEN, sizeof(struct tcphdr));
 	ck_assert_uint_eq(TCP_HDR_MAX, 15 * 4);
 	ck_assert_uint_eq(TCP_OFF_SPORT, offsetof(struct rte_tcp_hdr, src_port));
 	ck_assert_uint_eq(TCP_OFF_DPORT, offsetof(struct rte_tcp_hdr, dst_port));
@@ -134,6 +135,12 @@ START_TEST(tcp_layout)
 	ck_assert_uint_eq(TCP_OFF_WIN, offsetof(struct rte_tcp_hdr, rx_win));
 	ck_assert_uint_eq(TCP_OFF_CSUM, offsetof(struct rte_tcp_hdr, cksum));
 	ck_assert_uint_eq(TCP_OFF_URP, offsetof(struct rte_tcp_hdr, tcp_urp));
+
+	uint8_t th[TCP_HDR_MAX] = {0};
+	th[TCP_OFF_DATAOFF] = 0xf0; /* 15 words */
+	ck_assert_uint_eq(tcp_hdr_len(th), TCP_HDR_MAX);
+	ck_assert_uint_eq(TCP_OFF_DATAOFF, 12);
+	ck_assert_uint_eq(TCP_OFF_CSUM, offsetof(struct tcphdr, th_sum));
 
 	ck_assert_uint_eq(TCP_OPT_EOL, TCPOPT_EOL);
 	ck_assert_uint_eq(TCP_OPT_NOP, TCPOPT_NOP);
