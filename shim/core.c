@@ -43,7 +43,6 @@ int shim_family_others_alive(void);
  * process has its own struct shim_sock at its own address). */
 static struct shim_sock **by_id;
 static uint32_t by_id_n;
-void shim_epoll_fd_gone(int fd);
 
 /* How deep this thread holds the lock (0: not at all). Per thread: the fork handler asks
  * whether the forking thread itself is inside the shim, which another thread holding the

@@ -191,7 +191,6 @@ static void ep_free(struct shim_epoll *ep)
 }
 
 /* An fd number was closed or reused: drop epoll state kept under it (lock not held). */
-void shim_epoll_fd_gone(int fd);
 void shim_epoll_fd_gone(int fd)
 {
 	if (!ep_get(fd))

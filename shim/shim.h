@@ -108,6 +108,9 @@ int shim_close_all_at_exit(void);
 void shim_sock_unref(struct shim_sock *s);
 /* An fd number came back from the kernel: any entry there is stale (closed behind our back). */
 void shim_fd_appeared(int fd);
+/* fd is (now also) a descriptor of s: in the table with the program's FD_CLOEXEC, and the
+ * kernel fd made invisible to exec'd images (lock held); socket.c */
+void shim_adopt_fd(int fd, struct shim_sock *s, bool app_cloexec);
 /* Errno-style helper: -errno in, -1 out with errno set; values >= 0 pass. */
 long shim_ret(long r);
 
@@ -171,6 +174,8 @@ uint32_t shim_sock_readiness(struct shim_sock *s);
 void shim_epoll_notify(struct shim_sock *s, uint32_t edges);
 /* Remove every epoll registration of s (lock held); poll.c */
 void shim_epoll_forget(struct shim_sock *s);
+/* An fd number was closed or reused: drop the epoll state kept under it (lock not held). */
+void shim_epoll_fd_gone(int fd);
 
 /* SIGPIPE on EPIPE unless MSG_NOSIGNAL (as the kernel does). */
 void shim_raise_sigpipe(void);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Interposed socket calls: creation, naming, listen/accept/connect, options, close, dup, fcntl,
- * ioctl. Each one hands unaccelerated fds straight to libc first.
+ * Interposed socket calls: creation, naming, listen/accept/connect, options, ioctl (close, dup
+ * and fcntl: fdops.c). Each one hands unaccelerated fds straight to libc first.
  *
  * Options on an accelerated socket are set on its kernel socket first: the kernel validates
  * them (same errno for a bad length or level) and keeps the value Linux reports (SO_SNDBUF
@@ -125,8 +125,7 @@ static void copy_options(int fd, int sock)
 		tpa_setsockopt(shim.stack, sock, TPA_SO_LINGER, &lg, sizeof(lg));
 }
 
-/* Make the kernel fd of an accelerated socket invisible to exec'd images. */
-static void adopt_fd(int fd, struct shim_sock *s, bool app_cloexec)
+void shim_adopt_fd(int fd, struct shim_sock *s, bool app_cloexec)
 {
 	shim_fdt_set(fd, s, app_cloexec);
 	REAL(fcntl)(fd, F_SETFD, FD_CLOEXEC);
@@ -273,7 +272,7 @@ int listen(int fd, int backlog)
 		 * never block (the shim waits). */
 		int fl = REAL(fcntl)(fd, F_GETFL);
 		REAL(fcntl)(fd, F_SETFL, fl | O_NONBLOCK);
-		adopt_fd(fd, s, fd_cloexec(fd));
+		shim_adopt_fd(fd, s, fd_cloexec(fd));
 		if (shim.stats)
 			fprintf(stderr, "tpa: port %d accelerated on %s (pid %d)\n",
 			        ntohs(sin.sin_port), shim.cfg.iface, (int)getpid());
@@ -395,7 +394,7 @@ int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 					shim_sock_unref(stale);
 				cs->nonblock = (flags & SOCK_NONBLOCK) != 0;
 				cs->v6 = s->v6;
-				adopt_fd(kfd, cs, (flags & SOCK_CLOEXEC) != 0);
+				shim_adopt_fd(kfd, cs, (flags & SOCK_CLOEXEC) != 0);
 				shim_unlock();
 				return kfd;
 			}
@@ -514,7 +513,7 @@ int connect(int fd, const struct sockaddr *addr, socklen_t len)
 		return -1;
 	}
 	s->nonblock = fd_nonblock(fd);
-	adopt_fd(fd, s, fd_cloexec(fd));
+	shim_adopt_fd(fd, s, fd_cloexec(fd));
 	r = tpa_connect(shim.stack, sock, addr, len);
 	tpa_stack_flush(shim.stack);
 	if (r == -EINPROGRESS) {
@@ -703,162 +702,7 @@ int shutdown(int fd, int how)
 	return (int)shim_ret(r);
 }
 
-/* ---- close, dup ---- */
-
-void shim_epoll_fd_gone(int fd);
-
-int close(int fd)
-{
-	shim_epoll_fd_gone(fd);
-	if (shim_fdt_get(fd)) {
-		shim_lock();
-		struct shim_sock *s = shim_fdt_take(fd);
-		if (s)
-			shim_sock_unref(s);
-		shim_unlock();
-	}
-	return REAL(close)(fd);
-}
-
-int close_range(unsigned first, unsigned last, int flags)
-{
-	if (!REAL(close_range)) {
-		errno = ENOSYS;
-		return -1;
-	}
-	int r = REAL(close_range)(first, last, flags);
-	if (r == 0 && shim.enabled) {
-		unsigned end =
-		        last < (unsigned)shim_fdt_size() ? last : (unsigned)shim_fdt_size() - 1;
-		for (unsigned fd = first; fd <= end && fd < (unsigned)shim_fdt_size(); fd++) {
-			if (!shim_fdt_get((int)fd))
-				continue;
-			if (flags & CLOSE_RANGE_CLOEXEC) {
-				shim_fdt_set_cloexec((int)fd, true);
-				continue;
-			}
-			shim_lock();
-			struct shim_sock *s = shim_fdt_take((int)fd);
-			if (s)
-				shim_sock_unref(s);
-			shim_unlock();
-		}
-	}
-	return r;
-}
-
-/* A new fd `nfd` now refers to the same open file as `ofd` (lock not held). */
-static void dup_entry(int ofd, int nfd, bool cloexec)
-{
-	shim_lock();
-	struct shim_sock *stale = shim_fdt_take(nfd);
-	if (stale)
-		shim_sock_unref(stale);
-	struct shim_sock *s = shim_fdt_get(ofd);
-	if (s) {
-		s->refs++;
-		adopt_fd(nfd, s, cloexec);
-	}
-	shim_unlock();
-}
-
-int dup(int fd)
-{
-	int r = REAL(dup)(fd);
-	if (r >= 0 && (shim_fdt_get(fd) || shim_fdt_get(r)))
-		dup_entry(fd, r, false);
-	return r;
-}
-
-int dup3(int ofd, int nfd, int flags)
-{
-	if (ofd == nfd) {
-		errno = EINVAL;
-		return -1;
-	}
-	struct shim_sock *old_target = shim_fdt_get(nfd);
-	int r = REAL(dup3)(ofd, nfd, flags);
-	if (r >= 0 && (shim_fdt_get(ofd) || old_target))
-		dup_entry(ofd, r, (flags & O_CLOEXEC) != 0);
-	return r;
-}
-
-int dup2(int ofd, int nfd)
-{
-	if (ofd == nfd)
-		return REAL(dup2)(ofd, nfd);
-	struct shim_sock *old_target = shim_fdt_get(nfd);
-	int r = REAL(dup2)(ofd, nfd);
-	if (r >= 0 && (shim_fdt_get(ofd) || old_target))
-		dup_entry(ofd, r, false);
-	return r;
-}
-
-/* ---- fcntl, ioctl ---- */
-
-static int shim_fcntl(int (*realf)(int, int, ...), int fd, int cmd, unsigned long arg)
-{
-	struct shim_sock *s = shim_fdt_get(fd);
-	if (!s) {
-		int r = realf(fd, cmd, arg);
-		if (r >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC))
-			shim_fd_appeared(r);
-		return r;
-	}
-	switch (cmd) {
-	case F_DUPFD:
-	case F_DUPFD_CLOEXEC: {
-		int r = realf(fd, cmd, arg);
-		if (r >= 0)
-			dup_entry(fd, r, cmd == F_DUPFD_CLOEXEC);
-		return r;
-	}
-	case F_GETFD:
-		if (realf(fd, F_GETFD) < 0)
-			return -1;
-		return shim_fdt_cloexec(fd) ? FD_CLOEXEC : 0;
-	case F_SETFD:
-		if (realf(fd, F_GETFD) < 0)
-			return -1;
-		shim_fdt_set_cloexec(fd, (arg & FD_CLOEXEC) != 0);
-		return 0;
-	case F_GETFL: {
-		int fl = realf(fd, F_GETFL);
-		if (fl < 0)
-			return fl;
-		return (fl & ~O_NONBLOCK) | (s->nonblock ? O_NONBLOCK : 0);
-	}
-	case F_SETFL: {
-		unsigned long karg = arg;
-		if (s->kind == SHIM_LISTENER)
-			karg |= O_NONBLOCK;
-		int r = realf(fd, F_SETFL, karg);
-		if (r == 0)
-			s->nonblock = (arg & O_NONBLOCK) != 0;
-		return r;
-	}
-	default:
-		return realf(fd, cmd, arg);
-	}
-}
-
-int fcntl(int fd, int cmd, ...)
-{
-	va_list ap;
-	va_start(ap, cmd);
-	unsigned long arg = va_arg(ap, unsigned long);
-	va_end(ap);
-	return shim_fcntl(REAL(fcntl), fd, cmd, arg);
-}
-
-int fcntl64(int fd, int cmd, ...)
-{
-	va_list ap;
-	va_start(ap, cmd);
-	unsigned long arg = va_arg(ap, unsigned long);
-	va_end(ap);
-	return shim_fcntl(REAL(fcntl64) ? REAL(fcntl64) : REAL(fcntl), fd, cmd, arg);
-}
+/* ---- ioctl ---- */
 
 int ioctl(int fd, unsigned long req, ...)
 {
