@@ -295,7 +295,7 @@ static void atfork_child(void)
 		 * sockets only close (the parent keeps them), and it says so once. */
 		static const char msg[] =
 		        "tpa: a fork child cannot share the stack (more than "
-		        "256 processes): its inherited accelerated sockets fail\n";
+		        "1024 processes): its inherited accelerated sockets fail\n";
 		(void)!syscall(SYS_write, 2, msg, sizeof(msg) - 1);
 		for (struct shim_sock_node *n = all_socks.next; n != &all_socks; n = n->next) {
 			struct shim_sock_with_node *w =

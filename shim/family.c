@@ -34,6 +34,7 @@ struct shim_family {
 	uint32_t nbits;
 	uint64_t bitmap_bytes;
 	uint64_t ev_seq;
+	int32_t slots_hi; /* slots ever claimed are below this: the loops stop there */
 	struct shim_sleep_registry sleepers;
 	struct shim_proc procs[SHIM_FAMILY_PROCS];
 	/* bitmaps follow, bitmap_bytes each */
@@ -54,6 +55,13 @@ static uint64_t mono_ns(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Slots that may be in use: loops over the table stop there (a table sized for the largest
+ * families costs a small one nothing per close). */
+static int slots_in_use(void)
+{
+	return __atomic_load_n(&fam->slots_hi, __ATOMIC_ACQUIRE);
 }
 
 static uint8_t *bitmap(int slot)
@@ -140,8 +148,14 @@ static int claim_free_slot(int32_t new_state)
 	for (int i = 0; i < SHIM_FAMILY_PROCS; i++) {
 		int32_t want = SLOT_FREE;
 		if (__atomic_compare_exchange_n(&fam->procs[i].state, &want, new_state, false,
-		                                __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+		                                __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+			int32_t hi = __atomic_load_n(&fam->slots_hi, __ATOMIC_RELAXED);
+			while (hi < i + 1 &&
+			       !__atomic_compare_exchange_n(&fam->slots_hi, &hi, i + 1, false,
+			                                    __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+				;
 			return i;
+		}
 	}
 	return -1;
 }
@@ -212,7 +226,7 @@ static void reap_slot(int q, void (*close_fn)(int sock));
  * reaped. */
 static bool held_elsewhere(int sock, void (*close_fn)(int sock))
 {
-	for (int q = 0; q < SHIM_FAMILY_PROCS; q++) {
+	for (int q = 0; q < slots_in_use(); q++) {
 		if (q == my_slot || fam->procs[q].state == SLOT_FREE)
 			continue;
 		if (!(bitmap(q)[sock / 8] & (1u << (sock % 8))))
@@ -269,7 +283,7 @@ void shim_family_reap(void (*close_fn)(int sock))
 {
 	if (!fam)
 		return;
-	for (int q = 0; q < SHIM_FAMILY_PROCS; q++)
+	for (int q = 0; q < slots_in_use(); q++)
 		if (q != my_slot && fam->procs[q].state != SLOT_FREE && !slot_alive(q))
 			reap_slot(q, close_fn);
 }
@@ -280,7 +294,7 @@ int shim_family_others(void (*close_fn)(int sock))
 		return 0;
 	shim_family_reap(close_fn);
 	int n = 0;
-	for (int q = 0; q < SHIM_FAMILY_PROCS; q++)
+	for (int q = 0; q < slots_in_use(); q++)
 		n += q != my_slot && fam->procs[q].state != SLOT_FREE;
 	return n;
 }
@@ -370,7 +384,7 @@ int shim_family_members(struct shim_family_member *out, int max)
 	int n = 0;
 	if (!fam)
 		return 0;
-	for (int q = 0; q < SHIM_FAMILY_PROCS && n < max; q++) {
+	for (int q = 0; q < slots_in_use() && n < max; q++) {
 		struct shim_proc *p = &fam->procs[q];
 		if (__atomic_load_n(&p->state, __ATOMIC_ACQUIRE) != SLOT_ALIVE || p->pid <= 0)
 			continue;

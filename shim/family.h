@@ -25,7 +25,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define SHIM_FAMILY_PROCS 256
+/* Processes of one family at once (Apache prefork's ServerLimit and PostgreSQL's backends fit):
+ * 64 bytes each and a socket bitmap each (max_sockets / 8), touched only when used. */
+#define SHIM_FAMILY_PROCS 1024
 
 /* 0, or -1 when the region cannot be mapped (then the lock is process-local). */
 int shim_family_init(uint32_t max_sockets);
