@@ -34,6 +34,7 @@
 #include "checksum.h"
 #include "test_eal.h"
 #include "tpa/stack.h"
+#include "wire.h"
 
 #define POOL_SIZE  512
 #define MAX_SOCKS  32
@@ -100,24 +101,6 @@ static void fatal(const char *what)
 
 /* ---- device, clock and allocator ------------------------------------------------------ */
 
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)get16(p) << 16 | get16(p + 2);
-}
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)(v >> 16));
-	put16(p + 2, (uint16_t)v);
-}
 static bool seq_after(uint32_t a, uint32_t b)
 {
 	return (int32_t)(a - b) > 0;
@@ -126,17 +109,21 @@ static bool seq_after(uint32_t a, uint32_t b)
 /* Learn from a frame the stack sent to the peer what a real peer would echo back. */
 static void learn(const uint8_t *f, uint32_t len)
 {
-	if (len < 14 + 20 + 20 || get16(f + 12) != 0x0800)
+	if (len < ETH_HDR_LEN + IPV4_HDR_LEN + TCP_HDR_LEN ||
+	    wire_load_be16(f + ETH_OFF_TYPE) != ETH_TYPE_IPV4)
 		return;
-	const uint8_t *ip = f + 14;
-	uint32_t ihl = (uint32_t)(ip[0] & 0xf) * 4;
-	if (ip[9] != 6 || ihl < 20 || get16(ip + 2) > len - 14 || get16(ip + 2) < ihl + 20)
+	const uint8_t *ip = f + ETH_HDR_LEN;
+	uint32_t ihl = ipv4_hdr_len(ip);
+	uint32_t tot = wire_load_be16(ip + IPV4_OFF_TOT_LEN);
+	if (ip[IPV4_OFF_PROTO] != IPPROTO_TCP || ihl < IPV4_HDR_LEN || tot > len - ETH_HDR_LEN ||
+	    tot < ihl + TCP_HDR_LEN)
 		return;
 	const uint8_t *th = ip + ihl;
-	uint32_t thl = (uint32_t)(th[12] >> 4) * 4;
-	if (thl < 20 || ihl + thl > get16(ip + 2))
+	uint32_t thl = tcp_hdr_len(th);
+	if (thl < TCP_HDR_LEN || ihl + thl > tot)
 		return;
-	uint16_t sport = get16(th), dport = get16(th + 2);
+	uint16_t sport = wire_load_be16(th + TCP_OFF_SPORT);
+	uint16_t dport = wire_load_be16(th + TCP_OFF_DPORT);
 	int f_i;
 	if (dport >= PEER_PORT0 && dport < PEER_PORT0 + 4)
 		f_i = dport - PEER_PORT0;
@@ -145,28 +132,28 @@ static void learn(const uint8_t *f, uint32_t len)
 	else
 		return;
 	struct flow *fl = &F.flows[f_i];
-	uint8_t flags = th[13];
-	uint32_t seq = get32(th + 4);
-	uint32_t end = seq + (get16(ip + 2) - ihl - thl) + !!(flags & 0x02) + !!(flags & 0x01);
+	uint8_t flags = th[TCP_OFF_FLAGS];
+	uint32_t seq = wire_load_be32(th + TCP_OFF_SEQ);
+	uint32_t end = seq + (tot - ihl - thl) + !!(flags & 0x02) + !!(flags & 0x01);
 	if (!fl->seen || fl->lport != sport || (flags & 0x02) || seq_after(end, fl->stk_nxt))
 		fl->stk_nxt = end;
 	fl->seen = true;
 	fl->lport = sport;
 	if (flags & 0x10)
-		fl->stk_ack = get32(th + 8);
-	for (uint32_t k = 20; k < thl;) {
+		fl->stk_ack = wire_load_be32(th + TCP_OFF_ACK);
+	for (uint32_t k = TCP_HDR_LEN; k < thl;) {
 		uint8_t kind = th[k];
-		if (kind == 0)
+		if (kind == TCP_OPT_EOL)
 			break;
-		if (kind == 1 || k + 1 >= thl) {
+		if (kind == TCP_OPT_NOP || k + 1 >= thl) {
 			k++;
 			continue;
 		}
 		uint8_t l = th[k + 1];
 		if (l < 2 || k + l > thl)
 			break;
-		if (kind == 8 && l == 10)
-			fl->stk_ts = get32(th + k + 2);
+		if (kind == TCP_OPT_TS && l == TCP_OPT_TS_LEN)
+			fl->stk_ts = wire_load_be32(th + k + TCP_OPT_TS_OFF_TSVAL);
 		k += l;
 	}
 }
@@ -273,16 +260,16 @@ static void deliver(const uint8_t *frame, size_t len, uint64_t ol_flags, size_t 
 
 static void eth_header(uint8_t *f, uint16_t type)
 {
-	memcpy(f, our_mac, 6);
-	memcpy(f + 6, peer_mac, 6);
-	put16(f + 12, type);
+	memcpy(f + ETH_OFF_DST, our_mac, ETH_ADDR_LEN);
+	memcpy(f + ETH_OFF_SRC, peer_mac, ETH_ADDR_LEN);
+	wire_store_be16(f + ETH_OFF_TYPE, type);
 }
 
 static void ip_cksum(uint8_t *ip, size_t hlen)
 {
-	ip[10] = ip[11] = 0;
+	wire_store_be16(ip + IPV4_OFF_CSUM, 0);
 	uint16_t c = tpa_csum_fold(tpa_csum_partial(ip, hlen, 0));
-	memcpy(ip + 10, &c, 2);
+	memcpy(ip + IPV4_OFF_CSUM, &c, 2);
 }
 
 /* seg: flow, flags, modes (bits 0-1 seq, 2-3 ack, 4-6 options, 7 IP knobs follow), window
@@ -334,31 +321,39 @@ static void op_seg(struct input *in)
 		break;
 	case 1: { /* what a Linux SYN carries */
 		uint8_t ws = in_u8(in);
-		const uint8_t o[20] = {2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0,
-		                       0, 0, 0,    0,    0, 0, 1, 3,  3, ws};
-		memcpy(opt, o, 20);
-		put32(opt + 8, fl->peer_ts);
-		put32(opt + 12, fl->stk_ts);
+		opt[0] = TCP_OPT_MSS;
+		opt[1] = TCP_OPT_MSS_LEN;
+		wire_store_be16(opt + 2, 1460);
+		opt[4] = TCP_OPT_SACK_PERM;
+		opt[5] = TCP_OPT_SACK_PERM_LEN;
+		opt[6] = TCP_OPT_TS;
+		opt[7] = TCP_OPT_TS_LEN;
+		wire_store_be32(opt + 6 + TCP_OPT_TS_OFF_TSVAL, fl->peer_ts);
+		wire_store_be32(opt + 6 + TCP_OPT_TS_OFF_TSECR, fl->stk_ts);
+		opt[16] = TCP_OPT_NOP;
+		opt[17] = TCP_OPT_WSCALE;
+		opt[18] = TCP_OPT_WSCALE_LEN;
+		opt[19] = ws;
 		olen = 20;
 		break;
 	}
 	case 2:
 	case 3: { /* timestamps, then (3) SACK blocks around what the stack sent */
-		const uint8_t o[12] = {1, 1, 8, 10};
+		const uint8_t o[12] = {TCP_OPT_NOP, TCP_OPT_NOP, TCP_OPT_TS, TCP_OPT_TS_LEN};
 		memcpy(opt, o, 12);
-		put32(opt + 4, fl->peer_ts);
-		put32(opt + 8, fl->stk_ts);
+		wire_store_be32(opt + 2 + TCP_OPT_TS_OFF_TSVAL, fl->peer_ts);
+		wire_store_be32(opt + 2 + TCP_OPT_TS_OFF_TSECR, fl->stk_ts);
 		olen = 12;
 		if ((modes >> 4 & 7) == 3) {
 			uint8_t nb = in_u8(in) % 4;
-			opt[olen++] = 1;
-			opt[olen++] = 1;
-			opt[olen++] = 5;
-			opt[olen++] = (uint8_t)(2 + 8 * (nb ? nb : 1));
+			opt[olen++] = TCP_OPT_NOP;
+			opt[olen++] = TCP_OPT_NOP;
+			opt[olen++] = TCP_OPT_SACK;
+			opt[olen++] = (uint8_t)(2 + TCP_OPT_SACK_BLOCK_LEN * (nb ? nb : 1));
 			for (uint8_t b = 0; b < (nb ? nb : 1) && olen + 8 <= 40; b++) {
 				uint32_t l = fl->stk_nxt - (uint32_t)in_u8(in) * 64u;
-				put32(opt + olen, l);
-				put32(opt + olen + 4, l + (uint32_t)in_u8(in) * 64u);
+				wire_store_be32(opt + olen, l);
+				wire_store_be32(opt + olen + 4, l + (uint32_t)in_u8(in) * 64u);
 				olen += 8;
 			}
 			olen = olen > 40 ? 40 : olen;
@@ -372,24 +367,27 @@ static void op_seg(struct input *in)
 		break;
 	}
 	case 5: {
-		const uint8_t o[4] = {2, 4};
+		const uint8_t o[4] = {TCP_OPT_MSS, TCP_OPT_MSS_LEN};
 		memcpy(opt, o, 4);
-		put16(opt + 2, in_u16(in));
+		wire_store_be16(opt + TCP_OPT_OFF_VALUE, in_u16(in));
 		olen = 4;
 		break;
 	}
 	case 6: { /* timestamps with raw values (PAWS) */
-		const uint8_t o[4] = {1, 1, 8, 10};
+		const uint8_t o[4] = {TCP_OPT_NOP, TCP_OPT_NOP, TCP_OPT_TS, TCP_OPT_TS_LEN};
 		memcpy(opt, o, 4);
-		put32(opt + 4, in_u32(in));
-		put32(opt + 8, in_u32(in));
+		wire_store_be32(opt + 2 + TCP_OPT_TS_OFF_TSVAL, in_u32(in));
+		wire_store_be32(opt + 2 + TCP_OPT_TS_OFF_TSECR, in_u32(in));
 		olen = 12;
 		break;
 	}
 	default: { /* SACK-permitted and window scale only */
-		const uint8_t o[8] = {4, 2, 1, 3, 3, 14, 1, 1};
+		const uint8_t o[8] = {TCP_OPT_SACK_PERM,  TCP_OPT_SACK_PERM_LEN,
+		                      TCP_OPT_NOP,        TCP_OPT_WSCALE,
+		                      TCP_OPT_WSCALE_LEN, 14,
+		                      TCP_OPT_NOP,        TCP_OPT_NOP};
 		memcpy(opt, o, 8);
-		opt[5] = in_u8(in);
+		opt[3 + TCP_OPT_OFF_VALUE] = in_u8(in);
 		olen = 8;
 		break;
 	}
@@ -401,46 +399,47 @@ static void op_seg(struct input *in)
 
 	uint8_t f[FRAME_ROOM + 64];
 	memset(f, 0, sizeof(f));
-	eth_header(f, 0x0800);
-	uint8_t *ip = f + 14;
-	uint32_t ihl = 20u + ipopt_len;
-	uint32_t thl = 20u + olen;
-	if (14 + ihl + thl + plen > FRAME_ROOM)
-		plen = FRAME_ROOM - 14 - ihl - thl;
-	ip[0] = (uint8_t)(0x40 | ihl / 4);
-	put16(ip + 2, (uint16_t)(ihl + thl + plen));
-	put16(ip + 6, 0x4000);
-	ip[8] = 64;
-	ip[9] = 6;
+	eth_header(f, ETH_TYPE_IPV4);
+	uint8_t *ip = f + ETH_HDR_LEN;
+	uint32_t ihl = IPV4_HDR_LEN + ipopt_len;
+	uint32_t thl = TCP_HDR_LEN + olen;
+	if (ETH_HDR_LEN + ihl + thl + plen > FRAME_ROOM)
+		plen = FRAME_ROOM - ETH_HDR_LEN - ihl - thl;
+	ip[IPV4_OFF_VER_IHL] = (uint8_t)(IPV4_VERSION << 4 | ihl / 4);
+	wire_store_be16(ip + IPV4_OFF_TOT_LEN, (uint16_t)(ihl + thl + plen));
+	wire_store_be16(ip + IPV4_OFF_FRAG, IPV4_FLAG_DF);
+	ip[IPV4_OFF_TTL] = 64;
+	ip[IPV4_OFF_PROTO] = IPPROTO_TCP;
 	uint32_t src = PEER_IP, dst = OUR_IP;
-	memcpy(ip + 12, &src, 4);
-	memcpy(ip + 16, &dst, 4);
+	wire_store_addr(ip + IPV4_OFF_SRC, src);
+	wire_store_addr(ip + IPV4_OFF_DST, dst);
 	for (uint32_t k = 0; k < ipopt_len; k++)
-		ip[20 + k] = in_u8(in);
+		ip[IPV4_HDR_LEN + k] = in_u8(in);
 	if (knobs & 0x02) /* fragment: MF and/or an offset */
-		put16(ip + 6, in_u16(in) & 0x3fff);
+		wire_store_be16(ip + IPV4_OFF_FRAG,
+		                in_u16(in) & (IPV4_FLAG_MF | IPV4_FRAG_OFFSET_MASK));
 	ip_cksum(ip, ihl);
 	uint8_t *th = ip + ihl;
 	uint16_t sport = (uint16_t)(fi < 4 ? PEER_PORT0 + fi : PEER_SRV0 + fi);
 	uint16_t dport = fi < 4 ? (uint16_t)(LPORT + (fi & 1)) : fl->lport;
-	put16(th, sport);
-	put16(th + 2, dport);
-	put32(th + 4, seq);
-	put32(th + 8, ack);
-	th[12] = (uint8_t)(thl / 4 << 4);
-	th[13] = flags;
-	put16(th + 14, window);
-	memcpy(th + 20, opt, olen);
+	wire_store_be16(th + TCP_OFF_SPORT, sport);
+	wire_store_be16(th + TCP_OFF_DPORT, dport);
+	wire_store_be32(th + TCP_OFF_SEQ, seq);
+	wire_store_be32(th + TCP_OFF_ACK, ack);
+	th[TCP_OFF_DATAOFF] = (uint8_t)(thl / 4 << 4);
+	th[TCP_OFF_FLAGS] = flags;
+	wire_store_be16(th + TCP_OFF_WIN, window);
+	memcpy(th + TCP_HDR_LEN, opt, olen);
 	for (uint32_t k = 0; k < plen; k++)
 		th[thl + k] = (uint8_t)(seq + k);
-	uint32_t sum = tpa_csum_pseudo_ipv4(src, dst, 6, (uint16_t)(thl + plen));
+	uint32_t sum = tpa_csum_pseudo_ipv4(src, dst, IPPROTO_TCP, (uint16_t)(thl + plen));
 	uint16_t c = tpa_csum_fold(tpa_csum_partial(th, thl + plen, sum));
-	memcpy(th + 16, &c, 2);
-	size_t len = 14 + ihl + thl + plen;
+	memcpy(th + TCP_OFF_CSUM, &c, 2);
+	size_t len = ETH_HDR_LEN + ihl + thl + plen;
 	if (knobs & 0x04)
-		th[16] ^= 0x40;
+		th[TCP_OFF_CSUM] ^= 0x40;
 	if (knobs & 0x08)
-		ip[10] ^= 0x01;
+		ip[IPV4_OFF_CSUM] ^= 0x01;
 	if (knobs & 0x10) /* Ethernet padding after the datagram */
 		len += in_u8(in) % 40;
 	if (knobs & 0x20) { /* datagram cut short */
@@ -448,7 +447,7 @@ static void op_seg(struct input *in)
 		len = cut < len ? len - cut : 1;
 	}
 	if (knobs & 0x80) /* not for us */
-		ip[16 + (in_u8(in) & 3)] ^= 1;
+		ip[IPV4_OFF_DST + (in_u8(in) & 3)] ^= 1;
 	uint64_t ol = 0;
 	if (knobs & 0x40)
 		ol = (uint64_t)in_u8(in) << 4 &
@@ -481,14 +480,14 @@ static void op_raw_ip(struct input *in)
 	size_t len = in_u8(in);
 	if (len > in->len - in->off)
 		len = in->len - in->off;
-	uint8_t f[14 + 256];
-	eth_header(f, 0x0800);
-	memcpy(f + 14, in->p + in->off, len);
+	uint8_t f[ETH_HDR_LEN + 256];
+	eth_header(f, ETH_TYPE_IPV4);
+	memcpy(f + ETH_HDR_LEN, in->p + in->off, len);
 	in->off += len;
-	size_t ihl = len ? (size_t)(f[14] & 0xf) * 4 : 0;
-	if (ihl >= 20 && ihl <= len)
-		ip_cksum(f + 14, ihl);
-	deliver(f, 14 + len, 0, 0);
+	size_t ihl = len ? ipv4_hdr_len(f + ETH_HDR_LEN) : 0;
+	if (ihl >= IPV4_HDR_LEN && ihl <= len)
+		ip_cksum(f + ETH_HDR_LEN, ihl);
+	deliver(f, ETH_HDR_LEN + len, 0, 0);
 }
 
 /* arp: op and variant bits. */
@@ -498,26 +497,26 @@ static void op_arp(struct input *in)
 	uint8_t f[64];
 	memset(f, 0, sizeof(f));
 	static const uint8_t bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
-	memcpy(f, v & 1 ? bcast : our_mac, 6);
-	memcpy(f + 6, peer_mac, 6);
-	put16(f + 12, 0x0806);
-	uint8_t *a = f + 14;
-	put16(a, 1);
-	put16(a + 2, 0x0800);
-	a[4] = 6;
-	a[5] = 4;
-	put16(a + 6, (uint16_t)(1 + (v >> 1 & 1)));
+	memcpy(f + ETH_OFF_DST, v & 1 ? bcast : our_mac, ETH_ADDR_LEN);
+	memcpy(f + ETH_OFF_SRC, peer_mac, ETH_ADDR_LEN);
+	wire_store_be16(f + ETH_OFF_TYPE, ETH_TYPE_ARP);
+	uint8_t *a = f + ETH_HDR_LEN;
+	wire_store_be16(a + ARP_OFF_HTYPE, ARP_HTYPE_ETHER);
+	wire_store_be16(a + ARP_OFF_PTYPE, ETH_TYPE_IPV4);
+	a[ARP_OFF_HLEN] = ETH_ADDR_LEN;
+	a[ARP_OFF_PLEN] = 4;
+	wire_store_be16(a + ARP_OFF_OP, (uint16_t)(ARP_OP_REQUEST + (v >> 1 & 1)));
 	uint8_t sha[6];
 	memcpy(sha, peer_mac, 6);
 	sha[5] = (uint8_t)(sha[5] + (v >> 2 & 3)); /* the peer may move */
-	memcpy(a + 8, sha, 6);
+	memcpy(a + ARP_OFF_SHA, sha, ETH_ADDR_LEN);
 	uint32_t spa = (v & 0x10) ? (PEER_IP ^ (uint32_t)(in_u8(in)) << 24) : PEER_IP;
-	memcpy(a + 14, &spa, 4);
+	wire_store_addr(a + ARP_OFF_SPA, spa);
 	uint32_t tpa = (v & 0x20) ? PEER_IP : OUR_IP;
-	memcpy(a + 24, &tpa, 4);
+	wire_store_addr(a + ARP_OFF_TPA, tpa);
 	if (v & 0x40)
-		a[4] = in_u8(in); /* malformed */
-	deliver(f, (v & 0x80) ? 42 - (in_u8(in) % 20) : 60, 0, 0);
+		a[ARP_OFF_HLEN] = in_u8(in); /* malformed */
+	deliver(f, (v & 0x80) ? ETH_HDR_LEN + ARP_PKT_LEN - (in_u8(in) % 20) : 60, 0, 0);
 }
 
 /* ---- the application ------------------------------------------------------------------ */
