@@ -4,8 +4,8 @@
 # role in redis-server, client role in each client; they resolve each other by ARP). Checks that
 # both ends' TCP is tpa's, that redis-benchmark runs without errors (-P 1 and -P 16, 50
 # clients), that a client process does not reuse the ports of the one before it (the server may
-# still hold those connections: each reuse cost a reset and a 1 s SYN timeout), that a full ring
-# drops no frame (they wait for room: tx backlog), that replies are byte-exact,
+# still hold those connections: each reuse cost a reset and a 1 s SYN timeout),
+# that a full ring drops no frame (they wait for room: tx backlog), that replies are byte-exact,
 # that a client killed mid-run does not stop the next one, and that the server exits cleanly
 # giving its hugepages back, its stack having established exactly the connections its clients'
 # stacks made, with nothing on the kernel. No testbed: one namespace (<prefix>-rmemif) only so that nothing
@@ -102,17 +102,19 @@ for pipeline in 1 16; do
 		fail "redis-benchmark -P $pipeline: its 50 connections were not on tpa's stack"
 	# Each client process makes 301 connections: the second must not reuse the 4-tuples of
 	# the first, which the server may still hold (the first exited before their last ACK). A
-	# reused one meets the server's ACK for the old connection, which the client answers with
-	# a reset (then sends its SYN again after 1 s). Retransmissions as such are no error: on
-	# a busy machine either process may be off the CPU for longer than the retransmission
-	# timeout (200 ms); the replies and the error-free run above are what must hold.
-	[ "$(counter "$log" tcp_rst_tx)" = 0 ] ||
-		fail "redis-benchmark -P $pipeline sent $(counter "$log" tcp_rst_tx) resets (reused ports?)"
-	# A full memif ring (the server not draining it for a while) or a link not up yet loses
-	# no frame: what the port cannot take waits for room (the engine's transmit backlog).
+	# reused one's SYN meets that connection: the server's ACK for it is reset by the client
+	# (in SYN_SENT), which sends its SYN again after 1 s. Other resets are no error: a segment
+	# of the previous client's connections that the server retransmits meets this client,
+	# which has no socket for it. Neither are retransmissions: on a busy machine either process
+	# may be off the CPU for longer than the retransmission timeout (200 ms).
+	resets=$(($(counter "$log" tcp_rst_tx) - $(counter "$log" tcp_drop_no_socket)))
+	[ "$resets" -le 0 ] ||
+		fail "redis-benchmark -P $pipeline reset $resets connections it was opening (reused ports?)"
+	# A full memif ring (the peer not draining it for a while) or a link not up yet loses no
+	# frame: what the port cannot take waits for room (the engine's transmit backlog).
 	[ "$(counter "$log" eth_tx_drop_full)" = 0 ] && [ "$(counter "$log" tx_held_dropped)" = 0 ] ||
 		fail "redis-benchmark -P $pipeline dropped frames the port could not take ($(counter "$log" eth_tx_drop_full) by the stack, $(counter "$log" tx_held_dropped) held ones)"
-	pass "redis-benchmark -P $pipeline, 50 clients, 5 tests, no errors, no reset, no frame dropped ($(counter "$log" tx_held) held for room, $(counter "$log" tcp_retransmit) retransmissions), all on tpa"
+	pass "redis-benchmark -P $pipeline, 50 clients, 5 tests, no errors, no frame dropped ($(counter "$log" tx_held) held for room, $(counter "$log" tcp_retransmit) retransmissions), all on tpa"
 done
 
 client "$WORK/check-data.log" python3 "$SRC/tests/e2e/redis_check.py" 198.19.0.2 6379 data 200 ||
