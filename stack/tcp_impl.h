@@ -17,6 +17,7 @@
 
 #include "stack_impl.h"
 #include "tcp_cc.h"
+#include "tcp_rack.h"
 #include "tcp_rtt.h"
 #include "tcp_sack.h"
 #include "tcp_seq.h"
@@ -126,6 +127,7 @@ enum tcp_timer_kind {
 	TT_KEEPALIVE,
 	TT_LINGER, /* TIME_WAIT / orphaned FIN_WAIT_2 */
 	TT_TLP,    /* tail loss probe (RFC 8985 section 7) */
+	TT_REO,    /* RACK reordering timer (RFC 8985 section 6.2 step 5) */
 	TT_COUNT
 };
 
@@ -188,8 +190,9 @@ struct tcp_sock {
 	/* congestion control and recovery */
 	struct tcp_cc_state cc;
 	struct tcp_sack_scoreboard scoreboard;
-	uint32_t recover;  /* recovery point: snd_max when recovery began */
-	uint32_t high_rxt; /* end of what was retransmitted in this recovery */
+	struct tcp_rack rack; /* RACK-TLP: per-segment send times (tcp_rack.h) */
+	uint32_t recover;     /* recovery point: snd_max when recovery began */
+	uint32_t high_rxt;    /* end of what was retransmitted in this recovery */
 	uint32_t rescue_rxt;
 	bool rescue_valid;
 	uint32_t dupacks;
@@ -378,6 +381,18 @@ void tcp_arm_tlp(struct tpa_stack *s, struct tcp_sock *ts);
 uint32_t tcp_dupthresh(const struct tpa_stack *s, const struct tcp_sock *ts);
 void tcp_send_tlp(struct tpa_stack *s, struct tcp_sock *ts);
 void tcp_timer_set(struct tpa_stack *s, struct tcp_sock *ts, enum tcp_timer_kind k, uint64_t at);
+
+/* tcp_recovery.c: when recovery starts and ends, D-SACK and undo */
+void tcp_enter_recovery(struct tpa_stack *s, struct tcp_sock *ts);
+void tcp_exit_recovery(struct tpa_stack *s, struct tcp_sock *ts);
+void tcp_check_lost_retransmit(struct tpa_stack *s, struct tcp_sock *ts);
+void tcp_recovery_partial_ack(struct tpa_stack *s, struct tcp_sock *ts, uint32_t acked);
+void tcp_reordering_seen(struct tpa_stack *s, struct tcp_sock *ts, uint32_t bytes);
+void tcp_dsack_seen(struct tpa_stack *s, struct tcp_sock *ts, const struct tcp_sack_block *b);
+void tcp_recovery_dupack(struct tpa_stack *s, struct tcp_sock *ts);
+void tcp_recovery_on_loss(struct tpa_stack *s, struct tcp_sock *ts);
+void tcp_recovery_after_ack(struct tpa_stack *s, struct tcp_sock *ts, const struct tcp_opts *o,
+                            uint32_t ack, bool advanced, bool dsack, bool new_sack);
 
 /* tcp_input.c */
 void tcp_input_segment(struct tpa_stack *s, struct rte_mbuf *m, const struct ipv4_rx_meta *meta);

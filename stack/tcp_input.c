@@ -13,6 +13,7 @@
 #include "tcp_syncookie.h"
 #include "ipv4.h"
 #include "tcp_impl.h"
+#include "tcp_rack.h"
 
 /* A parsed segment. */
 struct seg {
@@ -111,6 +112,7 @@ void tcp_conn_established(struct tpa_stack *s, struct tcp_sock *ts)
 	            s->cfg.tcp.initial_cwnd_segs);
 	tcp_rtt_established(&ts->rtt, ts->syn_retransmitted);
 	ts->reordering = TCP_SACK_DUPTHRESH;
+	tcp_rack_init(&ts->rack, ts->snd_una);
 	ts->recover = ts->snd_una;
 	ts->snd_sml = ts->snd_una;
 	ts->retries = 0;
@@ -384,6 +386,8 @@ static void enter_time_wait(struct tpa_stack *s, struct tcp_sock *ts)
 {
 	tcp_set_state(s, ts, TPA_TCP_TIME_WAIT);
 	ts->tmr[TT_RTX] = ts->tmr[TT_KEEPALIVE] = ts->tmr[TT_DELACK] = ts->tmr[TT_TLP] = 0;
+	ts->tmr[TT_REO] = 0;
+	tcp_rack_free(s, &ts->rack);
 	ts->persist = false;
 	tcp_timer_set(s, ts, TT_LINGER, s->now_ns + (uint64_t)s->cfg.tcp.time_wait_ms * 1000000ull);
 	/* Nothing will be sent any more. */
@@ -413,110 +417,6 @@ static void fin_acked(struct tpa_stack *s, struct tcp_sock *ts)
 	}
 }
 
-static void enter_recovery(struct tpa_stack *s, struct tcp_sock *ts)
-{
-	uint32_t flight = ts->snd_max - ts->snd_una;
-	ts->recover = ts->snd_max;
-	ts->high_rxt = ts->snd_una;
-	ts->rescue_valid = false;
-	ts->flags |= TSF_IN_RECOVERY;
-	ts->tmr[TT_TLP] = 0;
-	bool sack = (ts->flags & TSF_SACK_OK) != 0;
-	/* Undo needs the receiver to report duplicates: SACK with D-SACK. */
-	ts->undo_valid = sack;
-	ts->undo_n = 0;
-	ts->undo_marker = ts->snd_una;
-	ts->undo_cwnd = ts->cc.cwnd;
-	ts->undo_ssthresh = ts->cc.ssthresh;
-	tcp_cc_enter_recovery(&ts->cc, flight, s->now_ns / 1000, sack);
-	STAT_INC(s, tcp_fast_retransmit);
-	uint32_t mss = tcp_eff_mss(s, ts);
-	uint32_t len = mss;
-	if (sack)
-		len = tcp_sack_unsacked_len(&ts->scoreboard, ts->snd_una, ts->snd_una + mss);
-	if (!len)
-		len = mss;
-	uint32_t out = ts->snd_max - ts->snd_una;
-	if (len > out)
-		len = out;
-	if (tcp_send_segment(s, ts, ts->snd_una, len, true) == 0)
-		ts->high_rxt = ts->snd_una + len;
-	ts->rxt_una = ts->snd_una;
-	ts->rxt_mark = ts->snd_max;
-	ts->rxt_marked = true;
-	tcp_arm_rtx(s, ts);
-}
-
-/* SACK recovery: the first hole's retransmission was lost if data sent after it is SACKed
- * while the hole is still there. Send it again rather than wait for the RTO. */
-static void check_lost_retransmit(struct tpa_stack *s, struct tcp_sock *ts)
-{
-	if (!ts->rxt_marked || ts->snd_una != ts->rxt_una || tcp_sack_empty(&ts->scoreboard) ||
-	    !seq_gt(tcp_sack_high_sacked(&ts->scoreboard), ts->rxt_mark))
-		return;
-	uint32_t mss = tcp_eff_mss(s, ts);
-	uint32_t len = tcp_sack_unsacked_len(&ts->scoreboard, ts->snd_una, ts->snd_una + mss);
-	if (!len)
-		return;
-	if (tcp_send_segment(s, ts, ts->snd_una, len, true) == 0) {
-		ts->rxt_mark = ts->snd_max;
-		if (seq_lt(ts->high_rxt, ts->snd_una + len))
-			ts->high_rxt = ts->snd_una + len;
-	}
-}
-
-/* Reordering of `bytes` was observed: allow for it (never lower, at most the cap). */
-static void reordering_seen(struct tpa_stack *s, struct tcp_sock *ts, uint32_t bytes)
-{
-	uint32_t segs = bytes / tcp_eff_mss(s, ts) + 1;
-	if (segs > TCP_MAX_REORDERING)
-		segs = TCP_MAX_REORDERING;
-	if (segs > ts->reordering) {
-		ts->reordering = (uint16_t)segs;
-		STAT_INC(s, tcp_reordering_seen);
-	}
-}
-
-/*
- * A D-SACK (RFC 2883) reports data that arrived twice. When it covers data the last fast
- * recovery retransmitted, one of those retransmissions was unneeded; when all of them were
- * (RFC 3708), the "loss" was reordering: give the window back and wait longer before calling
- * a hole lost (as Linux raises tp->reordering): by how far the D-SACKed data trailed the
- * highest SACKed byte, at least by half, at most TCP_MAX_REORDERING segments.
- */
-static void dsack_seen(struct tpa_stack *s, struct tcp_sock *ts, const struct tcp_sack_block *b)
-{
-	STAT_INC(s, tcp_dsack_rx);
-	/* Duplicates from before the episode (a go-back-N after a timeout resends what the
-	 * receiver had) say nothing about its retransmissions. */
-	if (!ts->undo_valid || !ts->undo_n || seq_lt(b->start, ts->undo_marker))
-		return;
-	uint8_t i = 0;
-	while (i < ts->undo_n &&
-	       !(seq_geq(ts->undo_rtx[i], b->start) && seq_lt(ts->undo_rtx[i], b->end)))
-		i++;
-	if (i == ts->undo_n)
-		return; /* not one of ours: a duplicate the network made */
-	ts->undo_rtx[i] = ts->undo_rtx[--ts->undo_n];
-	if (ts->undo_n)
-		return;
-	ts->undo_valid = false;
-	STAT_INC(s, tcp_spurious_rtx_undone);
-	uint32_t mss = tcp_eff_mss(s, ts);
-	uint32_t grown = (uint32_t)(ts->reordering + ts->reordering / 2) * mss;
-	uint32_t high_sacked = tcp_sack_empty(&ts->scoreboard)
-	                               ? ts->snd_una
-	                               : tcp_sack_high_sacked(&ts->scoreboard);
-	uint32_t dist = seq_gt(high_sacked, b->start) ? high_sacked - b->start : 0;
-	reordering_seen(s, ts, dist > grown ? dist : grown);
-	tcp_cc_undo(&ts->cc, ts->undo_cwnd, ts->undo_ssthresh);
-	if (ts->flags & TSF_IN_RECOVERY) {
-		ts->flags &= ~TSF_IN_RECOVERY;
-		ts->rxt_marked = false;
-		ts->recover = ts->snd_una;
-	}
-}
-
 /* Returns false when the segment must be dropped (and was handled). */
 static bool process_ack(struct tpa_stack *s, struct tcp_sock *ts, struct seg *g)
 {
@@ -541,7 +441,8 @@ static bool process_ack(struct tpa_stack *s, struct tcp_sock *ts, struct seg *g)
 		 * before calling such a hole lost. */
 		if (sack && !(ts->flags & TSF_IN_RECOVERY) && !ts->tlp_sent &&
 		    seq_geq(ts->snd_una, ts->recover) && !tcp_sack_empty(&ts->scoreboard))
-			reordering_seen(s, ts, tcp_sack_high_sacked(&ts->scoreboard) - ts->snd_una);
+			tcp_reordering_seen(s, ts,
+			                    tcp_sack_high_sacked(&ts->scoreboard) - ts->snd_una);
 		uint32_t acked = g->ack - ts->snd_una;
 		uint32_t flight = ts->snd_max - ts->snd_una;
 		uint32_t dend = ts->snd_una + ts->sb.len;
@@ -571,37 +472,16 @@ static bool process_ack(struct tpa_stack *s, struct tcp_sock *ts, struct seg *g)
 			                        g->o.sack, g->o.nsack)
 			                .dsack;
 		if (dsack)
-			dsack_seen(s, ts, &g->o.sack[0]);
-		if (ts->flags & TSF_IN_RECOVERY) {
-			if (seq_geq(g->ack, ts->recover)) {
-				ts->flags &= ~TSF_IN_RECOVERY;
-				ts->rxt_marked = false;
-				tcp_cc_exit_recovery(&ts->cc, ts->snd_max - ts->snd_una,
-				                     s->now_ns / 1000);
-			} else {
-				tcp_cc_on_partial_ack(&ts->cc, acked);
-				/* The hole now at snd_una was retransmitted already (it lies below
-				 * high_rxt): watch that retransmission from here on. */
-				if (sack && seq_lt(ts->snd_una, ts->high_rxt) &&
-				    ts->rxt_una != ts->snd_una) {
-					ts->rxt_una = ts->snd_una;
-					ts->rxt_mark = ts->snd_max;
-					ts->rxt_marked = true;
-				}
-				if (sack)
-					check_lost_retransmit(s, ts);
-				if (!sack) {
-					/* RFC 6582: retransmit the next hole right away. */
-					uint32_t len = tcp_eff_mss(s, ts);
-					if (len > ts->snd_max - ts->snd_una)
-						len = ts->snd_max - ts->snd_una;
-					tcp_send_segment(s, ts, ts->snd_una, len, true);
-				}
-			}
-		} else {
+			tcp_dsack_seen(s, ts, &g->o.sack[0]);
+		if (!(ts->flags & TSF_IN_RECOVERY))
 			tcp_cc_on_ack(&ts->cc, acked, flight, s->now_ns / 1000,
 			              tcp_rtt_srtt_us(&ts->rtt));
-		}
+		else if (seq_geq(g->ack, ts->recover))
+			tcp_exit_recovery(s, ts);
+		else
+			tcp_recovery_partial_ack(s, ts, acked);
+		if (sack)
+			tcp_recovery_after_ack(s, ts, &g->o, g->ack, true, dsack, false);
 		ts->dupacks = 0;
 		ts->persist = false;
 		ts->tlp_sent = false;
@@ -617,14 +497,16 @@ static bool process_ack(struct tpa_stack *s, struct tcp_sock *ts, struct seg *g)
 			fin_acked(s, ts);
 	} else if (g->ack == ts->snd_una) {
 		uint32_t newly_sacked = 0;
+		bool dsack = false;
 		if (sack && g->o.nsack) {
 			struct tcp_sack_update_result r = tcp_sack_update(
 			        &ts->scoreboard, ts->snd_una, ts->snd_max, g->o.sack, g->o.nsack);
 			newly_sacked = r.newly_sacked;
+			dsack = r.dsack;
 			if (r.dsack)
-				dsack_seen(s, ts, &g->o.sack[0]);
+				tcp_dsack_seen(s, ts, &g->o.sack[0]);
 			if (ts->flags & TSF_IN_RECOVERY)
-				check_lost_retransmit(s, ts);
+				tcp_check_lost_retransmit(s, ts);
 		}
 		/* RFC 5681 duplicate ACK: nothing new, same window, data outstanding; with SACK
 		 * also any ACK that SACKs new data (RFC 6675 section 2), data-carrying or not. */
@@ -633,29 +515,14 @@ static bool process_ack(struct tpa_stack *s, struct tcp_sock *ts, struct seg *g)
 		if ((classic || newly_sacked) && ts->snd_max != ts->snd_una) {
 			ts->dupacks++;
 			STAT_INC(s, tcp_dup_ack_rx);
-			if (!(ts->flags & TSF_IN_RECOVERY)) {
-				uint32_t mss = tcp_eff_mss(s, ts);
-				bool lost = sack && tcp_sack_is_lost(&ts->scoreboard, ts->snd_una,
-				                                     mss, tcp_dupthresh(s, ts));
-				/* The tail loss probe came back SACKed: what precedes it is lost
-				 * (RFC 8985 section 7.4). */
-				bool probe_sacked =
-				        sack && ts->tlp_sent && !tcp_sack_empty(&ts->scoreboard) &&
-				        seq_geq(tcp_sack_high_sacked(&ts->scoreboard), ts->snd_max);
-				/* RFC 6582 3.2 step 1: no new recovery for duplicates of the old
-				 * episode (after an RTO, recover = snd_max then), unless fresh
-				 * SACK information proves a new loss. */
-				bool new_episode = seq_gt(ts->snd_una, ts->recover) ||
-				                   (ts->snd_una == ts->recover &&
-				                    ts->recover == ts->iss + 1) ||
-				                   lost || probe_sacked;
-				if ((ts->dupacks >= tcp_dupthresh(s, ts) || lost || probe_sacked) &&
-				    new_episode)
-					enter_recovery(s, ts);
-			} else if (!sack) {
-				tcp_cc_on_dupack(&ts->cc);
-			}
+			tcp_recovery_dupack(s, ts);
 		}
+		if (sack)
+			tcp_recovery_after_ack(s, ts, &g->o, g->ack, false, dsack,
+			                       newly_sacked != 0);
+	} else if (sack && g->o.nsack && tcp_sack_is_dsack(g->o.sack, g->o.nsack, g->ack)) {
+		/* An ACK the network held back may still report a duplicate. */
+		tcp_dsack_seen(s, ts, &g->o.sack[0]);
 	}
 	/* Window update (RFC 9293 3.10.7.4, SND.WL1/WL2 rule). */
 	if (seq_lt(ts->snd_wl1, g->seq) ||
@@ -803,6 +670,21 @@ static void process_fin(struct tpa_stack *s, struct tcp_sock *ts)
 	tcp_sock_mark_pending(s, ts, TSF_EV_PENDING);
 }
 
+/* RFC 7323 5.3 PAWS: a segment whose timestamp is older than TS.Recent is an old duplicate,
+ * except a pure ACK the network merely reordered (Linux's tcp_disordered_ack, widened to old
+ * acknowledgement numbers): in sequence, no data, timestamp within one RTO of TS.Recent. Its
+ * SACK blocks may report a duplicate (D-SACK) that no later ACK repeats. */
+static bool paws_reject(const struct tpa_stack *s, const struct tcp_sock *ts, const struct seg *g)
+{
+	if (!g->o.has_ts || (g->flags & TCP_RST) || !seq_lt(g->o.tsval, ts->ts_recent) ||
+	    s->now_ns - ts->ts_recent_age >= 24ull * 24 * 3600 * 1000000000ull)
+		return false;
+	bool pure = !g->dlen && !(g->flags & (TCP_SYN | TCP_FIN)) && (g->flags & TCP_ACK);
+	uint32_t rto_ms = tcp_rtt_rto_us(&ts->rtt) / 1000;
+	return !(pure && g->seq == ts->rcv_nxt && seq_leq(g->ack, ts->snd_una) &&
+	         ts->ts_recent - g->o.tsval <= rto_ms);
+}
+
 static void established_input(struct tpa_stack *s, struct tcp_sock *ts, struct rte_mbuf *m,
                               struct seg *g)
 {
@@ -835,10 +717,13 @@ static void established_input(struct tpa_stack *s, struct tcp_sock *ts, struct r
 		drop(m);
 		return;
 	}
-	/* RFC 7323 5.3 PAWS. */
-	if (ts_ok && g->o.has_ts && !(g->flags & TCP_RST) && seq_lt(g->o.tsval, ts->ts_recent) &&
-	    s->now_ns - ts->ts_recent_age < 24ull * 24 * 3600 * 1000000000ull) {
+	if (ts_ok && paws_reject(s, ts, g)) {
 		STAT_INC(s, tcp_drop_paws);
+		/* An old duplicate is reported as one (RFC 2883), as any other. */
+		if (g->dlen && seq_lt(g->seq, ts->rcv_nxt))
+			note_dsack(ts, g->seq,
+			           seq_lt(g->seq + g->dlen, ts->rcv_nxt) ? g->seq + g->dlen
+			                                                 : ts->rcv_nxt);
 		ack_now(s, ts);
 		drop(m);
 		return;

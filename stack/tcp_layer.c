@@ -9,6 +9,7 @@
 
 #include "ipv4.h"
 #include "tcp_impl.h"
+#include "tcp_rack.h"
 #include "tcp_sack.h"
 #include "tcp_layer.h"
 
@@ -177,6 +178,7 @@ static void rto_fired(struct tpa_stack *s, struct tcp_sock *ts)
 	ts->recover = ts->snd_max;
 	ts->dupacks = 0;
 	tcp_sack_clear(&ts->scoreboard);
+	tcp_rack_on_rto(ts);
 	/* Go back N: everything from snd_una is sent again as the window allows. */
 	ts->snd_nxt = ts->snd_una;
 	uint32_t len = tcp_eff_mss(s, ts);
@@ -235,6 +237,12 @@ void tcp_sock_timer_fire(struct tpa_stack *s, struct tcp_sock *ts)
 			break;
 		case TT_LINGER:
 			tcp_sock_closed(s, ts);
+			break;
+		case TT_REO:
+			if (synchronized(ts)) {
+				tcp_rack_timer(s, ts);
+				tcp_output(s, ts);
+			}
 			break;
 		case TT_TLP:
 			if (synchronized(ts) && !(ts->flags & TSF_IN_RECOVERY) && !ts->persist)

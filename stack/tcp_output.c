@@ -12,6 +12,7 @@
 #include "checksum.h"
 #include "ipv4.h"
 #include "tcp_impl.h"
+#include "tcp_rack.h"
 
 /* Worst-case IPv4 + Ethernet headers ipv4_output() prepends. */
 #define TCP_L2L3_HEADROOM 64
@@ -292,6 +293,7 @@ int tcp_send_segment(struct tpa_stack *s, struct tcp_sock *ts, uint32_t seq, uin
 		return rc;
 	if (fin)
 		ts->flags |= TSF_FIN_SENT;
+	tcp_rack_on_send(s, ts, seq, seq + dlen + (fin ? 1 : 0));
 	if (retransmit) {
 		STAT_INC(s, tcp_retransmit);
 		ts->stat_retransmits++;
@@ -317,6 +319,8 @@ int tcp_send_segment(struct tpa_stack *s, struct tcp_sock *ts, uint32_t seq, uin
 		ts->persist = false;
 		tcp_arm_rtx(s, ts);
 		tcp_arm_tlp(s, ts);
+	} else if (!retransmit && ts->tmr[TT_TLP]) {
+		tcp_arm_tlp(s, ts); /* RFC 8985 7.2: from the last new data sent */
 	}
 	return 0;
 }
@@ -386,6 +390,28 @@ static bool send_new(struct tpa_stack *s, struct tcp_sock *ts, uint32_t mss, uin
 	return sent_any;
 }
 
+/* Recovery with RACK (RFC 8985): what it marked lost first, then new data, while the pipe
+ * leaves room in cwnd. Nothing else is resent: a hole not yet lost waits for its time. */
+static void send_rack_recovery(struct tpa_stack *s, struct tcp_sock *ts, uint32_t mss)
+{
+	for (int guard = 0; guard < 1024; guard++) {
+		uint32_t pipe = tcp_rack_pipe(ts);
+		uint32_t cwnd = tcp_cc_cwnd(&ts->cc);
+		if (pipe >= cwnd || cwnd - pipe < mss)
+			break;
+		uint32_t seq, len;
+		if (tcp_rack_next_lost(ts, mss, &seq, &len)) {
+			if (tcp_send_segment(s, ts, seq, len, true) < 0)
+				break;
+			if (seq_gt(seq + len, ts->high_rxt))
+				ts->high_rxt = seq + len;
+			continue;
+		}
+		if (!send_new(s, ts, mss, mss, true))
+			break;
+	}
+}
+
 static bool send_sack_recovery(struct tpa_stack *s, struct tcp_sock *ts, uint32_t mss)
 {
 	bool sent = false;
@@ -437,12 +463,15 @@ void tcp_send_tlp(struct tpa_stack *s, struct tcp_sock *ts)
 	ts->tlp_sent = true;
 	if (ts->snd_una == ts->snd_max || ts->snd_nxt != ts->snd_max)
 		return;
-	if (send_new(s, ts, mss, mss, true))
+	if (send_new(s, ts, mss, mss, true)) {
+		tcp_tlp_sent(s, ts, ts->snd_max, false);
 		return;
+	}
 	uint32_t len = ts->snd_max - ts->snd_una;
 	if (len > mss)
 		len = mss;
-	tcp_send_segment(s, ts, ts->snd_max - len, len, true);
+	if (tcp_send_segment(s, ts, ts->snd_max - len, len, true) == 0)
+		tcp_tlp_sent(s, ts, ts->snd_max, true);
 }
 
 void tcp_output(struct tpa_stack *s, struct tcp_sock *ts)
@@ -468,7 +497,9 @@ void tcp_output(struct tpa_stack *s, struct tcp_sock *ts)
 	    s->now_ns - ts->last_send_ns > tcp_rtt_rto_ns(&ts->rtt))
 		tcp_cc_after_idle(&ts->cc, (s->now_ns - ts->last_send_ns) / 1000,
 		                  tcp_rtt_rto_us(&ts->rtt), s->now_ns / 1000);
-	if ((ts->flags & TSF_IN_RECOVERY) && (ts->flags & TSF_SACK_OK)) {
+	if ((ts->flags & TSF_IN_RECOVERY) && tcp_rack_on(ts)) {
+		send_rack_recovery(s, ts, mss);
+	} else if ((ts->flags & TSF_IN_RECOVERY) && (ts->flags & TSF_SACK_OK)) {
 		send_sack_recovery(s, ts, mss);
 	} else {
 		uint32_t flight = ts->snd_nxt - ts->snd_una;

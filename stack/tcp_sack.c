@@ -76,15 +76,16 @@ static uint32_t insert_range(struct tcp_sack_scoreboard *sb, uint32_t start, uin
 	return merged - old_bytes;
 }
 
-static bool is_dsack(const struct tcp_sack_block *blocks, unsigned n, uint32_t snd_una)
+bool tcp_sack_is_dsack(const struct tcp_sack_block *blocks, unsigned n, uint32_t snd_una)
 {
 	const struct tcp_sack_block *b = &blocks[0];
 	/* RFC 2883: a first block at or below the cumulative ACK reports a duplicate; a block
 	 * straddling it can only be one too (new data there would have advanced the ACK). */
+	if (!seq_lt(b->start, b->end))
+		return false; /* empty or reversed: no report at all */
 	if (seq_lt(b->start, snd_una))
 		return true;
-	if (n >= 2 && seq_geq(b->start, blocks[1].start) && seq_leq(b->end, blocks[1].end) &&
-	    seq_lt(b->start, b->end))
+	if (n >= 2 && seq_geq(b->start, blocks[1].start) && seq_leq(b->end, blocks[1].end))
 		return true;
 	return false;
 }
@@ -99,7 +100,7 @@ struct tcp_sack_update_result tcp_sack_update(struct tcp_sack_scoreboard *sb, ui
 		n = 0;
 	for (unsigned i = 0; i < n; i++) {
 		const struct tcp_sack_block *b = &blocks[i];
-		if (i == 0 && is_dsack(blocks, n, snd_una)) {
+		if (i == 0 && tcp_sack_is_dsack(blocks, n, snd_una)) {
 			res.dsack = true;
 			continue;
 		}

@@ -70,6 +70,10 @@ struct tcp_sack_update_result tcp_sack_update(struct tcp_sack_scoreboard *sb, ui
                                               uint32_t snd_nxt, const struct tcp_sack_block *blocks,
                                               unsigned n);
 
+/* Whether the first of n blocks is a D-SACK (RFC 2883) on an ACK acknowledging up to ack: it
+ * lies below ack, or inside the second block. */
+bool tcp_sack_is_dsack(const struct tcp_sack_block *blocks, unsigned n, uint32_t ack);
+
 /* Drop SACK state below a new snd_una (also done by tcp_sack_update()). */
 void tcp_sack_advance(struct tcp_sack_scoreboard *sb, uint32_t snd_una);
 

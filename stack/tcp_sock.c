@@ -60,6 +60,7 @@ void tcp_sock_release_buffers(struct tpa_stack *s, struct tcp_sock *ts)
 	ts->rcv_queued = 0;
 	stack_free(s, ts->sb.buf);
 	memset(&ts->sb, 0, sizeof(ts->sb));
+	tcp_rack_free(s, &ts->rack);
 }
 
 void tcp_sock_free(struct tpa_stack *s, struct tcp_sock *ts)

@@ -263,7 +263,7 @@ START_TEST(bulk)
 	       (unsigned long long)(s0->tcp_dsack_rx + s1->tcp_dsack_rx),
 	       (unsigned long long)(s0->tcp_spurious_rtx_undone + s1->tcp_spurious_rtx_undone),
 	       wall_now() - wall0);
-	if (!done || b->err)
+	if (!done || b->err || getenv("TPA_SIM_VERBOSE"))
 		dump_state(w, b);
 	fflush(stdout);
 	ck_assert_msg(done && !b->err,

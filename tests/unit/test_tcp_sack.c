@@ -138,6 +138,16 @@ START_TEST(dsack_detection)
 	ck_assert(!tcp_sack_is_sacked(&sb, 4500));
 	ck_assert(tcp_sack_is_sacked(&sb, 5000));
 	check_invariants(&sb, 1000, 11000);
+	/* An empty block below the ACK reports nothing (it counted as a D-SACK). */
+	struct tcp_sack_block empty[1] = {{500, 500}};
+	res = tcp_sack_update(&sb, 1000, 11000, empty, 1);
+	ck_assert(!res.dsack);
+	ck_assert_uint_eq(res.ignored, 1);
+	ck_assert(!tcp_sack_is_dsack(empty, 1, 1000));
+	/* On an old ACK (up to 2000, below snd_una), its own ACK field decides. */
+	struct tcp_sack_block old[1] = {{1500, 1600}};
+	ck_assert(tcp_sack_is_dsack(old, 1, 2000));
+	ck_assert(!tcp_sack_is_dsack(old, 1, 1500));
 }
 END_TEST
 

@@ -213,6 +213,10 @@ void tpa_stack_neigh_update(struct tpa_stack *s, uint32_t ip_be, const uint8_t m
 	X(tcp_dsack_rx)                                                                            \
 	X(tcp_spurious_rtx_undone)                                                                 \
 	X(tcp_reordering_seen)                                                                     \
+	X(tcp_rack_lost)                                                                           \
+	X(tcp_rack_reo_timeout)                                                                    \
+	X(tcp_tlp_probes)                                                                          \
+	X(tcp_tlp_recovered)                                                                       \
 	X(tcp_rto_timeout)                                                                         \
 	X(tcp_dup_ack_rx)                                                                          \
 	X(tcp_dup_segment_rx)                                                                      \
