@@ -202,6 +202,17 @@ void shim_sock_unref(struct shim_sock *s)
 	free(w);
 }
 
+void shim_sock_renumber(struct shim_sock *s, int sock)
+{
+	if (by_id && s->sock >= 0 && (uint32_t)s->sock < by_id_n && by_id[s->sock] == s)
+		by_id[s->sock] = NULL;
+	shim_family_release(s->sock);
+	s->sock = sock;
+	if (by_id && sock >= 0 && (uint32_t)sock < by_id_n)
+		by_id[sock] = s;
+	shim_family_hold(sock);
+}
+
 void shim_fd_appeared(int fd)
 {
 	shim_epoll_fd_gone(fd);

@@ -43,6 +43,7 @@ struct shim_sock {
 	bool connecting; /* connect() returned EINPROGRESS and nobody has seen the outcome */
 	bool shut_wr;    /* shutdown(SHUT_WR/RDWR) done: writes fail with EPIPE */
 	bool v6;         /* an AF_INET6 socket: addresses are shown IPv4-mapped (::ffff:a.b.c.d) */
+	bool shut_rd;    /* a listener shut down (SHUT_RD/RDWR): accept() fails until listen() */
 	uint32_t events; /* last readiness reported by the stack's sock_event hook */
 	uint64_t ev_seq; /* bumped on every hook call */
 	int last_nread;  /* readable bytes at the last hook call or read: new data = IN edge */
@@ -106,6 +107,9 @@ int shim_close_all_at_exit(void);
 /* Drop one fd's reference (lock held). The last one removes the socket from every epoll set
  * and closes the stack socket unless another process of the family still holds it. */
 void shim_sock_unref(struct shim_sock *s);
+/* s now stands for stack socket `sock` instead of its old one (lock held): a listener shut down
+ * gets a fresh bound socket in place of the closed listener (socket.c). */
+void shim_sock_renumber(struct shim_sock *s, int sock);
 /* An fd number came back from the kernel: any entry there is stale (closed behind our back). */
 void shim_fd_appeared(int fd);
 /* fd is (now also) a descriptor of s: in the table with the program's FD_CLOEXEC, and the

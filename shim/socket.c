@@ -23,6 +23,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "family.h"
 #include "shim.h"
 #include "tpa/dpdk.h"
 #include "tpa/stack.h"
@@ -247,10 +248,12 @@ int listen(int fd, int backlog)
 		}
 		shim_lock();
 		int r = tpa_listen(shim.stack, s->sock, backlog);
+		if (r == 0)
+			r = REAL(listen)(fd, backlog) < 0 ? -errno : 0;
+		if (r == 0)
+			s->shut_rd = false;
 		shim_unlock();
-		if (r < 0)
-			return (int)shim_ret(r);
-		return REAL(listen)(fd, backlog);
+		return (int)shim_ret(r);
 	}
 	struct sockaddr_in sin;
 	bool v6;
@@ -339,7 +342,7 @@ static void count_kernel_accept(int k)
 static bool listener_ready(void *arg)
 {
 	struct shim_sock *s = arg;
-	return (tpa_sock_events(shim.stack, s->sock) & (TPA_EV_IN | TPA_EV_ERR)) != 0;
+	return s->shut_rd || (tpa_sock_events(shim.stack, s->sock) & (TPA_EV_IN | TPA_EV_ERR));
 }
 
 int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
@@ -363,6 +366,12 @@ int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 	}
 	shim_lock();
 	for (;;) {
+		if (s->shut_rd) {
+			/* shut down (by another thread, maybe while we waited): not listening */
+			shim_unlock();
+			errno = EINVAL;
+			return -1;
+		}
 		shim_engine_poll();
 		if (tpa_sock_events(shim.stack, s->sock) & TPA_EV_IN) {
 			/* The fd number first: if the program is out of fds the connection stays
@@ -680,6 +689,41 @@ int getpeername(int fd, struct sockaddr *addr, socklen_t *len)
 	return (int)shim_ret(r);
 }
 
+/*
+ * shutdown() of a listener, as Linux does it: SHUT_WR changes nothing; SHUT_RD or SHUT_RDWR
+ * stops listening (connections not accepted yet are reset, new ones refused) and wakes every
+ * thread blocked in accept(), which then fails with EINVAL, as later accepts do until listen()
+ * is called again. The kernel socket is shut down the same way (its error and its wake-up of
+ * sleepers come with it); the stack's listener is closed and replaced by a socket bound to the
+ * same address, ready for another listen(). A listener another process of the family still
+ * holds keeps listening in the stack: only this process stops accepting from it.
+ */
+static int listener_shutdown(int fd, struct shim_sock *s, int how)
+{
+	int r = REAL(shutdown)(fd, how);
+	if (r < 0 || how == SHUT_WR)
+		return r;
+	shim_lock();
+	struct sockaddr_in sin;
+	socklen_t l = sizeof(sin);
+	int ns = -1;
+	if (!s->shut_rd && !shim_family_held_elsewhere(s->sock) &&
+	    tpa_getsockname(shim.stack, s->sock, (struct sockaddr *)&sin, &l) == 0 &&
+	    (ns = tpa_socket(shim.stack)) >= 0) {
+		copy_options(fd, ns);
+		int one = 1;
+		tpa_setsockopt(shim.stack, ns, TPA_SO_REUSEADDR, &one, sizeof(one));
+		tpa_close(shim.stack, s->sock);
+		(void)tpa_bind(shim.stack, ns, (struct sockaddr *)&sin, l);
+		shim_sock_renumber(s, ns);
+		tpa_stack_flush(shim.stack);
+	}
+	s->shut_rd = true;
+	shim_sleepers_kick();
+	shim_unlock();
+	return 0;
+}
+
 int shutdown(int fd, int how)
 {
 	struct shim_sock *s = shim_fdt_get(fd);
@@ -691,14 +735,14 @@ int shutdown(int fd, int how)
 		errno = EINVAL;
 		return -1;
 	}
+	if (s->kind == SHIM_LISTENER)
+		return listener_shutdown(fd, s, how);
 	shim_lock();
 	int r = tpa_shutdown(shim.stack, s->sock, how);
 	if (r == 0 && how != SHUT_RD)
 		s->shut_wr = true;
 	tpa_stack_flush(shim.stack);
 	shim_unlock();
-	if (r == 0 && s->kind == SHIM_LISTENER)
-		REAL(shutdown)(fd, how);
 	return (int)shim_ret(r);
 }
 

@@ -96,9 +96,10 @@ static void subject(void)
 	size_t n = read_full(f, buf, 5);
 	say("parent read f %zu '%.5s'", n, buf);
 	res("parent write f", write(f, buf, 5));
-	res("parent close f", close(f));
+	ctl_sync("f answered"); /* then the peer ends e, and the echo child */
 	waitpid(echo, &st, 0);
 	say("echo child exited %d", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	res("parent close f", close(f));
 	ctl_sync("done");
 	close(go[1]);
 	close(l);
@@ -138,8 +139,9 @@ static void peer(void)
 	int f = tcp_connect(conf_subject_ip, CONF_PORT(7));
 	res("write f", write(f, "third", 5));
 	say("read f %zu '%.5s'", read_full(f, buf, 5), buf);
-	res("read f at end", read(f, buf, sizeof(buf)));
+	ctl_sync("f answered");
 	close(e); /* the echo child ends */
+	res("read f at end", read(f, buf, sizeof(buf)));
 	ctl_sync("done");
 	close(d1);
 	close(d2);
