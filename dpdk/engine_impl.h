@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The engine's internals, shared by the files of dpdk/ (each owns one concern):
- *   engine.c     lifetime, EAL, polling, waiting
+ *   engine.c     lifetime: create in phases (addresses, steering, EAL, ports, stack), destroy
+ *   engine_run.c one poll round, waiting, info and counters
+ *   engine_dev.c the stack's device, clock, hooks and memory over the ports (engine_state.h)
  *   port.c       DPDK port: vdev/devargs per port kind, configure/start, offloads, wait fd
  *   fault.c      fault injection on the device boundary
  *   iface.c      what the kernel interface is: driver, queues, partial checksums
