@@ -29,6 +29,7 @@
 #include <rte_errno.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
+#include <rte_log.h>
 #include <rte_mbuf.h>
 
 #include "engine_state.h"
@@ -322,6 +323,16 @@ static void engine_leave_forked(struct tpa_engine *e)
 	iface_lock_remove_at_exit();
 }
 
+/* The kernel interface ports need raw sockets and, for steering, BPF and netlink admin. */
+static int has_net_privileges(void)
+{
+	struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+	struct __user_cap_data_struct d[2];
+	if (syscall(SYS_capget, &h, d) < 0)
+		return 1; /* cannot tell: let the port say what is missing */
+	return (d[0].effective & (1u << CAP_NET_RAW)) && (d[0].effective & (1u << CAP_NET_ADMIN));
+}
+
 static void engine_free(struct tpa_engine *e)
 {
 	if (e->creator != getpid()) {
@@ -337,6 +348,14 @@ static void engine_free(struct tpa_engine *e)
 	 * and closes, and after that if EAL stays without the port (port_guard.c). */
 	if (e->guarded)
 		port_guard_lock(&e->guard);
+	/* A process that gave up root (TPA_USER, nginx's www-data workers) cannot detach the XDP
+	 * program: the watchdog does. The PMD would say "Error while removing XDP program" for
+	 * each port; that is expected here, not an error to show. */
+	if (e->xdp_open && !has_net_privileges()) {
+		int t = rte_log_register("pmd.net.af_xdp");
+		if (t >= 0)
+			rte_log_set_level((uint32_t)t, RTE_LOG_EMERG);
+	}
 	for (uint16_t i = 0; i < e->nports_started; i++)
 		rte_eth_dev_stop(e->ports[i]);
 	for (uint16_t i = 0; i < e->nports; i++) {
@@ -452,15 +471,6 @@ static int choose_queues(struct tpa_engine *e, char *err, size_t errlen)
 	return 0;
 }
 
-/* The kernel interface ports need raw sockets and, for steering, BPF and netlink admin. */
-static int has_net_privileges(void)
-{
-	struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
-	struct __user_cap_data_struct d[2];
-	if (syscall(SYS_capget, &h, d) < 0)
-		return 1; /* cannot tell: let the port say what is missing */
-	return (d[0].effective & (1u << CAP_NET_RAW)) && (d[0].effective & (1u << CAP_NET_ADMIN));
-}
 
 static uint8_t packet_before[PORT_FD_BITS / 8]; /* af_packet: sockets before EAL */
 

@@ -12,7 +12,7 @@ PACKAGES=(
 	# tests
 	check iproute2 ethtool iputils-ping procps psmisc socat curl python3 python3-scapy
 	nginx-light redis-server redis-tools hping3 wrk
-	haproxy memcached libmemcached-tools
+	haproxy memcached libmemcached-tools postgresql postgresql-client
 	# benchmarks and reports
 	gnuplot-nox jq valgrind
 	# fuzzing (libFuzzer runtime for clang)
@@ -33,7 +33,7 @@ $SUDO apt-get update -qq >/dev/null
 # Debian starts redis-server/nginx/haproxy/memcached services on install; tests start their
 # own instances.
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-for svc in redis-server nginx haproxy memcached; do
+for svc in redis-server nginx haproxy memcached postgresql; do
 	if command -v systemctl >/dev/null 2>&1; then
 		$SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || true
 	fi

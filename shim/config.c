@@ -205,6 +205,20 @@ enum shim_config_result shim_config_set(struct shim_config *c, const char *key, 
 			c->busy_poll_set = true;
 		return SHIM_CONFIG_OK;
 	}
+	if (!strcmp(key, "TPA_USER")) {
+		size_t len = strlen(value);
+		bool ok = len > 0 && len < sizeof(c->user);
+		for (size_t i = 0; ok && i < len; i++)
+			ok = isalnum((unsigned char)value[i]) || strchr("._-", value[i]);
+		if (!ok) {
+			set_err(err, errlen, key, value,
+			        "a user name or uid of this host (letters, digits, . _ -), e.g. "
+			        "redis");
+			return SHIM_CONFIG_ERROR;
+		}
+		memcpy(c->user, value, len + 1);
+		return SHIM_CONFIG_OK;
+	}
 	return SHIM_CONFIG_NOT_MINE;
 }
 
@@ -278,7 +292,8 @@ int shim_config_load_file(struct shim_config *c, const char *path, char *err, si
 int shim_config_load(struct shim_config *c, char *err, size_t errlen)
 {
 	static const char *const keys[] = {"TPA_IFACE",   "TPA_PORTS",     "TPA_CONNECT",
-	                                   "TPA_SPIN_US", "TPA_BUSY_POLL", "TPA_ACCEPT_KERNEL"};
+	                                   "TPA_SPIN_US", "TPA_BUSY_POLL", "TPA_ACCEPT_KERNEL",
+	                                   "TPA_USER"};
 	const char *file = getenv("TPA_CONFIG");
 	if (file && shim_config_load_file(c, file, err, errlen) < 0)
 		return -1;

@@ -45,6 +45,7 @@ struct shim_config {
 	bool busy_poll;     /* TPA_BUSY_POLL=1: never sleep */
 	bool busy_poll_set; /* TPA_BUSY_POLL was given (else: busy on ports with no wake-up fd) */
 	bool accept_kernel; /* TPA_ACCEPT_KERNEL: wildcard listeners also accept from the kernel */
+	char user[64];      /* TPA_USER: the user to run as once the engine is up ("" = stay) */
 	/* Engine settings from the config file, handed over at engine start. */
 	struct shim_engine_setting engine[SHIM_MAX_ENGINE_SETTINGS];
 	unsigned n_engine;

@@ -346,4 +346,6 @@ __attribute__((constructor)) static void shim_init(void)
 		shim_die("tpa: cannot reserve memory for the socket table");
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 	shim.enabled = true;
+	if (shim.cfg.user[0])
+		shim_become_user();
 }

@@ -10,11 +10,23 @@
  * uses afterwards (AF_XDP sockets, map fds, hugepage memory, the root watchdog it forked) keeps
  * working without privileges. A start that fails here is remembered and reported by the first
  * accelerated socket, as if it had been tried there (engine.c: shim_engine_try_start).
+ *
+ * TPA_USER=name (`tpa run --user name`): the program is started as root, the engine starts
+ * before main() and the process becomes that user (its groups, gid, uid, HOME/USER/LOGNAME)
+ * before the program runs a line: for programs that must not run as root (PostgreSQL) or
+ * should not (every daemon), with no privilege left once they run.
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#include "publish.h"
 #include "shim.h"
 
 /* The uid arguments of a set*uid call; (uid_t)-1 = unchanged. */
@@ -29,6 +41,8 @@ static void before_uid_change(uid_t r, uid_t e, uid_t s)
 	shim_lock();
 	shim_engine_start_before_drop();
 	shim_unlock();
+	/* The inspection file goes to the new owner, who removes it at exit. */
+	shim_publish_chown(e != keep ? e : r != keep ? r : s, (gid_t)-1);
 	errno = saved;
 }
 
@@ -71,4 +85,54 @@ int setresuid(uid_t r, uid_t e, uid_t s)
 	REAL_UID(setresuid, uid3_fn);
 	before_uid_change(r, e, s);
 	return real_setresuid(r, e, s);
+}
+
+static __attribute__((noreturn)) void user_die(const char *msg)
+{
+	(void)!syscall(SYS_write, 2, msg, strlen(msg));
+	_exit(1);
+}
+
+void shim_become_user(void)
+{
+	const char *name = shim.cfg.user;
+	char line[700];
+	struct passwd *pw = getpwnam(name);
+	char *end;
+	unsigned long uid = strtoul(name, &end, 10);
+	if (!pw && *name && !*end)
+		pw = getpwuid((uid_t)uid);
+	if (!pw) {
+		snprintf(line, sizeof(line),
+		         "tpa: invalid TPA_USER='%s': no such user on this host (expected a user "
+		         "name or uid from the user database, e.g. redis)\n",
+		         name);
+		user_die(line);
+	}
+	if (geteuid() == pw->pw_uid)
+		return; /* already that user: nothing to give up */
+	if (geteuid() != 0) {
+		snprintf(line, sizeof(line),
+		         "tpa: TPA_USER=%s: start the program as root: the engine needs root to "
+		         "start "
+		         "and the program then runs as %s with no privileges\n",
+		         name, pw->pw_name);
+		user_die(line);
+	}
+	char err[512];
+	shim_lock();
+	int rc = shim_engine_try_start(err, sizeof(err));
+	shim_unlock();
+	if (rc < 0)
+		shim_engine_fatal(err);
+	shim_publish_chown(pw->pw_uid, pw->pw_gid); /* so that the program removes it at exit */
+	if (initgroups(pw->pw_name, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||
+	    setuid(pw->pw_uid) < 0) {
+		snprintf(line, sizeof(line), "tpa: TPA_USER=%s: cannot become that user: %s\n",
+		         name, strerror(errno));
+		user_die(line);
+	}
+	setenv("HOME", pw->pw_dir, 1);
+	setenv("USER", pw->pw_name, 1);
+	setenv("LOGNAME", pw->pw_name, 1);
 }

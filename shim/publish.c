@@ -173,6 +173,12 @@ void shim_publish_start(struct tpa_engine *e, uint32_t max_sockets)
 	shim_pub.due_ns = 0; /* the first poll writes the counters */
 }
 
+void shim_publish_chown(uid_t uid, gid_t gid)
+{
+	if (pub_fd >= 0)
+		(void)!fchown(pub_fd, uid, gid);
+}
+
 void shim_publish_stop(void)
 {
 	if (!shim_pub.hdr)

@@ -32,6 +32,7 @@
 #define TPA_SHIM_PUBLISH_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 #define TPA_PUB_MAGIC       0x3142555041505400ull /* "\0TPAPUB1" read as little-endian u64 */
 #define TPA_PUB_VERSION     1u
@@ -142,6 +143,8 @@ extern struct shim_publish shim_pub;
 void shim_publish_start(struct tpa_engine *e, uint32_t max_sockets);
 /* The family's last process tears the engine down: remove the file (lock held). */
 void shim_publish_stop(void);
+/* The file belongs to uid:gid from now on (TPA_USER: the program removes it at exit). */
+void shim_publish_chown(uid_t uid, gid_t gid);
 /* The work itself (publish.c). */
 void shim_publish_run(uint64_t now_ns);
 

@@ -126,6 +126,9 @@ int shim_engine_try_start(char *err, size_t errlen);
 /* The process is about to give up root (privileges.c): start the engine while it can. A
  * failure is kept and returned by every later shim_engine_try_start (lock held). */
 void shim_engine_start_before_drop(void);
+/* TPA_USER (privileges.c): start the engine now, then become that user (constructor; stops
+ * the program with one line when the user does not exist or the process is not root). */
+void shim_become_user(void);
 /* Stop the program: the engine could not start, for the reason err. */
 void shim_engine_fatal(const char *err) __attribute__((noreturn));
 /* The engine opened fd at its start (exec.c: a relay helper keeps these). */
