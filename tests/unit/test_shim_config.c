@@ -161,6 +161,27 @@ START_TEST(other_settings)
 }
 END_TEST
 
+START_TEST(user_setting)
+{
+	ck_assert_str_eq(c.user, "");
+	ck_assert_int_eq(set("TPA_USER", "postgres"), SHIM_CONFIG_OK);
+	ck_assert_str_eq(c.user, "postgres");
+	ck_assert_int_eq(set("TPA_USER", "101"), SHIM_CONFIG_OK);
+	ck_assert_str_eq(c.user, "101");
+	ck_assert_int_eq(set("TPA_USER", "www-data"), SHIM_CONFIG_OK);
+	ck_assert_int_eq(set("TPA_USER", ""), SHIM_CONFIG_ERROR);
+	ck_assert_int_eq(set("TPA_USER", "a b"), SHIM_CONFIG_ERROR);
+	ck_assert_int_eq(set("TPA_USER", "../root"), SHIM_CONFIG_ERROR);
+	ck_assert(strstr(err, "TPA_USER"));
+	ck_assert(strstr(err, "user name or uid"));
+	char longname[80];
+	memset(longname, 'u', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	ck_assert_int_eq(set("TPA_USER", longname), SHIM_CONFIG_ERROR);
+	ck_assert_str_eq(c.user, "www-data");
+}
+END_TEST
+
 static const char *write_file(const char *text)
 {
 	static char path[64];
@@ -239,6 +260,7 @@ static Suite *suite(void)
 	tcase_add_test(t, connect_forms);
 	tcase_add_loop_test(t, connect_rejected, 0, sizeof(bad_connects) / sizeof(bad_connects[0]));
 	tcase_add_test(t, other_settings);
+	tcase_add_test(t, user_setting);
 	tcase_add_test(t, file_ok);
 	tcase_add_test(t, file_errors);
 	tcase_add_test(t, env_overrides_file_and_needs_iface);
