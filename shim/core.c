@@ -35,10 +35,6 @@ struct shim_sock_with_node {
 	struct shim_sock_node node;
 };
 
-uint32_t shim_engine_validate_config(void);
-void shim_engine_fork_child(void);
-void shim_family_check(void);
-int shim_family_others_alive(void);
 /* This process's socket for each stack socket id (the stack is shared by the family, and each
  * process has its own struct shim_sock at its own address). */
 static struct shim_sock **by_id;

@@ -93,8 +93,6 @@ static void apply_engine_settings(struct tpa_engine_config *ec)
 		shim_fatal(err);
 }
 
-/* Checks the settings now; returns the socket table size the stack will have. */
-uint32_t shim_engine_validate_config(void);
 uint32_t shim_engine_validate_config(void)
 {
 	struct tpa_engine_config ec;
@@ -102,8 +100,6 @@ uint32_t shim_engine_validate_config(void)
 	return ec.max_sockets;
 }
 
-void shim_family_check(void);
-int shim_family_others_alive(void);
 /* How often the progress thread looks for dead processes of the family. */
 #define FAMILY_CHECK_NS 100000000ull
 
@@ -266,9 +262,6 @@ static void engine_atexit(void)
 
 static bool progress_started;
 
-/* A fork child has no progress thread (threads do not survive fork): it gets its own at its
- * first poll of the shared engine, which a child that never uses a socket never makes. */
-void shim_engine_fork_child(void);
 void shim_engine_fork_child(void)
 {
 	progress_started = false;

@@ -141,6 +141,18 @@ void shim_engine_exit(void);
 void shim_exec_prepare(void);
 void shim_exec_failed(void);
 
+/* Checks the engine settings now (constructor: a typo stops the program before main());
+ * returns the socket table size the stack will have. */
+uint32_t shim_engine_validate_config(void);
+/* atfork child handler: a fork child has no progress thread (threads do not survive fork);
+ * it gets its own at its first poll of the shared engine, which a child that never uses a
+ * socket never makes. */
+void shim_engine_fork_child(void);
+/* The family's dead processes reaped: what they alone held is closed (core.c, lock held). */
+void shim_family_check(void);
+/* Live processes of the family other than this one, dead ones reaped first (core.c). */
+int shim_family_others_alive(void);
+
 /* One poll round (lock held). */
 int shim_engine_poll(void);
 uint64_t shim_now_ns(void);
