@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 /* The parser is part of libtpa_shim.so (which exports only libc symbols): build it in. */
-#include "../../shim/config.c"
+#include "config.h"
 
 static struct shim_config c;
 static char err[512];

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "../../shim/sleep.c"
+#include "sleep.h"
 
 /* Tokens in the kick fd, without sleeping: a poll with zero timeout per token. */
 static int tokens(void)
