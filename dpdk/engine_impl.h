@@ -83,6 +83,7 @@ void port_guard_retire(struct port_guard *g, int for_good);
 struct memif_link {
 	uint64_t next_check_ns;
 	uint64_t down_since_ns;
+	uint64_t retry_ns; /* how long down before the next restart */
 	uint64_t restarts;
 	int up;
 };

@@ -4,9 +4,9 @@
  * server's socket only when its port starts: if the server goes away (exits, restarts) or
  * refuses it (a memif server serves one client per id, and the previous client's departure may
  * not be processed yet when the next one connects: "Already connected"), the link stays down
- * for good, and the program's connections wait for ever. So while the link is down, the
- * port is restarted every MEMIF_RETRY_NS, with EAL's interrupt thread kept out (port_guard.c)
- * since the PMD's control channel lives there.
+ * for good, and the program's connections wait for ever. So while the link is down, the port
+ * is restarted (after MEMIF_RETRY_NS, then less and less often), with EAL's interrupt thread
+ * kept out (port_guard.c) since the PMD's control channel lives there.
  */
 #include <unistd.h>
 
@@ -16,8 +16,11 @@
 #include "engine_impl.h"
 
 /* Down this long before the first restart (a link comes up within a few ms of the port's start
- * on an idle machine; a busy one may take much longer), then between restarts. */
-#define MEMIF_RETRY_NS 250000000ull
+ * on an idle machine; a busy one may take much longer), then twice as long after each restart
+ * that did not bring it up (a handshake slower than that is never cut short for ever), up to
+ * MEMIF_RETRY_MAX_NS. */
+#define MEMIF_RETRY_NS     250000000ull
+#define MEMIF_RETRY_MAX_NS 2000000000ull
 /* Look at the link this often. */
 #define MEMIF_CHECK_NS 10000000ull
 
@@ -27,6 +30,7 @@ void memif_link_init(struct memif_link *l, uint64_t now_ns)
 	l->down_since_ns = now_ns;
 	l->restarts = 0;
 	l->up = 0;
+	l->retry_ns = MEMIF_RETRY_NS;
 }
 
 /* Restart the port; the PMD's complaints while the server is away (one per try) are muted. */
@@ -57,16 +61,18 @@ int memif_link_upkeep(struct memif_link *l, uint16_t port, struct port_guard *g,
 	int up = rte_eth_link_get_nowait(port, &link) == 0 && link.link_status;
 	if (up) {
 		l->up = 1;
+		l->retry_ns = MEMIF_RETRY_NS;
 		return 0;
 	}
 	if (l->up) {
 		l->up = 0;
 		l->down_since_ns = now_ns;
 	}
-	if (now_ns - l->down_since_ns < MEMIF_RETRY_NS)
+	if (now_ns - l->down_since_ns < l->retry_ns)
 		return 0;
 	restart(port, g);
 	l->restarts++;
 	l->down_since_ns = now_ns;
+	l->retry_ns = l->retry_ns * 2 < MEMIF_RETRY_MAX_NS ? l->retry_ns * 2 : MEMIF_RETRY_MAX_NS;
 	return 1;
 }
