@@ -177,10 +177,27 @@ int shim_close_all_at_exit(void)
 	return n;
 }
 
+static void sock_destroy(struct shim_sock *s);
+
 void shim_sock_unref(struct shim_sock *s)
 {
 	if (--s->refs > 0)
 		return;
+	/* A call of another thread still uses it (a read blocked on it): as in the kernel, where
+	 * that call holds the file, the socket lives on until the call returns (shim_sock_idle). */
+	if (s->busy > 0)
+		return;
+	sock_destroy(s);
+}
+
+void shim_sock_idle(struct shim_sock *s)
+{
+	if (--s->busy == 0 && s->refs == 0)
+		sock_destroy(s);
+}
+
+static void sock_destroy(struct shim_sock *s)
+{
 	shim_epoll_forget(s);
 	if (!s->inherited && shim.stack) {
 		if (by_id && (uint32_t)s->sock < by_id_n)
@@ -292,6 +309,12 @@ static void atfork_child(void)
 		 * never wait for the lock its parent holds. */
 		shim.enabled = false;
 		return;
+	}
+	/* Only the forking thread lives on here, and it is in no call of ours: the calls of the
+	 * parent's other threads (a read blocked on a socket) use nothing in this process. */
+	for (struct shim_sock_node *n = all_socks.next; n != &all_socks; n = n->next) {
+		char *w = (char *)n - offsetof(struct shim_sock_with_node, node);
+		((struct shim_sock_with_node *)w)->sock.busy = 0;
 	}
 	if (!shim.engine)
 		return;

@@ -107,6 +107,7 @@ static ssize_t shim_recvv(struct shim_sock *s, const struct iovec *iov, int n, i
 	}
 	ssize_t got = 0, r;
 	shim_lock();
+	s->busy++; /* another thread may close the fd while we sleep */
 	for (;;) {
 		int k = iov_skip(iov, n, (size_t)got, tmp, n);
 		r = tpa_recvv(shim.stack, s->sock, tmp, k, sflags);
@@ -144,6 +145,7 @@ static ssize_t shim_recvv(struct shim_sock *s, const struct iovec *iov, int n, i
 			break;
 		}
 	}
+	shim_sock_idle(s);
 	shim_unlock();
 	if (tmp != local)
 		free(tmp);
@@ -172,6 +174,7 @@ static ssize_t shim_sendv(struct shim_sock *s, const struct iovec *iov, int n, i
 	}
 	ssize_t sent = 0, r;
 	shim_lock();
+	s->busy++; /* another thread may close the fd while we sleep */
 	for (;;) {
 		if (s->shut_wr) {
 			r = -EPIPE;
@@ -216,6 +219,7 @@ static ssize_t shim_sendv(struct shim_sock *s, const struct iovec *iov, int n, i
 		}
 		break;
 	}
+	shim_sock_idle(s);
 	shim_unlock();
 	/* Outside the lock: the program's handler may well call into the shim. */
 	if (sent == -EPIPE && !(flags & MSG_NOSIGNAL))

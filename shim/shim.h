@@ -49,6 +49,7 @@ struct shim_sock {
 	int last_nread;  /* readable bytes at the last hook call or read: new data = IN edge */
 	int last_nwrite; /* unacknowledged bytes then: space freed = OUT edge */
 	int kfd;         /* one kernel fd of ours for this socket (kernel accept for listeners) */
+	int busy;        /* calls of this process using it now, maybe asleep (shim_sock_idle) */
 	struct shim_epoll_member *members; /* epoll registrations (removed when refs hit 0) */
 };
 
@@ -107,6 +108,9 @@ int shim_close_all_at_exit(void);
 /* Drop one fd's reference (lock held). The last one removes the socket from every epoll set
  * and closes the stack socket unless another process of the family still holds it. */
 void shim_sock_unref(struct shim_sock *s);
+/* A call that took s->busy++ after taking the lock is done with s (lock held): the last fd
+ * closed meanwhile by another thread, s goes now. */
+void shim_sock_idle(struct shim_sock *s);
 /* s now stands for stack socket `sock` instead of its old one (lock held): a listener shut down
  * gets a fresh bound socket in place of the closed listener (socket.c). */
 void shim_sock_renumber(struct shim_sock *s, int sock);

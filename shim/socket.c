@@ -345,6 +345,67 @@ static bool listener_ready(void *arg)
 	return s->shut_rd || (tpa_sock_events(shim.stack, s->sock) & (TPA_EV_IN | TPA_EV_ERR));
 }
 
+/* accept4 on accelerated listener s (lock held): the new fd, or -errno. */
+static int accept_locked(int fd, struct shim_sock *s, struct sockaddr *addr, socklen_t *len,
+                         int flags)
+{
+	for (;;) {
+		if (s->shut_rd)
+			return -EINVAL; /* shut down (by another thread, maybe while we waited) */
+		/* The last fd closed by another thread while we wait: the listener lives on until
+		 * we return, as in the kernel, but the fd number is no longer its kernel socket. */
+		bool kernel = shim.cfg.accept_kernel && s->refs > 0;
+		shim_engine_poll();
+		if (tpa_sock_events(shim.stack, s->sock) & TPA_EV_IN) {
+			/* The fd number first: if the program is out of fds the connection stays
+			 * queued, as in the kernel. */
+			int kfd = REAL(socket)(s->v6 ? AF_INET6 : AF_INET,
+			                       SOCK_STREAM | SOCK_CLOEXEC | (flags & SOCK_NONBLOCK),
+			                       0);
+			if (kfd < 0)
+				return -errno;
+			struct sockaddr_in peer;
+			socklen_t plen = sizeof(peer);
+			int c = tpa_accept(shim.stack, s->sock, (struct sockaddr *)&peer, &plen);
+			if (c >= 0) {
+				show_addr(&peer, s->v6, addr, len);
+				struct shim_sock *cs = shim_sock_new(c, SHIM_CONN, kfd);
+				if (!cs) {
+					tpa_close(shim.stack, c);
+					REAL(close)(kfd);
+					return -ENOMEM;
+				}
+				struct shim_sock *stale = shim_fdt_take(kfd);
+				if (stale)
+					shim_sock_unref(stale);
+				cs->nonblock = (flags & SOCK_NONBLOCK) != 0;
+				cs->v6 = s->v6;
+				shim_adopt_fd(kfd, cs, (flags & SOCK_CLOEXEC) != 0);
+				return kfd;
+			}
+			REAL(close)(kfd);
+			if (c != -EAGAIN)
+				return c;
+		}
+		if (kernel) {
+			int k = REAL(accept4)(fd, addr, len, flags);
+			if (k >= 0) {
+				count_kernel_accept(k);
+				struct shim_sock *stale = shim_fdt_take(k);
+				if (stale)
+					shim_sock_unref(stale);
+				return k;
+			}
+			if (errno != EAGAIN)
+				return -errno;
+		}
+		if (s->nonblock)
+			return -EAGAIN;
+		if (shim_block(listener_ready, s, kernel ? fd : -1, UINT64_MAX) == -EINTR)
+			return -EINTR;
+	}
+}
+
 int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 {
 	struct shim_sock *s = shim_fdt_get(fd);
@@ -365,83 +426,11 @@ int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 		return -1;
 	}
 	shim_lock();
-	for (;;) {
-		if (s->shut_rd) {
-			/* shut down (by another thread, maybe while we waited): not listening */
-			shim_unlock();
-			errno = EINVAL;
-			return -1;
-		}
-		shim_engine_poll();
-		if (tpa_sock_events(shim.stack, s->sock) & TPA_EV_IN) {
-			/* The fd number first: if the program is out of fds the connection stays
-			 * queued, as in the kernel. */
-			int kfd = REAL(socket)(s->v6 ? AF_INET6 : AF_INET,
-			                       SOCK_STREAM | SOCK_CLOEXEC | (flags & SOCK_NONBLOCK),
-			                       0);
-			if (kfd < 0) {
-				int e = errno;
-				shim_unlock();
-				errno = e;
-				return -1;
-			}
-			struct sockaddr_in peer;
-			socklen_t plen = sizeof(peer);
-			int c = tpa_accept(shim.stack, s->sock, (struct sockaddr *)&peer, &plen);
-			if (c >= 0) {
-				show_addr(&peer, s->v6, addr, len);
-				struct shim_sock *cs = shim_sock_new(c, SHIM_CONN, kfd);
-				if (!cs) {
-					tpa_close(shim.stack, c);
-					REAL(close)(kfd);
-					shim_unlock();
-					errno = ENOMEM;
-					return -1;
-				}
-				struct shim_sock *stale = shim_fdt_take(kfd);
-				if (stale)
-					shim_sock_unref(stale);
-				cs->nonblock = (flags & SOCK_NONBLOCK) != 0;
-				cs->v6 = s->v6;
-				shim_adopt_fd(kfd, cs, (flags & SOCK_CLOEXEC) != 0);
-				shim_unlock();
-				return kfd;
-			}
-			REAL(close)(kfd);
-			if (c != -EAGAIN) {
-				shim_unlock();
-				return (int)shim_ret(c);
-			}
-		}
-		if (shim.cfg.accept_kernel) {
-			int k = REAL(accept4)(fd, addr, len, flags);
-			if (k >= 0) {
-				count_kernel_accept(k);
-				struct shim_sock *stale = shim_fdt_take(k);
-				if (stale)
-					shim_sock_unref(stale);
-				shim_unlock();
-				return k;
-			}
-			if (errno != EAGAIN) {
-				int e = errno;
-				shim_unlock();
-				errno = e;
-				return -1;
-			}
-		}
-		if (s->nonblock) {
-			shim_unlock();
-			errno = EAGAIN;
-			return -1;
-		}
-		int r = shim_block(listener_ready, s, shim.cfg.accept_kernel ? fd : -1, UINT64_MAX);
-		if (r == -EINTR) {
-			shim_unlock();
-			errno = EINTR;
-			return -1;
-		}
-	}
+	s->busy++; /* another thread may close the listener while we sleep */
+	int r = accept_locked(fd, s, addr, len, flags);
+	shim_sock_idle(s);
+	shim_unlock();
+	return (int)shim_ret(r);
 }
 
 int accept(int fd, struct sockaddr *addr, socklen_t *len)
@@ -476,6 +465,7 @@ int connect(int fd, const struct sockaddr *addr, socklen_t len)
 		if (s->inherited)
 			return inherited_err();
 		shim_lock();
+		s->busy++; /* another thread may close the fd while we wait */
 		shim_engine_poll();
 		r = tpa_connect(shim.stack, s->sock, addr, len);
 		tpa_stack_flush(shim.stack);
@@ -489,6 +479,7 @@ int connect(int fd, const struct sockaddr *addr, socklen_t len)
 		} else if (r == 0) {
 			r = -EISCONN;
 		}
+		shim_sock_idle(s);
 		shim_unlock();
 		return (int)shim_ret(r);
 	}
@@ -527,8 +518,11 @@ int connect(int fd, const struct sockaddr *addr, socklen_t len)
 	tpa_stack_flush(shim.stack);
 	if (r == -EINPROGRESS) {
 		s->connecting = true;
-		if (!s->nonblock)
+		if (!s->nonblock) {
+			s->busy++; /* another thread may close the fd while we wait */
 			r = connect_wait(s);
+			shim_sock_idle(s);
+		}
 	}
 	shim_unlock();
 	return (int)shim_ret(r);
