@@ -471,7 +471,6 @@ static int choose_queues(struct tpa_engine *e, char *err, size_t errlen)
 	return 0;
 }
 
-
 static uint8_t packet_before[PORT_FD_BITS / 8]; /* af_packet: sockets before EAL */
 
 /* The interface's addresses and MTU (the kernel's, then the configuration's); the interface
