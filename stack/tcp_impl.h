@@ -227,6 +227,7 @@ struct tcp_sock {
 	uint8_t undo_n;
 	uint32_t undo_rtx[TCP_UNDO_MAX];
 	uint32_t undo_marker; /* snd_una when it started */
+	uint32_t undo_tsval;  /* our TSval on its first retransmission (Eifel, RFC 3522) */
 	uint32_t undo_cwnd, undo_ssthresh;
 	/* Lost-retransmission detection in SACK recovery: the hole at rxt_una was retransmitted
 	 * when snd_max was rxt_mark; SACKs beyond rxt_mark while it is still missing mean the
@@ -390,6 +391,7 @@ void tcp_recovery_partial_ack(struct tpa_stack *s, struct tcp_sock *ts, uint32_t
 void tcp_reordering_seen(struct tpa_stack *s, struct tcp_sock *ts, uint32_t bytes);
 void tcp_dsack_seen(struct tpa_stack *s, struct tcp_sock *ts, const struct tcp_sack_block *b);
 void tcp_recovery_dupack(struct tpa_stack *s, struct tcp_sock *ts);
+void tcp_recovery_eifel(struct tpa_stack *s, struct tcp_sock *ts, const struct tcp_opts *o);
 void tcp_recovery_on_loss(struct tpa_stack *s, struct tcp_sock *ts);
 void tcp_recovery_after_ack(struct tpa_stack *s, struct tcp_sock *ts, const struct tcp_opts *o,
                             uint32_t ack, bool advanced, bool dsack, bool new_sack);

@@ -473,6 +473,7 @@ static bool process_ack(struct tpa_stack *s, struct tcp_sock *ts, struct seg *g)
 			                .dsack;
 		if (dsack)
 			tcp_dsack_seen(s, ts, &g->o.sack[0]);
+		tcp_recovery_eifel(s, ts, &g->o);
 		if (!(ts->flags & TSF_IN_RECOVERY))
 			tcp_cc_on_ack(&ts->cc, acked, flight, s->now_ns / 1000,
 			              tcp_rtt_srtt_us(&ts->rtt));

@@ -297,9 +297,11 @@ int tcp_send_segment(struct tpa_stack *s, struct tcp_sock *ts, uint32_t seq, uin
 	if (retransmit) {
 		STAT_INC(s, tcp_retransmit);
 		ts->stat_retransmits++;
-		if (ts->undo_valid && ts->undo_n < TCP_UNDO_MAX)
+		if (ts->undo_valid && ts->undo_n < TCP_UNDO_MAX) {
+			if (!ts->undo_n)
+				ts->undo_tsval = tcp_ts_now(s, ts);
 			ts->undo_rtx[ts->undo_n++] = seq;
-		else
+		} else
 			ts->undo_valid = false;
 		/* Karn: a retransmitted range gives no RTT sample. */
 		if ((ts->flags & TSF_RTT_TIMING) && seq_lt(seq, ts->rtt_seq))

@@ -2,7 +2,8 @@
 /*
  * Loss recovery on the ACK path: when fast recovery starts (RACK's time rule on SACK
  * connections, RFC 8985; the duplicate-ACK count otherwise, RFC 5681/6582/6675), partial ACKs,
- * lost retransmissions, and D-SACK (RFC 2883) with the undo of a spurious recovery (RFC 3708).
+ * lost retransmissions, and the undo of a spurious recovery (RFC 3708): when D-SACKs (RFC 2883)
+ * name every retransmission, or sooner by the echoed timestamp (Eifel, RFC 3522).
  * tcp_input.c calls in here; retransmissions themselves go out from tcp_output.c.
  */
 #include "tcp_impl.h"
@@ -118,6 +119,25 @@ void tcp_reordering_seen(struct tpa_stack *s, struct tcp_sock *ts, uint32_t byte
 	}
 }
 
+/* The last recovery was spurious: give the window back and allow for `dist` bytes of
+ * reordering (at least half as much again as before, at most TCP_MAX_REORDERING segments). */
+static void undo(struct tpa_stack *s, struct tcp_sock *ts, uint32_t dist)
+{
+	ts->undo_valid = false;
+	ts->undo_n = 0;
+	ts->rack.reordering_seen = true;
+	STAT_INC(s, tcp_spurious_rtx_undone);
+	uint32_t mss = tcp_eff_mss(s, ts);
+	uint32_t grown = (uint32_t)(ts->reordering + ts->reordering / 2) * mss;
+	tcp_reordering_seen(s, ts, dist > grown ? dist : grown);
+	tcp_cc_undo(&ts->cc, ts->undo_cwnd, ts->undo_ssthresh);
+	if (ts->flags & TSF_IN_RECOVERY) {
+		ts->flags &= ~TSF_IN_RECOVERY;
+		ts->rxt_marked = false;
+		ts->recover = ts->snd_una;
+	}
+}
+
 /*
  * A D-SACK (RFC 2883) reports data that arrived twice. When it covers data the last fast
  * recovery retransmitted, one of those retransmissions was unneeded; when all of them were
@@ -144,21 +164,33 @@ void tcp_dsack_seen(struct tpa_stack *s, struct tcp_sock *ts, const struct tcp_s
 	ts->undo_rtx[i] = ts->undo_rtx[--ts->undo_n];
 	if (ts->undo_n)
 		return;
-	ts->undo_valid = false;
-	STAT_INC(s, tcp_spurious_rtx_undone);
-	uint32_t mss = tcp_eff_mss(s, ts);
-	uint32_t grown = (uint32_t)(ts->reordering + ts->reordering / 2) * mss;
 	uint32_t high_sacked = tcp_sack_empty(&ts->scoreboard)
 	                               ? ts->snd_una
 	                               : tcp_sack_high_sacked(&ts->scoreboard);
-	uint32_t dist = seq_gt(high_sacked, b->start) ? high_sacked - b->start : 0;
-	tcp_reordering_seen(s, ts, dist > grown ? dist : grown);
-	tcp_cc_undo(&ts->cc, ts->undo_cwnd, ts->undo_ssthresh);
-	if (ts->flags & TSF_IN_RECOVERY) {
-		ts->flags &= ~TSF_IN_RECOVERY;
-		ts->rxt_marked = false;
-		ts->recover = ts->snd_una;
-	}
+	undo(s, ts, seq_gt(high_sacked, b->start) ? high_sacked - b->start : 0);
+}
+
+/*
+ * Eifel detection (RFC 3522) with timestamps, in a recovery: every segment it retransmitted is
+ * now acknowledged, and the ACK echoes a TSval older than the first retransmission: the
+ * originals arrived, the retransmissions were not needed. Undone at once, an RTT before their
+ * D-SACKs would tell (as Linux's tcp_packet_delayed). Only in recovery: the receiver holds
+ * out-of-order data then and acknowledges every segment at once, so its TS.Recent is the
+ * TSval of what filled the hole (a delayed ACK after a tail loss would echo an older one).
+ * Timestamps tick in milliseconds: a retransmission within the original's tick proves
+ * nothing and is never undone this way.
+ */
+void tcp_recovery_eifel(struct tpa_stack *s, struct tcp_sock *ts, const struct tcp_opts *o)
+{
+	if (!(ts->flags & TSF_IN_RECOVERY) || !ts->undo_valid || !ts->undo_n ||
+	    !(ts->flags & TSF_TS_OK) || !o->has_ts || !o->tsecr ||
+	    !seq_lt(o->tsecr, ts->undo_tsval))
+		return;
+	for (uint8_t i = 0; i < ts->undo_n; i++)
+		if (!seq_lt(ts->undo_rtx[i], ts->snd_una))
+			return;
+	STAT_INC(s, tcp_spurious_rtx_eifel);
+	undo(s, ts, ts->snd_una - ts->undo_marker);
 }
 
 /* A duplicate ACK (or one SACKing new data) without RACK: enough of them, a lost hole or a

@@ -7,7 +7,8 @@
  * lost retransmission is found by its own send time; the tail loss probe resends the last
  * segment after 2 SRTT and a probe that repaired a loss is counted. Also the ACKs the network
  * reorders: an old ACK's D-SACK still undoes, and a pure ACK older than TS.Recent is not
- * thrown away by PAWS.
+ * thrown away by PAWS. And Eifel (RFC 3522): an ACK echoing the original's timestamp undoes the
+ * recovery at once.
  */
 #include <check.h>
 #include <netinet/in.h>
@@ -377,6 +378,54 @@ START_TEST(paws_rejected_duplicate_reported)
 }
 END_TEST
 
+/* TSval of captured frame i. */
+static uint32_t frame_tsval(uint32_t i)
+{
+	const uint8_t *o = sim_frame_tcp_opt(&rig, i, 8);
+	ck_assert_ptr_nonnull(o);
+	return sim_be32(o + 2);
+}
+
+/* Recovery of segment 1 with timestamps; returns the TSvals of its original and of its
+ * retransmission (one RTT later, so they differ). */
+static void recovery_with_ts(uint32_t *orig, uint32_t *rtx)
+{
+	send_data(880);
+	*orig = frame_tsval(0);
+	sim_rig_clear(&rig);
+	vclock_advance(&rig.clock, VCLOCK_MS(RTT_MS));
+	ack_sack(seg(1), 2, 4);
+	tpa_stack_flush(rig.s);
+	ck_assert_uint_eq(st()->tcp_fast_retransmit, 1);
+	ck_assert_uint_eq(sent_at(seg(1)), 1);
+	*rtx = frame_tsval(0);
+	ck_assert_uint_gt(*rtx, *orig);
+}
+
+/* Eifel (RFC 3522): the ACK for segment 1 echoes the original's TSval: it arrived, late; the
+ * recovery is undone at once, without waiting for the D-SACK. */
+START_TEST(eifel_undo_on_old_echo)
+{
+	uint32_t orig, rtx;
+	recovery_with_ts(&orig, &rtx);
+	send_seg_ts(CRAFT_TCP_ACK, peer_nxt, seg(11), NULL, 0, 0, peer_tsval, orig);
+	ck_assert_uint_eq(st()->tcp_spurious_rtx_eifel, 1);
+	ck_assert_uint_eq(st()->tcp_spurious_rtx_undone, 1);
+	ck_assert_uint_eq(st()->tcp_dsack_rx, 0);
+}
+END_TEST
+
+/* The echo is the retransmission's: it filled the hole, the loss was real. */
+START_TEST(eifel_no_undo_on_rtx_echo)
+{
+	uint32_t orig, rtx;
+	recovery_with_ts(&orig, &rtx);
+	send_seg_ts(CRAFT_TCP_ACK, peer_nxt, seg(11), NULL, 0, 0, peer_tsval, rtx);
+	ck_assert_uint_eq(st()->tcp_spurious_rtx_eifel, 0);
+	ck_assert_uint_eq(st()->tcp_spurious_rtx_undone, 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("tcp_rack");
@@ -395,6 +444,8 @@ int main(void)
 	tcase_add_checked_fixture(tt, setup_ts, teardown);
 	tcase_add_test(tt, reordered_pure_ack_passes_paws);
 	tcase_add_test(tt, paws_rejected_duplicate_reported);
+	tcase_add_test(tt, eifel_undo_on_old_echo);
+	tcase_add_test(tt, eifel_no_undo_on_rtx_echo);
 	suite_add_tcase(s, tt);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

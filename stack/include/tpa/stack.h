@@ -212,6 +212,7 @@ void tpa_stack_neigh_update(struct tpa_stack *s, uint32_t ip_be, const uint8_t m
 	X(tcp_fast_retransmit)                                                                     \
 	X(tcp_dsack_rx)                                                                            \
 	X(tcp_spurious_rtx_undone)                                                                 \
+	X(tcp_spurious_rtx_eifel)                                                                  \
 	X(tcp_reordering_seen)                                                                     \
 	X(tcp_rack_lost)                                                                           \
 	X(tcp_rack_reo_timeout)                                                                    \
