@@ -13,20 +13,10 @@
 #include "tcp_syncookie.h"
 #include "ipv4.h"
 #include "tcp_impl.h"
+#include "tcp_input.h"
 #include "tcp_rack.h"
 
-/* A parsed segment. */
-struct seg {
-	struct tcp_hdr th;
-	struct tcp_opts o;
-	uint32_t seq, ack, wnd;
-	uint32_t hlen;   /* header + options */
-	uint32_t dlen;   /* payload bytes */
-	uint32_t seglen; /* dlen + SYN + FIN */
-	uint8_t flags;
-};
-
-static void drop(struct rte_mbuf *m)
+void tcp_input_drop(struct rte_mbuf *m)
 {
 	rte_pktmbuf_free(m);
 }
@@ -57,7 +47,7 @@ static void challenge_ack(struct tpa_stack *s, struct tcp_sock *ts)
 	ack_now(s, ts);
 }
 
-static void negotiate(struct tpa_stack *s, struct tcp_sock *ts, const struct tcp_opts *o)
+void tcp_negotiate(struct tpa_stack *s, struct tcp_sock *ts, const struct tcp_opts *o)
 {
 	const struct tpa_tcp_params *p = &s->cfg.tcp;
 	ts->peer_mss = o->has_mss && o->mss ? o->mss : TCP_DEFAULT_MSS;
@@ -123,192 +113,12 @@ void tcp_conn_established(struct tpa_stack *s, struct tcp_sock *ts)
 		              s->now_ns + (uint64_t)ts->ka_idle_s * 1000000000ull);
 }
 
-static uint32_t pick_wscale(uint32_t rcvbuf)
+uint32_t tcp_pick_wscale(uint32_t rcvbuf)
 {
 	uint8_t ws = 0;
 	while (ws < TCP_MAX_WSCALE && (rcvbuf >> ws) > 65535)
 		ws++;
 	return ws;
-}
-
-/* ---- LISTEN ------------------------------------------------------------------------- */
-
-static void established_input(struct tpa_stack *s, struct tcp_sock *ts, struct rte_mbuf *m,
-                              struct seg *g);
-
-/* A child of listener l for the flow of g, in SYN_RECV, with the listener's options. */
-static struct tcp_sock *new_child(struct tpa_stack *s, struct tcp_sock *l,
-                                  const struct ipv4_rx_meta *meta, const struct seg *g,
-                                  const struct tcp_opts *o)
-{
-	struct tcp_sock *c = tcp_sock_alloc(s);
-	if (!c)
-		return NULL;
-	c->laddr = meta->dst_be;
-	c->raddr = meta->src_be;
-	c->lport = g->th.dport;
-	c->rport = g->th.sport;
-	c->flags |= l->flags & (TSF_NODELAY | TSF_KEEPALIVE);
-	c->sndbuf_max = l->sndbuf_max;
-	c->rcvbuf_max = l->rcvbuf_max;
-	c->user_mss = l->user_mss;
-	c->cc_algo = l->cc_algo;
-	c->ka_idle_s = l->ka_idle_s;
-	c->ka_intvl_s = l->ka_intvl_s;
-	c->ka_cnt = l->ka_cnt;
-	c->user_timeout_ms = l->user_timeout_ms;
-	c->rcv_wscale = (uint8_t)pick_wscale(c->rcvbuf_max);
-	negotiate(s, c, o);
-	tcp_sock_init_isn(s, c);
-	c->state = TPA_TCP_SYN_RECV;
-	return c;
-}
-
-/* SYN queue full: answer with a SYN cookie (RFC 4987) and keep nothing. The SYN-ACK is built
- * on a scratch socket that never enters the table. */
-static void send_syncookie(struct tpa_stack *s, struct tcp_sock *l, const struct ipv4_rx_meta *meta,
-                           const struct seg *g)
-{
-	struct tcp_opts peer = g->o;
-	if (!peer.has_ts) {
-		/* Nowhere to keep them: a peer without timestamps gets neither (as with Linux). */
-		peer.has_wscale = false;
-		peer.sack_ok = false;
-	}
-	struct tcp_sock c;
-	memset(&c, 0, sizeof(c));
-	c.laddr = meta->dst_be;
-	c.raddr = meta->src_be;
-	c.lport = g->th.dport;
-	c.rport = g->th.sport;
-	c.rcvbuf_max = l->rcvbuf_max;
-	c.user_mss = l->user_mss;
-	c.rcv_wscale = (uint8_t)pick_wscale(c.rcvbuf_max);
-	negotiate(s, &c, &peer);
-	tcp_sock_init_isn(s, &c);
-	uint16_t mss;
-	c.iss = tcp_syncookie_make(tcp_of(s)->isn_key, c.laddr, c.lport, c.raddr, c.rport, g->seq,
-	                           peer.has_mss ? peer.mss : 0, s->now_ns, &mss);
-	/* The MSS we announce caps the peer's segments; the cookie remembers the peer's. */
-	c.irs = g->seq;
-	c.rcv_nxt = g->seq + 1;
-	c.state = TPA_TCP_SYN_RECV;
-	uint32_t ts_now = tcp_ts_now(s, &c);
-	/* The peer's window scale: ours follows from the listener's buffer again. */
-	uint32_t tsval = tcp_syncookie_tsval(
-	        ts_now, (c.flags & TSF_WS_OK) ? c.snd_wscale : SYNCOOKIE_NO_WSCALE,
-	        (c.flags & TSF_SACK_OK) != 0);
-	c.ts_offset += tsval - ts_now;
-	l->syncookie_until_ns = s->now_ns + TCP_SYNCOOKIE_LIFETIME_NS;
-	STAT_INC(s, tcp_syncookies_sent);
-	tcp_send_synack_stateless(s, &c, &peer);
-}
-
-/* An ACK to a listener: the third segment of a cookie handshake? Rebuild the connection from
- * the cookie and let the ACK (and any data on it) complete it. */
-static bool syncookie_complete(struct tpa_stack *s, struct tcp_sock *l, struct rte_mbuf *m,
-                               const struct ipv4_rx_meta *meta, struct seg *g)
-{
-	if (!s->cfg.tcp.syncookies || s->now_ns >= l->syncookie_until_ns ||
-	    (g->flags & (TCP_SYN | TCP_RST)))
-		return false;
-	uint16_t mss;
-	if (!tcp_syncookie_check(tcp_of(s)->isn_key, meta->dst_be, g->th.dport, meta->src_be,
-	                         g->th.sport, g->seq - 1, g->ack - 1, s->now_ns, &mss)) {
-		STAT_INC(s, tcp_syncookies_failed);
-		return false;
-	}
-	if (l->acc_count >= (uint32_t)l->backlog) {
-		STAT_INC(s, tcp_accept_queue_overflow);
-		drop(m);
-		return true; /* the peer retransmits; its data waits */
-	}
-	struct tcp_opts o = {.has_mss = true, .mss = mss};
-	if (g->o.has_ts) {
-		o.has_ts = true;
-		o.tsval = g->o.tsval;
-		uint8_t ws;
-		bool sack;
-		tcp_syncookie_ts_decode(g->o.tsecr, &ws, &sack);
-		o.has_wscale = ws != SYNCOOKIE_NO_WSCALE && ws <= TCP_MAX_WSCALE;
-		o.wscale = ws;
-		o.sack_ok = sack;
-	}
-	struct tcp_sock *c = new_child(s, l, meta, g, &o);
-	if (!c) {
-		STAT_INC(s, tcp_drop_nomem);
-		drop(m);
-		return true;
-	}
-	if (!(c->flags & TSF_WS_OK))
-		c->rcv_wscale = 0;
-	c->irs = g->seq - 1;
-	c->rcv_nxt = g->seq;
-	c->iss = g->ack - 1;
-	c->snd_una = c->iss;
-	c->snd_nxt = c->snd_max = g->ack;
-	c->recover = c->iss;
-	c->snd_wl1 = c->irs;
-	c->snd_wl2 = c->iss;
-	/* What the cookie SYN-ACK advertised (unscaled, as in every SYN). */
-	c->rcv_adv_edge = c->rcv_nxt + (c->rcvbuf_max > 65535 ? 65535 : c->rcvbuf_max);
-	c->syn_retransmitted = true; /* the SYN-ACK's send time is unknown: no RTT sample */
-	tcp_sock_hash_add(s, c);
-	tcp_sock_steer(s, c, true);
-	tcp_sock_child_add(s, l, c);
-	STAT_INC(s, tcp_syncookies_ok);
-	established_input(s, c, m, g);
-	return true;
-}
-
-static void listen_input(struct tpa_stack *s, struct tcp_sock *l, struct rte_mbuf *m,
-                         const struct ipv4_rx_meta *meta, struct seg *g)
-{
-	if (g->flags & TCP_RST)
-		goto out;
-	if (g->flags & TCP_ACK) {
-		if (syncookie_complete(s, l, m, meta, g))
-			return;
-		/* While cookies are out, an ACK that fails the check may still belong to one:
-		 * a client whose first segments were dropped (accept queue full) goes on with
-		 * later ones, whose sequence numbers no longer name the cookie. A reset would
-		 * kill it; silence lets it retransmit from its first byte, which does. */
-		if (s->cfg.tcp.syncookies && s->now_ns < l->syncookie_until_ns &&
-		    !(g->flags & TCP_RST))
-			goto out;
-		tcp_send_rst_for(s, meta, &g->th, g->seglen);
-		goto out;
-	}
-	if (!(g->flags & TCP_SYN))
-		goto out;
-	if (l->acc_count >= (uint32_t)l->backlog) {
-		STAT_INC(s, tcp_accept_queue_overflow);
-		goto out;
-	}
-	if (l->syn_count >= (uint32_t)l->backlog) {
-		STAT_INC(s, tcp_syn_queue_overflow);
-		if (s->cfg.tcp.syncookies)
-			send_syncookie(s, l, meta, g);
-		goto out;
-	}
-	struct tcp_sock *c = new_child(s, l, meta, g, &g->o);
-	if (!c) {
-		STAT_INC(s, tcp_drop_nomem);
-		goto out;
-	}
-	c->irs = g->seq;
-	c->rcv_nxt = g->seq + 1;
-	c->snd_una = c->snd_nxt = c->snd_max = c->iss;
-	c->snd_wnd = g->wnd; /* never scaled in a SYN */
-	c->max_snd_wnd = c->snd_wnd;
-	c->snd_wl1 = g->seq;
-	c->snd_wl2 = c->iss;
-	tcp_sock_hash_add(s, c);
-	tcp_sock_steer(s, c, true);
-	tcp_sock_child_add(s, l, c);
-	tcp_send_syn(s, c, &g->o);
-out:
-	drop(m);
 }
 
 /* ---- SYN_SENT ----------------------------------------------------------------------- */
@@ -337,7 +147,7 @@ static void syn_sent_input(struct tpa_stack *s, struct tcp_sock *ts, struct rte_
 	ts->irs = g->seq;
 	ts->rcv_nxt = g->seq + 1;
 	ts->rcv_adv_edge = ts->rcv_nxt;
-	negotiate(s, ts, &g->o);
+	tcp_negotiate(s, ts, &g->o);
 	ts->snd_wl1 = g->seq;
 	ts->snd_wl2 = g->ack;
 	if (ack_ok) {
@@ -362,7 +172,7 @@ static void syn_sent_input(struct tpa_stack *s, struct tcp_sock *ts, struct rte_
 		tcp_send_syn(s, ts, &g->o);
 	}
 out:
-	drop(m);
+	tcp_input_drop(m);
 }
 
 /* ---- synchronized states ------------------------------------------------------------ */
@@ -418,114 +228,101 @@ static void fin_acked(struct tpa_stack *s, struct tcp_sock *ts)
 }
 
 /* Returns false when the segment must be dropped (and was handled). */
-static bool process_ack(struct tpa_stack *s, struct tcp_sock *ts, struct seg *g)
+/* An ACK that acknowledges new data (RFC 9293 3.10.7.4, RFC 5681, 6582, 6675, 8985). */
+static void ack_new_data(struct tpa_stack *s, struct tcp_sock *ts, struct seg *g, bool sack)
 {
-	/* (called for duplicates too: the window-update rule below ignores their old seq) */
-	/* RFC 5961 5.2: acceptable ACKs lie in [snd_una - max_snd_wnd, snd_max]. */
-	if (seq_gt(g->ack, ts->snd_max)) {
-		ack_now(s, ts);
-		STAT_INC(s, tcp_drop_out_of_window);
-		return false;
+	/* The hole at snd_una filled with data SACKed above it and nothing retransmitted
+	 * (no recovery, probe or go-back-N after a timeout ever covered it):
+	 * the network reordered (Linux's tcp_check_sack_reordering). Wait that long
+	 * before calling such a hole lost. */
+	if (sack && !(ts->flags & TSF_IN_RECOVERY) && !ts->tlp_sent &&
+	    seq_geq(ts->snd_una, ts->recover) && !tcp_sack_empty(&ts->scoreboard))
+		tcp_reordering_seen(s, ts, tcp_sack_high_sacked(&ts->scoreboard) - ts->snd_una);
+	uint32_t acked = g->ack - ts->snd_una;
+	uint32_t flight = ts->snd_max - ts->snd_una;
+	uint32_t dend = ts->snd_una + ts->sb.len;
+	bool fin_ack =
+	        (ts->flags & TSF_FIN_SENT) && !(ts->flags & TSF_FIN_ACKED) && seq_gt(g->ack, dend);
+	uint32_t data_acked = acked > ts->sb.len ? ts->sb.len : acked;
+	tcp_sndbuf_consume(ts, data_acked);
+	ts->snd_una = g->ack;
+	if (seq_lt(ts->snd_nxt, ts->snd_una))
+		ts->snd_nxt = ts->snd_una;
+	/* Keep the short-segment mark inside the window so it never wraps. */
+	if (seq_lt(ts->snd_sml, ts->snd_una))
+		ts->snd_sml = ts->snd_una;
+	ts->stat_bytes_acked += data_acked;
+	if (fin_ack)
+		ts->flags |= TSF_FIN_ACKED;
+	if ((ts->flags & TSF_RTT_TIMING) && seq_geq(g->ack, ts->rtt_seq)) {
+		tcp_rtt_sample(&ts->rtt, tcp_rtt_elapsed_us(s, ts->rtt_start_ns));
+		ts->flags &= ~TSF_RTT_TIMING;
 	}
-	if (seq_lt(g->ack, ts->snd_una - ts->max_snd_wnd)) {
-		ack_now(s, ts);
-		STAT_INC(s, tcp_drop_out_of_window);
-		return false;
-	}
-	uint32_t wnd = g->wnd << ts->snd_wscale;
-	bool sack = (ts->flags & TSF_SACK_OK) != 0;
-	if (seq_gt(g->ack, ts->snd_una)) {
-		/* The hole at snd_una filled with data SACKed above it and nothing retransmitted
-		 * (no recovery, probe or go-back-N after a timeout ever covered it):
-		 * the network reordered (Linux's tcp_check_sack_reordering). Wait that long
-		 * before calling such a hole lost. */
-		if (sack && !(ts->flags & TSF_IN_RECOVERY) && !ts->tlp_sent &&
-		    seq_geq(ts->snd_una, ts->recover) && !tcp_sack_empty(&ts->scoreboard))
-			tcp_reordering_seen(s, ts,
-			                    tcp_sack_high_sacked(&ts->scoreboard) - ts->snd_una);
-		uint32_t acked = g->ack - ts->snd_una;
-		uint32_t flight = ts->snd_max - ts->snd_una;
-		uint32_t dend = ts->snd_una + ts->sb.len;
-		bool fin_ack = (ts->flags & TSF_FIN_SENT) && !(ts->flags & TSF_FIN_ACKED) &&
-		               seq_gt(g->ack, dend);
-		uint32_t data_acked = acked > ts->sb.len ? ts->sb.len : acked;
-		tcp_sndbuf_consume(ts, data_acked);
-		ts->snd_una = g->ack;
-		if (seq_lt(ts->snd_nxt, ts->snd_una))
-			ts->snd_nxt = ts->snd_una;
-		/* Keep the short-segment mark inside the window so it never wraps. */
-		if (seq_lt(ts->snd_sml, ts->snd_una))
-			ts->snd_sml = ts->snd_una;
-		ts->stat_bytes_acked += data_acked;
-		if (fin_ack)
-			ts->flags |= TSF_FIN_ACKED;
-		if ((ts->flags & TSF_RTT_TIMING) && seq_geq(g->ack, ts->rtt_seq)) {
-			tcp_rtt_sample(&ts->rtt, tcp_rtt_elapsed_us(s, ts->rtt_start_ns));
-			ts->flags &= ~TSF_RTT_TIMING;
-		}
-		tcp_rtt_reset_backoff(&ts->rtt);
-		ts->retries = 0;
-		ts->first_rto_ns = 0;
-		bool dsack = false;
-		if (sack)
-			dsack = tcp_sack_update(&ts->scoreboard, ts->snd_una, ts->snd_max,
-			                        g->o.sack, g->o.nsack)
-			                .dsack;
-		if (dsack)
-			tcp_dsack_seen(s, ts, &g->o.sack[0]);
-		tcp_recovery_eifel(s, ts, &g->o);
-		if (!(ts->flags & TSF_IN_RECOVERY))
-			tcp_cc_on_ack(&ts->cc, acked, flight, s->now_ns / 1000,
-			              tcp_rtt_srtt_us(&ts->rtt));
-		else if (seq_geq(g->ack, ts->recover))
-			tcp_exit_recovery(s, ts);
-		else
-			tcp_recovery_partial_ack(s, ts, acked);
-		if (sack)
-			tcp_recovery_after_ack(s, ts, &g->o, g->ack, true, dsack, false);
-		ts->dupacks = 0;
-		ts->persist = false;
-		ts->tlp_sent = false;
-		if (ts->snd_una == ts->snd_max) {
-			ts->tmr[TT_RTX] = 0;
-			ts->tmr[TT_TLP] = 0;
-		} else {
-			tcp_arm_rtx(s, ts);
-			tcp_arm_tlp(s, ts);
-		}
-		tcp_sock_mark_pending(s, ts, TSF_EV_PENDING);
-		if (fin_ack)
-			fin_acked(s, ts);
-	} else if (g->ack == ts->snd_una) {
-		uint32_t newly_sacked = 0;
-		bool dsack = false;
-		if (sack && g->o.nsack) {
-			struct tcp_sack_update_result r = tcp_sack_update(
-			        &ts->scoreboard, ts->snd_una, ts->snd_max, g->o.sack, g->o.nsack);
-			newly_sacked = r.newly_sacked;
-			dsack = r.dsack;
-			if (r.dsack)
-				tcp_dsack_seen(s, ts, &g->o.sack[0]);
-			if (ts->flags & TSF_IN_RECOVERY)
-				tcp_check_lost_retransmit(s, ts);
-		}
-		/* RFC 5681 duplicate ACK: nothing new, same window, data outstanding; with SACK
-		 * also any ACK that SACKs new data (RFC 6675 section 2), data-carrying or not. */
-		bool classic =
-		        g->dlen == 0 && !(g->flags & (TCP_SYN | TCP_FIN)) && wnd == ts->snd_wnd;
-		if ((classic || newly_sacked) && ts->snd_max != ts->snd_una) {
-			ts->dupacks++;
-			STAT_INC(s, tcp_dup_ack_rx);
-			tcp_recovery_dupack(s, ts);
-		}
-		if (sack)
-			tcp_recovery_after_ack(s, ts, &g->o, g->ack, false, dsack,
-			                       newly_sacked != 0);
-	} else if (sack && g->o.nsack && tcp_sack_is_dsack(g->o.sack, g->o.nsack, g->ack)) {
-		/* An ACK the network held back may still report a duplicate. */
+	tcp_rtt_reset_backoff(&ts->rtt);
+	ts->retries = 0;
+	ts->first_rto_ns = 0;
+	bool dsack = false;
+	if (sack)
+		dsack = tcp_sack_update(&ts->scoreboard, ts->snd_una, ts->snd_max, g->o.sack,
+		                        g->o.nsack)
+		                .dsack;
+	if (dsack)
 		tcp_dsack_seen(s, ts, &g->o.sack[0]);
+	tcp_recovery_eifel(s, ts, &g->o);
+	if (!(ts->flags & TSF_IN_RECOVERY))
+		tcp_cc_on_ack(&ts->cc, acked, flight, s->now_ns / 1000, tcp_rtt_srtt_us(&ts->rtt));
+	else if (seq_geq(g->ack, ts->recover))
+		tcp_exit_recovery(s, ts);
+	else
+		tcp_recovery_partial_ack(s, ts, acked);
+	if (sack)
+		tcp_recovery_after_ack(s, ts, &g->o, g->ack, true, dsack, false);
+	ts->dupacks = 0;
+	ts->persist = false;
+	ts->tlp_sent = false;
+	if (ts->snd_una == ts->snd_max) {
+		ts->tmr[TT_RTX] = 0;
+		ts->tmr[TT_TLP] = 0;
+	} else {
+		tcp_arm_rtx(s, ts);
+		tcp_arm_tlp(s, ts);
 	}
-	/* Window update (RFC 9293 3.10.7.4, SND.WL1/WL2 rule). */
+	tcp_sock_mark_pending(s, ts, TSF_EV_PENDING);
+	if (fin_ack)
+		fin_acked(s, ts);
+}
+
+/* An ACK at snd_una: a duplicate ACK, or new SACK information (RFC 5681, 6675). */
+static void ack_at_snd_una(struct tpa_stack *s, struct tcp_sock *ts, struct seg *g, uint32_t wnd,
+                           bool sack)
+{
+	uint32_t newly_sacked = 0;
+	bool dsack = false;
+	if (sack && g->o.nsack) {
+		struct tcp_sack_update_result r = tcp_sack_update(
+		        &ts->scoreboard, ts->snd_una, ts->snd_max, g->o.sack, g->o.nsack);
+		newly_sacked = r.newly_sacked;
+		dsack = r.dsack;
+		if (r.dsack)
+			tcp_dsack_seen(s, ts, &g->o.sack[0]);
+		if (ts->flags & TSF_IN_RECOVERY)
+			tcp_check_lost_retransmit(s, ts);
+	}
+	/* RFC 5681 duplicate ACK: nothing new, same window, data outstanding; with SACK
+	 * also any ACK that SACKs new data (RFC 6675 section 2), data-carrying or not. */
+	bool classic = g->dlen == 0 && !(g->flags & (TCP_SYN | TCP_FIN)) && wnd == ts->snd_wnd;
+	if ((classic || newly_sacked) && ts->snd_max != ts->snd_una) {
+		ts->dupacks++;
+		STAT_INC(s, tcp_dup_ack_rx);
+		tcp_recovery_dupack(s, ts);
+	}
+	if (sack)
+		tcp_recovery_after_ack(s, ts, &g->o, g->ack, false, dsack, newly_sacked != 0);
+}
+
+/* Window update (RFC 9293 3.10.7.4, SND.WL1/WL2 rule). */
+static void update_snd_wnd(struct tcp_sock *ts, const struct seg *g, uint32_t wnd)
+{
 	if (seq_lt(ts->snd_wl1, g->seq) ||
 	    (ts->snd_wl1 == g->seq && seq_leq(ts->snd_wl2, g->ack))) {
 		bool opened = ts->snd_wnd == 0 && wnd > 0;
@@ -543,6 +340,33 @@ static bool process_ack(struct tpa_stack *s, struct tcp_sock *ts, struct seg *g)
 			tcp_rtt_reset_backoff(&ts->rtt);
 		}
 	}
+}
+
+static bool process_ack(struct tpa_stack *s, struct tcp_sock *ts, struct seg *g)
+{
+	/* (called for duplicates too: the window-update rule below ignores their old seq) */
+	/* RFC 5961 5.2: acceptable ACKs lie in [snd_una - max_snd_wnd, snd_max]. */
+	if (seq_gt(g->ack, ts->snd_max)) {
+		ack_now(s, ts);
+		STAT_INC(s, tcp_drop_out_of_window);
+		return false;
+	}
+	if (seq_lt(g->ack, ts->snd_una - ts->max_snd_wnd)) {
+		ack_now(s, ts);
+		STAT_INC(s, tcp_drop_out_of_window);
+		return false;
+	}
+	uint32_t wnd = g->wnd << ts->snd_wscale;
+	bool sack = (ts->flags & TSF_SACK_OK) != 0;
+	if (seq_gt(g->ack, ts->snd_una))
+		ack_new_data(s, ts, g, sack);
+	else if (g->ack == ts->snd_una)
+		ack_at_snd_una(s, ts, g, wnd, sack);
+	else if (sack && g->o.nsack && tcp_sack_is_dsack(g->o.sack, g->o.nsack, g->ack)) {
+		/* An ACK the network held back may still report a duplicate. */
+		tcp_dsack_seen(s, ts, &g->o.sack[0]);
+	}
+	update_snd_wnd(ts, g, wnd);
 	want_output(s, ts);
 	return true;
 }
@@ -574,7 +398,7 @@ static void process_data(struct tpa_stack *s, struct tcp_sock *ts, struct rte_mb
 		if (cut >= len) {
 			STAT_INC(s, tcp_dup_segment_rx);
 			ack_now(s, ts);
-			drop(m);
+			tcp_input_drop(m);
 			return;
 		}
 		seq += cut;
@@ -588,7 +412,7 @@ static void process_data(struct tpa_stack *s, struct tcp_sock *ts, struct rte_mb
 		g->flags &= (uint8_t)~TCP_FIN; /* the FIN lies beyond the window */
 		if (!len) {
 			ack_now(s, ts);
-			drop(m);
+			tcp_input_drop(m);
 			return;
 		}
 	}
@@ -597,13 +421,14 @@ static void process_data(struct tpa_stack *s, struct tcp_sock *ts, struct rte_mb
 		if (seq == ts->rcv_nxt)
 			ts->rcv_nxt += len;
 		ack_now(s, ts);
-		drop(m);
+		tcp_input_drop(m);
 		return;
 	}
 	if (seq == ts->rcv_nxt) {
 		bool had_ooo = ts->ooo.count != 0;
-		/* After a silence longer than an RTO the peer restarts from a small window (after
-		 * idle or a timeout): acknowledge at once until it has grown again. */
+		/* After a silence longer than an RTO the peer restarts from a small window
+		 * (after idle or a timeout): acknowledge at once until it has grown again.
+		 */
 		if (ts->last_data_rx_ns &&
 		    s->now_ns - ts->last_data_rx_ns > tcp_rtt_rto_ns(&ts->rtt))
 			enter_quickack(s, ts);
@@ -637,7 +462,7 @@ static void process_data(struct tpa_stack *s, struct tcp_sock *ts, struct rte_mb
 			note_dsack(ts, seq, seq + len);
 		} else
 			STAT_INC(s, tcp_drop_ooo_limit);
-		drop(m);
+		tcp_input_drop(m);
 	}
 	g->flags &= (uint8_t)~TCP_FIN; /* processed when the data before it arrives */
 	ack_now(s, ts);
@@ -672,9 +497,9 @@ static void process_fin(struct tpa_stack *s, struct tcp_sock *ts)
 }
 
 /* RFC 7323 5.3 PAWS: a segment whose timestamp is older than TS.Recent is an old duplicate,
- * except a pure ACK the network merely reordered (Linux's tcp_disordered_ack, widened to old
- * acknowledgement numbers): in sequence, no data, timestamp within one RTO of TS.Recent. Its
- * SACK blocks may report a duplicate (D-SACK) that no later ACK repeats. */
+ * except a pure ACK the network merely reordered (Linux's tcp_disordered_ack, widened to
+ * old acknowledgement numbers): in sequence, no data, timestamp within one RTO of
+ * TS.Recent. Its SACK blocks may report a duplicate (D-SACK) that no later ACK repeats. */
 static bool paws_reject(const struct tpa_stack *s, const struct tcp_sock *ts, const struct seg *g)
 {
 	if (!g->o.has_ts || (g->flags & TCP_RST) || !seq_lt(g->o.tsval, ts->ts_recent) ||
@@ -686,12 +511,13 @@ static bool paws_reject(const struct tpa_stack *s, const struct tcp_sock *ts, co
 	         ts->ts_recent - g->o.tsval <= rto_ms);
 }
 
-static void established_input(struct tpa_stack *s, struct tcp_sock *ts, struct rte_mbuf *m,
-                              struct seg *g)
+/* SYN_RECV's two exceptions to the checks below (true: the segment was consumed). */
+static bool syn_recv_exception(struct tpa_stack *s, struct tcp_sock *ts, struct rte_mbuf *m,
+                               struct seg *g)
 {
-	bool ts_ok = (ts->flags & TSF_TS_OK) != 0;
-	/* Simultaneous open (RFC 9293 figure 7): the peer's SYN-ACK repeats its SYN's sequence
-	 * number, which the window check would discard; it completes our handshake. */
+	/* Simultaneous open (RFC 9293 figure 7): the peer's SYN-ACK repeats its SYN's
+	 * sequence number, which the window check would discard; it completes our
+	 * handshake. */
 	if (ts->state == TPA_TCP_SYN_RECV && ts->listener == TCP_NO_SOCK &&
 	    (g->flags & (TCP_SYN | TCP_ACK | TCP_RST)) == (TCP_SYN | TCP_ACK) &&
 	    g->seq == ts->irs && g->ack == ts->iss + 1) {
@@ -703,21 +529,30 @@ static void established_input(struct tpa_stack *s, struct tcp_sock *ts, struct r
 		tcp_conn_established(s, ts);
 		ack_now(s, ts);
 		tcp_sock_notify(s, ts);
-		drop(m);
-		return;
+		tcp_input_drop(m);
+		return true;
 	}
-	/* A retransmitted SYN: our SYN-ACK was lost. It lies below rcv_nxt, so the checks below
-	 * would only ACK it, which a peer in SYN_SENT ignores, and the handshake would wait for
-	 * our own SYN-ACK timer. Answer it with the SYN-ACK again. Karn: no RTT sample from the
-	 * handshake now. */
+	/* A retransmitted SYN: our SYN-ACK was lost. It lies below rcv_nxt, so the checks
+	 * below would only ACK it, which a peer in SYN_SENT ignores, and the handshake
+	 * would wait for our own SYN-ACK timer. Answer it with the SYN-ACK again. Karn: no
+	 * RTT sample from the handshake now. */
 	if (ts->state == TPA_TCP_SYN_RECV && ts->listener != TCP_NO_SOCK &&
 	    (g->flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN && g->seq == ts->irs) {
 		ts->tmr[TT_RTX] = 0;
 		ts->syn_retransmitted = true;
 		tcp_send_syn(s, ts, &g->o);
-		drop(m);
-		return;
+		tcp_input_drop(m);
+		return true;
 	}
+	return false;
+}
+
+/* PAWS, the sequence check, RST, SYN and ACK presence (RFC 9293 3.10.7.4 first to fifth,
+ * RFC 5961, RFC 7323): true when the segment was consumed here. */
+static bool refused_or_reset(struct tpa_stack *s, struct tcp_sock *ts, struct rte_mbuf *m,
+                             struct seg *g)
+{
+	bool ts_ok = (ts->flags & TSF_TS_OK) != 0;
 	if (ts_ok && paws_reject(s, ts, g)) {
 		STAT_INC(s, tcp_drop_paws);
 		/* An old duplicate is reported as one (RFC 2883), as any other. */
@@ -726,8 +561,8 @@ static void established_input(struct tpa_stack *s, struct tcp_sock *ts, struct r
 			           seq_lt(g->seq + g->dlen, ts->rcv_nxt) ? g->seq + g->dlen
 			                                                 : ts->rcv_nxt);
 		ack_now(s, ts);
-		drop(m);
-		return;
+		tcp_input_drop(m);
+		return true;
 	}
 	/* Sequence check. */
 	if (!seq_acceptable(ts, g)) {
@@ -737,31 +572,32 @@ static void established_input(struct tpa_stack *s, struct tcp_sock *ts, struct r
 			ack_now(s, ts);
 			if (!old) {
 				STAT_INC(s, tcp_drop_out_of_window);
-				drop(m);
-				return;
+				tcp_input_drop(m);
+				return true;
 			}
 			STAT_INC(s, tcp_dup_segment_rx);
 			note_dsack(ts, g->seq, g->seq + g->dlen);
-			/* An old duplicate still carries a current ACK (the peer retransmits from
-			 * a rewound snd_nxt): use it, as BSD does, so both ends progress. */
+			/* An old duplicate still carries a current ACK (the peer
+			 * retransmits from a rewound snd_nxt): use it, as BSD does, so both
+			 * ends progress. */
 			if ((g->flags & (TCP_ACK | TCP_SYN)) == TCP_ACK &&
 			    ts->state != TPA_TCP_SYN_RECV && ts->state != TPA_TCP_TIME_WAIT)
 				process_ack(s, ts, g);
 		} else {
 			STAT_INC(s, tcp_drop_out_of_window);
 		}
-		drop(m);
-		return;
+		tcp_input_drop(m);
+		return true;
 	}
 	/* RFC 5961 3.2: only an exact RST resets; an in-window one gets a challenge ACK. */
 	if (g->flags & TCP_RST) {
 		if (g->seq == ts->rcv_nxt) {
 			STAT_INC(s, tcp_rst_rx);
-			drop(m);
+			tcp_input_drop(m);
 			if (ts->state == TPA_TCP_TIME_WAIT || ts->state == TPA_TCP_LAST_ACK ||
 			    ts->state == TPA_TCP_CLOSING) {
 				tcp_sock_closed(s, ts);
-				return;
+				return true;
 			}
 			int err = ECONNRESET;
 			if (ts->state == TPA_TCP_SYN_RECV && ts->listener == TCP_NO_SOCK &&
@@ -770,63 +606,65 @@ static void established_input(struct tpa_stack *s, struct tcp_sock *ts, struct r
 			else if (ts->state == TPA_TCP_CLOSE_WAIT)
 				err = EPIPE;
 			tcp_sock_abort(s, ts, err);
-			return;
+			return true;
 		}
 		challenge_ack(s, ts);
-		drop(m);
-		return;
+		tcp_input_drop(m);
+		return true;
 	}
 	/* RFC 5961 4.2: a SYN in a synchronized state gets a challenge ACK. */
 	if (g->flags & TCP_SYN) {
 		challenge_ack(s, ts);
-		drop(m);
-		return;
+		tcp_input_drop(m);
+		return true;
 	}
 	if (!(g->flags & TCP_ACK)) {
-		drop(m);
-		return;
+		tcp_input_drop(m);
+		return true;
 	}
-	ts->last_rx_ns = s->now_ns;
-	ts->probes = 0;
-	if (ts->state == TPA_TCP_SYN_RECV) {
-		if (!seq_gt(g->ack, ts->snd_una) || seq_gt(g->ack, ts->snd_max)) {
-			struct ipv4_rx_meta meta = {.src_be = ts->raddr, .dst_be = ts->laddr};
-			tcp_send_rst_for(s, &meta, &g->th, g->seglen);
-			drop(m);
-			return;
-		}
-		struct tcp_sock *l = tcp_sock_get(s, ts->listener);
-		if (l && l->acc_count >= (uint32_t)l->backlog) {
-			/* Accept queue full: act as if the ACK was lost (Linux does the same);
-			 * the SYN-ACK retransmission gives the peer another chance. */
-			STAT_INC(s, tcp_accept_queue_overflow);
-			drop(m);
-			return;
-		}
-		ts->snd_una = g->ack;
-		ts->snd_wnd = g->wnd << ts->snd_wscale;
-		ts->max_snd_wnd = ts->snd_wnd;
-		ts->snd_wl1 = g->seq;
-		ts->snd_wl2 = g->ack;
-		if (!ts->syn_retransmitted) {
-			tcp_rtt_sample(&ts->rtt, tcp_rtt_elapsed_us(s, ts->rtt_start_ns));
-		}
-		tcp_conn_established(s, ts);
-		if (l) {
-			tcp_sock_child_established(s, l, ts);
-			tcp_sock_mark_pending(s, l, TSF_EV_PENDING);
-		} else {
-			tcp_sock_notify(s, ts); /* simultaneous open */
-		}
+	return false;
+}
+
+/* The ACK that completes a passive (or simultaneous) open: true when it was refused. */
+static bool syn_recv_ack(struct tpa_stack *s, struct tcp_sock *ts, struct rte_mbuf *m,
+                         struct seg *g)
+{
+	if (!seq_gt(g->ack, ts->snd_una) || seq_gt(g->ack, ts->snd_max)) {
+		struct ipv4_rx_meta meta = {.src_be = ts->raddr, .dst_be = ts->laddr};
+		tcp_send_rst_for(s, &meta, &g->th, g->seglen);
+		tcp_input_drop(m);
+		return true;
 	}
-	if (!process_ack(s, ts, g)) {
-		drop(m);
-		return;
+	struct tcp_sock *l = tcp_sock_get(s, ts->listener);
+	if (l && l->acc_count >= (uint32_t)l->backlog) {
+		/* Accept queue full: act as if the ACK was lost (Linux does the same);
+		 * the SYN-ACK retransmission gives the peer another chance. */
+		STAT_INC(s, tcp_accept_queue_overflow);
+		tcp_input_drop(m);
+		return true;
 	}
-	if (ts->state == TPA_TCP_CLOSED) {
-		drop(m);
-		return;
+	ts->snd_una = g->ack;
+	ts->snd_wnd = g->wnd << ts->snd_wscale;
+	ts->max_snd_wnd = ts->snd_wnd;
+	ts->snd_wl1 = g->seq;
+	ts->snd_wl2 = g->ack;
+	if (!ts->syn_retransmitted) {
+		tcp_rtt_sample(&ts->rtt, tcp_rtt_elapsed_us(s, ts->rtt_start_ns));
 	}
+	tcp_conn_established(s, ts);
+	if (l) {
+		tcp_sock_child_established(s, l, ts);
+		tcp_sock_mark_pending(s, l, TSF_EV_PENDING);
+	} else {
+		tcp_sock_notify(s, ts); /* simultaneous open */
+	}
+	return false;
+}
+
+/* Timestamps, data and FIN of an acceptable segment (RFC 9293 3.10.7.4 sixth to eighth). */
+static void take_text(struct tpa_stack *s, struct tcp_sock *ts, struct rte_mbuf *m, struct seg *g)
+{
+	bool ts_ok = (ts->flags & TSF_TS_OK) != 0;
 	/* RFC 7323 4.3: remember the peer's timestamp for our echoes. */
 	if (ts_ok && g->o.has_ts && seq_leq(g->seq, ts->last_ack_sent) &&
 	    seq_geq(g->o.tsval, ts->ts_recent)) {
@@ -841,7 +679,7 @@ static void established_input(struct tpa_stack *s, struct tcp_sock *ts, struct r
 		case TPA_TCP_FIN_WAIT2:
 			if (ts->flags & TSF_USER_CLOSED) {
 				/* Nobody will read it: abort like Linux. */
-				drop(m);
+				tcp_input_drop(m);
 				tcp_send_rst(s, ts);
 				tcp_sock_closed(s, ts);
 				return;
@@ -857,7 +695,7 @@ static void established_input(struct tpa_stack *s, struct tcp_sock *ts, struct r
 		}
 	}
 	if (m)
-		drop(m);
+		tcp_input_drop(m);
 	if (fin) {
 		uint32_t fin_seq = g->seq + g->dlen;
 		if (fin_seq == ts->rcv_nxt && !(ts->flags & TSF_FIN_RCVD))
@@ -865,6 +703,26 @@ static void established_input(struct tpa_stack *s, struct tcp_sock *ts, struct r
 		else if (ts->state == TPA_TCP_TIME_WAIT || (ts->flags & TSF_FIN_RCVD))
 			ack_now(s, ts);
 	}
+}
+
+void tcp_established_input(struct tpa_stack *s, struct tcp_sock *ts, struct rte_mbuf *m,
+                           struct seg *g)
+{
+	if (syn_recv_exception(s, ts, m, g) || refused_or_reset(s, ts, m, g))
+		return;
+	ts->last_rx_ns = s->now_ns;
+	ts->probes = 0;
+	if (ts->state == TPA_TCP_SYN_RECV && syn_recv_ack(s, ts, m, g))
+		return;
+	if (!process_ack(s, ts, g)) {
+		tcp_input_drop(m);
+		return;
+	}
+	if (ts->state == TPA_TCP_CLOSED) {
+		tcp_input_drop(m);
+		return;
+	}
+	take_text(s, ts, m, g);
 }
 
 /* A SYN for a TIME_WAIT connection may open a new incarnation (RFC 9293 3.10.7.4, RFC 6191)
@@ -879,11 +737,11 @@ static bool time_wait_reusable(const struct tcp_sock *ts, const struct seg *g)
 }
 
 /*
- * A full checksum must verify. On a virtual port a local sender may have left the checksum to
- * "hardware" that never ran (CHECKSUM_PARTIAL): the field then holds exactly the folded
- * pseudo-header sum, uncomplemented, which is what the kernel itself trusts from a local peer.
- * The pseudo header covers the addresses and the length, so a frame misdelivered or truncated
- * on the way still fails.
+ * A full checksum must verify. On a virtual port a local sender may have left the checksum
+ * to "hardware" that never ran (CHECKSUM_PARTIAL): the field then holds exactly the folded
+ * pseudo-header sum, uncomplemented, which is what the kernel itself trusts from a local
+ * peer. The pseudo header covers the addresses and the length, so a frame misdelivered or
+ * truncated on the way still fails.
  */
 static bool cksum_valid(struct tpa_stack *s, const struct rte_mbuf *m,
                         const struct ipv4_rx_meta *meta, uint32_t len, uint16_t field)
@@ -954,7 +812,7 @@ void tcp_input_segment(struct tpa_stack *s, struct rte_mbuf *m, const struct ipv
 	struct seg g;
 	STAT_INC(s, tcp_rx);
 	if (parse(s, m, meta, &g) < 0) {
-		drop(m);
+		tcp_input_drop(m);
 		return;
 	}
 	struct tcp_sock *ts =
@@ -963,19 +821,19 @@ void tcp_input_segment(struct tpa_stack *s, struct rte_mbuf *m, const struct ipv
 		struct tcp_sock *l = tcp_sock_listener(s, meta->dst_be, g.th.dport);
 		if (l) {
 			tcp_sock_closed(s, ts);
-			listen_input(s, l, m, meta, &g);
+			tcp_listen_input(s, l, m, meta, &g);
 			return;
 		}
 	}
 	if (!ts) {
 		struct tcp_sock *l = tcp_sock_listener(s, meta->dst_be, g.th.dport);
 		if (l) {
-			listen_input(s, l, m, meta, &g);
+			tcp_listen_input(s, l, m, meta, &g);
 			return;
 		}
 		STAT_INC(s, tcp_drop_no_socket);
 		tcp_send_rst_for(s, meta, &g.th, g.seglen);
-		drop(m);
+		tcp_input_drop(m);
 		return;
 	}
 	switch (ts->state) {
@@ -986,10 +844,10 @@ void tcp_input_segment(struct tpa_stack *s, struct rte_mbuf *m, const struct ipv
 	case TPA_TCP_LISTEN:
 		STAT_INC(s, tcp_drop_no_socket);
 		tcp_send_rst_for(s, meta, &g.th, g.seglen);
-		drop(m);
+		tcp_input_drop(m);
 		return;
 	default:
-		established_input(s, ts, m, &g);
+		tcp_established_input(s, ts, m, &g);
 		return;
 	}
 }

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * What tcp_input.c (validation, the synchronized states) and tcp_listen.c (LISTEN, SYN cookies)
+ * share: the parsed segment and the steps both take. Internal to the stack.
+ */
+#ifndef TPA_STACK_TCP_INPUT_H
+#define TPA_STACK_TCP_INPUT_H
+
+#include <stdint.h>
+
+#include "ipv4.h"
+#include "tcp_impl.h"
+
+/* A parsed segment. */
+struct seg {
+	struct tcp_hdr th;
+	struct tcp_opts o;
+	uint32_t seq, ack, wnd;
+	uint32_t hlen;   /* header + options */
+	uint32_t dlen;   /* payload bytes */
+	uint32_t seglen; /* dlen + SYN + FIN */
+	uint8_t flags;
+};
+
+/* Free a segment that was consumed or refused. */
+void tcp_input_drop(struct rte_mbuf *m);
+/* Take the peer's SYN options (MSS, window scale, SACK, timestamps) into ts. */
+void tcp_negotiate(struct tpa_stack *s, struct tcp_sock *ts, const struct tcp_opts *o);
+/* The window scale that lets a receive buffer of rcvbuf bytes be advertised. */
+uint32_t tcp_pick_wscale(uint32_t rcvbuf);
+/* A segment for a synchronized connection (SYN_RECV and later), after validation. */
+void tcp_established_input(struct tpa_stack *s, struct tcp_sock *ts, struct rte_mbuf *m,
+                           struct seg *g);
+/* A segment for listener l (tcp_listen.c). */
+void tcp_listen_input(struct tpa_stack *s, struct tcp_sock *l, struct rte_mbuf *m,
+                      const struct ipv4_rx_meta *meta, struct seg *g);
+
+#endif
