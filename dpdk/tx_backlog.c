@@ -76,14 +76,16 @@ static void hold(struct tx_backlog *b, struct rte_mbuf **pkts, uint16_t n)
 	}
 }
 
-/* After a try: when to try again, and whether the backlog is stale. */
-static void after_try(struct tx_backlog *b, uint32_t sent, uint64_t now_ns)
+/* After a try: when to try again, and whether the backlog is stale. The clock is read only
+ * while frames wait: an empty backlog (every burst the port took whole) costs no clock read. */
+static void after_try(struct tx_backlog *b, uint32_t sent)
 {
 	if (!b->n) {
 		b->retry_ns = UINT64_MAX;
 		b->stuck_since_ns = 0;
 		return;
 	}
+	uint64_t now_ns = tpa_engine_now_ns();
 	if (sent || !b->stuck_since_ns)
 		b->stuck_since_ns = now_ns;
 	else if (now_ns - b->stuck_since_ns > TX_BACKLOG_STALE_NS)
@@ -107,7 +109,7 @@ uint16_t tx_backlog_send(struct tx_backlog *b, tx_backlog_fn fn, void *ctx, stru
 	if (done < n)
 		hold(b, pkts + done, (uint16_t)(n - done));
 	if (b->n || sent)
-		after_try(b, sent, tpa_engine_now_ns());
+		after_try(b, sent);
 	return n;
 }
 
@@ -116,7 +118,7 @@ uint32_t tx_backlog_flush(struct tx_backlog *b, tx_backlog_fn fn, void *ctx)
 	if (!b->n)
 		return 0;
 	uint32_t sent = offer(b, fn, ctx);
-	after_try(b, sent, tpa_engine_now_ns());
+	after_try(b, sent);
 	return sent;
 }
 

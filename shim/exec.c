@@ -378,19 +378,32 @@ static char **collect_args(const char *arg, va_list ap, char ***envp)
 	return argv;
 }
 
+enum exec_list_kind { EXEC_L, EXEC_LP, EXEC_LE };
+
+/* The end of execl, execlp, execle: the collected list goes to execv, execvp or execve (ours,
+ * which keep the accelerated fds the new image inherits). */
+static int exec_collected(enum exec_list_kind kind, const char *path, char **argv, char **envp)
+{
+	if (!argv) {
+		errno = ENOMEM;
+		return -1;
+	}
+	int r = kind == EXEC_L    ? execv(path, argv)
+	        : kind == EXEC_LP ? execvp(path, argv)
+	                          : execve(path, argv, envp);
+	int e = errno;
+	free(argv);
+	errno = e;
+	return r;
+}
+
 int execl(const char *path, const char *arg, ...)
 {
 	va_list ap;
 	va_start(ap, arg);
 	char **argv = collect_args(arg, ap, NULL);
 	va_end(ap);
-	if (!argv) {
-		errno = ENOMEM;
-		return -1;
-	}
-	int r = execv(path, argv);
-	free(argv);
-	return r;
+	return exec_collected(EXEC_L, path, argv, NULL);
 }
 
 int execlp(const char *file, const char *arg, ...)
@@ -399,13 +412,7 @@ int execlp(const char *file, const char *arg, ...)
 	va_start(ap, arg);
 	char **argv = collect_args(arg, ap, NULL);
 	va_end(ap);
-	if (!argv) {
-		errno = ENOMEM;
-		return -1;
-	}
-	int r = execvp(file, argv);
-	free(argv);
-	return r;
+	return exec_collected(EXEC_LP, file, argv, NULL);
 }
 
 int execle(const char *path, const char *arg, ...)
@@ -415,11 +422,5 @@ int execle(const char *path, const char *arg, ...)
 	va_start(ap, arg);
 	char **argv = collect_args(arg, ap, &envp);
 	va_end(ap);
-	if (!argv) {
-		errno = ENOMEM;
-		return -1;
-	}
-	int r = execve(path, argv, envp);
-	free(argv);
-	return r;
+	return exec_collected(EXEC_LE, path, argv, envp);
 }
