@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The launcher: `tpa run` says in one line what is accelerated, passes the program's exit
 # status through, rejects a bad setting with the setting's name, and really accelerates: the
-# redis-server it runs accounts for every connection made to it (counters at its SHUTDOWN).
+# redis-server it runs accounts for every connection made to it (counters at its SHUTDOWN) and
+# the kernel holds no connection on its port while the checks run.
 source "$(dirname "$0")/lib_redis.sh"
 TPA="$SRC/scripts/tpa"
 testbed_up
@@ -30,7 +31,9 @@ accel_wait_port "$E2E_WORK/redis.log" "$REDIS_PORT" || fail "redis-server under 
 opens=$(accel_opens "$TPA_TB_CLI_NS")
 [ "$(rcli ping)" = PONG ] || fail "redis-server under tpa run does not answer"
 xdp_attached || fail "redis-server under tpa run is not accelerated"
+accel_watch_start "$TPA_TB_SRV_NS" "$REDIS_PORT"
 resp_check data 20 >/dev/null || fail "redis-server under tpa run: replies"
+accel_watch_stop 1 || fail "redis-server under tpa run: the kernel served connections on its port"
 rcli shutdown nosave >/dev/null 2>&1 || true
 wait "$LAUNCHED" || fail "redis-server under tpa run: exit status $? after SHUTDOWN"
 opens=$(($(accel_opens "$TPA_TB_CLI_NS") - opens))

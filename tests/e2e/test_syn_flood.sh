@@ -5,6 +5,8 @@
 # the real clients are answered: at least 9 of 10 during the flood. The kernel's redis is
 # measured in the same test, under the same flood, for comparison (printed, not asserted).
 source "$(dirname "$0")/lib_dpdk_common.sh"
+# shellcheck source=tests/e2e/lib_accel.sh
+source "$(dirname "$0")/lib_accel.sh"
 dpdk_e2e_init
 SHIM=$TPA_BUILD_DIR/shim/libtpa_shim.so
 [ -f "$SHIM" ] || fail "shim $SHIM not built"
@@ -63,7 +65,9 @@ note "kernel: $kernel_ok of 10 clients answered during the flood"
 note "accelerated redis under the same flood"
 start_redis "$DPDK_E2E_TMP/tpa.log" LD_PRELOAD="$SHIM" TPA_IFACE="$SRV_IF" TPA_PORTS="$PORT" \
 	TPA_SHIM_STATS=1 ${TPA_FLOOD_EXTRA_ENV:-}
+accel_watch_start "$SRV_NS" "$PORT"
 tpa_ok=$(gets_under_flood)
+accel_watch_stop 5 || fail "the kernel held connections on the port during the flood"
 cli redis-cli -h "$SRV_IP" -p "$PORT" ping >/dev/null || fail "no answer after the flood"
 stop_redis
 LOG=$DPDK_E2E_TMP/tpa.log
