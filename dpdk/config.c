@@ -80,6 +80,7 @@ enum kind {
 	K_U64, /* uint64_t at off */
 	K_PORT_KIND,
 	K_MEMIF_ROLE,
+	K_OWNER,
 	K_MAC,
 	K_IP_PREFIX,
 	K_GATEWAY,
@@ -115,6 +116,11 @@ static const struct setting settings[] = {
         {"TPA_MEMIF_ROLE", K_MEMIF_ROLE, CFG(memif_role), 0, 0,
          "memif role: client or server (default client)"},
         {"TPA_MEMIF_ID", K_U32, CFG(memif_id), 0, UINT32_MAX, "memif connection id (default 0)"},
+        {"TPA_OWNER", K_OWNER, CFG(owner), 0, 0,
+         "who holds the interface: self (this program alone) or tpad (the owner daemon, "
+         "shared by several programs; started on demand) (default self)"},
+        {"TPA_TPAD", K_STR, CFG(tpad_path), 0, 0,
+         "the tpad program to start (default: beside libtpa, installed, or the build tree)"},
         {"TPA_PCI_ADDR", K_STR, CFG(pci_addr), 0, 0,
          "PCI address of the NIC for port type pci, e.g. 0000:03:00.0"},
         {"TPA_QUEUE", K_QUEUE_ONE, CFG(queue), 0, 63,
@@ -385,6 +391,16 @@ static int apply_name(struct tpa_engine_config *cfg, const struct setting *st, c
 			                     "%s: unknown role '%s' (accepted: client, server)",
 			                     st->name, v);
 		return 0;
+	case K_OWNER:
+		if (!strcasecmp(v, "self"))
+			cfg->owner = TPA_OWNER_SELF;
+		else if (!strcasecmp(v, "tpad"))
+			cfg->owner = TPA_OWNER_TPAD;
+		else
+			return engine_seterr(err, errlen, EINVAL,
+			                     "%s: unknown owner '%s' (accepted: self, tpad)",
+			                     st->name, v);
+		return 0;
 	case K_CC:
 		if (!strcasecmp(v, "newreno") || !strcasecmp(v, "reno"))
 			cfg->tcp.cc = TPA_CC_NEWRENO;
@@ -431,6 +447,7 @@ static int apply(struct tpa_engine_config *cfg, const struct setting *st, const 
 		return apply_rate(cfg, st, v, err, errlen);
 	case K_PORT_KIND:
 	case K_MEMIF_ROLE:
+	case K_OWNER:
 	case K_CC:
 		return apply_name(cfg, st, v, err, errlen);
 	case K_MAC:

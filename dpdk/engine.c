@@ -59,7 +59,7 @@ uint64_t tpa_engine_now_ns(void)
 
 /* ---- create ----------------------------------------------------------------------------- */
 
-static int find_xdp_prog(const struct tpa_engine_config *cfg, char *out, size_t len, char *err,
+int engine_find_xdp_prog(const struct tpa_engine_config *cfg, char *out, size_t len, char *err,
                          size_t errlen)
 {
 	if (cfg->xdp_prog[0]) {
@@ -73,7 +73,7 @@ static int find_xdp_prog(const struct tpa_engine_config *cfg, char *out, size_t 
 	/* Relative to the library or program this code is linked into: <libdir>/tpa/ for a
 	 * library, <prefix>/<libdir>/tpa/ for a program in <prefix>/bin (relocatable installs). */
 	Dl_info di;
-	if (dladdr((void *)find_xdp_prog, &di) && di.dli_fname) {
+	if (dladdr((void *)engine_find_xdp_prog, &di) && di.dli_fname) {
 		char dir[PATH_MAX];
 		snprintf(dir, sizeof(dir), "%s", di.dli_fname);
 		char *slash = strrchr(dir, '/');
@@ -375,6 +375,7 @@ static void engine_free(struct tpa_engine *e)
 		shm_free(e->heap, e->hold);
 	}
 	nl_neigh_close(&e->nl);
+	tpad_client_close(e);
 	if (e->resolve_fd >= 0)
 		close(e->resolve_fd);
 	if (e->wait_fd >= 0)
@@ -495,7 +496,7 @@ static int learn_addresses(struct tpa_engine *e, char *err, size_t errlen)
 		in->ipv4_addr = li.ipv4_addr;
 		in->ipv4_prefix_len = li.prefix_len ? li.prefix_len : 24;
 		in->ipv4_gateway = li.gateway;
-		if (!has_net_privileges()) {
+		if (!e->via_tpad && !has_net_privileges()) {
 			rc = engine_seterr(
 			        err, errlen, EPERM,
 			        "TPA_PORT_TYPE=%s needs root (CAP_NET_RAW, CAP_NET_ADMIN, CAP_BPF "
@@ -508,7 +509,8 @@ static int learn_addresses(struct tpa_engine *e, char *err, size_t errlen)
 		}
 		/* Before anything touches the interface (a stale XDP program is only stale if its
 		 * owner is gone). */
-		if ((rc = iface_lock_take(in->ifindex, cfg->iface, &e->iface_lock_fd, err, errlen)))
+		if (!e->via_tpad &&
+		    (rc = iface_lock_take(in->ifindex, cfg->iface, &e->iface_lock_fd, err, errlen)))
 			return rc;
 	}
 	if (cfg->ipv4_addr) {
@@ -551,7 +553,7 @@ static int prepare_steering(struct tpa_engine *e, int use_xdp, int use_tc, char 
 	/* Steering (XDP for af_xdp, a tc filter for af_packet): the object, a stale copy of it,
 	 * the watchdog (before EAL: see watchdog.c). */
 	if (use_xdp || use_tc) {
-		if ((rc = find_xdp_prog(cfg, xdp_prog, TPA_ENGINE_PATH_MAX, err, errlen)))
+		if ((rc = engine_find_xdp_prog(cfg, xdp_prog, TPA_ENGINE_PATH_MAX, err, errlen)))
 			return rc;
 		if (use_xdp && (rc = xdp_ctl_clear_stale(in->ifindex, err, errlen)) < 0)
 			return rc;
@@ -747,6 +749,8 @@ static int open_kernel_side(struct tpa_engine *e, char *err, size_t errlen)
 		}
 		e->resolve_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 		engine_wait_add(e, e->nl.fd);
+		if (e->tpad_fd >= 0) /* its end wakes a sleeper too */
+			engine_wait_add(e, e->tpad_fd);
 	}
 	return 0;
 }
@@ -828,6 +832,8 @@ struct tpa_engine *tpa_engine_create(const struct tpa_engine_config *cfg, char *
 	e->packet_fd = -1;
 	e->nq = 1;
 	e->nl.fd = -1;
+	e->tpad_fd = -1;
+	e->via_tpad = cfg->owner == TPA_OWNER_TPAD && cfg->port_kind == TPA_PORT_AF_XDP;
 	tx_backlog_init(&e->txb);
 	engine_state = 1;
 	e->kernel_iface = cfg->port_kind == TPA_PORT_AF_XDP || cfg->port_kind == TPA_PORT_AF_PACKET;
@@ -839,10 +845,11 @@ struct tpa_engine *tpa_engine_create(const struct tpa_engine_config *cfg, char *
 	e->next_local_port = (uint32_t)(tpa_engine_now_ns() / 1000000u);
 
 	char xdp_prog[TPA_ENGINE_PATH_MAX] = "";
-	int use_xdp = cfg->port_kind == TPA_PORT_AF_XDP && cfg->xdp_steer;
+	int use_xdp = cfg->port_kind == TPA_PORT_AF_XDP && cfg->xdp_steer && !e->via_tpad;
 	int use_tc = cfg->port_kind == TPA_PORT_AF_PACKET && cfg->xdp_steer;
 	uint32_t rx_offloads = 0;
 	if ((rc = learn_addresses(e, err, errlen)) ||
+	    (e->via_tpad && (rc = tpad_client_open(e, err, errlen))) ||
 	    (rc = prepare_steering(e, use_xdp, use_tc, xdp_prog, err, errlen)) ||
 	    (rc = start_dpdk(e, xdp_prog, err, errlen)) ||
 	    (rc = start_port_io(e, use_xdp, &rx_offloads, err, errlen)) ||

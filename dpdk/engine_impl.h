@@ -29,6 +29,11 @@ struct rte_mempool;
 int engine_seterr(char *err, size_t errlen, int code, const char *fmt, ...)
         __attribute__((format(printf, 4, 5)));
 
+/* The steering object: TPA_XDP_PROG, else next to the library or program, else installed or
+ * in the build tree. 0 with out filled, or -ENOENT (err says where it looked). */
+int engine_find_xdp_prog(const struct tpa_engine_config *cfg, char *out, size_t len, char *err,
+                         size_t errlen);
+
 /* ---- fault injection ---------------------------------------------------------------------- */
 
 #define FAULT_HOLD_MAX 32

@@ -97,6 +97,8 @@ int tpa_engine_poll(struct tpa_engine *e)
 				work += nl_neigh_dump(&e->nl, engine_neigh_to_stack, e) > 0;
 			}
 			e->last_nl_ns = now;
+			if (e->via_tpad)
+				tpad_client_upkeep(e, now);
 			int n = nl_neigh_poll(&e->nl, engine_neigh_to_stack, e);
 			if (n > 0) {
 				work += n;

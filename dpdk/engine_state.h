@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "capture.h"
 #include "engine_impl.h"
 #include "iface.h"
 #include "mbuf_pool.h"
@@ -74,6 +75,7 @@ struct tpa_engine {
 	int link_seen_up;      /* memif: the link has been up (a peer took frames) */
 	int link_lost;         /* memif: the link went down: what waits for that peer is stale */
 	struct fault_state fault;
+	struct capture_state cap; /* tpa capture (capture.c): ctl NULL when off */
 	struct xdp_ctl xdp;
 	int xdp_open;
 	struct port_hold *hold;
@@ -87,6 +89,12 @@ struct tpa_engine {
 	int nl_due; /* tpa_engine_wait woke up: read the netlink socket on the next round */
 	uint64_t resolve_until_ns;
 	int watchdog_fd;
+	/* TPA_OWNER=tpad (tpad_client.c): the lease on the interface's owner, -1 = none */
+	int via_tpad;
+	int tpad_fd;
+	uint16_t tpad_slot;
+	int tpad_lost; /* tpad went away: ask again from tpad_retry_ns on */
+	uint64_t tpad_retry_ns;
 	struct {
 		uint64_t neigh_updates, neigh_resolves, steer_on, steer_off, steer_fail,
 		        reserve_fail, tx_fault_unsent;
@@ -100,6 +108,15 @@ int engine_wait_add(struct tpa_engine *e, int fd);
 /* engine_run.c */
 /* memif: follow the port's current Rx event fd in the wait fd (it changes on reconnect). */
 void engine_intr_refresh(struct tpa_engine *e);
+
+/* tpad_client.c: the lease on tpad (TPA_OWNER=tpad) */
+/* Take a lease (starting tpad if none runs); the port becomes the slot's memif link. */
+int tpad_client_open(struct tpa_engine *e, char *err, size_t errlen);
+/* Claim (on) or give back a port. 0, or -errno (the reason is printed). */
+int tpad_client_steer(struct tpa_engine *e, uint16_t port, int on);
+/* From the poll path, every millisecond: notice tpad's end, take a lease again. */
+void tpad_client_upkeep(struct tpa_engine *e, uint64_t now_ns);
+void tpad_client_close(struct tpa_engine *e);
 
 /* engine_dev.c */
 /* The stack's device, clock, hooks and memory over engine e. */

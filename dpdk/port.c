@@ -101,9 +101,11 @@ int port_devargs(const struct tpa_engine_config *cfg, const char *xdp_prog, unsi
 		break;
 	case TPA_PORT_MEMIF:
 		/* 4096-slot rings (rsize=12): several connections' windows fit without drops. */
-		n = snprintf(buf, len, "net_memif0,role=%s,socket=%s,id=%u,rsize=12",
+		/* "@name": an abstract socket (tpad's: the network namespace's own). */
+		n = snprintf(buf, len, "net_memif0,role=%s,socket=%s,id=%u,rsize=12%s",
 		             cfg->memif_role == TPA_MEMIF_SERVER ? "server" : "client",
-		             cfg->memif_socket, cfg->memif_id);
+		             cfg->memif_socket + (cfg->memif_socket[0] == '@'), cfg->memif_id,
+		             cfg->memif_socket[0] == '@' ? ",socket-abstract=yes" : "");
 		if (cfg->mac_set)
 			n += snprintf(buf + n, len > (size_t)n ? len - (size_t)n : 0,
 			              ",mac=%02x:%02x:%02x:%02x:%02x:%02x", cfg->mac[0],

@@ -37,6 +37,8 @@ static const struct sample samples[] = {
         {"TPA_XDP_PROG", "/opt/x.o", NULL},
         {"TPA_XDP_STEER", "no", "maybe"},
         {"TPA_EAL_ARGS", "--log-level=debug", NULL},
+        {"TPA_OWNER", "tpad", "kernel"},
+        {"TPA_TPAD", "/usr/sbin/tpad", NULL},
         {"TPA_HUGEPAGES", "no", "sometimes"},
         {"TPA_MBUFS", "65536", "10"},
         {"TPA_MAX_SOCKETS", "1000", "0"},

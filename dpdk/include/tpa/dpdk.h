@@ -79,6 +79,8 @@ struct tpa_fault_config {
 #define TPA_ENGINE_PATH_MAX     256
 #define TPA_ENGINE_EAL_ARGS_MAX 512
 
+enum tpa_owner { TPA_OWNER_SELF = 0, TPA_OWNER_TPAD = 1 };
+
 struct tpa_engine_config {
 	/* Port -------------------------------------------------------------------------- */
 	enum tpa_port_kind port_kind;      /* TPA_PORT_TYPE (default af_xdp) */
@@ -114,6 +116,13 @@ struct tpa_engine_config {
 	/* TPA_XDP_STEER: 1 = our program steers ports (default); 0 = the PMD's default program,
 	 * which sends EVERY packet of the queue to the engine (kernel loses the interface). */
 	uint8_t xdp_steer;
+
+	/* Sharing the interface (af_xdp) ----------------------------------------------------- */
+	/* TPA_OWNER: self = this program holds the interface alone (default); tpad = the
+	 * interface's owner daemon holds it and this program reaches it over a memif link, so
+	 * several programs (each with its own stack) share one interface; started on demand. */
+	enum tpa_owner owner;
+	char tpad_path[TPA_ENGINE_PATH_MAX]; /* TPA_TPAD: the tpad binary (default: found) */
 
 	/* EAL and memory -------------------------------------------------------------------- */
 	char eal_args[TPA_ENGINE_EAL_ARGS_MAX]; /* TPA_EAL_ARGS: appended, space separated */

@@ -1,0 +1,316 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * tpad's frame switch. From the wire (every queue's AF_XDP port, which the XDP program feeds
+ * with the claimed ports' frames only) to the slot that claimed the destination port; from a
+ * slot to the wire if the frame is IPv4 TCP from the interface's address and a port that slot
+ * claimed (a program cannot speak for another's connections). The flow table remembers, per
+ * connection a program sent on, the next sequence number it would use and the peer's MAC: all
+ * a RST needs once the program is gone.
+ *
+ * The memif links are guarded against EAL's interrupt thread (port_guard.c): net_memif unmaps
+ * a link's rings in that thread when its program goes. tpad has no shim to see that thread's
+ * epoll_wait, so it wraps epoll_wait itself (the executable's definition is the one EAL's
+ * library binds to).
+ */
+#include <errno.h>
+#include <rte_ethdev.h>
+#include <rte_ip.h>
+#include <rte_mbuf.h>
+#include <rte_tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "tpad.h"
+
+#define BURST 32
+
+static struct port_guard guard;
+
+int epoll_wait(int epfd, struct epoll_event *events, int maxevents, int timeout)
+{
+	tpa_engine_epoll_wait_begin();
+	int rc = (int)syscall(SYS_epoll_wait, epfd, events, maxevents, timeout);
+	int e = errno;
+	tpa_engine_epoll_wait_end();
+	errno = e;
+	return rc;
+}
+
+int tpad_switch_init(struct tpad *t)
+{
+	t->flows = calloc(TPAD_FLOWS, sizeof(*t->flows));
+	port_guard_install(&guard);
+	return t->flows ? 0 : -ENOMEM;
+}
+
+struct tcp_frame {
+	struct rte_ether_hdr *eth;
+	struct rte_ipv4_hdr *ip;
+	struct rte_tcp_hdr *tcp;
+	uint32_t payload;
+};
+
+/* IPv4 TCP with whole headers in the first segment, else 0. */
+static int parse(struct rte_mbuf *m, struct tcp_frame *f)
+{
+	uint32_t len = rte_pktmbuf_data_len(m);
+	if (len < sizeof(struct rte_ether_hdr) + 20 + 20)
+		return 0;
+	f->eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+	if (f->eth->ether_type != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4))
+		return 0;
+	f->ip = (struct rte_ipv4_hdr *)(f->eth + 1);
+	uint32_t ihl = (uint32_t)(f->ip->version_ihl & 0xf) * 4;
+	if ((f->ip->version_ihl >> 4) != 4 || ihl < 20 || f->ip->next_proto_id != IPPROTO_TCP ||
+	    len < sizeof(struct rte_ether_hdr) + ihl + 20)
+		return 0;
+	f->tcp = (struct rte_tcp_hdr *)((uint8_t *)f->ip + ihl);
+	uint32_t thl = (uint32_t)(f->tcp->data_off >> 4) * 4;
+	uint32_t tot = rte_be_to_cpu_16(f->ip->total_length);
+	f->payload = tot > ihl + thl ? tot - ihl - thl : 0;
+	return 1;
+}
+
+static uint32_t flow_hash(uint32_t raddr, uint16_t rport, uint16_t lport)
+{
+	uint64_t k = ((uint64_t)raddr << 32) ^ ((uint64_t)rport << 16) ^ lport;
+	k *= 0x9e3779b97f4a7c15ull;
+	return (uint32_t)(k >> 40);
+}
+
+/* Remember what a program sent; forget a connection once both sides closed or it reset. */
+static void flow_note_tx(struct tpad *t, unsigned slot, const struct tcp_frame *f)
+{
+	uint32_t raddr = f->ip->dst_addr;
+	uint16_t rport = f->tcp->dst_port, lport = f->tcp->src_port;
+	uint8_t fl = f->tcp->tcp_flags;
+	uint32_t end = rte_be_to_cpu_32(f->tcp->sent_seq) + f->payload + !!(fl & RTE_TCP_SYN_FLAG) +
+	               !!(fl & RTE_TCP_FIN_FLAG);
+	uint32_t h = flow_hash(raddr, rport, lport);
+	struct tpad_flow *free_one = NULL;
+	for (unsigned i = 0; i < 8; i++) {
+		struct tpad_flow *x = &t->flows[(h + i) & (TPAD_FLOWS - 1)];
+		if (x->raddr == raddr && x->rport == rport && x->lport == lport) {
+			if (fl & RTE_TCP_RST_FLAG) {
+				x->raddr = 0;
+				return;
+			}
+			if ((int32_t)(end - x->snd_next) > 0 || x->slot != slot)
+				x->snd_next = end;
+			x->slot = (uint8_t)slot;
+			x->fins |= (fl & RTE_TCP_FIN_FLAG) ? 1 : 0;
+			return;
+		}
+		if (!x->raddr && !free_one)
+			free_one = x;
+	}
+	if (fl & RTE_TCP_RST_FLAG)
+		return;
+	if (!free_one) { /* full here: the newest connection wins the place */
+		free_one = &t->flows[h & (TPAD_FLOWS - 1)];
+		t->flows_dropped++;
+	}
+	*free_one = (struct tpad_flow){.raddr = raddr,
+	                               .rport = rport,
+	                               .lport = lport,
+	                               .snd_next = end,
+	                               .slot = (uint8_t)slot,
+	                               .fins = (fl & RTE_TCP_FIN_FLAG) ? 1 : 0};
+	memcpy(free_one->peer_mac, f->eth->dst_addr.addr_bytes, 6);
+}
+
+/* The peer closed or reset: a connection closed both ways needs no reset. */
+static void flow_note_rx(struct tpad *t, const struct tcp_frame *f)
+{
+	uint8_t fl = f->tcp->tcp_flags;
+	if (!(fl & (RTE_TCP_FIN_FLAG | RTE_TCP_RST_FLAG)))
+		return;
+	uint32_t h = flow_hash(f->ip->src_addr, f->tcp->src_port, f->tcp->dst_port);
+	for (unsigned i = 0; i < 8; i++) {
+		struct tpad_flow *x = &t->flows[(h + i) & (TPAD_FLOWS - 1)];
+		if (x->raddr == f->ip->src_addr && x->rport == f->tcp->src_port &&
+		    x->lport == f->tcp->dst_port) {
+			x->fins |= 2;
+			if ((fl & RTE_TCP_RST_FLAG) || x->fins == 3)
+				x->raddr = 0;
+			return;
+		}
+	}
+}
+
+static unsigned wire_to_slots(struct tpad *t)
+{
+	unsigned moved = 0;
+	for (unsigned q = 0; q < t->nq; q++) {
+		struct rte_mbuf *pkts[BURST], *out[TPAD_SLOTS_MAX][BURST];
+		uint16_t nout[TPAD_SLOTS_MAX] = {0};
+		uint16_t n = rte_eth_rx_burst(t->xdp_ports[q], 0, pkts, BURST);
+		if (!n)
+			continue;
+		moved += n;
+		uint32_t used = 0; /* slots with frames */
+		for (uint16_t i = 0; i < n; i++) {
+			struct tcp_frame f;
+			unsigned o = parse(pkts[i], &f)
+			                     ? t->owner[rte_be_to_cpu_16(f.tcp->dst_port)]
+			                     : 0;
+			if (!o || t->slots[o - 1].fd < 0) {
+				t->rx_unowned++;
+				rte_pktmbuf_free(pkts[i]);
+				continue;
+			}
+			flow_note_rx(t, &f);
+			out[o - 1][nout[o - 1]++] = pkts[i];
+			used |= 1u << (o - 1);
+		}
+		for (unsigned s = 0; used; s++) {
+			if (!(used & (1u << s)))
+				continue;
+			used &= ~(1u << s);
+			struct tpad_slot *sl = &t->slots[s];
+			uint16_t sent = 0;
+			if (port_guard_enter(&guard)) {
+				sent = rte_eth_tx_burst(sl->port_id, 0, out[s], nout[s]);
+				port_guard_leave(&guard);
+			}
+			sl->rx += sent;
+			sl->rx_dropped += nout[s] - sent;
+			for (uint16_t i = sent; i < nout[s]; i++)
+				rte_pktmbuf_free(out[s][i]);
+		}
+	}
+	return moved;
+}
+
+static unsigned slots_to_wire(struct tpad *t)
+{
+	unsigned moved = 0;
+	for (unsigned s = 0; s < t->nslots; s++) {
+		struct tpad_slot *sl = &t->slots[s];
+		if (sl->fd < 0)
+			continue;
+		struct rte_mbuf *pkts[BURST];
+		uint16_t n = 0, keep = 0;
+		if (port_guard_enter(&guard)) {
+			n = rte_eth_rx_burst(sl->port_id, 0, pkts, BURST);
+			port_guard_leave(&guard);
+		}
+		for (uint16_t i = 0; i < n; i++) {
+			struct tcp_frame f;
+			if (!parse(pkts[i], &f) || f.ip->src_addr != t->ipv4 ||
+			    t->owner[rte_be_to_cpu_16(f.tcp->src_port)] != s + 1) {
+				sl->tx_refused++;
+				t->tx_foreign++;
+				rte_pktmbuf_free(pkts[i]);
+				continue;
+			}
+			flow_note_tx(t, s, &f);
+			pkts[keep++] = pkts[i];
+		}
+		if (!keep)
+			continue;
+		moved += keep;
+		uint16_t sent = rte_eth_tx_burst(t->xdp_ports[s % t->nq], 0, pkts, keep);
+		sl->tx += sent;
+		for (uint16_t i = sent; i < keep; i++)
+			rte_pktmbuf_free(pkts[i]);
+	}
+	return moved;
+}
+
+unsigned tpad_switch_round(struct tpad *t)
+{
+	return wire_to_slots(t) + slots_to_wire(t);
+}
+
+static void send_reset(struct tpad *t, const struct tpad_flow *x)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(t->pool);
+	if (!m)
+		return;
+	const uint16_t len = sizeof(struct rte_ether_hdr) + 20 + 20;
+	uint8_t *p = (uint8_t *)rte_pktmbuf_append(m, len);
+	if (!p) {
+		rte_pktmbuf_free(m);
+		return;
+	}
+	memset(p, 0, len);
+	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)p;
+	memcpy(eth->dst_addr.addr_bytes, x->peer_mac, 6);
+	memcpy(eth->src_addr.addr_bytes, t->mac, 6);
+	eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
+	ip->version_ihl = 0x45;
+	ip->total_length = rte_cpu_to_be_16(40);
+	ip->fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG);
+	ip->time_to_live = 64;
+	ip->next_proto_id = IPPROTO_TCP;
+	ip->src_addr = t->ipv4;
+	ip->dst_addr = x->raddr;
+	struct rte_tcp_hdr *tcp = (struct rte_tcp_hdr *)(ip + 1);
+	tcp->src_port = x->lport;
+	tcp->dst_port = x->rport;
+	tcp->sent_seq = rte_cpu_to_be_32(x->snd_next);
+	tcp->data_off = 5 << 4;
+	tcp->tcp_flags = RTE_TCP_RST_FLAG;
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	tcp->cksum = rte_ipv4_udptcp_cksum(ip, tcp);
+	if (rte_eth_tx_burst(t->xdp_ports[0], 0, &m, 1) == 1)
+		t->resets_sent++;
+	else
+		rte_pktmbuf_free(m);
+}
+
+void tpad_switch_reset_slot(struct tpad *t, unsigned slot)
+{
+	for (uint32_t i = 0; i < TPAD_FLOWS; i++) {
+		struct tpad_flow *x = &t->flows[i];
+		if (x->raddr && x->slot == slot) {
+			send_reset(t, x);
+			x->raddr = 0;
+		}
+	}
+	t->slots[slot].link_up = 0;
+}
+
+void tpad_switch_links(struct tpad *t)
+{
+	for (unsigned s = 0; s < t->nslots; s++) {
+		struct tpad_slot *sl = &t->slots[s];
+		struct rte_eth_link link;
+		int up = sl->fd >= 0 && rte_eth_link_get_nowait(sl->port_id, &link) == 0 &&
+		         link.link_status;
+		if (up == sl->link_up)
+			continue;
+		sl->link_up = up;
+		if (sl->intr_fd >= 0)
+			epoll_ctl(t->ep_fd, EPOLL_CTL_DEL, sl->intr_fd, NULL);
+		sl->intr_fd = -1;
+		if (!up || rte_eth_dev_rx_intr_enable(sl->port_id, 0))
+			continue;
+		int fd = rte_eth_dev_rx_intr_ctl_q_get_fd(sl->port_id, 0);
+		struct epoll_event ev = {.events = EPOLLIN, .data.u32 = TPAD_EV_WAKE};
+		if (fd >= 0 && epoll_ctl(t->ep_fd, EPOLL_CTL_ADD, fd, &ev) == 0)
+			sl->intr_fd = fd;
+	}
+	static int xsk_added;
+	if (!xsk_added) {
+		xsk_added = 1;
+		for (unsigned q = 0; q < t->nq; q++) {
+			struct epoll_event ev = {.events = EPOLLIN, .data.u32 = TPAD_EV_WAKE};
+			epoll_ctl(t->ep_fd, EPOLL_CTL_ADD, t->xsk_fds[q], &ev);
+		}
+	}
+}
+
+void tpad_switch_drain_events(struct tpad *t)
+{
+	for (unsigned s = 0; s < t->nslots; s++) {
+		uint64_t v;
+		if (t->slots[s].intr_fd >= 0)
+			(void)!read(t->slots[s].intr_fd, &v, sizeof(v));
+	}
+}

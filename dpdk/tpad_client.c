@@ -1,0 +1,303 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The engine's side of tpad (TPA_OWNER=tpad, see dpdk/tpad/tpad.h and tpad_proto.h): take a
+ * lease on the interface's owner, starting it if none runs, turn the port into a memif client
+ * of its slot, claim ports through it, and notice when it is gone.
+ *
+ * tpad is started detached (double fork, no LD_PRELOAD) with a pipe on which it says "ok" or
+ * why it cannot serve; the lease (the control connection) is inherited by fork children, so it
+ * closes when the last process of the family is gone. If tpad dies, its watchdog gives the
+ * interface back to the kernel; the engine says so once and asks a new tpad (started again if
+ * it may) for the same slot every second, then claims its ports again: connections that were
+ * not reset in between carry on.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "engine_state.h"
+#include "tpad_proto.h"
+
+#define TPAD_START_TIMEOUT_MS 15000
+#define TPAD_REPLY_TIMEOUT_MS 3000
+#define TPAD_RETRY_NS         1000000000ull
+
+extern char **environ;
+
+static int find_tpad(const struct tpa_engine_config *cfg, char *out, size_t len)
+{
+	if (cfg->tpad_path[0]) {
+		snprintf(out, len, "%s", cfg->tpad_path);
+		return access(out, X_OK);
+	}
+	Dl_info di;
+	if (dladdr((void *)find_tpad, &di) && di.dli_fname) {
+		char dir[PATH_MAX];
+		snprintf(dir, sizeof(dir), "%s", di.dli_fname);
+		char *slash = strrchr(dir, '/');
+		if (slash) {
+			*slash = '\0';
+			const char *rel[] = {"/tpad", "/../sbin/tpad", "/../dpdk/tpad"};
+			for (size_t i = 0; i < 3; i++) {
+				snprintf(out, len, "%s%s", dir, rel[i]);
+				if (!access(out, X_OK))
+					return 0;
+			}
+		}
+	}
+	const char *candidates[] = {TPA_TPAD_INSTALL, TPA_TPAD_BUILD};
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(out, len, "%s", candidates[i]);
+		if (!access(out, X_OK))
+			return 0;
+	}
+	return -1;
+}
+
+/* The grandchild: tpad, with the ready pipe on fd 3, nothing of the program's but stdio. */
+static void exec_tpad(const char *path, const char *iface, int ready, char **envp)
+        __attribute__((noreturn));
+static void exec_tpad(const char *path, const char *iface, int ready, char **envp)
+{
+	if (ready != 3) {
+		dup2(ready, 3);
+		close(ready);
+	}
+	for (int fd = 4; fd < 1024; fd++)
+		close(fd);
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	char *argv[] = {(char *)path, "--iface", (char *)iface, "--on-demand",
+	                "--ready-fd", "3",       NULL};
+	execve(path, argv, envp);
+	char line[PATH_MAX + 64];
+	int n = snprintf(line, sizeof(line), "cannot run %s: %s\n", path, strerror(errno));
+	(void)!write(3, line, (size_t)n);
+	_exit(127);
+}
+
+/* Start tpad for the interface; 0 once it says it serves, else -errno with its line. */
+static int spawn_tpad(struct tpa_engine *e, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	if (find_tpad(&e->cfg, path, sizeof(path)))
+		return engine_seterr(err, errlen, ENOENT,
+		                     "TPA_OWNER=tpad: no tpad program found (set TPA_TPAD to it)");
+	/* Its environment: ours without the preload (tpad must not run a shim of its own). */
+	size_t n = 0;
+	while (environ && environ[n])
+		n++;
+	char **envp = calloc(n + 1, sizeof(*envp));
+	if (!envp)
+		return engine_seterr(err, errlen, ENOMEM, "out of memory");
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(environ[i], "LD_PRELOAD=", 11))
+			envp[k++] = environ[i];
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		free(envp);
+		return engine_seterr(err, errlen, errno, "pipe: %s", strerror(errno));
+	}
+	/* Raw forks: neither the program's nor the shim's fork handlers may run for a child that
+	 * only execs. */
+	pid_t mid = (pid_t)syscall(SYS_fork);
+	if (mid == 0) {
+		close(p[0]);
+		setsid();
+		if (syscall(SYS_fork) == 0)
+			exec_tpad(path, e->cfg.iface, p[1], envp);
+		_exit(0);
+	}
+	close(p[1]);
+	free(envp);
+	if (mid < 0) {
+		close(p[0]);
+		return engine_seterr(err, errlen, errno, "fork: %s", strerror(errno));
+	}
+	while (waitpid(mid, NULL, 0) < 0 && errno == EINTR)
+		;
+	char line[600] = "";
+	size_t have = 0;
+	struct pollfd pf = {.fd = p[0], .events = POLLIN};
+	while (have < sizeof(line) - 1 && poll(&pf, 1, TPAD_START_TIMEOUT_MS) > 0) {
+		ssize_t r = read(p[0], line + have, sizeof(line) - 1 - have);
+		if (r <= 0)
+			break;
+		have += (size_t)r;
+	}
+	close(p[0]);
+	line[have] = '\0';
+	if (!strcmp(line, "ok\n"))
+		return 0;
+	line[strcspn(line, "\n")] = '\0';
+	return engine_seterr(err, errlen, EHOSTDOWN, "TPA_OWNER=tpad: tpad did not start: %s",
+	                     line[0] ? line : "no answer");
+}
+
+static int ctl_connect(const char *iface)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	char name[sizeof(sa.sun_path) - 1];
+	tpad_ctl_name(name, sizeof(name), iface);
+	size_t nl = strlen(name);
+	memcpy(sa.sun_path + 1, name, nl);
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	socklen_t sl = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + nl);
+	if (connect(fd, (struct sockaddr *)&sa, sl) < 0) {
+		int e = errno;
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
+/* One request, its reply. 0, or -errno (EPIPE: tpad is gone). */
+static int request(int fd, struct tpad_msg *m)
+{
+	m->version = TPAD_PROTO_VERSION;
+	if (send(fd, m, sizeof(*m), MSG_NOSIGNAL) != (ssize_t)sizeof(*m))
+		return -EPIPE;
+	struct pollfd pf = {.fd = fd, .events = POLLIN};
+	int rc;
+	while ((rc = poll(&pf, 1, TPAD_REPLY_TIMEOUT_MS)) < 0 && errno == EINTR)
+		;
+	if (rc <= 0)
+		return -ETIMEDOUT;
+	ssize_t r = recv(fd, m, sizeof(*m), 0);
+	if (r != (ssize_t)sizeof(*m))
+		return -EPIPE;
+	m->text[sizeof(m->text) - 1] = '\0';
+	return m->type == TPAD_OK ? 0 : -(m->err ? m->err : EPROTO);
+}
+
+/* A lease from a running tpad; with may_spawn, start one if none runs. */
+static int take_lease(struct tpa_engine *e, int may_spawn, char *err, size_t errlen)
+{
+	int fd = ctl_connect(e->cfg.iface);
+	if (fd < 0 && may_spawn && (fd == -ECONNREFUSED || fd == -ENOENT)) {
+		int rc = spawn_tpad(e, err, errlen);
+		if (rc)
+			return rc;
+		fd = ctl_connect(e->cfg.iface);
+	}
+	if (fd < 0)
+		return engine_seterr(err, errlen, -fd,
+		                     "TPA_OWNER=tpad: no tpad serves %s (%s): start it as root "
+		                     "(tpad --iface %s) or start this program as root",
+		                     e->cfg.iface, strerror(-fd), e->cfg.iface);
+	struct tpad_msg m = {.type = TPAD_HELLO, .pid = getpid(), .slot = e->tpad_slot};
+	char comm[32] = "";
+	FILE *f = fopen("/proc/self/comm", "re");
+	if (f) {
+		if (fgets(comm, sizeof(comm), f))
+			comm[strcspn(comm, "\n")] = '\0';
+		fclose(f);
+	}
+	snprintf(m.text, sizeof(m.text), "%s", comm);
+	int rc = request(fd, &m);
+	if (rc) {
+		close(fd);
+		return engine_seterr(err, errlen, -rc, "tpad on %s: %s", e->cfg.iface,
+		                     m.type == TPAD_ERR ? m.text : strerror(-rc));
+	}
+	e->tpad_fd = fd;
+	e->tpad_slot = m.slot;
+	snprintf(e->cfg.memif_socket, sizeof(e->cfg.memif_socket), "@%s", m.text);
+	return 0;
+}
+
+int tpad_client_open(struct tpa_engine *e, char *err, size_t errlen)
+{
+	e->tpad_fd = -1;
+	e->tpad_slot = TPAD_SLOT_ANY;
+	int rc = take_lease(e, 1, err, errlen);
+	if (rc)
+		return rc;
+	/* From here on the port is this slot's memif link. */
+	e->cfg.port_kind = TPA_PORT_MEMIF;
+	e->cfg.memif_role = TPA_MEMIF_CLIENT;
+	e->cfg.memif_id = e->tpad_slot;
+	return 0;
+}
+
+int tpad_client_steer(struct tpa_engine *e, uint16_t port, int on)
+{
+	if (e->tpad_fd < 0)
+		return e->tpad_lost ? 0 : -ENOTCONN; /* claimed again when tpad is back */
+	struct tpad_msg m = {.type = TPAD_STEER, .port = port, .on = (uint8_t) !!on};
+	int rc = request(e->tpad_fd, &m);
+	if (rc && m.type == TPAD_ERR)
+		fprintf(stderr, "tpa: %s\n", m.text);
+	return rc;
+}
+
+static void lost(struct tpa_engine *e)
+{
+	close(e->tpad_fd);
+	e->tpad_fd = -1;
+	e->tpad_lost = 1;
+	e->tpad_retry_ns = 0;
+	fprintf(stderr,
+	        "tpa: tpad, the owner of %s, is gone: the kernel serves its ports until a tpad "
+	        "is back (retrying every second)\n",
+	        e->cfg.iface);
+}
+
+static void come_back(struct tpa_engine *e, uint64_t now_ns)
+{
+	if (now_ns < e->tpad_retry_ns)
+		return;
+	e->tpad_retry_ns = now_ns + TPAD_RETRY_NS;
+	char err[512];
+	if (take_lease(e, e->creator == getpid() && geteuid() == 0, err, sizeof(err)))
+		return;
+	if (e->tpad_slot != e->cfg.memif_id) {
+		fprintf(stderr, "tpa: a new tpad on %s gave another link (%u, was %u): giving up\n",
+		        e->cfg.iface, e->tpad_slot, e->cfg.memif_id);
+		close(e->tpad_fd);
+		e->tpad_fd = -1;
+		e->tpad_retry_ns = UINT64_MAX;
+		return;
+	}
+	e->tpad_lost = 0;
+	engine_wait_add(e, e->tpad_fd);
+	unsigned n = 0;
+	for (uint32_t p = 1; p < 65536; p++)
+		if ((e->steered[p / 8] & (1u << (p % 8))) && !tpad_client_steer(e, (uint16_t)p, 1))
+			n++;
+	fprintf(stderr, "tpa: tpad on %s is back: %u ports accelerated again\n", e->cfg.iface, n);
+}
+
+void tpad_client_upkeep(struct tpa_engine *e, uint64_t now_ns)
+{
+	if (e->tpad_fd >= 0) {
+		struct pollfd pf = {.fd = e->tpad_fd, .events = POLLIN};
+		if (poll(&pf, 1, 0) > 0 && (pf.revents & (POLLIN | POLLHUP | POLLERR)))
+			lost(e); /* tpad never speaks first: anything here is its end */
+		return;
+	}
+	if (e->tpad_lost)
+		come_back(e, now_ns);
+}
+
+void tpad_client_close(struct tpa_engine *e)
+{
+	if (e->tpad_fd >= 0)
+		close(e->tpad_fd);
+	e->tpad_fd = -1;
+}
