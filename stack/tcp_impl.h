@@ -245,6 +245,7 @@ struct tcp_sock {
 
 	/* statistics */
 	uint64_t stat_retransmits, stat_bytes_acked, stat_bytes_received;
+	struct tpa_trace_ring *trace; /* its event ring (tcp_trace.h), NULL: not traced */
 };
 
 struct tcp_layer {
@@ -272,6 +273,8 @@ struct tcp_layer {
 	/* RFC 5961 section 7: challenge ACKs are rate limited per stack. */
 	uint64_t challenge_epoch_ns;
 	uint32_t challenge_count;
+	struct tpa_trace_area *trace_area; /* tcp_trace.h: NULL, tracing off */
+	uint32_t trace_nrings;
 };
 
 static inline struct tcp_layer *tcp_of(const struct tpa_stack *s)
@@ -406,5 +409,8 @@ void tcp_sock_timer_fire(struct tpa_stack *s, struct tcp_sock *ts);
 void tcp_sock_init_isn(struct tpa_stack *s, struct tcp_sock *ts);
 /* Everything that follows the handshake: MSS, congestion control, buffers. */
 void tcp_conn_established(struct tpa_stack *s, struct tcp_sock *ts);
+
+/* The event sites (tpa trace) are in every TCP file: their inline calls need the types above. */
+#include "tcp_trace.h"
 
 #endif

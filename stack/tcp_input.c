@@ -367,6 +367,7 @@ static bool process_ack(struct tpa_stack *s, struct tcp_sock *ts, struct seg *g)
 		tcp_dsack_seen(s, ts, &g->o.sack[0]);
 	}
 	update_snd_wnd(ts, g, wnd);
+	tcp_trace_window(s, ts);
 	want_output(s, ts);
 	return true;
 }

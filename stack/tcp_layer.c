@@ -150,6 +150,7 @@ static void rto_fired(struct tpa_stack *s, struct tcp_sock *ts)
 		ts->syn_retransmitted = true;
 		STAT_INC(s, tcp_retransmit);
 		tcp_rtt_on_timeout(&ts->rtt);
+		tcp_trace_rto(s, ts, true);
 		tcp_arm_rtx(s, ts);
 		tcp_send_syn(s, ts, NULL);
 		return;
@@ -168,6 +169,7 @@ static void rto_fired(struct tpa_stack *s, struct tcp_sock *ts)
 	tcp_cc_on_rto(&ts->cc, ts->snd_max - ts->snd_una, s->now_ns / 1000, ts->retries > 0);
 	ts->retries++;
 	tcp_rtt_on_timeout(&ts->rtt);
+	tcp_trace_rto(s, ts, false);
 	ts->flags &= ~(TSF_IN_RECOVERY | TSF_RTT_TIMING);
 	ts->undo_valid = false;
 	/* A timeout means loss went unseen: whatever reordering we allowed for may have hidden
@@ -245,8 +247,10 @@ void tcp_sock_timer_fire(struct tpa_stack *s, struct tcp_sock *ts)
 			}
 			break;
 		case TT_TLP:
-			if (synchronized(ts) && !(ts->flags & TSF_IN_RECOVERY) && !ts->persist)
+			if (synchronized(ts) && !(ts->flags & TSF_IN_RECOVERY) && !ts->persist) {
+				tcp_trace_tlp(s, ts);
 				tcp_send_tlp(s, ts);
+			}
 			break;
 		}
 		/* The socket may be gone now. */

@@ -295,6 +295,7 @@ int tcp_send_segment(struct tpa_stack *s, struct tcp_sock *ts, uint32_t seq, uin
 		ts->flags |= TSF_FIN_SENT;
 	tcp_rack_on_send(s, ts, seq, seq + dlen + (fin ? 1 : 0));
 	if (retransmit) {
+		tcp_trace_rtx(s, ts, seq, dlen + (fin ? 1 : 0));
 		STAT_INC(s, tcp_retransmit);
 		ts->stat_retransmits++;
 		if (ts->undo_valid && ts->undo_n < TCP_UNDO_MAX) {

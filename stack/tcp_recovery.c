@@ -32,6 +32,7 @@ void tcp_enter_recovery(struct tpa_stack *s, struct tcp_sock *ts)
 	ts->undo_cwnd = ts->cc.cwnd;
 	ts->undo_ssthresh = ts->cc.ssthresh;
 	tcp_cc_enter_recovery(&ts->cc, flight, s->now_ns / 1000, sack);
+	tcp_trace_recovery(s, ts, tcp_rack_on(ts) ? TPA_TRACE_CAUSE_RACK : TPA_TRACE_CAUSE_FAST);
 	STAT_INC(s, tcp_fast_retransmit);
 	uint32_t mss = tcp_eff_mss(s, ts);
 	if (tcp_rack_on(ts)) {
@@ -64,6 +65,7 @@ void tcp_exit_recovery(struct tpa_stack *s, struct tcp_sock *ts)
 	ts->flags &= ~TSF_IN_RECOVERY;
 	ts->rxt_marked = false;
 	tcp_cc_exit_recovery(&ts->cc, ts->snd_max - ts->snd_una, s->now_ns / 1000);
+	tcp_trace_event(s, ts, TPA_TRACE_RECOVERY_END);
 	tcp_rack_exit_recovery(ts);
 }
 
@@ -131,6 +133,7 @@ static void undo(struct tpa_stack *s, struct tcp_sock *ts, uint32_t dist)
 	uint32_t grown = (uint32_t)(ts->reordering + ts->reordering / 2) * mss;
 	tcp_reordering_seen(s, ts, dist > grown ? dist : grown);
 	tcp_cc_undo(&ts->cc, ts->undo_cwnd, ts->undo_ssthresh);
+	tcp_trace_event(s, ts, TPA_TRACE_UNDO);
 	if (ts->flags & TSF_IN_RECOVERY) {
 		ts->flags &= ~TSF_IN_RECOVERY;
 		ts->rxt_marked = false;

@@ -113,6 +113,7 @@ void tcp_sock_hash_add(struct tpa_stack *s, struct tcp_sock *ts)
 	ts->hash_next = tl->hash[b];
 	tl->hash[b] = ts->id;
 	ts->flags |= TSF_HASHED;
+	tcp_trace_open(s, ts);
 }
 
 void tcp_sock_hash_del(struct tpa_stack *s, struct tcp_sock *ts)
@@ -321,6 +322,7 @@ void tcp_set_state(struct tpa_stack *s, struct tcp_sock *ts, int state)
 {
 	if (state == TPA_TCP_ESTABLISHED && ts->state != TPA_TCP_ESTABLISHED)
 		STAT_INC(s, tcp_conn_established);
+	tcp_trace_state(s, ts, state);
 	ts->state = (uint8_t)state;
 }
 
@@ -394,6 +396,7 @@ void tcp_sock_closed(struct tpa_stack *s, struct tcp_sock *ts)
 	struct tcp_layer *tl = tcp_of(s);
 	if (ts->listener != TCP_NO_SOCK)
 		detach_from_listener(s, ts);
+	tcp_trace_state(s, ts, TPA_TCP_CLOSED);
 	ts->state = TPA_TCP_CLOSED;
 	for (int k = 0; k < TT_COUNT; k++)
 		ts->tmr[k] = 0;
@@ -425,6 +428,7 @@ void tcp_sock_abort(struct tpa_stack *s, struct tcp_sock *ts, int err)
 	}
 	if (err == ETIMEDOUT)
 		STAT_INC(s, tcp_conn_timeout);
+	tcp_trace_abort(s, ts, err);
 	if (ts->listener != TCP_NO_SOCK && !(ts->flags & TSF_ACCEPTED)) {
 		/* Still in the SYN queue: the connection simply disappears. */
 		if (ts->state == TPA_TCP_SYN_RECV) {
