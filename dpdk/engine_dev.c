@@ -120,9 +120,8 @@ static uint16_t keep_steered(struct tpa_engine *e, struct rte_mbuf **pkts, uint1
 	return k;
 }
 
-static uint16_t nd_rx(void *ctx, struct rte_mbuf **pkts, uint16_t max)
+static uint16_t rx_frames(struct tpa_engine *e, struct rte_mbuf **pkts, uint16_t max)
 {
-	struct tpa_engine *e = ctx;
 	if (e->cfg.port_kind == TPA_PORT_AF_PACKET && e->cfg.xdp_steer) {
 		uint16_t n = keep_steered(e, pkts, rx_all_queues(e, pkts, max));
 		return e->fault.active ? fault_apply(&e->fault, &e->fault.rx, e->pool, pkts, n, max)
@@ -136,11 +135,23 @@ static uint16_t nd_rx(void *ctx, struct rte_mbuf **pkts, uint16_t max)
 	return fault_apply(&e->fault, &e->fault.rx, e->pool, pkts, n, max);
 }
 
+static uint16_t nd_rx(void *ctx, struct rte_mbuf **pkts, uint16_t max)
+{
+	struct tpa_engine *e = ctx;
+	uint16_t n = rx_frames(e, pkts, max);
+	/* tpa capture: one branch per burst while off. */
+	if (__builtin_expect(e->cap.ctl != NULL, 0))
+		capture_burst(&e->cap, pkts, n, TPA_CAPTURE_RX);
+	return n;
+}
+
 static uint16_t nd_tx(void *ctx, struct rte_mbuf **pkts, uint16_t n)
 {
 	struct tpa_engine *e = ctx;
 	/* What the port does not take waits for room (backpressure), in order. */
 	if (!e->fault.active) {
+		if (__builtin_expect(e->cap.ctl != NULL, 0))
+			capture_burst(&e->cap, pkts, n, TPA_CAPTURE_TX);
 		tx_backlog_send(&e->txb, engine_tx_port_cb, e, pkts, n);
 		engine_tx_link_check(e);
 		return n;
@@ -150,6 +161,8 @@ static uint16_t nd_tx(void *ctx, struct rte_mbuf **pkts, uint16_t n)
 		n = 256;
 	memcpy(out, pkts, n * sizeof(pkts[0]));
 	uint16_t m = fault_apply(&e->fault, &e->fault.tx, e->pool, out, n, 512);
+	if (e->cap.ctl) /* what leaves after the injected faults */
+		capture_burst(&e->cap, out, m, TPA_CAPTURE_TX);
 	uint16_t sent = tx_port(e, out, m);
 	/* Under fault injection a full ring is one more loss, not back-pressure. */
 	for (uint16_t i = sent; i < m; i++) {

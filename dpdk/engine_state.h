@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "capture.h"
 #include "engine_impl.h"
 #include "iface.h"
 #include "mbuf_pool.h"
@@ -74,6 +75,7 @@ struct tpa_engine {
 	int link_seen_up;      /* memif: the link has been up (a peer took frames) */
 	int link_lost;         /* memif: the link went down: what waits for that peer is stale */
 	struct fault_state fault;
+	struct capture_state cap; /* tpa capture (capture.c): ctl NULL when off */
 	struct xdp_ctl xdp;
 	int xdp_open;
 	struct port_hold *hold;

@@ -13,12 +13,14 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "family.h"
 #include "shim.h"
 #include "tpa/dpdk.h"
 #include "tpa/stack.h"
+#include "tpa/trace.h"
 
 _Static_assert(sizeof(struct tpa_pub_counter) == 64, "counter layout");
 _Static_assert(sizeof(struct tpa_pub_sock) == 128, "socket layout");
@@ -29,6 +31,13 @@ _Static_assert(offsetof(struct tpa_pub_header, req_seq) == 128, "header layout")
 _Static_assert(offsetof(struct tpa_pub_header, cnt_seq) == 192, "header layout");
 _Static_assert(offsetof(struct tpa_pub_header, sock_seq) == 256, "header layout");
 _Static_assert(offsetof(struct tpa_pub_header, family_pids) == 324, "header layout");
+_Static_assert(offsetof(struct tpa_pub_header, start_realtime_ns) == 120, "header layout");
+_Static_assert(offsetof(struct tpa_pub_header, trace_off) == 1408, "header layout");
+_Static_assert(offsetof(struct tpa_pub_header, cap) == 2048, "header layout");
+_Static_assert(sizeof(struct tpa_capture_ctl) == 128, "capture layout");
+_Static_assert(sizeof(struct tpa_capture_rec) == 24, "capture layout");
+_Static_assert(sizeof(struct tpa_trace_ring) == 64 + 32 * TPA_TRACE_RING_EVENTS, "trace layout");
+_Static_assert(sizeof(struct tpa_trace_area) == 64, "trace layout");
 _Static_assert(sizeof(struct tpa_pub_header) <= TPA_PUB_HEADER_SIZE, "header layout");
 
 /* Counters by time: a program nobody inspects pays for one copy a second (the engine's
@@ -42,12 +51,29 @@ _Static_assert(sizeof(struct tpa_pub_header) <= TPA_PUB_HEADER_SIZE, "header lay
  * that a full /dev/shm never faults the program: it only stops the file growing. */
 #define SOCKS_INITIAL 1024u
 #define SOCKS_MAX     65536u
+/* Connections traced at once (TPA_TRACE_CONNS): 1088 bytes each, reserved at start. */
+#define TRACE_CONNS_DEFAULT 1024u
+#define TRACE_CONNS_MAX     65536u
+/* The capture ring: at 100k frames/s of 100 bytes, 0.4 s for a reader that drains it every
+ * few milliseconds. Allocated at the first capture. */
+#define CAPTURE_RING_SIZE (4u << 20)
+/* A capture whose reader has not drained the ring for this long stops (reader killed). */
+#define CAPTURE_READER_GONE_NS 3000000000ull
+/* Files of programs that died with a trace: kept this long, at most this many. */
+#define PUBLISH_DEAD_MAX   8
+#define PUBLISH_DEAD_AGE_S 86400
 
 struct shim_publish shim_pub;
 
 static int pub_fd = -1;
 static char pub_path[256];
 static size_t pub_map_len;
+static struct tpa_engine *pub_engine;
+
+static uint64_t page_up(uint64_t n)
+{
+	return (n + 4095) & ~4095ull;
+}
 
 static size_t file_size(uint32_t socks)
 {
@@ -61,8 +87,64 @@ static const char *publish_dir(void)
 	return d && *d ? d : "/dev/shm";
 }
 
+/* Whether the stale file open on fd holds trace events (worth keeping for tpa trace). */
+static int has_trace(int fd, uint64_t *cap_off)
+{
+	struct tpa_pub_header h;
+	struct tpa_trace_area a;
+	if (pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h) || h.magic != TPA_PUB_MAGIC ||
+	    h.version != TPA_PUB_VERSION || !h.trace_off)
+		return 0;
+	*cap_off = h.cap_off;
+	return pread(fd, &a, sizeof(a), (off_t)h.trace_off) == (ssize_t)sizeof(a) &&
+	       a.magic == TPA_TRACE_MAGIC && a.opened > 0;
+}
+
+/* Dead programs' files beyond PUBLISH_DEAD_MAX (the oldest first) or a day old go. */
+static void prune_dead(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	int pids[64];
+	time_t mtimes[64];
+	int n = 0;
+	struct dirent *de;
+	time_t now = time(NULL);
+	while ((de = readdir(d))) {
+		int pid;
+		char tail[8];
+		struct stat st;
+		char p[512];
+		if (sscanf(de->d_name, "tpa-%d.%7s", &pid, tail) != 2 || strcmp(tail, "dead") != 0)
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
+		if (lstat(p, &st) != 0 || !S_ISREG(st.st_mode))
+			continue;
+		if (now - st.st_mtime > PUBLISH_DEAD_AGE_S || n == 64) {
+			unlink(p);
+			continue;
+		}
+		pids[n] = pid;
+		mtimes[n++] = st.st_mtime;
+	}
+	closedir(d);
+	for (; n > PUBLISH_DEAD_MAX; n--) {
+		int oldest = 0;
+		for (int i = 1; i < n; i++)
+			if (mtimes[i] < mtimes[oldest])
+				oldest = i;
+		char p[512];
+		snprintf(p, sizeof(p), "%s/tpa-%d.dead", dir, pids[oldest]);
+		unlink(p);
+		pids[oldest] = pids[n - 1];
+		mtimes[oldest] = mtimes[n - 1];
+	}
+}
+
 /* A tpa-<pid>.stats whose lock nobody holds and whose starter is gone: its family died
- * without removing it (SIGKILL). */
+ * without removing it (SIGKILL, a crash). With a trace it becomes tpa-<pid>.dead (without
+ * its capture ring), else it goes. */
 static void remove_stale(const char *dir)
 {
 	DIR *d = opendir(dir);
@@ -83,11 +165,19 @@ static void remove_stale(const char *dir)
 		if (fd < 0)
 			continue;
 		struct stat st;
-		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && flock(fd, LOCK_EX | LOCK_NB) == 0)
-			unlink(p);
+		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+		    flock(fd, LOCK_EX | LOCK_NB) == 0) {
+			char dead[512];
+			snprintf(dead, sizeof(dead), "%s/tpa-%d.dead", dir, pid);
+			uint64_t cap_off = 0;
+			if (!has_trace(fd, &cap_off) || (cap_off && truncate(p, (off_t)cap_off)) ||
+			    rename(p, dead) != 0)
+				unlink(p);
+		}
 		close(fd);
 	}
 	closedir(d);
+	prune_dead(dir);
 }
 
 /* Make room for `socks` entries (whole allocation). */
@@ -102,6 +192,39 @@ static int grow(uint32_t socks)
 		return -1;
 	h->socks_cap = socks;
 	return 0;
+}
+
+/* TPA_TRACE=0: no trace; TPA_TRACE_CONNS: connections traced at once. */
+static uint32_t trace_conns(void)
+{
+	const char *on = getenv("TPA_TRACE");
+	const char *v = getenv("TPA_TRACE_CONNS");
+	if (on && strcmp(on, "0") == 0)
+		return 0;
+	if (on && *on && strcmp(on, "1") != 0)
+		fprintf(stderr, "tpa: TPA_TRACE='%s' is neither 0 nor 1: trace on\n", on);
+	if (!v || !*v)
+		return TRACE_CONNS_DEFAULT;
+	char *end;
+	unsigned long n = strtoul(v, &end, 10);
+	if (*end || n > TRACE_CONNS_MAX || *v == '-') {
+		fprintf(stderr, "tpa: TPA_TRACE_CONNS='%s' is not a count from 0 to %u: %u used\n",
+		        v, TRACE_CONNS_MAX, TRACE_CONNS_DEFAULT);
+		return TRACE_CONNS_DEFAULT;
+	}
+	return (uint32_t)n;
+}
+
+/* The stack traces into the file from now on (the area was reserved with the file). */
+static void trace_start(struct tpa_engine *e, struct tpa_pub_header *h)
+{
+	if (!h->trace_len)
+		return;
+	struct tpa_stack *s = tpa_engine_stack(e);
+	if (!s || tpa_stack_trace_attach(s, (char *)h + h->trace_off, h->trace_len) != 0) {
+		h->trace_off = 0;
+		h->trace_len = 0;
+	}
 }
 
 void shim_publish_start(struct tpa_engine *e, uint32_t max_sockets)
@@ -124,10 +247,16 @@ void shim_publish_start(struct tpa_engine *e, uint32_t max_sockets)
 		return;
 	uint32_t socks_max = max_sockets < SOCKS_MAX ? max_sockets : SOCKS_MAX;
 	uint32_t cap = socks_max < SOCKS_INITIAL ? socks_max : SOCKS_INITIAL;
-	size_t len = file_size(socks_max);
+	uint32_t nrings = trace_conns();
+	uint64_t trace_off = page_up(file_size(socks_max));
+	uint64_t trace_len = nrings ? page_up(tpa_trace_area_size(nrings)) : 0;
+	size_t len = trace_off + trace_len + CAPTURE_RING_SIZE;
 	void *m = MAP_FAILED;
+	/* The trace area is reserved now (the stack writes it on its own); between it and the
+	 * socket entries the file has a hole that only reads reach until the file grows. */
 	if (fchmod(fd, 0644) == 0 && flock(fd, LOCK_SH) == 0 &&
-	    posix_fallocate(fd, 0, (off_t)file_size(cap)) == 0)
+	    posix_fallocate(fd, 0, (off_t)file_size(cap)) == 0 &&
+	    (!trace_len || posix_fallocate(fd, (off_t)trace_off, (off_t)trace_len) == 0))
 		/* The whole maximum is mapped; pages past the end of the file are never touched:
 		 * entries are written only below socks_cap. */
 		m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -160,8 +289,16 @@ void shim_publish_start(struct tpa_engine *e, uint32_t max_sockets)
 	snprintf(h->iface, sizeof(h->iface), "%s", info.iface);
 	h->ipv4_addr = info.ipv4_addr;
 	h->start_ns = tpa_engine_now_ns();
+	struct timespec rt;
+	clock_gettime(CLOCK_REALTIME, &rt);
+	h->start_realtime_ns = (uint64_t)rt.tv_sec * 1000000000ull + (uint64_t)rt.tv_nsec;
+	h->trace_off = trace_len ? trace_off : 0;
+	h->trace_len = trace_len;
+	trace_start(e, h);
 	__atomic_store_n(&h->magic, TPA_PUB_MAGIC, __ATOMIC_RELEASE);
 	if (rename(tmp, pub_path) < 0) {
+		if (h->trace_len)
+			tpa_stack_trace_attach(tpa_engine_stack(e), NULL, 0);
 		munmap(m, len);
 		unlink(tmp);
 		close(fd);
@@ -169,6 +306,7 @@ void shim_publish_start(struct tpa_engine *e, uint32_t max_sockets)
 	}
 	pub_fd = fd;
 	pub_map_len = len;
+	pub_engine = e;
 	shim_pub.hdr = h;
 	shim_pub.due_ns = 0; /* the first poll writes the counters */
 }
@@ -183,6 +321,11 @@ void shim_publish_stop(void)
 {
 	if (!shim_pub.hdr)
 		return;
+	/* Nothing of the engine's or the stack's writes into the mapping once it is gone. */
+	tpa_engine_capture_stop(pub_engine);
+	if (shim_pub.hdr->trace_len)
+		tpa_stack_trace_attach(tpa_engine_stack(pub_engine), NULL, 0);
+	pub_engine = NULL;
 	unlink(pub_path);
 	munmap(shim_pub.hdr, pub_map_len);
 	close(pub_fd);
@@ -339,11 +482,38 @@ static void publish_sockets(struct tpa_pub_header *h, uint64_t now)
 	seq_end(&h->sock_seq);
 }
 
+/* ---- capture: on while a reader wants it and drains the ring ---- */
+static void capture_upkeep(struct tpa_pub_header *h, uint64_t now)
+{
+	struct tpa_capture_ctl *c = &h->cap;
+	uint64_t alive = __atomic_load_n(&c->alive_ns, __ATOMIC_ACQUIRE);
+	int want = __atomic_load_n(&c->want, __ATOMIC_ACQUIRE) &&
+	           (alive >= now || now - alive < CAPTURE_READER_GONE_NS);
+	if (!want) {
+		if (c->on)
+			tpa_engine_capture_stop(pub_engine);
+		return;
+	}
+	if (c->on)
+		return;
+	uint64_t off = h->trace_off + h->trace_len;
+	if (!off)
+		off = page_up(file_size(h->socks_max));
+	if (!h->cap_off) {
+		if (posix_fallocate(pub_fd, (off_t)off, CAPTURE_RING_SIZE) != 0)
+			return; /* /dev/shm full: no capture (the reader sees it never starts) */
+		h->cap_size = CAPTURE_RING_SIZE;
+		h->cap_off = off;
+	}
+	tpa_engine_capture_start(pub_engine, c, (char *)h + h->cap_off, h->cap_size);
+}
+
 void shim_publish_run(uint64_t now)
 {
 	struct tpa_pub_header *h = shim_pub.hdr;
 	if (!h || !shim.stack)
 		return;
+	capture_upkeep(h, now);
 	uint64_t req = __atomic_load_n(&h->req_seq, __ATOMIC_ACQUIRE);
 	if (req != h->served_seq) {
 		/* A reader asked: counters and sockets, unless a walk is only just done. */

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Inspection from outside (tpa sockets, tpa stats): each engine publishes its counters and
- * socket table in a small file in shared memory, <dir>/tpa-<pid>.stats (dir: TPA_PUBLISH_DIR,
- * default /dev/shm; pid: the process that started the engine), which readers copy without
- * stopping, signalling or tracing the program (scripts/tpa-inspect.py).
+ * Inspection from outside (tpa sockets, stats, trace, capture): each engine publishes its
+ * counters, socket table, the stack's per-connection event trace (tpa/trace.h) and, on a
+ * reader's request, a capture ring (tpa/capture.h) in a file in shared memory,
+ * <dir>/tpa-<pid>.stats (dir: TPA_PUBLISH_DIR, default /dev/shm; pid: the process that started
+ * the engine), which readers use without stopping, signalling or tracing the program
+ * (scripts/tpa-inspect.py).
  *
  * Contract:
  * - The file is made at engine start (mode 0644, owned by the starter: a reader needs no
@@ -12,7 +14,13 @@
  *   dropped its privileges included). The starter holds a shared flock(2) on it through an fd
  *   every fork child inherits: the lock is free exactly when no process of the family is left,
  *   which is how readers and the next engine start tell a stale file (SIGKILL) and remove it.
- *   The last process of the family removes it at exit.
+ *   The last process of the family removes it at exit. A stale file whose trace holds events is
+ *   renamed tpa-<pid>.dead instead (tpa trace --pid reads it; kept a day, at most
+ *   PUBLISH_DEAD_MAX of them, tpa trace --clean removes them).
+ * - The trace area is the stack's from engine start to the family's end (the stack writes it
+ *   on its own events, under the same lock). The capture ring is allocated at the first
+ *   request; capture runs while the reader wants it and drained it less than
+ *   CAPTURE_READER_GONE_NS ago (checked on requests and once a second).
  * - Written only by a process of the family, with the shim lock held, from the poll path
  *   (shim_publish_poll): the counters when PUBLISH_PERIOD_NS has passed since this process last
  *   wrote them, and counters plus socket table when a reader asked (req_seq != served_seq), at
@@ -27,6 +35,8 @@
  *   0      struct tpa_pub_header (TPA_PUB_HEADER_SIZE bytes reserved)
  *   counters_off: counters_max x struct tpa_pub_counter
  *   socks_off:    socks_cap x struct tpa_pub_sock (the file grows up to socks_max entries)
+ *   trace_off:    struct tpa_trace_area and its rings (trace_len bytes; 0: tracing off)
+ *   cap_off:      the capture ring (cap_size bytes; 0 until the first capture)
  */
 #ifndef TPA_SHIM_PUBLISH_H
 #define TPA_SHIM_PUBLISH_H
@@ -34,8 +44,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "tpa/capture.h"
+
 #define TPA_PUB_MAGIC       0x3142555041505400ull /* "\0TPAPUB1" read as little-endian u64 */
-#define TPA_PUB_VERSION     1u
+#define TPA_PUB_VERSION     2u
 #define TPA_PUB_HEADER_SIZE 4096u
 #define TPA_PUB_FAMILY_MAX  256
 
@@ -89,23 +101,23 @@ struct tpa_pub_sock {         /* 128 bytes */
 };
 
 struct tpa_pub_header {
-	uint64_t magic;        /* 0   TPA_PUB_MAGIC, stored last at creation */
-	uint32_t version;      /* 8 */
-	uint32_t header_size;  /* 12 */
-	uint32_t counter_size; /* 16  sizeof(struct tpa_pub_counter) */
-	uint32_t counters_max; /* 20 */
-	uint64_t counters_off; /* 24 */
-	uint32_t sock_size;    /* 32  sizeof(struct tpa_pub_sock) */
-	uint32_t socks_max;    /* 36  entries the file may grow to */
-	uint64_t socks_off;    /* 40 */
-	int32_t pid;           /* 48  the process that started the engine */
-	uint32_t max_sockets;  /* 52  the stack's socket table size */
-	char comm[16];         /* 56  its name (/proc/PID/comm) */
-	char iface[32];        /* 72  TPA_IFACE */
-	uint32_t ipv4_addr;    /* 104 network byte order */
-	uint32_t pad0;         /* 108 */
-	uint64_t start_ns;     /* 112 CLOCK_MONOTONIC at engine start */
-	uint8_t pad1[8];       /* 120 */
+	uint64_t magic;             /* 0   TPA_PUB_MAGIC, stored last at creation */
+	uint32_t version;           /* 8 */
+	uint32_t header_size;       /* 12 */
+	uint32_t counter_size;      /* 16  sizeof(struct tpa_pub_counter) */
+	uint32_t counters_max;      /* 20 */
+	uint64_t counters_off;      /* 24 */
+	uint32_t sock_size;         /* 32  sizeof(struct tpa_pub_sock) */
+	uint32_t socks_max;         /* 36  entries the file may grow to */
+	uint64_t socks_off;         /* 40 */
+	int32_t pid;                /* 48  the process that started the engine */
+	uint32_t max_sockets;       /* 52  the stack's socket table size */
+	char comm[16];              /* 56  its name (/proc/PID/comm) */
+	char iface[32];             /* 72  TPA_IFACE */
+	uint32_t ipv4_addr;         /* 104 network byte order */
+	uint32_t pad0;              /* 108 */
+	uint64_t start_ns;          /* 112 CLOCK_MONOTONIC at engine start */
+	uint64_t start_realtime_ns; /* 120 CLOCK_REALTIME then (times of a dead program) */
 	/* 128: the only field readers write (own cache line) */
 	uint64_t req_seq;    /* 128 incremented by a reader that wants a fresh copy */
 	uint64_t served_seq; /* 136 the req_seq value the last socket walk answered */
@@ -127,6 +139,14 @@ struct tpa_pub_header {
 	/* 320: the family, written with the sockets (sock_seq) */
 	uint32_t family_count;                   /* 320 */
 	int32_t family_pids[TPA_PUB_FAMILY_MAX]; /* 324 */
+	uint8_t pad5[60];                        /* 1348 */
+	/* 1408: where the trace and the capture ring are (fixed at start but cap_off) */
+	uint64_t trace_off;         /* 1408 */
+	uint64_t trace_len;         /* 1416 */
+	uint64_t cap_off;           /* 1424 0 until the first capture */
+	uint32_t cap_size;          /* 1432 */
+	uint8_t pad6[612];          /* 1436 */
+	struct tpa_capture_ctl cap; /* 2048 */
 };
 
 struct tpa_engine;
