@@ -117,8 +117,9 @@ static const struct setting settings[] = {
          "memif role: client or server (default client)"},
         {"TPA_MEMIF_ID", K_U32, CFG(memif_id), 0, UINT32_MAX, "memif connection id (default 0)"},
         {"TPA_OWNER", K_OWNER, CFG(owner), 0, 0,
-         "who holds the interface: self (this program alone) or tpad (the owner daemon, "
-         "shared by several programs; started on demand) (default self)"},
+         "who holds an af_xdp interface: tpad (the owner daemon, shared by several programs; "
+         "started on demand), self (this program alone) or auto (tpad if one runs, else self; "
+         "default)"},
         {"TPA_TPAD", K_STR, CFG(tpad_path), 0, 0,
          "the tpad program to start (default: beside libtpa, installed, or the build tree)"},
         {"TPA_PCI_ADDR", K_STR, CFG(pci_addr), 0, 0,
@@ -392,13 +393,15 @@ static int apply_name(struct tpa_engine_config *cfg, const struct setting *st, c
 			                     st->name, v);
 		return 0;
 	case K_OWNER:
-		if (!strcasecmp(v, "self"))
+		if (!strcasecmp(v, "auto"))
+			cfg->owner = TPA_OWNER_AUTO;
+		else if (!strcasecmp(v, "self"))
 			cfg->owner = TPA_OWNER_SELF;
 		else if (!strcasecmp(v, "tpad"))
 			cfg->owner = TPA_OWNER_TPAD;
 		else
 			return engine_seterr(err, errlen, EINVAL,
-			                     "%s: unknown owner '%s' (accepted: self, tpad)",
+			                     "%s: unknown owner '%s' (accepted: auto, self, tpad)",
 			                     st->name, v);
 		return 0;
 	case K_CC:

@@ -633,6 +633,15 @@ static int start_port_io(struct tpa_engine *e, int use_xdp, uint32_t *rx_offload
 	}
 	if ((rc = start_ports(e, wait_domain, use_xdp, rx_offloads, &rx_intr, err, errlen)))
 		return rc;
+	/* tpad's link comes up in EAL's interrupt thread, which maps its rings into this
+	 * process only: wait for it, so that fork children (nginx workers, postgres backends)
+	 * inherit the mapping instead of a link they cannot use. */
+	for (int i = 0; e->via_tpad && i < 400; i++) {
+		struct rte_eth_link link;
+		if (rte_eth_link_get_nowait(port_id, &link) == 0 && link.link_status)
+			break;
+		usleep(5000);
+	}
 	/* The af_packet PMD opens its socket when EAL probes the device. */
 	if (cfg->port_kind == TPA_PORT_AF_PACKET &&
 	    socket_fds_new(AF_PACKET, packet_before, PORT_FD_BITS, &e->packet_fd, 1) != 1)
@@ -660,6 +669,8 @@ static int start_port_io(struct tpa_engine *e, int use_xdp, uint32_t *rx_offload
 	 * tpa_engine_wait() then polls in short slices. */
 	if (rx_intr && rte_eth_dev_rx_intr_enable(port_id, 0) == -ENOTSUP)
 		rx_intr = 0;
+	if (e->via_tpad) /* tpad rings a doorbell instead (memif has no Rx interrupts) */
+		rx_intr = 1;
 	if (wait_domain >= 0 || rx_intr) {
 		e->wait_fd = epoll_create1(EPOLL_CLOEXEC);
 		if (e->wait_fd < 0) {
@@ -673,6 +684,10 @@ static int start_port_io(struct tpa_engine *e, int use_xdp, uint32_t *rx_offload
 			engine_wait_add(e, e->xsk_fds[i]);
 		if (e->packet_fd >= 0)
 			engine_wait_add(e, e->packet_fd);
+	} else if (e->via_tpad) {
+		e->rx_intr = 1;
+		e->intr_fd = tpad_client_wait_fd();
+		engine_wait_add(e, e->intr_fd);
 	} else if (rx_intr) {
 		e->rx_intr = 1;
 		engine_intr_refresh(e);
@@ -833,7 +848,9 @@ struct tpa_engine *tpa_engine_create(const struct tpa_engine_config *cfg, char *
 	e->nq = 1;
 	e->nl.fd = -1;
 	e->tpad_fd = -1;
-	e->via_tpad = cfg->owner == TPA_OWNER_TPAD && cfg->port_kind == TPA_PORT_AF_XDP;
+	e->via_tpad = cfg->port_kind == TPA_PORT_AF_XDP &&
+	              (cfg->owner == TPA_OWNER_TPAD ||
+	               (cfg->owner == TPA_OWNER_AUTO && tpad_client_serves(cfg->iface)));
 	tx_backlog_init(&e->txb);
 	engine_state = 1;
 	e->kernel_iface = cfg->port_kind == TPA_PORT_AF_XDP || cfg->port_kind == TPA_PORT_AF_PACKET;

@@ -65,6 +65,8 @@ static uint16_t tx_port(struct tpa_engine *e, struct rte_mbuf **pkts, uint16_t n
 		sent = rte_eth_tx_burst(e->info.port_id, 0, pkts, n);
 		port_guard_leave(&e->guard);
 	}
+	if (e->via_tpad && sent)
+		tpad_client_kick();
 	struct rte_eth_link link;
 	if (sent)
 		e->link_seen_up = 1;

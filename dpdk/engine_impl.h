@@ -66,6 +66,7 @@ void fault_release(struct fault_state *f);
 struct port_guard {
 	pid_t burst; /* the process inside a burst on the port, 0 = none (shared across fork) */
 	int intr;    /* the interrupt side holds the port or waits for the burst to end */
+	int stopped; /* the port did not start again (its peer is away): no bursts */
 };
 
 /* This process's port is guarded from now on (before its first burst). */

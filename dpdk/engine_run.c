@@ -35,6 +35,10 @@ uint64_t tpa_engine_next_timer_ns(struct tpa_engine *e)
 
 static void drain_event_fd(struct tpa_engine *e)
 {
+	if (e->via_tpad) {
+		tpad_client_drain();
+		return;
+	}
 	uint64_t v;
 	if (e->intr_fd >= 0)
 		(void)!read(e->intr_fd, &v, sizeof(v));
@@ -44,6 +48,8 @@ static void drain_event_fd(struct tpa_engine *e)
  * millisecond while it is missing or the link is down. */
 void engine_intr_refresh(struct tpa_engine *e)
 {
+	if (e->via_tpad)
+		return; /* tpad's doorbell, always there (tpad_client.c) */
 	uint64_t now = tpa_engine_now_ns();
 	if (now - e->intr_check_ns < NL_POLL_INTERVAL_NS)
 		return;

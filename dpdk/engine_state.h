@@ -89,11 +89,15 @@ struct tpa_engine {
 	int nl_due; /* tpa_engine_wait woke up: read the netlink socket on the next round */
 	uint64_t resolve_until_ns;
 	int watchdog_fd;
-	/* TPA_OWNER=tpad (tpad_client.c): the lease on the interface's owner, -1 = none */
+	/* TPA_OWNER=tpad (tpad_client.c): the lease on the interface's owner. Each process of
+	 * the family reaches it through its own control fd (tpad_client.c keeps it); these are
+	 * the family's. */
 	int via_tpad;
-	int tpad_fd;
-	uint16_t tpad_slot;
-	int tpad_lost; /* tpad went away: ask again from tpad_retry_ns on */
+	int tpad_fd;        /* the creator's first connection, for the wait set */
+	uint16_t tpad_slot; /* the lease's slot: the memif id */
+	uint64_t tpad_token;
+	uint32_t tpad_gen; /* leases taken so far: a process whose fd is older joins anew */
+	int tpad_lost;     /* tpad went away: ask again from tpad_retry_ns on */
 	uint64_t tpad_retry_ns;
 	struct {
 		uint64_t neigh_updates, neigh_resolves, steer_on, steer_off, steer_fail,
@@ -110,6 +114,8 @@ int engine_wait_add(struct tpa_engine *e, int fd);
 void engine_intr_refresh(struct tpa_engine *e);
 
 /* tpad_client.c: the lease on tpad (TPA_OWNER=tpad) */
+/* A tpad serves iface in this network namespace (TPA_OWNER=auto). */
+int tpad_client_serves(const char *iface);
 /* Take a lease (starting tpad if none runs); the port becomes the slot's memif link. */
 int tpad_client_open(struct tpa_engine *e, char *err, size_t errlen);
 /* Claim (on) or give back a port. 0, or -errno (the reason is printed). */
@@ -117,6 +123,11 @@ int tpad_client_steer(struct tpa_engine *e, uint16_t port, int on);
 /* From the poll path, every millisecond: notice tpad's end, take a lease again. */
 void tpad_client_upkeep(struct tpa_engine *e, uint64_t now_ns);
 void tpad_client_close(struct tpa_engine *e);
+/* Frames went to tpad: ring its doorbell if it sleeps. */
+void tpad_client_kick(void);
+/* Read this process's doorbell (after a sleep), and the fd to sleep on. */
+void tpad_client_drain(void);
+int tpad_client_wait_fd(void);
 
 /* engine_dev.c */
 /* The stack's device, clock, hooks and memory over engine e. */

@@ -110,7 +110,8 @@ int iface_lock_take(int ifindex, const char *iface, int *lock_fd, char *err, siz
 				return engine_seterr(
 				        err, errlen, EBUSY,
 				        "TPA_IFACE=%s is already used by another tpa process "
-				        "(pid %s); one accelerated process per interface",
+				        "(pid %s), which holds it alone; to share it, run "
+				        "every program with TPA_OWNER=tpad (tpa run --owner tpad)",
 				        iface, pid[0] ? pid : "?");
 			return 0; /* a file system without flock */
 		}

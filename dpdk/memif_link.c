@@ -43,6 +43,9 @@ static int restart(uint16_t port, struct port_guard *g)
 	port_guard_lock(g);
 	rte_eth_dev_stop(port);
 	int rc = rte_eth_dev_start(port);
+	/* A port that did not start must not be burst on (ethdev complains with a stack dump
+	 * on every call) until a later restart works. */
+	__atomic_store_n(&g->stopped, rc != 0, __ATOMIC_RELAXED);
 	port_guard_unlock(g);
 	if (level >= 0)
 		rte_log_set_level((uint32_t)type, (uint32_t)level);

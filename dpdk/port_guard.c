@@ -61,6 +61,7 @@ void port_guard_install(struct port_guard *g)
 {
 	__atomic_store_n(&g->burst, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&g->intr, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&g->stopped, 0, __ATOMIC_RELAXED);
 	self_pid = getpid();
 	if (!atfork_done) {
 		atfork_done = 1;
@@ -73,7 +74,8 @@ int port_guard_enter(struct port_guard *g)
 {
 	/* Dekker with port_guard_lock: each side announces itself, then looks at the other. */
 	__atomic_store_n(&g->burst, self_pid, __ATOMIC_SEQ_CST);
-	if (__builtin_expect(!__atomic_load_n(&g->intr, __ATOMIC_SEQ_CST), 1))
+	if (__builtin_expect(!__atomic_load_n(&g->intr, __ATOMIC_SEQ_CST), 1) &&
+	    __builtin_expect(!__atomic_load_n(&g->stopped, __ATOMIC_RELAXED), 1))
 		return 1;
 	__atomic_store_n(&g->burst, 0, __ATOMIC_RELEASE);
 	return 0;

@@ -20,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -166,8 +168,41 @@ static int ctl_connect(const char *iface)
 	return fd;
 }
 
-/* One request, its reply. 0, or -errno (EPIPE: tpad is gone). */
-static int request(int fd, struct tpad_msg *m)
+int tpad_client_serves(const char *iface)
+{
+	int fd = ctl_connect(iface);
+	if (fd < 0)
+		return 0;
+	close(fd);
+	return 1;
+}
+
+/* The fds of an OK to HELLO or JOIN (tpad_proto.h), -1 where none came. */
+static int take_fds(struct msghdr *mh, int *fds)
+{
+	for (int i = 0; i < TPAD_FDS; i++)
+		fds[i] = -1;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		int got[TPAD_FDS + 4];
+		if (n > TPAD_FDS + 4)
+			n = TPAD_FDS + 4;
+		memcpy(got, CMSG_DATA(c), n * sizeof(int));
+		for (size_t i = 0; i < n; i++) {
+			if (i < TPAD_FDS && fds[i] < 0)
+				fds[i] = got[i];
+			else
+				close(got[i]);
+		}
+	}
+	return fds[TPAD_FDS - 1] >= 0 ? 0 : -EPROTO;
+}
+
+/* One request, its reply (and its fds, when fds is given). 0, or -errno (EPIPE: tpad is
+ * gone). */
+static int request_fds(int fd, struct tpad_msg *m, int *fds)
 {
 	m->version = TPAD_PROTO_VERSION;
 	if (send(fd, m, sizeof(*m), MSG_NOSIGNAL) != (ssize_t)sizeof(*m))
@@ -178,14 +213,106 @@ static int request(int fd, struct tpad_msg *m)
 		;
 	if (rc <= 0)
 		return -ETIMEDOUT;
-	ssize_t r = recv(fd, m, sizeof(*m), 0);
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int) * (TPAD_FDS + 4))];
+	} c;
+	struct iovec iov = {.iov_base = m, .iov_len = sizeof(*m)};
+	struct msghdr mh = {.msg_iov = &iov,
+	                    .msg_iovlen = 1,
+	                    .msg_control = c.buf,
+	                    .msg_controllen = sizeof(c.buf)};
+	ssize_t r = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+	int got[TPAD_FDS];
+	int fdrc = take_fds(&mh, got);
+	if (!fds || r != (ssize_t)sizeof(*m) || m->type != TPAD_OK || fdrc) {
+		for (int i = 0; i < TPAD_FDS; i++)
+			if (got[i] >= 0)
+				close(got[i]);
+	} else {
+		memcpy(fds, got, sizeof(got));
+	}
 	if (r != (ssize_t)sizeof(*m))
 		return -EPIPE;
 	m->text[sizeof(m->text) - 1] = '\0';
+	if (m->type == TPAD_OK && fds && fdrc)
+		return -EPROTO;
 	return m->type == TPAD_OK ? 0 : -(m->err ? m->err : EPROTO);
 }
 
-/* A lease from a running tpad; with may_spawn, start one if none runs. */
+static int request(int fd, struct tpad_msg *m)
+{
+	return request_fds(fd, m, NULL);
+}
+
+/* The engine's wait set is the family's: an fd of a lease that ended must leave it before it
+ * closes, or its end (readable for ever while another process keeps a copy) would wake every
+ * sleeper of the family at once, for ever. */
+static int wait_set = -1;
+
+static void fd_close(int *fd)
+{
+	if (*fd < 0)
+		return;
+	if (wait_set >= 0)
+		epoll_ctl(wait_set, EPOLL_CTL_DEL, *fd, NULL);
+	close(*fd);
+	*fd = -1;
+}
+
+/* This process's doorbells (tpad_proto.h): rung after sending while tpad sleeps, and the one
+ * tpad rings, in the engine's wait set. */
+static int bell_tpad = -1, bell_prog = -1;
+static const struct tpad_bell_page *bell_page;
+
+static void bells_take(struct tpa_engine *e, const int *fds)
+{
+	wait_set = e->wait_fd;
+	fd_close(&bell_tpad);
+	fd_close(&bell_prog);
+	if (bell_page)
+		munmap((void *)bell_page, 4096);
+	bell_tpad = fds[TPAD_FD_BELL_TPAD];
+	bell_prog = fds[TPAD_FD_BELL_PROG];
+	void *p = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fds[TPAD_FD_PAGE], 0);
+	bell_page = p == MAP_FAILED ? NULL : p;
+	close(fds[TPAD_FD_PAGE]);
+	if (e->wait_fd >= 0)
+		engine_wait_add(e, bell_prog);
+}
+
+void tpad_client_kick(void)
+{
+	/* Without the page, ring every time: correct, a syscall dearer. */
+	if (!bell_page || __atomic_load_n(&bell_page->sleeping, __ATOMIC_SEQ_CST)) {
+		uint64_t one = 1;
+		(void)!write(bell_tpad, &one, sizeof(one));
+	}
+}
+
+void tpad_client_drain(void)
+{
+	uint64_t v;
+	if (bell_prog >= 0)
+		(void)!read(bell_prog, &v, sizeof(v));
+}
+
+int tpad_client_wait_fd(void)
+{
+	return bell_prog;
+}
+
+/* This process's connection to the lease: inherited from the process that took it (fork), or
+ * its own (JOIN) when the lease was taken again elsewhere in the family. */
+static int my_fd = -1;
+static uint32_t my_gen;
+
+static void my_close(void)
+{
+	fd_close(&my_fd);
+}
+
+/* A new lease from a running tpad; with may_spawn, start one if none runs. */
 static int take_lease(struct tpa_engine *e, int may_spawn, char *err, size_t errlen)
 {
 	int fd = ctl_connect(e->cfg.iface);
@@ -193,7 +320,9 @@ static int take_lease(struct tpa_engine *e, int may_spawn, char *err, size_t err
 		int rc = spawn_tpad(e, err, errlen);
 		if (rc)
 			return rc;
-		fd = ctl_connect(e->cfg.iface);
+		/* Ours serves, or another program's, still starting, had the interface: wait. */
+		for (int i = 0; (fd = ctl_connect(e->cfg.iface)) == -ECONNREFUSED && i < 300; i++)
+			usleep(50000);
 	}
 	if (fd < 0)
 		return engine_seterr(err, errlen, -fd,
@@ -209,16 +338,47 @@ static int take_lease(struct tpa_engine *e, int may_spawn, char *err, size_t err
 		fclose(f);
 	}
 	snprintf(m.text, sizeof(m.text), "%s", comm);
-	int rc = request(fd, &m);
+	int fds[TPAD_FDS];
+	int rc = request_fds(fd, &m, fds);
 	if (rc) {
 		close(fd);
 		return engine_seterr(err, errlen, -rc, "tpad on %s: %s", e->cfg.iface,
 		                     m.type == TPAD_ERR ? m.text : strerror(-rc));
 	}
-	e->tpad_fd = fd;
+	my_close();
+	my_fd = fd;
+	bells_take(e, fds);
 	e->tpad_slot = m.slot;
+	e->tpad_token = m.token;
+	my_gen = __atomic_add_fetch(&e->tpad_gen, 1, __ATOMIC_SEQ_CST);
 	snprintf(e->cfg.memif_socket, sizeof(e->cfg.memif_socket), "@%s", m.text);
 	return 0;
+}
+
+/* This process's fd for the current lease (JOIN when it has none), -1 if there is none. */
+static int lease_fd(struct tpa_engine *e)
+{
+	uint32_t gen = __atomic_load_n(&e->tpad_gen, __ATOMIC_ACQUIRE);
+	if (my_gen == gen && my_fd >= 0)
+		return my_fd;
+	my_close();
+	if (e->tpad_lost)
+		return -1;
+	int fd = ctl_connect(e->cfg.iface);
+	if (fd < 0)
+		return -1;
+	struct tpad_msg m = {
+	        .type = TPAD_JOIN, .pid = getpid(), .slot = e->tpad_slot, .token = e->tpad_token};
+	int fds[TPAD_FDS];
+	if (request_fds(fd, &m, fds)) {
+		close(fd);
+		return -1;
+	}
+	my_fd = fd;
+	bells_take(e, fds);
+	my_gen = gen;
+	engine_wait_add(e, fd);
+	return fd;
 }
 
 int tpad_client_open(struct tpa_engine *e, char *err, size_t errlen)
@@ -228,6 +388,7 @@ int tpad_client_open(struct tpa_engine *e, char *err, size_t errlen)
 	int rc = take_lease(e, 1, err, errlen);
 	if (rc)
 		return rc;
+	e->tpad_fd = my_fd;
 	/* From here on the port is this slot's memif link. */
 	e->cfg.port_kind = TPA_PORT_MEMIF;
 	e->cfg.memif_role = TPA_MEMIF_CLIENT;
@@ -237,10 +398,11 @@ int tpad_client_open(struct tpa_engine *e, char *err, size_t errlen)
 
 int tpad_client_steer(struct tpa_engine *e, uint16_t port, int on)
 {
-	if (e->tpad_fd < 0)
+	int fd = lease_fd(e);
+	if (fd < 0)
 		return e->tpad_lost ? 0 : -ENOTCONN; /* claimed again when tpad is back */
 	struct tpad_msg m = {.type = TPAD_STEER, .port = port, .on = (uint8_t) !!on};
-	int rc = request(e->tpad_fd, &m);
+	int rc = request(fd, &m);
 	if (rc && m.type == TPAD_ERR)
 		fprintf(stderr, "tpa: %s\n", m.text);
 	return rc;
@@ -248,9 +410,10 @@ int tpad_client_steer(struct tpa_engine *e, uint16_t port, int on)
 
 static void lost(struct tpa_engine *e)
 {
-	close(e->tpad_fd);
-	e->tpad_fd = -1;
-	e->tpad_lost = 1;
+	my_close();
+	/* The first process of the family to notice says it, once per lease. */
+	if (__atomic_exchange_n(&e->tpad_lost, 1, __ATOMIC_SEQ_CST))
+		return;
 	e->tpad_retry_ns = 0;
 	fprintf(stderr,
 	        "tpa: tpad, the owner of %s, is gone: the kernel serves its ports until a tpad "
@@ -258,24 +421,25 @@ static void lost(struct tpa_engine *e)
 	        e->cfg.iface);
 }
 
+/* Take a lease again (any process of the family; under the shim's lock, so one at a time),
+ * starting tpad if this process may, then claim the family's ports again. */
 static void come_back(struct tpa_engine *e, uint64_t now_ns)
 {
 	if (now_ns < e->tpad_retry_ns)
 		return;
 	e->tpad_retry_ns = now_ns + TPAD_RETRY_NS;
 	char err[512];
-	if (take_lease(e, e->creator == getpid() && geteuid() == 0, err, sizeof(err)))
+	if (take_lease(e, geteuid() == 0, err, sizeof(err)))
 		return;
 	if (e->tpad_slot != e->cfg.memif_id) {
 		fprintf(stderr, "tpa: a new tpad on %s gave another link (%u, was %u): giving up\n",
 		        e->cfg.iface, e->tpad_slot, e->cfg.memif_id);
-		close(e->tpad_fd);
-		e->tpad_fd = -1;
+		my_close();
 		e->tpad_retry_ns = UINT64_MAX;
 		return;
 	}
 	e->tpad_lost = 0;
-	engine_wait_add(e, e->tpad_fd);
+	engine_wait_add(e, my_fd);
 	unsigned n = 0;
 	for (uint32_t p = 1; p < 65536; p++)
 		if ((e->steered[p / 8] & (1u << (p % 8))) && !tpad_client_steer(e, (uint16_t)p, 1))
@@ -285,8 +449,11 @@ static void come_back(struct tpa_engine *e, uint64_t now_ns)
 
 void tpad_client_upkeep(struct tpa_engine *e, uint64_t now_ns)
 {
-	if (e->tpad_fd >= 0) {
-		struct pollfd pf = {.fd = e->tpad_fd, .events = POLLIN};
+	wait_set = e->wait_fd;
+	if (my_fd >= 0 && my_gen != __atomic_load_n(&e->tpad_gen, __ATOMIC_ACQUIRE))
+		my_close(); /* an older lease's: its end must not keep waking the family */
+	if (my_fd >= 0) {
+		struct pollfd pf = {.fd = my_fd, .events = POLLIN};
 		if (poll(&pf, 1, 0) > 0 && (pf.revents & (POLLIN | POLLHUP | POLLERR)))
 			lost(e); /* tpad never speaks first: anything here is its end */
 		return;
@@ -297,7 +464,6 @@ void tpad_client_upkeep(struct tpa_engine *e, uint64_t now_ns)
 
 void tpad_client_close(struct tpa_engine *e)
 {
-	if (e->tpad_fd >= 0)
-		close(e->tpad_fd);
+	my_close();
 	e->tpad_fd = -1;
 }

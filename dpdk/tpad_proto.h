@@ -10,10 +10,14 @@
  * - HELLO (pid, program name in text, slot_hint = the slot held before a reconnect or
  *   TPAD_SLOT_ANY) -> OK with the slot (the memif id of the program's link) and in text the
  *   memif socket name, or ERR with errno and one line in text.
+ *   The OK also carries the lease's token.
+ * - JOIN (slot, token): one more connection for a lease, for a process of the family that has
+ *   no copy of the first one (the lease was taken again after a tpad restart, by another
+ *   process of the family) -> OK or ERR.
  * - STEER (port, on) -> OK, or ERR EADDRINUSE naming the program that holds the port.
- * - The connection is the program's lease: every process of its fork family inherits the fd,
- *   so tpad sees it close exactly when the last of them is gone (exit, crash, SIGKILL). Then
- *   its ports go back to the kernel and the peers of its connections get a RST.
+ * - The connections are the program's lease: every process of its fork family inherits them,
+ *   so tpad sees the last one close exactly when the last of them is gone (exit, crash,
+ *   SIGKILL). Then its ports go back to the kernel and the peers of its connections get a RST.
  */
 #ifndef TPA_DPDK_TPAD_PROTO_H
 #define TPA_DPDK_TPAD_PROTO_H
@@ -30,6 +34,7 @@
 enum tpad_msg_type {
 	TPAD_HELLO = 1,
 	TPAD_STEER = 2,
+	TPAD_JOIN = 3,
 	TPAD_OK = 100,
 	TPAD_ERR = 101,
 };
@@ -43,8 +48,18 @@ struct tpad_msg {
 	uint16_t port;    /* STEER */
 	uint8_t on;       /* STEER: 1 on, 0 off */
 	uint8_t pad[3];
+	uint64_t token; /* OK to HELLO, JOIN */
 	char text[240]; /* HELLO: program name; OK to HELLO: memif socket; ERR: the reason */
 };
+
+/* tpad's doorbell page (a sealed memfd, given with the lease and mapped read-only): a program
+ * rings its slot's tpad doorbell after sending only while tpad sleeps. */
+struct tpad_bell_page {
+	uint32_t sleeping;
+};
+
+/* The fds given with an OK to HELLO or JOIN (SCM_RIGHTS, in this order). */
+enum { TPAD_FD_BELL_TPAD, TPAD_FD_BELL_PROG, TPAD_FD_PAGE, TPAD_FDS };
 
 /* The abstract socket names for an interface (without the leading NUL of the address). */
 static inline void tpad_ctl_name(char *out, size_t len, const char *iface)

@@ -705,9 +705,9 @@ def cmd_trace(args, progs):
         if not p.trace_off:
             lines.append("  (trace off: TPA_TRACE=0)")
         for c in conns:
-            lines.append("  %s %s  sock %d  %s%s" % (
-                c["local"], c["peer"], c["sock_id"], c["state"] or "",
-                ", %d older events overwritten" % c["events_lost"] if c["events_lost"] else ""))
+            lines.append("  %s %s  sock %d%s%s" % (
+                c["local"], c["peer"], c["sock_id"], "  " + c["state"] if c["state"] else "",
+                "  (%d older events overwritten)" % c["events_lost"] if c["events_lost"] else ""))
             rows = []
             prev = None
             for e in c["events"]:

@@ -7,9 +7,11 @@
  * bind() would.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -34,11 +36,6 @@ int tpad_ctl_open(struct tpad *t, char *err, size_t errlen)
 			return -EADDRINUSE;
 		return engine_seterr(err, errlen, e, "control socket @%s: %s", name, strerror(e));
 	}
-	if (listen(fd, 64) < 0) {
-		int e = errno;
-		close(fd);
-		return engine_seterr(err, errlen, e, "listen: %s", strerror(e));
-	}
 	t->ctl_fd = fd;
 	t->ep_fd = epoll_create1(EPOLL_CLOEXEC);
 	struct epoll_event ev = {.events = EPOLLIN, .data.u32 = TPAD_EV_LISTEN};
@@ -47,11 +44,18 @@ int tpad_ctl_open(struct tpad *t, char *err, size_t errlen)
 	return 0;
 }
 
+int tpad_ctl_listen(struct tpad *t, char *err, size_t errlen)
+{
+	if (listen(t->ctl_fd, 64) < 0)
+		return engine_seterr(err, errlen, errno, "listen: %s", strerror(errno));
+	return 0;
+}
+
 int tpad_programs(const struct tpad *t)
 {
 	int n = 0;
 	for (unsigned s = 0; s < t->nslots; s++)
-		n += t->slots[s].fd >= 0;
+		n += t->slots[s].conns > 0;
 	return n;
 }
 
@@ -67,23 +71,56 @@ static void reply(int fd, uint32_t type, int e, uint16_t slot, const char *fmt, 
 	(void)!send(fd, &m, sizeof(m), MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
-/* A new connection: it becomes a lease once HELLO gives it a slot. Until then it sits in a
- * free slot's place only by its fd; a connection that never says HELLO is closed. */
-static void take_hello(struct tpad *t, int fd)
+/* An OK to HELLO or JOIN, with the slot's doorbells and the doorbell page. */
+static void reply_lease(struct tpad *t, int fd, unsigned s, struct tpad_msg *r)
 {
-	struct tpad_msg m;
-	ssize_t n = recv(fd, &m, sizeof(m), MSG_DONTWAIT);
-	if (n != (ssize_t)sizeof(m) || m.version != TPAD_PROTO_VERSION || m.type != TPAD_HELLO) {
-		reply(fd, TPAD_ERR, EPROTO, 0, "tpad speaks protocol %u: HELLO expected",
-		      TPAD_PROTO_VERSION);
-		close(fd);
-		return;
-	}
+	int fds[TPAD_FDS];
+	fds[TPAD_FD_BELL_TPAD] = t->slots[s].bell_tpad;
+	fds[TPAD_FD_BELL_PROG] = t->slots[s].bell_prog;
+	fds[TPAD_FD_PAGE] = t->bell_fd;
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(fds))];
+	} c;
+	memset(&c, 0, sizeof(c));
+	struct iovec iov = {.iov_base = r, .iov_len = sizeof(*r)};
+	struct msghdr mh = {.msg_iov = &iov,
+	                    .msg_iovlen = 1,
+	                    .msg_control = c.buf,
+	                    .msg_controllen = sizeof(c.buf)};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(fds));
+	memcpy(CMSG_DATA(cm), fds, sizeof(fds));
+	(void)!sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+static uint64_t new_token(void)
+{
+	uint64_t v = 0;
+	if (getrandom(&v, sizeof(v), 0) != sizeof(v))
+		v = tpad_now_ns() * 0x9e3779b97f4a7c15ull;
+	return v | 1;
+}
+
+static void attach(struct tpad *t, unsigned s, int fd)
+{
+	t->conn_slot[fd] = (uint8_t)(s + 1);
+	t->slots[s].conns++;
+	struct epoll_event ev = {.events = EPOLLIN, .data.u32 = TPAD_EV_CONN | (uint32_t)fd};
+	epoll_ctl(t->ep_fd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+/* HELLO: a new lease on a free slot (the one asked for, if free: a program coming back after
+ * a tpad restart keeps its link). */
+static void hello(struct tpad *t, int fd, struct tpad_msg *m)
+{
 	unsigned s = TPAD_SLOTS_MAX;
-	if (m.slot < t->nslots && t->slots[m.slot].fd < 0)
-		s = m.slot; /* a program coming back after a tpad restart keeps its link */
+	if (m->slot < t->nslots && !t->slots[m->slot].conns)
+		s = m->slot;
 	for (unsigned i = 0; s == TPAD_SLOTS_MAX && i < t->nslots; i++)
-		if (t->slots[i].fd < 0)
+		if (!t->slots[i].conns)
 			s = i;
 	if (s == TPAD_SLOTS_MAX) {
 		reply(fd, TPAD_ERR, EBUSY, 0,
@@ -93,19 +130,48 @@ static void take_hello(struct tpad *t, int fd)
 		return;
 	}
 	struct tpad_slot *sl = &t->slots[s];
-	sl->fd = fd;
-	sl->pid = m.pid;
-	m.text[sizeof(m.text) - 1] = '\0';
-	snprintf(sl->name, sizeof(sl->name), "%.31s", m.text);
+	sl->pid = m->pid;
+	m->text[sizeof(m->text) - 1] = '\0';
+	snprintf(sl->name, sizeof(sl->name), "%.31s", m->text);
 	sl->ports = 0;
-	struct epoll_event ev = {.events = EPOLLIN, .data.u32 = TPAD_EV_SLOT | s};
-	epoll_ctl(t->ep_fd, EPOLL_CTL_ADD, fd, &ev);
-	char sock[128];
-	tpad_memif_name(sock, sizeof(sock), t->iface);
-	reply(fd, TPAD_OK, 0, (uint16_t)s, "%s", sock);
+	sl->token = new_token();
+	attach(t, s, fd);
+	struct tpad_msg r = {.version = TPAD_PROTO_VERSION,
+	                     .type = TPAD_OK,
+	                     .slot = (uint16_t)s,
+	                     .token = sl->token};
+	tpad_memif_name(r.text, sizeof(r.text), t->iface);
+	reply_lease(t, fd, s, &r);
 }
 
-/* A new connection waits in the epoll set, tagged with its fd, for its HELLO. */
+/* A connection's first message: HELLO (a new lease) or JOIN (one more for a lease). */
+static void first_message(struct tpad *t, int fd)
+{
+	struct tpad_msg m;
+	ssize_t n = recv(fd, &m, sizeof(m), MSG_DONTWAIT);
+	if (n != (ssize_t)sizeof(m) || m.version != TPAD_PROTO_VERSION ||
+	    (m.type != TPAD_HELLO && m.type != TPAD_JOIN)) {
+		reply(fd, TPAD_ERR, EPROTO, 0, "tpad speaks protocol %u: HELLO or JOIN first",
+		      TPAD_PROTO_VERSION);
+		close(fd);
+		return;
+	}
+	if (m.type == TPAD_HELLO) {
+		hello(t, fd, &m);
+		return;
+	}
+	if (m.slot >= t->nslots || !t->slots[m.slot].conns || m.token != t->slots[m.slot].token) {
+		reply(fd, TPAD_ERR, ESTALE, 0, "no such lease");
+		close(fd);
+		return;
+	}
+	attach(t, m.slot, fd);
+	struct tpad_msg r = {
+	        .version = TPAD_PROTO_VERSION, .type = TPAD_OK, .slot = m.slot, .token = m.token};
+	reply_lease(t, fd, m.slot, &r);
+}
+
+/* A new connection waits in the epoll set, tagged with its fd, for its first message. */
 static void accept_all(struct tpad *t)
 {
 	for (;;) {
@@ -125,13 +191,13 @@ static int peer_is_root(int fd)
 	return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &l) == 0 && uc.uid == 0;
 }
 
-static void steer(struct tpad *t, unsigned s, const struct tpad_msg *m)
+static void steer(struct tpad *t, unsigned s, int fd, const struct tpad_msg *m)
 {
 	struct tpad_slot *sl = &t->slots[s];
 	uint16_t port = m->port;
 	unsigned holder = t->owner[port];
 	if (!port) {
-		reply(sl->fd, TPAD_ERR, EINVAL, 0, "port 0");
+		reply(fd, TPAD_ERR, EINVAL, 0, "port 0");
 		return;
 	}
 	if (!m->on) {
@@ -140,34 +206,34 @@ static void steer(struct tpad *t, unsigned s, const struct tpad_msg *m)
 			t->owner[port] = 0;
 			sl->ports--;
 		}
-		reply(sl->fd, TPAD_OK, 0, 0, "%s", "");
+		reply(fd, TPAD_OK, 0, 0, "%s", "");
 		return;
 	}
 	if (holder && holder != s + 1) {
 		const struct tpad_slot *o = &t->slots[holder - 1];
-		reply(sl->fd, TPAD_ERR, EADDRINUSE, 0,
+		reply(fd, TPAD_ERR, EADDRINUSE, 0,
 		      "port %u on %s is accelerated for %s (pid %d) already", port, t->iface,
 		      o->name, (int)o->pid);
 		return;
 	}
-	if (port < 1024 && !peer_is_root(sl->fd)) {
-		reply(sl->fd, TPAD_ERR, EACCES, 0,
+	if (port < 1024 && !peer_is_root(fd)) {
+		reply(fd, TPAD_ERR, EACCES, 0,
 		      "port %u is privileged: the program must start as root to take it", port);
 		return;
 	}
 	int rc = holder ? 0 : xdp_ctl_steer(&t->xdp, port, 1);
 	if (rc) {
-		reply(sl->fd, TPAD_ERR, -rc, 0, "XDP port map: %s", strerror(-rc));
+		reply(fd, TPAD_ERR, -rc, 0, "XDP port map: %s", strerror(-rc));
 		return;
 	}
 	if (!holder) {
 		t->owner[port] = (uint8_t)(s + 1);
 		sl->ports++;
 	}
-	reply(sl->fd, TPAD_OK, 0, 0, "%s", "");
+	reply(fd, TPAD_OK, 0, 0, "%s", "");
 }
 
-/* The lease closed: every process of the program is gone. */
+/* The lease's last connection closed: every process of the program is gone. */
 static void release(struct tpad *t, unsigned s)
 {
 	struct tpad_slot *sl = &t->slots[s];
@@ -178,11 +244,21 @@ static void release(struct tpad *t, unsigned s)
 			sl->ports--;
 		}
 	tpad_switch_reset_slot(t, s);
-	epoll_ctl(t->ep_fd, EPOLL_CTL_DEL, sl->fd, NULL);
-	close(sl->fd);
-	sl->fd = -1;
+	uint64_t v;
+	(void)!read(sl->bell_prog, &v, sizeof(v)); /* the next program starts quiet */
 	sl->pid = 0;
 	sl->ports = 0;
+	sl->token = 0;
+}
+
+static void drop_conn(struct tpad *t, int fd)
+{
+	unsigned s = t->conn_slot[fd] - 1u;
+	epoll_ctl(t->ep_fd, EPOLL_CTL_DEL, fd, NULL);
+	close(fd);
+	t->conn_slot[fd] = 0;
+	if (--t->slots[s].conns == 0)
+		release(t, s);
 }
 
 void tpad_ctl_event(struct tpad *t, uint32_t ev)
@@ -191,31 +267,29 @@ void tpad_ctl_event(struct tpad *t, uint32_t ev)
 		accept_all(t);
 		return;
 	}
+	int fd = (int)(ev & 0xffffu);
 	if (ev & TPAD_EV_NEW) {
-		int fd = (int)(ev & 0xffffu);
 		epoll_ctl(t->ep_fd, EPOLL_CTL_DEL, fd, NULL);
-		take_hello(t, fd);
+		first_message(t, fd);
 		return;
 	}
-	if (!(ev & TPAD_EV_SLOT))
+	if (!(ev & TPAD_EV_CONN) || !t->conn_slot[fd])
 		return;
-	unsigned s = ev & 0xffffu;
-	if (s >= t->nslots || t->slots[s].fd < 0)
-		return;
+	unsigned s = t->conn_slot[fd] - 1u;
 	for (;;) {
 		struct tpad_msg m;
-		ssize_t n = recv(t->slots[s].fd, &m, sizeof(m), MSG_DONTWAIT);
+		ssize_t n = recv(fd, &m, sizeof(m), MSG_DONTWAIT);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
 		if (n <= 0) {
-			release(t, s);
+			drop_conn(t, fd);
 			return;
 		}
 		if (n != (ssize_t)sizeof(m) || m.version != TPAD_PROTO_VERSION)
-			reply(t->slots[s].fd, TPAD_ERR, EPROTO, 0, "bad message");
+			reply(fd, TPAD_ERR, EPROTO, 0, "bad message");
 		else if (m.type == TPAD_STEER)
-			steer(t, s, &m);
+			steer(t, s, fd, &m);
 		else
-			reply(t->slots[s].fd, TPAD_ERR, EPROTO, 0, "unknown request %u", m.type);
+			reply(fd, TPAD_ERR, EPROTO, 0, "unknown request %u", m.type);
 	}
 }

@@ -240,10 +240,10 @@ static int start_ports(struct tpad *t, char *err, size_t errlen)
 		char name[RTE_ETH_NAME_MAX_LEN];
 		snprintf(name, sizeof(name), "net_memif%u", s);
 		struct tpad_slot *sl = &t->slots[s];
-		sl->fd = sl->intr_fd = -1;
 		if (rte_eth_dev_get_port_by_name(name, &sl->port_id))
 			return engine_seterr(err, errlen, ENODEV, "no port %s", name);
-		if ((rc = port_setup(sl->port_id, t->pool, 1, 1, &txo, &rxo, &intr, err, errlen)))
+		/* No memif Rx interrupts (DPDK 22.11 has none): doorbells instead (switch.c). */
+		if ((rc = port_setup(sl->port_id, t->pool, 1, 0, &txo, &rxo, &intr, err, errlen)))
 			return rc;
 	}
 	return 0;
@@ -257,30 +257,63 @@ static void tell_ready(int fd, const char *msg)
 	close(fd);
 }
 
+/* Requests and leases; after spin_ns without frames, sleep until something comes. */
 static void wait_round(struct tpad *t, uint64_t *idle_since, uint64_t now)
 {
 	if (!*idle_since)
 		*idle_since = now;
-	int timeout = 0;
-	if (now - *idle_since >= t->spin_ns) {
-		tpad_switch_links(t);
-		timeout = 100;
-	}
 	struct epoll_event ev[16];
-	int n = epoll_wait(t->ep_fd, ev, 16, timeout);
-	if (timeout)
-		tpad_switch_drain_events(t);
+	int n = now - *idle_since >= t->spin_ns ? tpad_switch_sleep(t, 1000, ev, 16)
+	                                        : epoll_wait(t->ep_fd, ev, 16, 0);
 	for (int i = 0; i < n; i++)
 		if (ev[i].data.u32 != TPAD_EV_WAKE)
 			tpad_ctl_event(t, ev[i].data.u32);
 }
 
+/* Counters for people: /dev/shm/tpad-<pid>.stats, "name value" lines, rewritten every second
+ * (tpa stats shows them beside the programs'). */
+static void write_stats(const struct tpad *t, int remove_it)
+{
+	char path[64], tmp[72];
+	snprintf(path, sizeof(path), "/dev/shm/tpad-%d.stats", (int)getpid());
+	if (remove_it) {
+		unlink(path);
+		return;
+	}
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	FILE *f = fopen(tmp, "we");
+	if (!f)
+		return;
+	fprintf(f,
+	        "iface %s\nqueues %u\nprograms %d\nrx_unowned %llu\ntx_foreign %llu\n"
+	        "resets_sent %llu\nflows_dropped %llu\n",
+	        t->iface, t->nq, tpad_programs(t), (unsigned long long)t->rx_unowned,
+	        (unsigned long long)t->tx_foreign, (unsigned long long)t->resets_sent,
+	        (unsigned long long)t->flows_dropped);
+	for (unsigned s = 0; s < t->nslots; s++) {
+		const struct tpad_slot *sl = &t->slots[s];
+		if (sl->conns || sl->rx || sl->tx)
+			fprintf(f,
+			        "slot %u pid %d name %s ports %u rx %llu rx_dropped %llu "
+			        "tx %llu tx_refused %llu\n",
+			        s, (int)sl->pid, sl->name[0] ? sl->name : "-", sl->ports,
+			        (unsigned long long)sl->rx, (unsigned long long)sl->rx_dropped,
+			        (unsigned long long)sl->tx, (unsigned long long)sl->tx_refused);
+	}
+	fclose(f);
+	rename(tmp, path);
+}
+
 static void run(struct tpad *t)
 {
-	uint64_t idle_since = 0, next_ctl = 0;
+	uint64_t idle_since = 0, next_ctl = 0, next_stats = 0;
 	while (!t->stop) {
 		unsigned work = tpad_switch_round(t);
 		uint64_t now = tpad_now_ns();
+		if (now >= next_stats) {
+			write_stats(t, 0);
+			next_stats = now + 1000000000ull;
+		}
 		if (work) {
 			idle_since = 0;
 			if (now >= next_ctl) { /* requests and leases while busy */
@@ -303,8 +336,9 @@ static void run(struct tpad *t)
 
 static void finish(struct tpad *t)
 {
+	write_stats(t, 1);
 	for (unsigned s = 0; s < t->nslots; s++)
-		if (t->slots[s].fd >= 0)
+		if (t->slots[s].conns)
 			tpad_switch_reset_slot(t, s);
 	if (t->xdp_open)
 		xdp_ctl_close(&t->xdp, 1);
@@ -356,6 +390,8 @@ int main(int argc, char **argv)
 		rc = start_ports(t, err, sizeof(err));
 	if (!rc && tpad_switch_init(t))
 		rc = engine_seterr(err, sizeof(err), ENOMEM, "flow table: out of memory");
+	if (!rc)
+		rc = tpad_ctl_listen(t, err, sizeof(err));
 	if (rc) {
 		char line[600];
 		snprintf(line, sizeof(line), "tpad: %s: %s\n", a.iface, err);

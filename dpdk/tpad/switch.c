@@ -19,7 +19,10 @@
 #include <rte_tcp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -39,11 +42,52 @@ int epoll_wait(int epfd, struct epoll_event *events, int maxevents, int timeout)
 	return rc;
 }
 
+static int watch(struct tpad *t, int fd)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.u32 = TPAD_EV_WAKE};
+	return epoll_ctl(t->ep_fd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+/* The flow table, the doorbells and their page, and what wakes tpad: every queue's AF_XDP
+ * socket (readable when the XDP program gave it frames) and every slot's doorbell. */
 int tpad_switch_init(struct tpad *t)
 {
 	t->flows = calloc(TPAD_FLOWS, sizeof(*t->flows));
+	if (!t->flows)
+		return -ENOMEM;
 	port_guard_install(&guard);
-	return t->flows ? 0 : -ENOMEM;
+	t->bell_fd = memfd_create("tpad-bell", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (t->bell_fd < 0 || ftruncate(t->bell_fd, 4096) < 0)
+		return -errno;
+	t->bell = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, t->bell_fd, 0);
+	if (t->bell == MAP_FAILED)
+		return -errno;
+	/* Programs may map it to read only: no writable mapping but ours. */
+	fcntl(t->bell_fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE);
+	for (unsigned q = 0; q < t->nq; q++)
+		if (watch(t, t->xsk_fds[q]))
+			return -errno;
+	for (unsigned s = 0; s < t->nslots; s++) {
+		struct tpad_slot *sl = &t->slots[s];
+		sl->bell_tpad = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		sl->bell_prog = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (sl->bell_tpad < 0 || sl->bell_prog < 0 || watch(t, sl->bell_tpad))
+			return -errno;
+	}
+	return 0;
+}
+
+int tpad_switch_sleep(struct tpad *t, int timeout_ms, struct epoll_event *ev, int max)
+{
+	/* Announce the sleep, then look once more: a program that sent before it saw the flag
+	 * left its frames in the ring, one that sent after it rang. */
+	__atomic_store_n(&t->bell->sleeping, 1, __ATOMIC_SEQ_CST);
+	int n = 0;
+	if (!tpad_switch_round(t))
+		n = epoll_wait(t->ep_fd, ev, max, timeout_ms);
+	__atomic_store_n(&t->bell->sleeping, 0, __ATOMIC_SEQ_CST);
+	tpad_switch_drain_events(t);
+	return n;
 }
 
 struct tcp_frame {
@@ -102,12 +146,15 @@ static void flow_note_tx(struct tpad *t, unsigned slot, const struct tcp_frame *
 				x->snd_next = end;
 			x->slot = (uint8_t)slot;
 			x->fins |= (fl & RTE_TCP_FIN_FLAG) ? 1 : 0;
+			if (x->fins == 3)
+				x->raddr = 0; /* closed both ways */
 			return;
 		}
 		if (!x->raddr && !free_one)
 			free_one = x;
 	}
-	if (fl & RTE_TCP_RST_FLAG)
+	/* A connection starts with a SYN or data; a lone ACK after both FINs starts nothing. */
+	if ((fl & RTE_TCP_RST_FLAG) || !((fl & RTE_TCP_SYN_FLAG) || f->payload))
 		return;
 	if (!free_one) { /* full here: the newest connection wins the place */
 		free_one = &t->flows[h & (TPAD_FLOWS - 1)];
@@ -157,7 +204,7 @@ static unsigned wire_to_slots(struct tpad *t)
 			unsigned o = parse(pkts[i], &f)
 			                     ? t->owner[rte_be_to_cpu_16(f.tcp->dst_port)]
 			                     : 0;
-			if (!o || t->slots[o - 1].fd < 0) {
+			if (!o || !t->slots[o - 1].conns) {
 				t->rx_unowned++;
 				rte_pktmbuf_free(pkts[i]);
 				continue;
@@ -178,6 +225,8 @@ static unsigned wire_to_slots(struct tpad *t)
 			}
 			sl->rx += sent;
 			sl->rx_dropped += nout[s] - sent;
+			if (sent)
+				tpad_switch_ring(t, s);
 			for (uint16_t i = sent; i < nout[s]; i++)
 				rte_pktmbuf_free(out[s][i]);
 		}
@@ -190,7 +239,7 @@ static unsigned slots_to_wire(struct tpad *t)
 	unsigned moved = 0;
 	for (unsigned s = 0; s < t->nslots; s++) {
 		struct tpad_slot *sl = &t->slots[s];
-		if (sl->fd < 0)
+		if (!sl->conns)
 			continue;
 		struct rte_mbuf *pkts[BURST];
 		uint16_t n = 0, keep = 0;
@@ -273,44 +322,22 @@ void tpad_switch_reset_slot(struct tpad *t, unsigned slot)
 			x->raddr = 0;
 		}
 	}
-	t->slots[slot].link_up = 0;
 }
 
-void tpad_switch_links(struct tpad *t)
+/* Memif in DPDK 22.11 has no Rx interrupts: each slot has two doorbells (eventfds) instead.
+ * A program rings tpad's after it sent frames while tpad sleeps (t->bell->sleeping, a page it
+ * maps read-only); tpad rings the program's after every burst it gave it. */
+void tpad_switch_ring(struct tpad *t, unsigned slot)
 {
-	for (unsigned s = 0; s < t->nslots; s++) {
-		struct tpad_slot *sl = &t->slots[s];
-		struct rte_eth_link link;
-		int up = sl->fd >= 0 && rte_eth_link_get_nowait(sl->port_id, &link) == 0 &&
-		         link.link_status;
-		if (up == sl->link_up)
-			continue;
-		sl->link_up = up;
-		if (sl->intr_fd >= 0)
-			epoll_ctl(t->ep_fd, EPOLL_CTL_DEL, sl->intr_fd, NULL);
-		sl->intr_fd = -1;
-		if (!up || rte_eth_dev_rx_intr_enable(sl->port_id, 0))
-			continue;
-		int fd = rte_eth_dev_rx_intr_ctl_q_get_fd(sl->port_id, 0);
-		struct epoll_event ev = {.events = EPOLLIN, .data.u32 = TPAD_EV_WAKE};
-		if (fd >= 0 && epoll_ctl(t->ep_fd, EPOLL_CTL_ADD, fd, &ev) == 0)
-			sl->intr_fd = fd;
-	}
-	static int xsk_added;
-	if (!xsk_added) {
-		xsk_added = 1;
-		for (unsigned q = 0; q < t->nq; q++) {
-			struct epoll_event ev = {.events = EPOLLIN, .data.u32 = TPAD_EV_WAKE};
-			epoll_ctl(t->ep_fd, EPOLL_CTL_ADD, t->xsk_fds[q], &ev);
-		}
-	}
+	uint64_t one = 1;
+	(void)!write(t->slots[slot].bell_prog, &one, sizeof(one));
 }
 
 void tpad_switch_drain_events(struct tpad *t)
 {
 	for (unsigned s = 0; s < t->nslots; s++) {
 		uint64_t v;
-		if (t->slots[s].intr_fd >= 0)
-			(void)!read(t->slots[s].intr_fd, &v, sizeof(v));
+		if (t->slots[s].conns)
+			(void)!read(t->slots[s].bell_tpad, &v, sizeof(v));
 	}
 }

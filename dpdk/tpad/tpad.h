@@ -21,6 +21,7 @@
 #define TPA_TPAD_H
 
 #include <stdint.h>
+#include <sys/epoll.h>
 #include <sys/types.h>
 
 #include "engine_impl.h"
@@ -33,13 +34,15 @@ struct rte_mempool;
 struct rte_mbuf;
 
 struct tpad_slot {
-	int fd;           /* the lease (control connection), -1 = free */
+	unsigned
+	        conns; /* control connections of the lease (one per process that asked), 0 = free */
+	uint64_t token;   /* what JOIN must show to add one */
 	pid_t pid;        /* the program that took it */
 	char name[32];    /* its name */
 	uint16_t port_id; /* DPDK port of its memif link */
-	int intr_fd;      /* the link's Rx event fd while it is up, else -1 */
-	int link_up;
-	uint32_t ports; /* TCP ports it claims */
+	int bell_tpad;    /* eventfd the program rings to wake tpad */
+	int bell_prog;    /* eventfd tpad rings to wake the program */
+	uint32_t ports;   /* TCP ports it claims */
 	uint64_t rx, tx, tx_refused, rx_dropped;
 };
 
@@ -53,6 +56,9 @@ struct tpad_flow {         /* a connection a program sent on: enough to reset it
 	uint8_t fins; /* 1: we sent FIN, 2: the peer did (3: both: forgotten) */
 };
 
+/* The page programs map read-only (tpad_proto.h: struct tpad_bell_page). */
+struct tpad_bell_page;
+
 struct tpad {
 	char iface[32];
 	int ifindex;
@@ -63,16 +69,19 @@ struct tpad {
 	int xsk_fds[TPAD_QUEUES_MAX];
 	unsigned nslots;
 	struct tpad_slot slots[TPAD_SLOTS_MAX];
-	uint8_t owner[65536]; /* TCP port -> slot + 1, 0 = the kernel's */
+	uint8_t owner[65536];     /* TCP port -> slot + 1, 0 = the kernel's */
+	uint8_t conn_slot[65536]; /* control connection fd -> slot + 1 */
 	struct tpad_flow *flows;
 	struct rte_mempool *pool;
 	struct xdp_ctl xdp;
 	int xdp_open;
 	int watchdog_fd;
 	int lock_fd;
-	int ctl_fd;    /* listening */
-	int ep_fd;     /* what wakes the loop */
-	int on_demand; /* started by a program: exit when the last one is gone */
+	struct tpad_bell_page *bell; /* sleeping: programs ring bell_tpad after sending */
+	int bell_fd;                 /* its memfd, sealed against writable mappings */
+	int ctl_fd;                  /* listening */
+	int ep_fd;                   /* what wakes the loop */
+	int on_demand;               /* started by a program: exit when the last one is gone */
 	uint64_t idle_exit_ns;
 	uint64_t empty_since_ns;
 	uint64_t spin_ns;
@@ -81,7 +90,11 @@ struct tpad {
 };
 
 /* ctl.c */
+/* Bind the control socket (-EADDRINUSE: another tpad has the interface). Connections are
+ * refused until tpad_ctl_listen, once tpad serves: a program never waits on a tpad that is
+ * still starting (or failing to). */
 int tpad_ctl_open(struct tpad *t, char *err, size_t errlen);
+int tpad_ctl_listen(struct tpad *t, char *err, size_t errlen);
 /* Handle what the control fds have (accept, requests, closed leases); ev = epoll data. */
 void tpad_ctl_event(struct tpad *t, uint32_t ev);
 int tpad_programs(const struct tpad *t);
@@ -92,13 +105,17 @@ int tpad_switch_init(struct tpad *t);
 unsigned tpad_switch_round(struct tpad *t);
 /* A slot's program is gone: reset its connections' peers and forget them. */
 void tpad_switch_reset_slot(struct tpad *t, unsigned slot);
-/* Keep each up link's Rx event fd in the wait set (links come and go with programs). */
-void tpad_switch_links(struct tpad *t);
+/* Sleep until a frame or a request comes (or timeout_ms), with the doorbell page saying so;
+ * returns the epoll events. */
+int tpad_switch_sleep(struct tpad *t, int timeout_ms, struct epoll_event *ev, int max);
+/* Wake the slot's program (frames were given to it). */
+void tpad_switch_ring(struct tpad *t, unsigned slot);
+/* Read the doorbells tpad sleeps on (after a sleep). */
 void tpad_switch_drain_events(struct tpad *t);
 
 /* epoll data tags */
 #define TPAD_EV_LISTEN 0x10000u
-#define TPAD_EV_SLOT   0x20000u /* | slot: its lease */
+#define TPAD_EV_CONN   0x20000u /* | fd: a connection of a lease */
 #define TPAD_EV_WAKE   0x40000u /* a port's receive: just wake up */
 #define TPAD_EV_NEW    0x80000u /* | fd: a connection before its HELLO */
 

@@ -79,7 +79,7 @@ struct tpa_fault_config {
 #define TPA_ENGINE_PATH_MAX     256
 #define TPA_ENGINE_EAL_ARGS_MAX 512
 
-enum tpa_owner { TPA_OWNER_SELF = 0, TPA_OWNER_TPAD = 1 };
+enum tpa_owner { TPA_OWNER_AUTO = 0, TPA_OWNER_SELF = 1, TPA_OWNER_TPAD = 2 };
 
 struct tpa_engine_config {
 	/* Port -------------------------------------------------------------------------- */
@@ -118,9 +118,11 @@ struct tpa_engine_config {
 	uint8_t xdp_steer;
 
 	/* Sharing the interface (af_xdp) ----------------------------------------------------- */
-	/* TPA_OWNER: self = this program holds the interface alone (default); tpad = the
-	 * interface's owner daemon holds it and this program reaches it over a memif link, so
-	 * several programs (each with its own stack) share one interface; started on demand. */
+	/* TPA_OWNER: tpad = the interface's owner daemon holds it and this program reaches it
+	 * over a memif link, so several programs (each with its own stack) share one interface;
+	 * started on demand. self = this program holds the interface alone. auto (default) =
+	 * tpad if one serves the interface already (started by hand or as a service), else self.
+	 */
 	enum tpa_owner owner;
 	char tpad_path[TPA_ENGINE_PATH_MAX]; /* TPA_TPAD: the tpad binary (default: found) */
 
