@@ -342,6 +342,19 @@ static void update_snd_wnd(struct tcp_sock *ts, const struct seg *g, uint32_t wn
 	}
 }
 
+/* RFC 5961 5.2 discards data whose ACK trails snd_una by more than the peer's largest window,
+ * against blind injection. In a busy two-way transfer a segment the network held back a few
+ * milliseconds trails by more than that (Linux's autotuned windows hide it): discarding it
+ * makes a loss. Such a segment still echoes a TSval we sent within the last RTO, which a blind
+ * injector would have to guess among 2^32 (the clock offset is keyed per connection): with
+ * that echo, and only with data, it is taken. */
+static bool stale_ack_reordered(const struct tpa_stack *s, const struct tcp_sock *ts,
+                                const struct seg *g)
+{
+	return g->dlen && g->o.has_ts && (ts->flags & TSF_TS_OK) &&
+	       tcp_ts_now(s, ts) - g->o.tsecr <= tcp_rtt_rto_us(&ts->rtt) / 1000;
+}
+
 static bool process_ack(struct tpa_stack *s, struct tcp_sock *ts, struct seg *g)
 {
 	/* (called for duplicates too: the window-update rule below ignores their old seq) */
@@ -352,6 +365,10 @@ static bool process_ack(struct tpa_stack *s, struct tcp_sock *ts, struct seg *g)
 		return false;
 	}
 	if (seq_lt(g->ack, ts->snd_una - ts->max_snd_wnd)) {
+		if (stale_ack_reordered(s, ts, g)) {
+			STAT_INC(s, tcp_stale_ack_data_rx);
+			return true; /* its data is taken, its ACK field is history */
+		}
 		ack_now(s, ts);
 		STAT_INC(s, tcp_drop_out_of_window);
 		return false;
@@ -497,13 +514,20 @@ static void process_fin(struct tpa_stack *s, struct tcp_sock *ts)
 	tcp_sock_mark_pending(s, ts, TSF_EV_PENDING);
 }
 
+/* A TSval this many ticks older than TS.Recent still passes PAWS, as in Linux
+ * (TCP_PAWS_WINDOW): one sender's TSvals can step a tick back (a segment stamped with its
+ * planned departure, the next with the current time) and, with no tolerance, such a segment
+ * was dropped, its data or its acknowledgement of new data with it. */
+#define PAWS_TOLERANCE_TICKS 1u
+
 /* RFC 7323 5.3 PAWS: a segment whose timestamp is older than TS.Recent is an old duplicate,
  * except a pure ACK the network merely reordered (Linux's tcp_disordered_ack, widened to
  * old acknowledgement numbers): in sequence, no data, timestamp within one RTO of
  * TS.Recent. Its SACK blocks may report a duplicate (D-SACK) that no later ACK repeats. */
 static bool paws_reject(const struct tpa_stack *s, const struct tcp_sock *ts, const struct seg *g)
 {
-	if (!g->o.has_ts || (g->flags & TCP_RST) || !seq_lt(g->o.tsval, ts->ts_recent) ||
+	if (!g->o.has_ts || (g->flags & TCP_RST) ||
+	    !seq_lt(g->o.tsval, ts->ts_recent - PAWS_TOLERANCE_TICKS) ||
 	    s->now_ns - ts->ts_recent_age >= 24ull * 24 * 3600 * 1000000000ull)
 		return false;
 	bool pure = !g->dlen && !(g->flags & (TCP_SYN | TCP_FIN)) && (g->flags & TCP_ACK);

@@ -5,6 +5,7 @@
  * --ready-fd, on which tpad writes "ok" once it serves or the line that says why it cannot, and
  * --on-demand, so tpad leaves (and the kernel gets the interface back) when no program is left.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <net/if.h>
@@ -19,6 +20,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <fcntl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -304,6 +306,24 @@ static void write_stats(const struct tpad *t, int remove_it)
 	rename(tmp, path);
 }
 
+/* Counter files of tpads that were killed (SIGKILL leaves them). */
+static void sweep_stats(void)
+{
+	DIR *d = opendir("/dev/shm");
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		int pid = 0;
+		char tail[16] = "";
+		if (sscanf(de->d_name, "tpad-%d.%15s", &pid, tail) != 2 || pid <= 0 ||
+		    (strcmp(tail, "stats") && strcmp(tail, "stats.tmp")))
+			continue;
+		if (kill(pid, 0) < 0 && errno == ESRCH)
+			unlinkat(dirfd(d), de->d_name, 0);
+	}
+	if (d)
+		closedir(d);
+}
+
 static void run(struct tpad *t)
 {
 	uint64_t idle_since = 0, next_ctl = 0, next_stats = 0;
@@ -407,6 +427,7 @@ int main(int argc, char **argv)
 		(void)!freopen("/dev/null", "w", stderr);
 	}
 	tell_ready(a.ready_fd, "ok\n");
+	sweep_stats();
 	run(t);
 	finish(t);
 	return 0;

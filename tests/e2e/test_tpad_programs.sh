@@ -144,8 +144,7 @@ WRK=$!
 cli timeout 120 pgbench -h "$SRV_IP" -p $PP -U postgres -S -c 8 -j 2 -T 8 postgres >"$W/pgbench.log" 2>&1 &
 PGB=$!
 sleep 3
-kill -KILL "$REDIS"
-pkill -KILL -u redis -x redis-server || true
+kill -KILL "$REDIS" # tpa run execs the program: this is redis-server itself
 wait $IDLE || true
 grep -q reset "$W/idle.log" || fail "the idle redis client got no RST: $(cat "$W/idle.log")"
 wait $WRK || fail "wrk failed after redis was killed"
@@ -159,6 +158,7 @@ got=$(echo kernel-again | cli timeout 10 socat -t 2 - TCP:"$SRV_IP":$RP 2>&1 || 
 
 note "SIGKILL of tpad"
 kill -KILL "$TPAD1"
+at_exit "rm -f /dev/shm/tpad-$TPAD1.stats /dev/shm/tpad-$TPAD1.stats.tmp"
 wait_for "the programs saw tpad go" grep -q "tpad, the owner of $SRV_IF, is gone" "$W/pg.log"
 # The watchdog detaches XDP; nginx's master, root, starts a new tpad and takes its port back.
 for _ in $(seq 100); do

@@ -11,6 +11,7 @@
  * recovery at once.
  */
 #include <check.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +31,8 @@ static uint32_t iss;      /* the stack's ISN */
 static uint32_t peer_nxt; /* the peer's next sequence number */
 static bool with_ts;      /* the peer negotiated timestamps */
 static uint32_t peer_tsval;
-static uint32_t seg_len; /* payload per segment: the MSS less 12 with timestamps */
+static uint32_t seg_len;     /* payload per segment: the MSS less 12 with timestamps */
+static uint16_t peer_window; /* what the peer advertises, 0: 65535 */
 
 /* The peer's segment; with timestamps it carries TSval peer_tsval and echoes tsecr, then the
  * given options (SACK). */
@@ -57,7 +59,8 @@ static void send_seg_ts(uint8_t flags, uint32_t seq, uint32_t ack, const uint8_t
 	                         .ack = ack,
 	                         .opts = n ? o : NULL,
 	                         .optlen = n,
-	                         .len = len};
+	                         .len = len,
+	                         .window = peer_window};
 	sim_peer_send(&rig, &g);
 }
 
@@ -162,8 +165,16 @@ static void setup_ts(void)
 	establish(true);
 }
 
+/* With timestamps and a peer window of 800 bytes (9 segments). */
+static void setup_ts_small_window(void)
+{
+	peer_window = 800;
+	establish(true);
+}
+
 static void teardown(void)
 {
+	peer_window = 0;
 	send_seg(CRAFT_TCP_RST, peer_nxt, 0, NULL, 0, 0);
 	ck_assert(sim_rig_destroy(&rig));
 }
@@ -426,6 +437,65 @@ START_TEST(eifel_no_undo_on_rtx_echo)
 }
 END_TEST
 
+/* RFC 7323 5.3 with Linux's tolerance (TCP_PAWS_WINDOW): a TSval one tick older than TS.Recent
+ * is not an old duplicate (a sender whose data carries departure times a tick ahead of its
+ * ACKs); two ticks older is. */
+START_TEST(paws_tolerates_one_tick)
+{
+	peer_tsval += 10;
+	send_seg(CRAFT_TCP_ACK, peer_nxt, iss + 1, NULL, 0, 50); /* TS.Recent = peer_tsval */
+	peer_nxt += 50;
+	send_seg_ts(CRAFT_TCP_ACK, peer_nxt, iss + 1, NULL, 0, 50, peer_tsval - 1, 0);
+	peer_nxt += 50;
+	ck_assert_uint_eq(st()->tcp_drop_paws, 0);
+	send_seg_ts(CRAFT_TCP_ACK, peer_nxt, iss + 1, NULL, 0, 50, peer_tsval - 2, 0);
+	ck_assert_uint_eq(st()->tcp_drop_paws, 1);
+	char b[200];
+	ck_assert_int_eq(tpa_recv(rig.s, sock, b, sizeof(b), 0), 100);
+}
+END_TEST
+
+/* Both ways busy, a peer window of 800: 1000 bytes sent and acknowledged, so snd_una is more
+ * than the peer's largest window past iss + 1, the ACK field of a data segment the peer sent
+ * before any of it arrived. Returns the TSval of the stack's last segment. */
+static uint32_t ack_beyond_max_window(void)
+{
+	send_data(1000);
+	ck_assert_uint_eq(rig.cap.count, 9);
+	ack_only(iss + 1 + 9 * seg_len);
+	tpa_stack_flush(rig.s);
+	ack_only(iss + 1 + 1000);
+	tpa_stack_flush(rig.s);
+	return frame_tsval(rig.cap.count - 1);
+}
+
+/* That segment, held back by the network, arrives now: its ACK is outside the RFC 5961 5.2
+ * range, but it echoes a TSval the stack sent moments ago, which a blind injector cannot
+ * know. Its data is taken, its ACK field ignored (before: dropped, a loss to the sender). */
+START_TEST(reordered_data_with_stale_ack_taken)
+{
+	uint32_t echo = ack_beyond_max_window();
+	send_seg_ts(CRAFT_TCP_ACK, peer_nxt, iss + 1, NULL, 0, 50, peer_tsval, echo);
+	ck_assert_uint_eq(st()->tcp_drop_out_of_window, 0);
+	ck_assert_uint_eq(st()->tcp_stale_ack_data_rx, 1);
+	char b[100];
+	ck_assert_int_eq(tpa_recv(rig.s, sock, b, sizeof(b), 0), 50);
+}
+END_TEST
+
+/* The same segment echoing a TSval the stack never sent recently: a blind injection, dropped. */
+START_TEST(blind_data_with_stale_ack_dropped)
+{
+	uint32_t echo = ack_beyond_max_window();
+	send_seg_ts(CRAFT_TCP_ACK, peer_nxt, iss + 1, NULL, 0, 50, peer_tsval, echo - 100000);
+	ck_assert_uint_eq(st()->tcp_drop_out_of_window, 1);
+	send_seg_ts(CRAFT_TCP_ACK, peer_nxt, iss + 1, NULL, 0, 50, peer_tsval, echo + 1000);
+	ck_assert_uint_eq(st()->tcp_drop_out_of_window, 2);
+	char b[100];
+	ck_assert_int_eq(tpa_recv(rig.s, sock, b, sizeof(b), 0), -EAGAIN);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("tcp_rack");
@@ -446,7 +516,13 @@ int main(void)
 	tcase_add_test(tt, paws_rejected_duplicate_reported);
 	tcase_add_test(tt, eifel_undo_on_old_echo);
 	tcase_add_test(tt, eifel_no_undo_on_rtx_echo);
+	tcase_add_test(tt, paws_tolerates_one_tick);
 	suite_add_tcase(s, tt);
+	TCase *tw = tcase_create("stale_ack");
+	tcase_add_checked_fixture(tw, setup_ts_small_window, teardown);
+	tcase_add_test(tw, reordered_data_with_stale_ack_taken);
+	tcase_add_test(tw, blind_data_with_stale_ack_dropped);
+	suite_add_tcase(s, tw);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);

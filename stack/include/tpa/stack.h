@@ -203,6 +203,7 @@ void tpa_stack_neigh_update(struct tpa_stack *s, uint32_t ip_be, const uint8_t m
 	X(tcp_drop_no_socket)                                                                      \
 	X(tcp_drop_out_of_window)                                                                  \
 	X(tcp_drop_paws)                                                                           \
+	X(tcp_stale_ack_data_rx)                                                                   \
 	X(tcp_drop_ooo_limit)                                                                      \
 	X(tcp_drop_nomem)                                                                          \
 	X(tcp_rst_tx)                                                                              \
