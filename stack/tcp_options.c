@@ -2,33 +2,9 @@
 /* TCP options: strict parsing of received option lists and writing of ours. */
 #include <string.h>
 
-#include <rte_byteorder.h>
-
 #include "ipv4.h"
 #include "tcp_impl.h"
-
-enum {
-	OPT_EOL = 0,
-	OPT_NOP = 1,
-	OPT_MSS = 2,
-	OPT_WSCALE = 3,
-	OPT_SACK_OK = 4,
-	OPT_SACK = 5,
-	OPT_TS = 8,
-};
-
-static uint32_t get32(const uint8_t *p)
-{
-	uint32_t v;
-	memcpy(&v, p, 4);
-	return rte_be_to_cpu_32(v);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	v = rte_cpu_to_be_32(v);
-	memcpy(p, &v, 4);
-}
+#include "wire.h"
 
 int tcp_options_parse(const uint8_t *p, uint32_t len, bool syn, struct tcp_opts *o)
 {
@@ -36,9 +12,9 @@ int tcp_options_parse(const uint8_t *p, uint32_t len, bool syn, struct tcp_opts 
 	uint32_t i = 0;
 	while (i < len) {
 		uint8_t kind = p[i];
-		if (kind == OPT_EOL)
+		if (kind == TCP_OPT_EOL)
 			break;
-		if (kind == OPT_NOP) {
+		if (kind == TCP_OPT_NOP) {
 			i++;
 			continue;
 		}
@@ -49,18 +25,18 @@ int tcp_options_parse(const uint8_t *p, uint32_t len, bool syn, struct tcp_opts 
 		uint8_t olen = p[i + 1];
 		if (olen < 2 || i + olen > len)
 			return -1;
-		const uint8_t *v = p + i + 2;
+		const uint8_t *v = p + i + TCP_OPT_OFF_VALUE;
 		switch (kind) {
-		case OPT_MSS:
-			if (olen != 4)
+		case TCP_OPT_MSS:
+			if (olen != TCP_OPT_MSS_LEN)
 				return -1;
 			if (syn) {
 				o->has_mss = true;
-				o->mss = (uint16_t)(v[0] << 8 | v[1]);
+				o->mss = wire_load_be16(v);
 			}
 			break;
-		case OPT_WSCALE:
-			if (olen != 3)
+		case TCP_OPT_WSCALE:
+			if (olen != TCP_OPT_WSCALE_LEN)
 				return -1;
 			if (syn) {
 				o->has_wscale = true;
@@ -68,29 +44,34 @@ int tcp_options_parse(const uint8_t *p, uint32_t len, bool syn, struct tcp_opts 
 				o->wscale = v[0] > TCP_MAX_WSCALE ? TCP_MAX_WSCALE : v[0];
 			}
 			break;
-		case OPT_SACK_OK:
-			if (olen != 2)
+		case TCP_OPT_SACK_PERM:
+			if (olen != TCP_OPT_SACK_PERM_LEN)
 				return -1;
 			if (syn)
 				o->sack_ok = true;
 			break;
-		case OPT_SACK:
-			if (olen < 10 || (olen - 2) % 8)
+		case TCP_OPT_SACK:
+			if (olen < TCP_OPT_OFF_VALUE + TCP_OPT_SACK_BLOCK_LEN ||
+			    (olen - TCP_OPT_OFF_VALUE) % TCP_OPT_SACK_BLOCK_LEN)
 				return -1;
-			for (uint32_t b = 0; b < (uint32_t)(olen - 2) / 8; b++) {
+			for (uint32_t b = 0;
+			     b < (uint32_t)(olen - TCP_OPT_OFF_VALUE) / TCP_OPT_SACK_BLOCK_LEN;
+			     b++) {
 				if (o->nsack < TCP_MAX_SACK_BLOCKS) {
-					o->sack[o->nsack].start = get32(v + b * 8);
-					o->sack[o->nsack].end = get32(v + b * 8 + 4);
+					const uint8_t *e = v + b * TCP_OPT_SACK_BLOCK_LEN;
+					o->sack[o->nsack].start = wire_load_be32(e);
+					o->sack[o->nsack].end =
+					        wire_load_be32(e + TCP_OPT_SACK_OFF_RIGHT);
 					o->nsack++;
 				}
 			}
 			break;
-		case OPT_TS:
-			if (olen != 10)
+		case TCP_OPT_TS:
+			if (olen != TCP_OPT_TS_LEN)
 				return -1;
 			o->has_ts = true;
-			o->tsval = get32(v);
-			o->tsecr = get32(v + 4);
+			o->tsval = wire_load_be32(p + i + TCP_OPT_TS_OFF_TSVAL);
+			o->tsecr = wire_load_be32(p + i + TCP_OPT_TS_OFF_TSECR);
 			break;
 		default:
 			break; /* unknown options are skipped by their length */
@@ -105,6 +86,16 @@ uint32_t tcp_ts_now(const struct tpa_stack *s, const struct tcp_sock *ts)
 	return tcp_now_ms(s) + ts->ts_offset;
 }
 
+/* The timestamps option at p; returns its length. */
+static uint32_t put_ts(uint8_t *p, uint32_t tsval, uint32_t tsecr)
+{
+	p[0] = TCP_OPT_TS;
+	p[1] = TCP_OPT_TS_LEN;
+	wire_store_be32(p + TCP_OPT_TS_OFF_TSVAL, tsval);
+	wire_store_be32(p + TCP_OPT_TS_OFF_TSECR, tsecr);
+	return TCP_OPT_TS_LEN;
+}
+
 uint32_t tcp_options_write_syn(struct tpa_stack *s, const struct tcp_sock *ts, uint8_t *p,
                                bool synack, const struct tcp_opts *peer)
 {
@@ -113,10 +104,10 @@ uint32_t tcp_options_write_syn(struct tpa_stack *s, const struct tcp_sock *ts, u
 	uint16_t mss = (uint16_t)(ipv4_max_l4_len(s) - TCP_HDR_LEN);
 	if (ts->user_mss && ts->user_mss < mss)
 		mss = (uint16_t)ts->user_mss;
-	p[n++] = OPT_MSS;
-	p[n++] = 4;
-	p[n++] = (uint8_t)(mss >> 8);
-	p[n++] = (uint8_t)mss;
+	p[n++] = TCP_OPT_MSS;
+	p[n++] = TCP_OPT_MSS_LEN;
+	wire_store_be16(p + n, mss);
+	n += 2;
 	/* A SYN-ACK offers what negotiate() agreed to when the SYN arrived, also when the timer
 	 * retransmits it without the SYN at hand: offering less would leave the two ends
 	 * disagreeing on window scaling, timestamps and SACK. */
@@ -124,29 +115,25 @@ uint32_t tcp_options_write_syn(struct tpa_stack *s, const struct tcp_sock *ts, u
 	bool want_ts = cfg->timestamps && (!synack || (ts->flags & TSF_TS_OK));
 	bool want_sack = cfg->sack && (!synack || (ts->flags & TSF_SACK_OK));
 	if (want_sack && !want_ts) {
-		p[n++] = OPT_NOP;
-		p[n++] = OPT_NOP;
-		p[n++] = OPT_SACK_OK;
-		p[n++] = 2;
+		p[n++] = TCP_OPT_NOP;
+		p[n++] = TCP_OPT_NOP;
+		p[n++] = TCP_OPT_SACK_PERM;
+		p[n++] = TCP_OPT_SACK_PERM_LEN;
 	}
 	if (want_ts) {
 		if (want_sack) {
-			p[n++] = OPT_SACK_OK;
-			p[n++] = 2;
+			p[n++] = TCP_OPT_SACK_PERM;
+			p[n++] = TCP_OPT_SACK_PERM_LEN;
 		} else {
-			p[n++] = OPT_NOP;
-			p[n++] = OPT_NOP;
+			p[n++] = TCP_OPT_NOP;
+			p[n++] = TCP_OPT_NOP;
 		}
-		p[n++] = OPT_TS;
-		p[n++] = 10;
-		put32(p + n, tcp_ts_now(s, ts));
-		put32(p + n + 4, synack ? ts->ts_recent : 0);
-		n += 8;
+		n += put_ts(p + n, tcp_ts_now(s, ts), synack ? ts->ts_recent : 0);
 	}
 	if (want_ws) {
-		p[n++] = OPT_NOP;
-		p[n++] = OPT_WSCALE;
-		p[n++] = 3;
+		p[n++] = TCP_OPT_NOP;
+		p[n++] = TCP_OPT_WSCALE;
+		p[n++] = TCP_OPT_WSCALE_LEN;
 		p[n++] = ts->rcv_wscale;
 	}
 	return n;
@@ -157,19 +144,16 @@ uint32_t tcp_options_write(struct tpa_stack *s, struct tcp_sock *ts, uint8_t *p,
 {
 	uint32_t n = 0;
 	if (ts->flags & TSF_TS_OK) {
-		p[n++] = OPT_NOP;
-		p[n++] = OPT_NOP;
-		p[n++] = OPT_TS;
-		p[n++] = 10;
-		put32(p + n, tcp_ts_now(s, ts));
-		put32(p + n + 4, ts->ts_recent);
-		n += 8;
+		p[n++] = TCP_OPT_NOP;
+		p[n++] = TCP_OPT_NOP;
+		n += put_ts(p + n, tcp_ts_now(s, ts), ts->ts_recent);
 	}
 	if (with_sack && (ts->flags & TSF_SACK_OK) && (ts->ooo.count || ts->dsack_pending)) {
 		struct tcp_sack_block b[TCP_MAX_SACK_BLOCKS];
 		int max = (ts->flags & TSF_TS_OK) ? 3 : 4;
 		/* Blocks only as far as the segment still fits the MTU. */
-		int fit = room > n + 4 ? (int)((room - n - 4) / 8) : 0;
+		uint32_t head = 4; /* NOP, NOP, kind, length */
+		int fit = room > n + head ? (int)((room - n - head) / TCP_OPT_SACK_BLOCK_LEN) : 0;
 		if (max > fit)
 			max = fit;
 		int nb = 0;
@@ -183,14 +167,14 @@ uint32_t tcp_options_write(struct tpa_stack *s, struct tcp_sock *ts, uint8_t *p,
 		if (max > nb && ts->ooo.count)
 			nb += tcp_ooo_sack_blocks(ts, b + nb, max - nb);
 		if (nb) {
-			p[n++] = OPT_NOP;
-			p[n++] = OPT_NOP;
-			p[n++] = OPT_SACK;
-			p[n++] = (uint8_t)(2 + 8 * nb);
+			p[n++] = TCP_OPT_NOP;
+			p[n++] = TCP_OPT_NOP;
+			p[n++] = TCP_OPT_SACK;
+			p[n++] = (uint8_t)(TCP_OPT_OFF_VALUE + TCP_OPT_SACK_BLOCK_LEN * nb);
 			for (int i = 0; i < nb; i++) {
-				put32(p + n, b[i].start);
-				put32(p + n + 4, b[i].end);
-				n += 8;
+				wire_store_be32(p + n, b[i].start);
+				wire_store_be32(p + n + TCP_OPT_SACK_OFF_RIGHT, b[i].end);
+				n += TCP_OPT_SACK_BLOCK_LEN;
 			}
 		}
 	}

@@ -149,6 +149,7 @@ static inline uint32_t tcp_hdr_len(const uint8_t *th)
 #define TCP_OPT_SACK_PERM_LEN  2
 #define TCP_OPT_TS_LEN         10 /* TSval at +2, TSecr at +6 */
 #define TCP_OPT_SACK_BLOCK_LEN 8  /* left edge, right edge; after the 2-byte kind and length */
+#define TCP_OPT_SACK_OFF_RIGHT 4  /* a block's right edge, from the block's first byte */
 #define TCP_OPT_OFF_VALUE      2  /* an option's value, from its kind byte */
 #define TCP_OPT_TS_OFF_TSVAL   2
 #define TCP_OPT_TS_OFF_TSECR   6
