@@ -35,7 +35,7 @@ CAP_REC = struct.Struct("<IIIB3xQ")
 CAP_PAD = 0xffffffff
 TRACE_MAGIC = 0x3143525441505400
 TRACE_REC = struct.Struct("<QIBBH4I")
-TRACE_RING_HDR = struct.Struct("<QQiBBHIIHHIQ16x")
+TRACE_RING_HDR = struct.Struct("<QQiB3xIIHHIQ16x")
 DEAD_AGE_S = 86400
 COUNTER = struct.Struct("<48sQII")
 SOCK = struct.Struct("<iBBBBIIHHiIIIIIIIIIIIIIIIIQQQ16x")
@@ -397,6 +397,12 @@ def cmd_stats(args, progs):
     n = 0
     while True:
         docs, lines = [], []
+        gone = [p for p in progs if not pid_alive(p.pid) and not os.path.exists(p.path)]
+        for p in gone:  # its file went with it: no more intervals of stale counters
+            print("tpa: %s pid %d exited" % (p.comm, p.pid), file=sys.stderr, flush=True)
+            progs.remove(p)
+        if args.interval and n and not progs:
+            return
         for p in progs:
             t, cs = sample(p, args.wait)
             before = prev.get(p.path)
@@ -563,7 +569,7 @@ def read_trace(p):
         again = []
         for i in range(len(raw) // ring_size):
             base = i * ring_size
-            (gen, nevents, sock_id, cause, wzero, _, laddr, raddr, lport, rport, iss,
+            (gen, nevents, sock_id, _, laddr, raddr, lport, rport, iss,
              open_ns) = TRACE_RING_HDR.unpack_from(raw, base)
             if gen == 0:
                 continue

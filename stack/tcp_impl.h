@@ -246,6 +246,7 @@ struct tcp_sock {
 	/* statistics */
 	uint64_t stat_retransmits, stat_bytes_acked, stat_bytes_received;
 	struct tpa_trace_ring *trace; /* its event ring (tcp_trace.h), NULL: not traced */
+	bool trace_wnd_zero;          /* the peer's window was 0 at the last look (tcp_trace.h) */
 };
 
 struct tcp_layer {

@@ -81,7 +81,6 @@ void tcp_trace_open(struct tpa_stack *s, struct tcp_sock *ts)
 		r->rec[i].n = 0;
 	r->sock_id = ts->id;
 	r->cause = TPA_TRACE_CAUSE_NONE;
-	r->wnd_zero = 0;
 	r->laddr = ts->laddr;
 	r->raddr = ts->raddr;
 	r->lport = rte_be_to_cpu_16(ts->lport);

@@ -69,13 +69,15 @@ static inline void tcp_trace_tlp(const struct tpa_stack *s, const struct tcp_soc
 	              ts->cc.ssthresh);
 }
 
-/* After every window update: an event when the peer's window closed or opened. */
-static inline void tcp_trace_window(const struct tpa_stack *s, const struct tcp_sock *ts)
+/* After every window update (every ACK): an event when the peer's window closed or opened.
+ * The common case is one compare with what the connection itself remembers, traced or not. */
+static inline void tcp_trace_window(const struct tpa_stack *s, struct tcp_sock *ts)
 {
-	if (ts->trace && (ts->snd_wnd == 0) != ts->trace->wnd_zero) {
-		ts->trace->wnd_zero = ts->snd_wnd == 0;
-		tcp_trace_put(s, ts->trace, TPA_TRACE_WINDOW, ts->snd_wnd == 0, 0, ts->snd_wnd,
-		              ts->snd_una, ts->cc.cwnd, ts->cc.ssthresh);
+	if (__builtin_expect((ts->snd_wnd == 0) != ts->trace_wnd_zero, 0)) {
+		ts->trace_wnd_zero = ts->snd_wnd == 0;
+		if (ts->trace)
+			tcp_trace_put(s, ts->trace, TPA_TRACE_WINDOW, ts->snd_wnd == 0, 0,
+			              ts->snd_wnd, ts->snd_una, ts->cc.cwnd, ts->cc.ssthresh);
 	}
 }
 

@@ -69,8 +69,7 @@ struct tpa_trace_ring {        /* 64 bytes + TPA_TRACE_RING_EVENTS records */
 	uint64_t nevents;      /* 8  events of this connection so far */
 	int32_t sock_id;       /* 16 the stack's socket id */
 	uint8_t cause;         /* 20 enum tpa_trace_cause in force */
-	uint8_t wnd_zero;      /* 21 the peer's window was 0 at the last look */
-	uint16_t pad0;         /* 22 */
+	uint8_t pad0[3];       /* 21 */
 	uint32_t laddr, raddr; /* 24 network byte order */
 	uint16_t lport, rport; /* 32 host byte order */
 	uint32_t iss;          /* 36 our initial sequence number (relative sequence numbers) */
