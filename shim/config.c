@@ -19,6 +19,8 @@ void shim_config_init(struct shim_config *c)
 	memset(c, 0, sizeof(*c));
 	c->spin_us = 50;
 	c->accept_kernel = true;
+	c->trace = true;
+	c->trace_conns = SHIM_TRACE_CONNS_DEFAULT;
 }
 
 static void set_err(char *err, size_t errlen, const char *key, const char *value,
@@ -205,6 +207,22 @@ enum shim_config_result shim_config_set(struct shim_config *c, const char *key, 
 			c->busy_poll_set = true;
 		return SHIM_CONFIG_OK;
 	}
+	if (!strcmp(key, "TPA_TRACE")) {
+		if (!parse_bool(value, &c->trace)) {
+			set_err(err, errlen, key, value,
+			        "0 or 1 (also no/yes, off/on, false/true)");
+			return SHIM_CONFIG_ERROR;
+		}
+		return SHIM_CONFIG_OK;
+	}
+	if (!strcmp(key, "TPA_TRACE_CONNS")) {
+		if (!parse_uint(value, strlen(value), 0, SHIM_TRACE_CONNS_MAX, &n)) {
+			set_err(err, errlen, key, value, "connections traced at once, 0-65536");
+			return SHIM_CONFIG_ERROR;
+		}
+		c->trace_conns = (uint32_t)n;
+		return SHIM_CONFIG_OK;
+	}
 	if (!strcmp(key, "TPA_USER")) {
 		size_t len = strlen(value);
 		bool ok = len > 0 && len < sizeof(c->user);
@@ -293,7 +311,7 @@ int shim_config_load(struct shim_config *c, char *err, size_t errlen)
 {
 	static const char *const keys[] = {"TPA_IFACE",   "TPA_PORTS",     "TPA_CONNECT",
 	                                   "TPA_SPIN_US", "TPA_BUSY_POLL", "TPA_ACCEPT_KERNEL",
-	                                   "TPA_USER"};
+	                                   "TPA_USER",    "TPA_TRACE",     "TPA_TRACE_CONNS"};
 	const char *file = getenv("TPA_CONFIG");
 	if (file && shim_config_load_file(c, file, err, errlen) < 0)
 		return -1;

@@ -20,6 +20,9 @@
 #define SHIM_MAX_DESTS           64
 #define SHIM_MAX_ENGINE_SETTINGS 32
 #define SHIM_MAX_VALUE           256
+/* tpa trace: rings of 1088 bytes each in the inspection file (shim/publish.c) */
+#define SHIM_TRACE_CONNS_DEFAULT 1024u
+#define SHIM_TRACE_CONNS_MAX     65536u
 
 struct shim_port_range {
 	uint16_t lo, hi; /* inclusive */
@@ -46,6 +49,8 @@ struct shim_config {
 	bool busy_poll_set; /* TPA_BUSY_POLL was given (else: busy on ports with no wake-up fd) */
 	bool accept_kernel; /* TPA_ACCEPT_KERNEL: wildcard listeners also accept from the kernel */
 	char user[64];      /* TPA_USER: the user to run as once the engine is up ("" = stay) */
+	bool trace;         /* TPA_TRACE: per-connection event rings for tpa trace (default 1) */
+	uint32_t trace_conns; /* TPA_TRACE_CONNS: connections traced at once (default 1024) */
 	/* Engine settings from the config file, handed over at engine start. */
 	struct shim_engine_setting engine[SHIM_MAX_ENGINE_SETTINGS];
 	unsigned n_engine;

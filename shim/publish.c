@@ -51,9 +51,6 @@ _Static_assert(sizeof(struct tpa_pub_header) <= TPA_PUB_HEADER_SIZE, "header lay
  * that a full /dev/shm never faults the program: it only stops the file growing. */
 #define SOCKS_INITIAL 1024u
 #define SOCKS_MAX     65536u
-/* Connections traced at once (TPA_TRACE_CONNS): 1088 bytes each, reserved at start. */
-#define TRACE_CONNS_DEFAULT 1024u
-#define TRACE_CONNS_MAX     65536u
 /* The capture ring: at 100k frames/s of 100 bytes, 0.4 s for a reader that drains it every
  * few milliseconds. Allocated at the first capture. */
 #define CAPTURE_RING_SIZE (4u << 20)
@@ -194,25 +191,11 @@ static int grow(uint32_t socks)
 	return 0;
 }
 
-/* TPA_TRACE=0: no trace; TPA_TRACE_CONNS: connections traced at once. */
+/* TPA_TRACE=0: no trace; TPA_TRACE_CONNS: connections traced at once (checked with the rest
+ * of the shim's settings: a bad value stops the program at start). */
 static uint32_t trace_conns(void)
 {
-	const char *on = getenv("TPA_TRACE");
-	const char *v = getenv("TPA_TRACE_CONNS");
-	if (on && strcmp(on, "0") == 0)
-		return 0;
-	if (on && *on && strcmp(on, "1") != 0)
-		fprintf(stderr, "tpa: TPA_TRACE='%s' is neither 0 nor 1: trace on\n", on);
-	if (!v || !*v)
-		return TRACE_CONNS_DEFAULT;
-	char *end;
-	unsigned long n = strtoul(v, &end, 10);
-	if (*end || n > TRACE_CONNS_MAX || *v == '-') {
-		fprintf(stderr, "tpa: TPA_TRACE_CONNS='%s' is not a count from 0 to %u: %u used\n",
-		        v, TRACE_CONNS_MAX, TRACE_CONNS_DEFAULT);
-		return TRACE_CONNS_DEFAULT;
-	}
-	return (uint32_t)n;
+	return shim.cfg.trace ? shim.cfg.trace_conns : 0;
 }
 
 /* The stack traces into the file from now on (the area was reserved with the file). */

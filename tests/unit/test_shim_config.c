@@ -161,6 +161,28 @@ START_TEST(other_settings)
 }
 END_TEST
 
+START_TEST(trace_settings)
+{
+	ck_assert(c.trace);
+	ck_assert_uint_eq(c.trace_conns, 1024);
+	ck_assert_int_eq(set("TPA_TRACE", "0"), SHIM_CONFIG_OK);
+	ck_assert(!c.trace);
+	ck_assert_int_eq(set("TPA_TRACE", "on"), SHIM_CONFIG_OK);
+	ck_assert(c.trace);
+	ck_assert_int_eq(set("TPA_TRACE", "2"), SHIM_CONFIG_ERROR);
+	ck_assert(strstr(err, "TPA_TRACE='2'"));
+	ck_assert_int_eq(set("TPA_TRACE_CONNS", "0"), SHIM_CONFIG_OK);
+	ck_assert_uint_eq(c.trace_conns, 0);
+	ck_assert_int_eq(set("TPA_TRACE_CONNS", "65536"), SHIM_CONFIG_OK);
+	ck_assert_uint_eq(c.trace_conns, 65536);
+	ck_assert_int_eq(set("TPA_TRACE_CONNS", "65537"), SHIM_CONFIG_ERROR);
+	ck_assert(strstr(err, "TPA_TRACE_CONNS='65537'") && strstr(err, "0-65536"));
+	ck_assert_int_eq(set("TPA_TRACE_CONNS", "-1"), SHIM_CONFIG_ERROR);
+	ck_assert_int_eq(set("TPA_TRACE_CONNS", "many"), SHIM_CONFIG_ERROR);
+	ck_assert_uint_eq(c.trace_conns, 65536);
+}
+END_TEST
+
 START_TEST(user_setting)
 {
 	ck_assert_str_eq(c.user, "");
@@ -261,6 +283,7 @@ static Suite *suite(void)
 	tcase_add_loop_test(t, connect_rejected, 0, sizeof(bad_connects) / sizeof(bad_connects[0]));
 	tcase_add_test(t, other_settings);
 	tcase_add_test(t, user_setting);
+	tcase_add_test(t, trace_settings);
 	tcase_add_test(t, file_ok);
 	tcase_add_test(t, file_errors);
 	tcase_add_test(t, env_overrides_file_and_needs_iface);
