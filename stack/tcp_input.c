@@ -725,7 +725,9 @@ static void take_text(struct tpa_stack *s, struct tcp_sock *ts, struct rte_mbuf 
 		uint32_t fin_seq = g->seq + g->dlen;
 		if (fin_seq == ts->rcv_nxt && !(ts->flags & TSF_FIN_RCVD))
 			process_fin(s, ts);
-		else if (ts->state == TPA_TCP_TIME_WAIT || (ts->flags & TSF_FIN_RCVD))
+		/* (a FIN after a hole: a duplicate ACK at once, RFC 5681 4.2) */
+		else if (ts->state == TPA_TCP_TIME_WAIT || (ts->flags & TSF_FIN_RCVD) ||
+		         seq_gt(fin_seq, ts->rcv_nxt))
 			ack_now(s, ts);
 	}
 }
@@ -829,6 +831,7 @@ static int parse(struct tpa_stack *s, struct rte_mbuf *m, const struct ipv4_rx_m
 	g->wnd = rte_be_to_cpu_16(g->th.win);
 	g->dlen = len - g->hlen;
 	g->seglen = g->dlen + ((f & TCP_SYN) ? 1 : 0) + ((f & TCP_FIN) ? 1 : 0);
+	g->tw_reuse = false;
 	return 0;
 }
 
@@ -845,6 +848,8 @@ void tcp_input_segment(struct tpa_stack *s, struct rte_mbuf *m, const struct ipv
 	if (ts && ts->state == TPA_TCP_TIME_WAIT && time_wait_reusable(ts, &g)) {
 		struct tcp_sock *l = tcp_sock_listener(s, meta->dst_be, g.th.dport);
 		if (l) {
+			g.tw_reuse = true;
+			g.tw_snd_max = ts->snd_max;
 			tcp_sock_closed(s, ts);
 			tcp_listen_input(s, l, m, meta, &g);
 			return;

@@ -6,6 +6,7 @@
 #ifndef TPA_STACK_TCP_INPUT_H
 #define TPA_STACK_TCP_INPUT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "ipv4.h"
@@ -20,6 +21,8 @@ struct seg {
 	uint32_t dlen;   /* payload bytes */
 	uint32_t seglen; /* dlen + SYN + FIN */
 	uint8_t flags;
+	bool tw_reuse;       /* a SYN that ends a TIME-WAIT connection to open a new one */
+	uint32_t tw_snd_max; /* that old connection's highest sequence number sent */
 };
 
 /* Free a segment that was consumed or refused. */

@@ -33,6 +33,13 @@ static struct tcp_sock *new_child(struct tpa_stack *s, struct tcp_sock *l,
 	c->rcv_wscale = (uint8_t)tcp_pick_wscale(c->rcvbuf_max);
 	tcp_negotiate(s, c, o);
 	tcp_sock_init_isn(s, c);
+	/* RFC 1122 4.2.2.13: a connection reopened from TIME-WAIT starts above every sequence
+	 * number the old one used, past a full unscaled window of it (as Linux does), whatever
+	 * the RFC 6528 clock has advanced since. */
+	if (g->tw_reuse && !seq_gt(c->iss, g->tw_snd_max + 65535)) {
+		c->iss = g->tw_snd_max + 65536;
+		c->recover = c->iss;
+	}
 	c->state = TPA_TCP_SYN_RECV;
 	return c;
 }

@@ -11,6 +11,9 @@
 
 #define RX_ROOM 1024
 
+const uint8_t rig_isn_key[16] = {0x74, 0x70, 0x61, 0x2d, 0x72, 0x69, 0x67, 0x2d,
+                                 0x69, 0x73, 0x6e, 0x2d, 0x6b, 0x65, 0x79, 0x31};
+
 uint32_t ip4(uint8_t a, uint8_t b, uint8_t c, uint8_t d)
 {
 	uint8_t v[4] = {a, b, c, d};
@@ -84,6 +87,7 @@ void sim_rig_init(struct sim_rig *r, void (*cfg_tweak)(struct tpa_stack_config *
 	cfg.ipv4_addr = rig_ip();
 	cfg.ipv4_prefix_len = 24;
 	cfg.max_sockets = 1024;
+	memcpy(cfg.isn_key, rig_isn_key, sizeof(cfg.isn_key));
 	if (cfg_tweak)
 		cfg_tweak(&cfg);
 	r->s = tpa_stack_create(&cfg);

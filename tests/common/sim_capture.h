@@ -67,6 +67,9 @@ void sim_rig_clear(struct sim_rig *r);
 /* An mbuf from the rig's pool holding len bytes of data after 128 bytes of headroom. */
 struct rte_mbuf *sim_rig_mbuf(struct sim_rig *r, const void *data, size_t len);
 
+/* The rig stack's RFC 6528 secret: fixed, so its ISNs and timestamp offsets are known. */
+extern const uint8_t rig_isn_key[16];
+
 uint32_t rig_ip(void);                                    /* 10.0.0.1, network order */
 uint32_t ip4(uint8_t a, uint8_t b, uint8_t c, uint8_t d); /* network order */
 

@@ -15,6 +15,18 @@ void craft_fix_ip_cksum(uint8_t *frame)
 	memcpy(ip + IPV4_OFF_CSUM, &c, 2); /* tpa_csum_fold's value is in network order */
 }
 
+void craft_fix_tcp_cksum(uint8_t *frame, size_t len)
+{
+	uint8_t *ip = frame + ETH_HDR_LEN;
+	uint8_t *th = ip + ipv4_hdr_len(ip);
+	uint16_t l4 = (uint16_t)(len - (size_t)(th - frame));
+	wire_store_be16(th + TCP_OFF_CSUM, 0);
+	uint32_t sum = tpa_csum_pseudo_ipv4(wire_load_addr(ip + IPV4_OFF_SRC),
+	                                    wire_load_addr(ip + IPV4_OFF_DST), IPPROTO_TCP, l4);
+	uint16_t c = tpa_csum_fold(tpa_csum_partial(th, l4, sum));
+	memcpy(th + TCP_OFF_CSUM, &c, 2);
+}
+
 size_t craft_tcp_frame(uint8_t *buf, const struct craft_tcp *t)
 {
 	size_t thlen = TCP_HDR_LEN + t->options_len;

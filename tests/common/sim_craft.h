@@ -38,6 +38,8 @@ size_t craft_arp_frame(uint8_t *buf, const uint8_t eth_dst[6], const uint8_t eth
                        uint32_t tpa);
 /* Recompute the IPv4 header checksum of the frame in buf (after a test edited the header). */
 void craft_fix_ip_cksum(uint8_t *frame);
+/* Recompute the TCP checksum of a len-byte frame built by craft_tcp_frame (after an edit). */
+void craft_fix_tcp_cksum(uint8_t *frame, size_t len);
 
 /* A parsed TCP/IPv4 frame (pointers into the frame). */
 struct parsed_tcp {

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Crafted-segment tests of the TCP layer: one stack on a capture device, a hand-driven peer
- * (10.0.0.2) whose segments are built byte by byte, and checks of every segment the stack
- * sends back. Covers option negotiation, malformed-segment rejection (each counted), RSTs for
- * closed ports, RFC 5961 challenge ACKs, PAWS, backlog overflow, delayed ACKs and ISNs.
+ * Crafted-segment tests of the TCP layer: one stack on a capture device and a hand-driven peer
+ * (tcp_script.h). Covers option negotiation, malformed-segment rejection (each counted), the
+ * counters and the program's view of RSTs and RFC 5961 challenge ACKs, PAWS, backlog
+ * overflow, delayed ACKs and ISNs. What each state answers to each kind of segment is the
+ * table in test_tcp_arrivals.c.
  */
 #include <check.h>
 #include <errno.h>
@@ -12,112 +13,49 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sim_capture.h"
-#include "sim_craft.h"
+#include "sim_peer.h"
+#include "tcp_script.h"
 #include "test_eal.h"
+#include "wire.h"
 
 #define PEER_PORT 40000
 #define SRV_PORT  80
 
-static const uint8_t rig_mac[6] = RIG_MAC;
-static const uint8_t peer_mac[6] = PEER_MAC;
+static struct tcp_script sc;
 
 static uint32_t peer_ip(void)
 {
-	return ip4(10, 0, 0, 2);
+	return sim_peer_ip();
 }
 
-struct seg_opts {
-	const uint8_t *opts;
-	uint8_t optlen;
-	const void *payload;
-	uint16_t len;
-	uint16_t sport;
-	uint16_t dport;
-	uint16_t window;
-};
-
-static size_t build(uint8_t *buf, uint8_t flags, uint32_t seq, uint32_t ack,
-                    const struct seg_opts *o)
+/* The peer's segment: flags and numbers here, the rest (options as bytes, payload, ports) in o. */
+static void send_seg(uint8_t flags, uint32_t seq, uint32_t ack, const struct tseg *o)
 {
-	struct craft_tcp t;
-	memset(&t, 0, sizeof(t));
-	memcpy(t.dst_mac, rig_mac, 6);
-	memcpy(t.src_mac, peer_mac, 6);
-	t.src_ip = peer_ip();
-	t.dst_ip = rig_ip();
-	t.sport = o && o->sport ? o->sport : PEER_PORT;
-	t.dport = o && o->dport ? o->dport : SRV_PORT;
-	t.seq = seq;
-	t.ack = ack;
-	t.flags = flags;
-	t.window = o && o->window ? o->window : 65535;
-	if (o) {
-		t.options = o->opts;
-		t.options_len = o->optlen;
-		t.payload = o->payload;
-		t.payload_len = o->len;
-	}
-	return craft_tcp_frame(buf, &t);
+	struct tseg g = o ? *o : (struct tseg){0};
+	g.flags = flags;
+	g.seq = seq;
+	g.ack = ack;
+	tscript_send(&sc, g);
 }
 
-static void send_seg(struct sim_rig *r, uint8_t flags, uint32_t seq, uint32_t ack,
-                     const struct seg_opts *o)
+static uint32_t frames(void)
 {
-	uint8_t buf[2048];
-	size_t n = build(buf, flags, seq, ack, o);
-	sim_rig_input(r, buf, n, 0);
+	return sc.rig.cap.count;
 }
 
-static uint32_t frames(const struct sim_rig *r)
+static struct parsed_tcp frame_tcp(uint32_t i)
 {
-	return r->cap.count;
+	return sim_frame_tcp(&sc.rig, i);
 }
 
-/* The i-th captured frame as TCP (fails the test if it is not TCP). */
-static struct parsed_tcp frame_tcp(const struct sim_rig *r, uint32_t i)
+static struct parsed_tcp last_tcp(void)
 {
-	struct parsed_tcp p;
-	ck_assert_uint_lt(i, r->cap.count);
-	ck_assert(parse_tcp_frame(r->cap.frames[i].data, r->cap.frames[i].len, &p));
-	return p;
+	return sim_frame_tcp(&sc.rig, sc.rig.cap.count - 1);
 }
 
-static struct parsed_tcp last_tcp(const struct sim_rig *r)
+static const uint8_t *find_opt(uint32_t i, uint8_t kind)
 {
-	return frame_tcp(r, r->cap.count - 1);
-}
-
-/* Raw TCP options of captured frame i (Ethernet 14 + IPv4 20 without options). */
-static const uint8_t *frame_opts(const struct sim_rig *r, uint32_t i, uint32_t *len)
-{
-	const uint8_t *tcp = r->cap.frames[i].data + 14 + 20;
-	*len = (uint32_t)(tcp[12] >> 4) * 4 - 20;
-	return tcp + 20;
-}
-
-/* Find option kind in a captured frame; returns a pointer to its first byte or NULL. */
-static const uint8_t *find_opt(const struct sim_rig *r, uint32_t i, uint8_t kind)
-{
-	uint32_t len;
-	const uint8_t *p = frame_opts(r, i, &len);
-	for (uint32_t k = 0; k < len;) {
-		if (p[k] == 0)
-			break;
-		if (p[k] == 1) {
-			k++;
-			continue;
-		}
-		if (p[k] == kind)
-			return p + k;
-		k += p[k + 1];
-	}
-	return NULL;
-}
-
-static uint32_t be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+	return sim_frame_tcp_opt(&sc.rig, i, kind);
 }
 
 static int mtu_tweak;
@@ -128,26 +66,24 @@ static void tweak(struct tpa_stack_config *cfg)
 	cfg->tcp.delack_ms = 40;
 }
 
-static struct sim_rig rig;
 static int lsock;
 
 static void setup(void)
 {
 	test_eal_init();
-	sim_rig_init(&rig, tweak);
-	tpa_stack_neigh_update(rig.s, peer_ip(), peer_mac);
-	lsock = tpa_socket(rig.s);
+	tscript_init(&sc, tweak);
+	lsock = tpa_socket(sc.rig.s);
 	ck_assert_int_ge(lsock, 0);
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(SRV_PORT)};
-	ck_assert_int_eq(tpa_bind(rig.s, lsock, (struct sockaddr *)&a, sizeof(a)), 0);
-	ck_assert_int_eq(tpa_listen(rig.s, lsock, 4), 0);
-	sim_rig_clear(&rig);
+	ck_assert_int_eq(tpa_bind(sc.rig.s, lsock, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(tpa_listen(sc.rig.s, lsock, 4), 0);
+	sim_rig_clear(&sc.rig);
 }
 
 static void teardown(void)
 {
 	mtu_tweak = 0;
-	ck_assert(sim_rig_destroy(&rig));
+	ck_assert(sim_rig_destroy(&sc.rig));
 }
 
 static const uint8_t syn_opts_all[] = {
@@ -162,30 +98,30 @@ static const uint8_t syn_opts_all[] = {
 /* Handshake from the peer; returns our ISN (from the SYN-ACK) and accepts the socket. */
 static uint32_t handshake(int *sock, bool with_opts)
 {
-	struct seg_opts o = {0};
+	struct tseg o = {0};
 	if (with_opts) {
-		o.opts = syn_opts_all;
-		o.optlen = sizeof(syn_opts_all);
+		o.raw_opts = syn_opts_all;
+		o.raw_optlen = sizeof(syn_opts_all);
 	}
-	send_seg(&rig, CRAFT_TCP_SYN, PEER_ISN, 0, &o);
-	ck_assert_uint_ge(frames(&rig), 1);
-	struct parsed_tcp sa = last_tcp(&rig);
+	send_seg(CRAFT_TCP_SYN, PEER_ISN, 0, &o);
+	ck_assert_uint_ge(frames(), 1);
+	struct parsed_tcp sa = last_tcp();
 	ck_assert_uint_eq(sa.flags, CRAFT_TCP_SYN | CRAFT_TCP_ACK);
 	ck_assert_uint_eq(sa.ack, PEER_ISN + 1);
 	static const uint8_t ts_opt[] = {1, 1, 8, 10, 0, 0, 0, 101, 0, 0, 0, 0};
-	struct seg_opts a = {0};
+	struct tseg a = {0};
 	if (with_opts) {
 		/* echo whatever TSval the stack sent */
 		static uint8_t ts_buf[12];
 		memcpy(ts_buf, ts_opt, sizeof(ts_buf));
-		const uint8_t *t = find_opt(&rig, frames(&rig) - 1, 8);
+		const uint8_t *t = find_opt(frames() - 1, 8);
 		ck_assert_ptr_nonnull(t);
 		memcpy(ts_buf + 8, t + 2, 4);
-		a.opts = ts_buf;
-		a.optlen = sizeof(ts_buf);
+		a.raw_opts = ts_buf;
+		a.raw_optlen = sizeof(ts_buf);
 	}
-	send_seg(&rig, CRAFT_TCP_ACK, PEER_ISN + 1, sa.seq + 1, &a);
-	*sock = tpa_accept(rig.s, lsock, NULL, NULL);
+	send_seg(CRAFT_TCP_ACK, PEER_ISN + 1, sa.seq + 1, &a);
+	*sock = tpa_accept(sc.rig.s, lsock, NULL, NULL);
 	ck_assert_int_ge(*sock, 0);
 	return sa.seq;
 }
@@ -194,37 +130,37 @@ static uint32_t handshake(int *sock, bool with_opts)
 
 START_TEST(synack_negotiates_all_options)
 {
-	struct seg_opts o = {.opts = syn_opts_all, .optlen = sizeof(syn_opts_all)};
-	send_seg(&rig, CRAFT_TCP_SYN, PEER_ISN, 0, &o);
-	ck_assert_uint_eq(frames(&rig), 1);
-	struct parsed_tcp p = last_tcp(&rig);
+	struct tseg o = {.raw_opts = syn_opts_all, .raw_optlen = sizeof(syn_opts_all)};
+	send_seg(CRAFT_TCP_SYN, PEER_ISN, 0, &o);
+	ck_assert_uint_eq(frames(), 1);
+	struct parsed_tcp p = last_tcp();
 	ck_assert_uint_eq(p.flags, CRAFT_TCP_SYN | CRAFT_TCP_ACK);
 	ck_assert_uint_eq(p.ack, PEER_ISN + 1);
 	ck_assert_uint_eq(p.sport, SRV_PORT);
 	ck_assert_uint_eq(p.dport, PEER_PORT);
-	const uint8_t *mss = find_opt(&rig, 0, 2);
+	const uint8_t *mss = find_opt(0, 2);
 	ck_assert_ptr_nonnull(mss);
 	ck_assert_uint_eq((uint32_t)(mss[2] << 8 | mss[3]), 1460);
-	ck_assert_ptr_nonnull(find_opt(&rig, 0, 4));
-	const uint8_t *ws = find_opt(&rig, 0, 3);
+	ck_assert_ptr_nonnull(find_opt(0, 4));
+	const uint8_t *ws = find_opt(0, 3);
 	ck_assert_ptr_nonnull(ws);
 	ck_assert_uint_eq(ws[1], 3);
 	ck_assert_uint_le(ws[2], 14);
-	const uint8_t *ts = find_opt(&rig, 0, 8);
+	const uint8_t *ts = find_opt(0, 8);
 	ck_assert_ptr_nonnull(ts);
-	ck_assert_uint_eq(be32(ts + 6), 100); /* echoes our TSval */
+	ck_assert_uint_eq(sim_be32(ts + 6), 100); /* echoes our TSval */
 }
 END_TEST
 
 START_TEST(synack_without_peer_options)
 {
-	send_seg(&rig, CRAFT_TCP_SYN, PEER_ISN, 0, NULL);
-	ck_assert_uint_eq(frames(&rig), 1);
-	ck_assert_ptr_nonnull(find_opt(&rig, 0, 2));
-	ck_assert_ptr_null(find_opt(&rig, 0, 3));
-	ck_assert_ptr_null(find_opt(&rig, 0, 4));
-	ck_assert_ptr_null(find_opt(&rig, 0, 8));
-	struct parsed_tcp p = last_tcp(&rig);
+	send_seg(CRAFT_TCP_SYN, PEER_ISN, 0, NULL);
+	ck_assert_uint_eq(frames(), 1);
+	ck_assert_ptr_nonnull(find_opt(0, 2));
+	ck_assert_ptr_null(find_opt(0, 3));
+	ck_assert_ptr_null(find_opt(0, 4));
+	ck_assert_ptr_null(find_opt(0, 8));
+	struct parsed_tcp p = last_tcp();
 	ck_assert_uint_le(p.window, 65535);
 }
 END_TEST
@@ -232,12 +168,12 @@ END_TEST
 START_TEST(mss_clamped_to_mtu)
 {
 	/* Recreate the rig with a small MTU. */
-	ck_assert(sim_rig_destroy(&rig));
+	ck_assert(sim_rig_destroy(&sc.rig));
 	mtu_tweak = 1000;
 	setup();
-	struct seg_opts o = {.opts = syn_opts_all, .optlen = sizeof(syn_opts_all)};
-	send_seg(&rig, CRAFT_TCP_SYN, PEER_ISN, 0, &o);
-	const uint8_t *mss = find_opt(&rig, 0, 2);
+	struct tseg o = {.raw_opts = syn_opts_all, .raw_optlen = sizeof(syn_opts_all)};
+	send_seg(CRAFT_TCP_SYN, PEER_ISN, 0, &o);
+	const uint8_t *mss = find_opt(0, 2);
 	ck_assert_ptr_nonnull(mss);
 	ck_assert_uint_eq((uint32_t)(mss[2] << 8 | mss[3]), 960);
 }
@@ -246,42 +182,42 @@ END_TEST
 START_TEST(data_segments_respect_peer_mss)
 {
 	static const uint8_t small_mss[] = {2, 4, 0x02, 0x00}; /* 512 */
-	struct seg_opts o = {.opts = small_mss, .optlen = sizeof(small_mss)};
-	send_seg(&rig, CRAFT_TCP_SYN, PEER_ISN, 0, &o);
-	struct parsed_tcp sa = last_tcp(&rig);
-	send_seg(&rig, CRAFT_TCP_ACK, PEER_ISN + 1, sa.seq + 1, NULL);
-	int sock = tpa_accept(rig.s, lsock, NULL, NULL);
+	struct tseg o = {.raw_opts = small_mss, .raw_optlen = sizeof(small_mss)};
+	send_seg(CRAFT_TCP_SYN, PEER_ISN, 0, &o);
+	struct parsed_tcp sa = last_tcp();
+	send_seg(CRAFT_TCP_ACK, PEER_ISN + 1, sa.seq + 1, NULL);
+	int sock = tpa_accept(sc.rig.s, lsock, NULL, NULL);
 	ck_assert_int_ge(sock, 0);
-	sim_rig_clear(&rig);
+	sim_rig_clear(&sc.rig);
 	static uint8_t data[3000];
-	ck_assert_int_eq(tpa_send(rig.s, sock, data, sizeof(data), 0), (ssize_t)sizeof(data));
-	tpa_stack_flush(rig.s);
+	ck_assert_int_eq(tpa_send(sc.rig.s, sock, data, sizeof(data), 0), (ssize_t)sizeof(data));
+	tpa_stack_flush(sc.rig.s);
 	/* Five full segments and the 440-byte tail: Nagle (Minshall's form) does not hold a short
 	 * segment behind full-sized ones, whose ACK a delaying receiver would hold back. */
-	ck_assert_uint_eq(frames(&rig), 6);
-	for (uint32_t i = 0; i < frames(&rig); i++)
-		ck_assert_uint_le(frame_tcp(&rig, i).payload_len, 512);
-	ck_assert_uint_eq(frame_tcp(&rig, 0).seq, sa.seq + 1);
-	ck_assert_uint_eq(frame_tcp(&rig, 5).payload_len, 440);
+	ck_assert_uint_eq(frames(), 6);
+	for (uint32_t i = 0; i < frames(); i++)
+		ck_assert_uint_le(frame_tcp(i).payload_len, 512);
+	ck_assert_uint_eq(frame_tcp(0).seq, sa.seq + 1);
+	ck_assert_uint_eq(frame_tcp(5).payload_len, 440);
 	/* A second short segment waits while the first one is unacknowledged... */
-	ck_assert_int_eq(tpa_send(rig.s, sock, data, 100, 0), 100);
-	tpa_stack_flush(rig.s);
-	ck_assert_uint_eq(frames(&rig), 6);
+	ck_assert_int_eq(tpa_send(sc.rig.s, sock, data, 100, 0), 100);
+	tpa_stack_flush(sc.rig.s);
+	ck_assert_uint_eq(frames(), 6);
 	/* ...and goes once it is. */
-	send_seg(&rig, CRAFT_TCP_ACK, PEER_ISN + 1, sa.seq + 1 + 3000, NULL);
-	ck_assert_uint_eq(frames(&rig), 7);
-	ck_assert_uint_eq(last_tcp(&rig).payload_len, 100);
-	ck_assert_uint_eq(last_tcp(&rig).seq, sa.seq + 1 + 3000);
+	send_seg(CRAFT_TCP_ACK, PEER_ISN + 1, sa.seq + 1 + 3000, NULL);
+	ck_assert_uint_eq(frames(), 7);
+	ck_assert_uint_eq(last_tcp().payload_len, 100);
+	ck_assert_uint_eq(last_tcp().seq, sa.seq + 1 + 3000);
 }
 END_TEST
 
 START_TEST(isn_differs_per_tuple)
 {
-	send_seg(&rig, CRAFT_TCP_SYN, PEER_ISN, 0, NULL);
-	struct seg_opts o = {.sport = PEER_PORT + 1};
-	send_seg(&rig, CRAFT_TCP_SYN, PEER_ISN, 0, &o);
-	ck_assert_uint_eq(frames(&rig), 2);
-	ck_assert_uint_ne(frame_tcp(&rig, 0).seq, frame_tcp(&rig, 1).seq);
+	send_seg(CRAFT_TCP_SYN, PEER_ISN, 0, NULL);
+	struct tseg o = {.sport = PEER_PORT + 1};
+	send_seg(CRAFT_TCP_SYN, PEER_ISN, 0, &o);
+	ck_assert_uint_eq(frames(), 2);
+	ck_assert_uint_ne(frame_tcp(0).seq, frame_tcp(1).seq);
 }
 END_TEST
 
@@ -289,92 +225,94 @@ END_TEST
 
 static const struct tpa_stack_stats *st(void)
 {
-	return tpa_stack_stats(rig.s);
+	return tpa_stack_stats(sc.rig.s);
 }
 
-/* TCP checksum of a crafted frame after a test edited it. */
-static void fix_tcp_cksum(uint8_t *f, size_t len)
+/* The peer's segment as a frame to edit. */
+static size_t build(uint8_t *buf, uint8_t flags, uint32_t seq, uint32_t ack, const struct tseg *o)
 {
-	uint8_t *tcp = f + 34;
-	size_t tl = len - 34;
-	tcp[16] = tcp[17] = 0;
-	uint32_t sum = 0;
-	sum += (uint32_t)(f[26] << 8 | f[27]) + (uint32_t)(f[28] << 8 | f[29]);
-	sum += (uint32_t)(f[30] << 8 | f[31]) + (uint32_t)(f[32] << 8 | f[33]);
-	sum += IPPROTO_TCP + (uint32_t)tl;
-	for (size_t i = 0; i + 1 < tl; i += 2)
-		sum += (uint32_t)(tcp[i] << 8 | tcp[i + 1]);
-	if (tl & 1)
-		sum += (uint32_t)tcp[tl - 1] << 8;
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	uint16_t c = (uint16_t)~sum;
-	tcp[16] = (uint8_t)(c >> 8);
-	tcp[17] = (uint8_t)c;
+	struct tseg g = o ? *o : (struct tseg){0};
+	g.flags = flags;
+	g.seq = seq;
+	g.ack = ack;
+	return tscript_frame(&sc, buf, g);
+}
+
+/* The TCP header of a frame build() made. */
+static uint8_t *tcp_of_frame(uint8_t *f)
+{
+	return f + ETH_HDR_LEN + IPV4_HDR_LEN;
 }
 
 START_TEST(short_header_dropped)
 {
-	uint8_t f[2048];
-	size_t n = build(f, CRAFT_TCP_SYN, PEER_ISN, 0, NULL);
+	uint8_t f[TSCRIPT_FRAME_ROOM];
+	build(f, CRAFT_TCP_SYN, PEER_ISN, 0, NULL);
 	/* Cut the IP datagram to 14 bytes of TCP. */
-	size_t cut = 14 + 20 + 14;
-	f[16] = 0;
-	f[17] = 20 + 14;
+	size_t cut = ETH_HDR_LEN + IPV4_HDR_LEN + 14;
+	wire_store_be16(f + ETH_HDR_LEN + IPV4_OFF_TOT_LEN, IPV4_HDR_LEN + 14);
 	craft_fix_ip_cksum(f);
-	(void)n;
 	uint64_t before = st()->tcp_drop_short;
-	sim_rig_input(&rig, f, cut, 0);
+	sim_rig_input(&sc.rig, f, cut, 0);
 	ck_assert_uint_eq(st()->tcp_drop_short, before + 1);
-	ck_assert_uint_eq(frames(&rig), 0);
+	ck_assert_uint_eq(frames(), 0);
 }
 END_TEST
 
-START_TEST(bad_data_offset_dropped)
+static void expect_bad_offset(uint8_t words, uint64_t count)
 {
-	uint8_t f[2048];
-	/* Below 5 words. */
+	uint8_t f[TSCRIPT_FRAME_ROOM];
 	size_t n = build(f, CRAFT_TCP_SYN, PEER_ISN, 0, NULL);
-	f[34 + 12] = 4 << 4;
-	fix_tcp_cksum(f, n);
-	sim_rig_input(&rig, f, n, 0);
-	ck_assert_uint_eq(st()->tcp_drop_bad_offset, 1);
-	/* Past the end of the segment. */
-	n = build(f, CRAFT_TCP_SYN, PEER_ISN, 0, NULL);
-	f[34 + 12] = 15 << 4;
-	fix_tcp_cksum(f, n);
-	sim_rig_input(&rig, f, n, 0);
-	ck_assert_uint_eq(st()->tcp_drop_bad_offset, 2);
-	ck_assert_uint_eq(frames(&rig), 0);
-	ck_assert_uint_eq(tpa_stack_socket_count(rig.s), 1);
+	tcp_of_frame(f)[TCP_OFF_DATAOFF] = (uint8_t)(words << 4);
+	craft_fix_tcp_cksum(f, n);
+	sim_rig_input(&sc.rig, f, n, 0);
+	ck_assert_uint_eq(st()->tcp_drop_bad_offset, count);
+	ck_assert_uint_eq(frames(), 0);
+	ck_assert_uint_eq(tpa_stack_socket_count(sc.rig.s), 1);
+}
+
+START_TEST(data_offset_below_5_dropped)
+{
+	expect_bad_offset(4, 1);
 }
 END_TEST
 
-START_TEST(bad_checksum_dropped)
+START_TEST(data_offset_past_segment_dropped)
 {
-	uint8_t f[2048];
+	expect_bad_offset(15, 1);
+}
+END_TEST
+
+START_TEST(bad_header_checksum_dropped)
+{
+	uint8_t f[TSCRIPT_FRAME_ROOM];
 	size_t n = build(f, CRAFT_TCP_SYN, PEER_ISN, 0, NULL);
-	f[34 + 16] ^= 0x5a;
-	sim_rig_input(&rig, f, n, 0);
+	tcp_of_frame(f)[TCP_OFF_CSUM] ^= 0x5a;
+	sim_rig_input(&sc.rig, f, n, 0);
 	ck_assert_uint_eq(st()->tcp_drop_cksum, 1);
-	ck_assert_uint_eq(frames(&rig), 0);
-	/* A payload bit flip is caught as well. */
+	ck_assert_uint_eq(frames(), 0);
+}
+END_TEST
+
+START_TEST(payload_bit_flip_dropped)
+{
+	uint8_t f[TSCRIPT_FRAME_ROOM];
 	static const char pl[] = "hello";
-	struct seg_opts o = {.payload = pl, .len = 5};
-	n = build(f, CRAFT_TCP_ACK, PEER_ISN, 1, &o);
+	struct tseg o = {.data = pl, .len = 5};
+	size_t n = build(f, CRAFT_TCP_ACK, PEER_ISN, 1, &o);
 	f[n - 1] ^= 1;
-	sim_rig_input(&rig, f, n, 0);
-	ck_assert_uint_eq(st()->tcp_drop_cksum, 2);
-	ck_assert_uint_eq(frames(&rig), 0);
+	sim_rig_input(&sc.rig, f, n, 0);
+	ck_assert_uint_eq(st()->tcp_drop_cksum, 1);
+	ck_assert_uint_eq(frames(), 0);
 }
 END_TEST
 
 static void expect_bad_option(const uint8_t *opts, uint8_t len, uint64_t count)
 {
-	struct seg_opts o = {.opts = opts, .optlen = len};
-	send_seg(&rig, CRAFT_TCP_SYN, PEER_ISN, 0, &o);
+	struct tseg o = {.raw_opts = opts, .raw_optlen = len};
+	send_seg(CRAFT_TCP_SYN, PEER_ISN, 0, &o);
 	ck_assert_uint_eq(st()->tcp_drop_bad_option, count);
-	ck_assert_uint_eq(frames(&rig), 0);
+	ck_assert_uint_eq(frames(), 0);
 }
 
 START_TEST(malformed_options_dropped)
@@ -395,103 +333,69 @@ START_TEST(malformed_options_dropped)
 	expect_bad_option(bad_sack_len, sizeof(bad_sack_len), 7);
 	/* Unknown options and EOL padding are fine. */
 	static const uint8_t unknown[] = {30, 4, 0, 0, 0, 0, 0, 0};
-	struct seg_opts o = {.opts = unknown, .optlen = sizeof(unknown)};
-	send_seg(&rig, CRAFT_TCP_SYN, PEER_ISN, 0, &o);
+	struct tseg o = {.raw_opts = unknown, .raw_optlen = sizeof(unknown)};
+	send_seg(CRAFT_TCP_SYN, PEER_ISN, 0, &o);
 	ck_assert_uint_eq(st()->tcp_drop_bad_option, 7);
-	ck_assert_uint_eq(frames(&rig), 1);
+	ck_assert_uint_eq(frames(), 1);
 }
 END_TEST
 
 START_TEST(bad_flag_combinations_dropped)
 {
-	send_seg(&rig, CRAFT_TCP_SYN | CRAFT_TCP_FIN, PEER_ISN, 0, NULL);
+	send_seg(CRAFT_TCP_SYN | CRAFT_TCP_FIN, PEER_ISN, 0, NULL);
 	ck_assert_uint_eq(st()->tcp_drop_bad_flags, 1);
-	send_seg(&rig, CRAFT_TCP_SYN | CRAFT_TCP_RST, PEER_ISN, 0, NULL);
+	send_seg(CRAFT_TCP_SYN | CRAFT_TCP_RST, PEER_ISN, 0, NULL);
 	ck_assert_uint_eq(st()->tcp_drop_bad_flags, 2);
-	send_seg(&rig, 0, PEER_ISN, 0, NULL);
+	send_seg(0, PEER_ISN, 0, NULL);
 	ck_assert_uint_eq(st()->tcp_drop_bad_flags, 3);
-	send_seg(&rig, CRAFT_TCP_PSH, PEER_ISN, 0, NULL);
+	send_seg(CRAFT_TCP_PSH, PEER_ISN, 0, NULL);
 	ck_assert_uint_eq(st()->tcp_drop_bad_flags, 4);
-	ck_assert_uint_eq(frames(&rig), 0);
-	ck_assert_uint_eq(tpa_stack_socket_count(rig.s), 1);
+	ck_assert_uint_eq(frames(), 0);
+	ck_assert_uint_eq(tpa_stack_socket_count(sc.rig.s), 1);
 }
 END_TEST
 
 /* ---- closed ports ----------------------------------------------------------------------- */
 
-START_TEST(closed_port_answers_rst)
+/* The replies themselves are in unit/test_tcp_arrivals (closed_*, listen_*). */
+START_TEST(closed_port_rsts_counted)
 {
-	struct seg_opts o = {.dport = 81};
-	send_seg(&rig, CRAFT_TCP_SYN, 5000, 0, &o);
-	ck_assert_uint_eq(frames(&rig), 1);
-	struct parsed_tcp p = last_tcp(&rig);
-	ck_assert_uint_eq(p.flags, CRAFT_TCP_RST | CRAFT_TCP_ACK);
-	ck_assert_uint_eq(p.seq, 0);
-	ck_assert_uint_eq(p.ack, 5001);
-	ck_assert_uint_eq(p.sport, 81);
-	ck_assert_uint_eq(p.dport, PEER_PORT);
-	/* With ACK set, the RST takes its sequence number from the ACK. */
-	static const char pl[] = "0123456789";
-	o.payload = pl;
-	o.len = 10;
-	send_seg(&rig, CRAFT_TCP_ACK | CRAFT_TCP_PSH, 7000, 424242, &o);
-	p = last_tcp(&rig);
-	ck_assert_uint_eq(p.flags, CRAFT_TCP_RST);
-	ck_assert_uint_eq(p.seq, 424242);
-	/* Data without ACK: ack = seq + len. */
-	send_seg(&rig, CRAFT_TCP_FIN, 9000, 0, &o);
-	p = last_tcp(&rig);
-	ck_assert_uint_eq(p.flags, CRAFT_TCP_RST | CRAFT_TCP_ACK);
-	ck_assert_uint_eq(p.ack, 9000 + 10 + 1);
-	/* Never a RST for a RST. */
-	uint32_t n = frames(&rig);
-	send_seg(&rig, CRAFT_TCP_RST, 9000, 0, &o);
-	ck_assert_uint_eq(frames(&rig), n);
-	ck_assert_uint_ge(st()->tcp_drop_no_socket, 4);
-	ck_assert_uint_eq(st()->tcp_rst_tx, 3);
-}
-END_TEST
-
-START_TEST(ack_to_listener_gets_rst)
-{
-	send_seg(&rig, CRAFT_TCP_ACK, 5000, 777, NULL);
-	struct parsed_tcp p = last_tcp(&rig);
-	ck_assert_uint_eq(p.flags, CRAFT_TCP_RST);
-	ck_assert_uint_eq(p.seq, 777);
-	ck_assert_uint_eq(tpa_stack_socket_count(rig.s), 1);
+	struct tseg o = {.dport = 81};
+	send_seg(CRAFT_TCP_SYN, 5000, 0, &o);
+	send_seg(CRAFT_TCP_RST, 9000, 0, &o);
+	ck_assert_uint_eq(frames(), 1);
+	ck_assert_uint_eq(st()->tcp_drop_no_socket, 2);
+	ck_assert_uint_eq(st()->tcp_rst_tx, 1);
 }
 END_TEST
 
 /* ---- RFC 5961 ---------------------------------------------------------------------------- */
 
-START_TEST(rst_in_window_gets_challenge_ack)
+/* The segments are in unit/test_tcp_arrivals (established_rst_*); here the counters and what
+ * the program sees. */
+START_TEST(rst_in_window_counted_not_taken)
 {
 	int sock;
-	uint32_t iss = handshake(&sock, false);
-	sim_rig_clear(&rig);
-	send_seg(&rig, CRAFT_TCP_RST, PEER_ISN + 1 + 100, 0, NULL);
+	handshake(&sock, false);
+	send_seg(CRAFT_TCP_RST, PEER_ISN + 1 + 100, 0, NULL);
 	ck_assert_uint_eq(st()->tcp_challenge_ack, 1);
-	ck_assert_uint_eq(frames(&rig), 1);
-	struct parsed_tcp p = last_tcp(&rig);
-	ck_assert_uint_eq(p.flags, CRAFT_TCP_ACK);
-	ck_assert_uint_eq(p.ack, PEER_ISN + 1);
-	ck_assert_uint_eq(p.seq, iss + 1);
-	int state = 0;
-	socklen_t l = sizeof(state);
-	ck_assert_int_eq(tpa_getsockopt(rig.s, sock, TPA_SO_STATE, &state, &l), 0);
-	ck_assert_int_eq(state, TPA_TCP_ESTABLISHED);
-	/* Outside the window: silently dropped. */
-	send_seg(&rig, CRAFT_TCP_RST, PEER_ISN + 1 + 10000000, 0, NULL);
-	ck_assert_uint_eq(frames(&rig), 1);
-	/* Exactly rcv_nxt: reset. */
-	send_seg(&rig, CRAFT_TCP_RST, PEER_ISN + 1, 0, NULL);
+	ck_assert_uint_eq(st()->tcp_rst_rx, 0);
+	ck_assert_uint_eq(tpa_sock_events(sc.rig.s, sock), TPA_EV_OUT);
+}
+END_TEST
+
+START_TEST(rst_exact_reports_reset_then_eof_and_epipe)
+{
+	int sock;
+	handshake(&sock, false);
+	send_seg(CRAFT_TCP_RST, PEER_ISN + 1, 0, NULL);
 	ck_assert_uint_eq(st()->tcp_rst_rx, 1);
 	char b[8];
-	ck_assert_int_eq(tpa_recv(rig.s, sock, b, sizeof(b), 0), -ECONNRESET);
-	ck_assert_int_eq(tpa_recv(rig.s, sock, b, sizeof(b), 0), 0);
-	ck_assert_int_eq(tpa_send(rig.s, sock, b, 1, 0), -EPIPE);
-	ck_assert_uint_ne(tpa_sock_events(rig.s, sock) & TPA_EV_HUP, 0);
-	ck_assert_int_eq(tpa_close(rig.s, sock), 0);
+	ck_assert_int_eq(tpa_recv(sc.rig.s, sock, b, sizeof(b), 0), -ECONNRESET);
+	ck_assert_int_eq(tpa_recv(sc.rig.s, sock, b, sizeof(b), 0), 0);
+	ck_assert_int_eq(tpa_send(sc.rig.s, sock, b, 1, 0), -EPIPE);
+	ck_assert_uint_ne(tpa_sock_events(sc.rig.s, sock) & TPA_EV_HUP, 0);
+	ck_assert_int_eq(tpa_close(sc.rig.s, sock), 0);
 }
 END_TEST
 
@@ -500,30 +404,12 @@ START_TEST(challenge_acks_rate_limited)
 	int sock;
 	handshake(&sock, false);
 	for (int i = 0; i < 1005; i++)
-		send_seg(&rig, CRAFT_TCP_RST, PEER_ISN + 1 + 100 + (uint32_t)i, 0, NULL);
+		send_seg(CRAFT_TCP_RST, PEER_ISN + 1 + 100 + (uint32_t)i, 0, NULL);
 	ck_assert_uint_eq(st()->tcp_challenge_ack, 1000);
-	vclock_advance(&rig.clock, VCLOCK_S(1));
-	send_seg(&rig, CRAFT_TCP_RST, PEER_ISN + 1 + 100, 0, NULL);
+	vclock_advance(&sc.rig.clock, VCLOCK_S(1));
+	send_seg(CRAFT_TCP_RST, PEER_ISN + 1 + 100, 0, NULL);
 	ck_assert_uint_eq(st()->tcp_challenge_ack, 1001);
 	ck_assert_uint_eq(st()->tcp_rst_rx, 0);
-}
-END_TEST
-
-START_TEST(syn_in_established_gets_challenge_ack)
-{
-	int sock;
-	uint32_t iss = handshake(&sock, false);
-	sim_rig_clear(&rig);
-	send_seg(&rig, CRAFT_TCP_SYN, PEER_ISN + 50, 0, NULL);
-	ck_assert_uint_eq(st()->tcp_challenge_ack, 1);
-	struct parsed_tcp p = last_tcp(&rig);
-	ck_assert_uint_eq(p.flags, CRAFT_TCP_ACK);
-	ck_assert_uint_eq(p.seq, iss + 1);
-	ck_assert_uint_eq(p.ack, PEER_ISN + 1);
-	int state = 0;
-	socklen_t l = sizeof(state);
-	ck_assert_int_eq(tpa_getsockopt(rig.s, sock, TPA_SO_STATE, &state, &l), 0);
-	ck_assert_int_eq(state, TPA_TCP_ESTABLISHED);
 }
 END_TEST
 
@@ -531,19 +417,19 @@ START_TEST(unacceptable_ack_dropped)
 {
 	int sock;
 	uint32_t iss = handshake(&sock, false);
-	sim_rig_clear(&rig);
+	sim_rig_clear(&sc.rig);
 	/* Data with an ACK for bytes never sent: dropped, answered by an ACK. */
 	static const char pl[] = "abcd";
-	struct seg_opts o = {.payload = pl, .len = 4};
-	send_seg(&rig, CRAFT_TCP_ACK, PEER_ISN + 1, iss + 1 + 5000, &o);
+	struct tseg o = {.data = pl, .len = 4};
+	send_seg(CRAFT_TCP_ACK, PEER_ISN + 1, iss + 1 + 5000, &o);
 	ck_assert_uint_eq(st()->tcp_drop_out_of_window, 1);
-	ck_assert_uint_eq(frames(&rig), 1);
-	ck_assert_uint_eq(last_tcp(&rig).ack, PEER_ISN + 1);
+	ck_assert_uint_eq(frames(), 1);
+	ck_assert_uint_eq(last_tcp().ack, PEER_ISN + 1);
 	char b[8];
-	ck_assert_int_eq(tpa_recv(rig.s, sock, b, sizeof(b), 0), -EAGAIN);
+	ck_assert_int_eq(tpa_recv(sc.rig.s, sock, b, sizeof(b), 0), -EAGAIN);
 	/* The same data with a valid ACK is taken. */
-	send_seg(&rig, CRAFT_TCP_ACK, PEER_ISN + 1, iss + 1, &o);
-	ck_assert_int_eq(tpa_recv(rig.s, sock, b, sizeof(b), 0), 4);
+	send_seg(CRAFT_TCP_ACK, PEER_ISN + 1, iss + 1, &o);
+	ck_assert_int_eq(tpa_recv(sc.rig.s, sock, b, sizeof(b), 0), 4);
 	ck_assert_mem_eq(b, "abcd", 4);
 }
 END_TEST
@@ -552,15 +438,15 @@ START_TEST(out_of_window_data_acked_and_dropped)
 {
 	int sock;
 	uint32_t iss = handshake(&sock, false);
-	sim_rig_clear(&rig);
+	sim_rig_clear(&sc.rig);
 	static const char pl[] = "zz";
-	struct seg_opts o = {.payload = pl, .len = 2};
-	send_seg(&rig, CRAFT_TCP_ACK, PEER_ISN + 1 + 50000000, iss + 1, &o);
-	ck_assert_uint_eq(frames(&rig), 1);
-	ck_assert_uint_eq(last_tcp(&rig).ack, PEER_ISN + 1);
+	struct tseg o = {.data = pl, .len = 2};
+	send_seg(CRAFT_TCP_ACK, PEER_ISN + 1 + 50000000, iss + 1, &o);
+	ck_assert_uint_eq(frames(), 1);
+	ck_assert_uint_eq(last_tcp().ack, PEER_ISN + 1);
 	ck_assert_uint_eq(st()->tcp_drop_out_of_window, 1);
 	/* An old duplicate is counted as such. */
-	send_seg(&rig, CRAFT_TCP_ACK, PEER_ISN - 10, iss + 1, &o);
+	send_seg(CRAFT_TCP_ACK, PEER_ISN - 10, iss + 1, &o);
 	ck_assert_uint_eq(st()->tcp_dup_segment_rx, 1);
 }
 END_TEST
@@ -571,23 +457,23 @@ START_TEST(paws_drops_old_timestamp)
 {
 	int sock;
 	uint32_t iss = handshake(&sock, true);
-	sim_rig_clear(&rig);
+	sim_rig_clear(&sc.rig);
 	static const char pl[] = "new";
 	uint8_t ts_new[12] = {1, 1, 8, 10, 0, 0, 0, 200, 0, 0, 0, 0};
-	struct seg_opts o = {.payload = pl, .len = 3, .opts = ts_new, .optlen = 12};
-	send_seg(&rig, CRAFT_TCP_ACK | CRAFT_TCP_PSH, PEER_ISN + 1, iss + 1, &o);
+	struct tseg o = {.data = pl, .len = 3, .raw_opts = ts_new, .raw_optlen = 12};
+	send_seg(CRAFT_TCP_ACK | CRAFT_TCP_PSH, PEER_ISN + 1, iss + 1, &o);
 	char b[8];
-	ck_assert_int_eq(tpa_recv(rig.s, sock, b, sizeof(b), 0), 3);
+	ck_assert_int_eq(tpa_recv(sc.rig.s, sock, b, sizeof(b), 0), 3);
 	/* Next segment carries an older TSval: PAWS rejects it. */
 	uint8_t ts_old[12] = {1, 1, 8, 10, 0, 0, 0, 150, 0, 0, 0, 0};
-	o.opts = ts_old;
-	send_seg(&rig, CRAFT_TCP_ACK | CRAFT_TCP_PSH, PEER_ISN + 4, iss + 1, &o);
+	o.raw_opts = ts_old;
+	send_seg(CRAFT_TCP_ACK | CRAFT_TCP_PSH, PEER_ISN + 4, iss + 1, &o);
 	ck_assert_uint_eq(st()->tcp_drop_paws, 1);
-	ck_assert_int_eq(tpa_recv(rig.s, sock, b, sizeof(b), 0), -EAGAIN);
+	ck_assert_int_eq(tpa_recv(sc.rig.s, sock, b, sizeof(b), 0), -EAGAIN);
 	/* Our segments echo the newest TSval. */
-	const uint8_t *t = find_opt(&rig, frames(&rig) - 1, 8);
+	const uint8_t *t = find_opt(frames() - 1, 8);
 	ck_assert_ptr_nonnull(t);
-	ck_assert_uint_eq(be32(t + 6), 200);
+	ck_assert_uint_eq(sim_be32(t + 6), 200);
 }
 END_TEST
 
@@ -597,57 +483,57 @@ END_TEST
 START_TEST(syn_queue_overflow_counted)
 {
 	for (int i = 0; i < 6; i++) {
-		struct seg_opts o = {.sport = (uint16_t)(PEER_PORT + i)};
-		send_seg(&rig, CRAFT_TCP_SYN, PEER_ISN, 0, &o);
+		struct tseg o = {.sport = (uint16_t)(PEER_PORT + i)};
+		send_seg(CRAFT_TCP_SYN, PEER_ISN, 0, &o);
 	}
 	/* backlog 4: four SYN-ACKs from half-open sockets, two with SYN cookies and no state. */
-	ck_assert_uint_eq(frames(&rig), 6);
+	ck_assert_uint_eq(frames(), 6);
 	ck_assert_uint_eq(st()->tcp_syn_queue_overflow, 2);
 	ck_assert_uint_eq(st()->tcp_syncookies_sent, 2);
-	ck_assert_uint_eq(tpa_stack_socket_count(rig.s), 5);
+	ck_assert_uint_eq(tpa_stack_socket_count(sc.rig.s), 5);
 }
 END_TEST
 
 START_TEST(accept_queue_overflow_counted)
 {
-	ck_assert_int_eq(tpa_listen(rig.s, lsock, 1), 0);
-	send_seg(&rig, CRAFT_TCP_SYN, PEER_ISN, 0, NULL);
-	uint32_t iss = last_tcp(&rig).seq;
-	send_seg(&rig, CRAFT_TCP_ACK, PEER_ISN + 1, iss + 1, NULL);
+	ck_assert_int_eq(tpa_listen(sc.rig.s, lsock, 1), 0);
+	send_seg(CRAFT_TCP_SYN, PEER_ISN, 0, NULL);
+	uint32_t iss = last_tcp().seq;
+	send_seg(CRAFT_TCP_ACK, PEER_ISN + 1, iss + 1, NULL);
 	/* The accept queue (1) is full: the next SYN is dropped and counted. */
-	uint32_t n = frames(&rig);
-	struct seg_opts o = {.sport = PEER_PORT + 1};
-	send_seg(&rig, CRAFT_TCP_SYN, PEER_ISN, 0, &o);
-	ck_assert_uint_eq(frames(&rig), n);
+	uint32_t n = frames();
+	struct tseg o = {.sport = PEER_PORT + 1};
+	send_seg(CRAFT_TCP_SYN, PEER_ISN, 0, &o);
+	ck_assert_uint_eq(frames(), n);
 	ck_assert_uint_eq(st()->tcp_accept_queue_overflow, 1);
-	ck_assert_int_ge(tpa_accept(rig.s, lsock, NULL, NULL), 0);
-	ck_assert_int_eq(tpa_accept(rig.s, lsock, NULL, NULL), -EAGAIN);
+	ck_assert_int_ge(tpa_accept(sc.rig.s, lsock, NULL, NULL), 0);
+	ck_assert_int_eq(tpa_accept(sc.rig.s, lsock, NULL, NULL), -EAGAIN);
 	/* Room again: the retried SYN is answered. */
-	send_seg(&rig, CRAFT_TCP_SYN, PEER_ISN, 0, &o);
-	ck_assert_uint_eq(frames(&rig), n + 1);
+	send_seg(CRAFT_TCP_SYN, PEER_ISN, 0, &o);
+	ck_assert_uint_eq(frames(), n + 1);
 }
 END_TEST
 
 START_TEST(accept_returns_peer_address)
 {
-	send_seg(&rig, CRAFT_TCP_SYN, PEER_ISN, 0, NULL);
-	uint32_t iss = last_tcp(&rig).seq;
-	ck_assert_uint_ne(tpa_sock_events(rig.s, lsock) & TPA_EV_IN, TPA_EV_IN);
-	send_seg(&rig, CRAFT_TCP_ACK, PEER_ISN + 1, iss + 1, NULL);
-	ck_assert_uint_eq(tpa_sock_events(rig.s, lsock) & TPA_EV_IN, TPA_EV_IN);
+	send_seg(CRAFT_TCP_SYN, PEER_ISN, 0, NULL);
+	uint32_t iss = last_tcp().seq;
+	ck_assert_uint_ne(tpa_sock_events(sc.rig.s, lsock) & TPA_EV_IN, TPA_EV_IN);
+	send_seg(CRAFT_TCP_ACK, PEER_ISN + 1, iss + 1, NULL);
+	ck_assert_uint_eq(tpa_sock_events(sc.rig.s, lsock) & TPA_EV_IN, TPA_EV_IN);
 	struct sockaddr_in a;
 	socklen_t al = sizeof(a);
-	int sock = tpa_accept(rig.s, lsock, (struct sockaddr *)&a, &al);
+	int sock = tpa_accept(sc.rig.s, lsock, (struct sockaddr *)&a, &al);
 	ck_assert_int_ge(sock, 0);
 	ck_assert_uint_eq(al, sizeof(a));
 	ck_assert_uint_eq(a.sin_addr.s_addr, peer_ip());
 	ck_assert_uint_eq(ntohs(a.sin_port), PEER_PORT);
 	memset(&a, 0, sizeof(a));
 	al = sizeof(a);
-	ck_assert_int_eq(tpa_getsockname(rig.s, sock, (struct sockaddr *)&a, &al), 0);
+	ck_assert_int_eq(tpa_getsockname(sc.rig.s, sock, (struct sockaddr *)&a, &al), 0);
 	ck_assert_uint_eq(a.sin_addr.s_addr, rig_ip());
 	ck_assert_uint_eq(ntohs(a.sin_port), SRV_PORT);
-	ck_assert_uint_eq(tpa_sock_events(rig.s, sock), TPA_EV_OUT);
+	ck_assert_uint_eq(tpa_sock_events(sc.rig.s, sock), TPA_EV_OUT);
 }
 END_TEST
 
@@ -657,43 +543,43 @@ START_TEST(delayed_ack_then_every_second_segment)
 {
 	int sock;
 	uint32_t iss = handshake(&sock, false);
-	sim_rig_clear(&rig);
+	sim_rig_clear(&sc.rig);
 	static char pl[100];
-	struct seg_opts o = {.payload = pl, .len = sizeof(pl)};
+	struct tseg o = {.data = pl, .len = sizeof(pl)};
 	char b[4000];
 	uint32_t seq = PEER_ISN + 1;
-	send_seg(&rig, CRAFT_TCP_ACK, seq, iss + 1, &o);
+	send_seg(CRAFT_TCP_ACK, seq, iss + 1, &o);
 	seq += 100;
-	ck_assert_uint_eq(frames(&rig), 0); /* delayed */
-	uint64_t due = tpa_stack_next_timer_ns(rig.s);
-	ck_assert_uint_le(due, rig.clock.now_ns + VCLOCK_MS(40));
-	vclock_set(&rig.clock, due);
-	tpa_stack_run_timers(rig.s);
-	tpa_stack_flush(rig.s);
-	ck_assert_uint_eq(frames(&rig), 1);
-	ck_assert_uint_eq(last_tcp(&rig).ack, seq);
+	ck_assert_uint_eq(frames(), 0); /* delayed */
+	uint64_t due = tpa_stack_next_timer_ns(sc.rig.s);
+	ck_assert_uint_le(due, sc.rig.clock.now_ns + VCLOCK_MS(40));
+	vclock_set(&sc.rig.clock, due);
+	tpa_stack_run_timers(sc.rig.s);
+	tpa_stack_flush(sc.rig.s);
+	ck_assert_uint_eq(frames(), 1);
+	ck_assert_uint_eq(last_tcp().ack, seq);
 	/* Two segments: acknowledged at once. */
-	send_seg(&rig, CRAFT_TCP_ACK, seq, iss + 1, &o);
-	ck_assert_uint_eq(frames(&rig), 1);
-	send_seg(&rig, CRAFT_TCP_ACK, seq + 100, iss + 1, &o);
+	send_seg(CRAFT_TCP_ACK, seq, iss + 1, &o);
+	ck_assert_uint_eq(frames(), 1);
+	send_seg(CRAFT_TCP_ACK, seq + 100, iss + 1, &o);
 	seq += 200;
-	ck_assert_uint_eq(frames(&rig), 2);
-	ck_assert_uint_eq(last_tcp(&rig).ack, seq);
-	ck_assert_int_eq(tpa_recv(rig.s, sock, b, sizeof(b), 0), 300);
+	ck_assert_uint_eq(frames(), 2);
+	ck_assert_uint_eq(last_tcp().ack, seq);
+	ck_assert_int_eq(tpa_recv(sc.rig.s, sock, b, sizeof(b), 0), 300);
 	/* After a silence longer than the RTO the peer restarts from a small window: quick-ACK
 	 * mode acknowledges the next segments one by one. */
 	/* (20 s: past this rig's 15 s RTO, within the ARP entry's lifetime) */
-	vclock_set(&rig.clock, rig.clock.now_ns + VCLOCK_S(20));
-	tpa_stack_run_timers(rig.s);
-	tpa_stack_flush(rig.s);
-	uint32_t before = frames(&rig);
+	vclock_set(&sc.rig.clock, sc.rig.clock.now_ns + VCLOCK_S(20));
+	tpa_stack_run_timers(sc.rig.s);
+	tpa_stack_flush(sc.rig.s);
+	uint32_t before = frames();
 	for (uint32_t i = 1; i <= 2; i++) {
-		send_seg(&rig, CRAFT_TCP_ACK, seq, iss + 1, &o);
+		send_seg(CRAFT_TCP_ACK, seq, iss + 1, &o);
 		seq += 100;
-		ck_assert_uint_eq(frames(&rig), before + i);
-		ck_assert_uint_eq(last_tcp(&rig).ack, seq);
+		ck_assert_uint_eq(frames(), before + i);
+		ck_assert_uint_eq(last_tcp().ack, seq);
 	}
-	ck_assert_int_eq(tpa_recv(rig.s, sock, b, sizeof(b), 0), 200);
+	ck_assert_int_eq(tpa_recv(sc.rig.s, sock, b, sizeof(b), 0), 200);
 }
 END_TEST
 
@@ -701,31 +587,31 @@ START_TEST(out_of_order_gets_sack)
 {
 	int sock;
 	uint32_t iss = handshake(&sock, true);
-	sim_rig_clear(&rig);
+	sim_rig_clear(&sc.rig);
 	static char pl[100];
 	uint8_t ts[12] = {1, 1, 8, 10, 0, 0, 0, 120, 0, 0, 0, 0};
-	struct seg_opts o = {.payload = pl, .len = sizeof(pl), .opts = ts, .optlen = 12};
-	send_seg(&rig, CRAFT_TCP_ACK, PEER_ISN + 201, iss + 1, &o);
-	ck_assert_uint_eq(frames(&rig), 1); /* immediate duplicate ACK */
-	ck_assert_uint_eq(last_tcp(&rig).ack, PEER_ISN + 1);
-	const uint8_t *sack = find_opt(&rig, 0, 5);
+	struct tseg o = {.data = pl, .len = sizeof(pl), .raw_opts = ts, .raw_optlen = 12};
+	send_seg(CRAFT_TCP_ACK, PEER_ISN + 201, iss + 1, &o);
+	ck_assert_uint_eq(frames(), 1); /* immediate duplicate ACK */
+	ck_assert_uint_eq(last_tcp().ack, PEER_ISN + 1);
+	const uint8_t *sack = find_opt(0, 5);
 	ck_assert_ptr_nonnull(sack);
 	ck_assert_uint_eq(sack[1], 10);
-	ck_assert_uint_eq(be32(sack + 2), PEER_ISN + 201);
-	ck_assert_uint_eq(be32(sack + 6), PEER_ISN + 301);
+	ck_assert_uint_eq(sim_be32(sack + 2), PEER_ISN + 201);
+	ck_assert_uint_eq(sim_be32(sack + 6), PEER_ISN + 301);
 	/* Filling the hole delivers everything in order and acknowledges at once. */
 	for (uint32_t i = 0; i < sizeof(pl); i++)
 		pl[i] = (char)i;
-	send_seg(&rig, CRAFT_TCP_ACK, PEER_ISN + 1, iss + 1, &o);
-	send_seg(&rig, CRAFT_TCP_ACK, PEER_ISN + 101, iss + 1, &o);
-	ck_assert_uint_eq(last_tcp(&rig).ack, PEER_ISN + 301);
+	send_seg(CRAFT_TCP_ACK, PEER_ISN + 1, iss + 1, &o);
+	send_seg(CRAFT_TCP_ACK, PEER_ISN + 101, iss + 1, &o);
+	ck_assert_uint_eq(last_tcp().ack, PEER_ISN + 301);
 	int nread = 0;
 	socklen_t l = sizeof(nread);
-	ck_assert_int_eq(tpa_getsockopt(rig.s, sock, TPA_SO_NREAD, &nread, &l), 0);
+	ck_assert_int_eq(tpa_getsockopt(sc.rig.s, sock, TPA_SO_NREAD, &nread, &l), 0);
 	ck_assert_int_eq(nread, 300);
 	char b[400];
-	ck_assert_int_eq(tpa_recv(rig.s, sock, b, sizeof(b), MSG_PEEK), 300);
-	ck_assert_int_eq(tpa_recv(rig.s, sock, b, sizeof(b), 0), 300);
+	ck_assert_int_eq(tpa_recv(sc.rig.s, sock, b, sizeof(b), MSG_PEEK), 300);
+	ck_assert_int_eq(tpa_recv(sc.rig.s, sock, b, sizeof(b), 0), 300);
 	/* The held segment (zeros) follows the two that filled the hole (0..99 each). */
 	for (int i = 0; i < 100; i++) {
 		ck_assert_int_eq(b[i], (char)i);
@@ -739,24 +625,24 @@ START_TEST(fin_then_eof)
 {
 	int sock;
 	uint32_t iss = handshake(&sock, false);
-	sim_rig_clear(&rig);
+	sim_rig_clear(&sc.rig);
 	static const char pl[] = "bye";
-	struct seg_opts o = {.payload = pl, .len = 3};
-	send_seg(&rig, CRAFT_TCP_ACK | CRAFT_TCP_FIN, PEER_ISN + 1, iss + 1, &o);
-	ck_assert_uint_eq(last_tcp(&rig).ack, PEER_ISN + 1 + 3 + 1);
-	uint32_t ev = tpa_sock_events(rig.s, sock);
+	struct tseg o = {.data = pl, .len = 3};
+	send_seg(CRAFT_TCP_ACK | CRAFT_TCP_FIN, PEER_ISN + 1, iss + 1, &o);
+	ck_assert_uint_eq(last_tcp().ack, PEER_ISN + 1 + 3 + 1);
+	uint32_t ev = tpa_sock_events(sc.rig.s, sock);
 	ck_assert_uint_eq(ev & (TPA_EV_IN | TPA_EV_RDHUP), TPA_EV_IN | TPA_EV_RDHUP);
 	char b[8];
-	ck_assert_int_eq(tpa_recv(rig.s, sock, b, sizeof(b), 0), 3);
-	ck_assert_int_eq(tpa_recv(rig.s, sock, b, sizeof(b), 0), 0);
+	ck_assert_int_eq(tpa_recv(sc.rig.s, sock, b, sizeof(b), 0), 3);
+	ck_assert_int_eq(tpa_recv(sc.rig.s, sock, b, sizeof(b), 0), 0);
 	/* close from CLOSE_WAIT sends our FIN; the peer's ACK ends it. */
-	sim_rig_clear(&rig);
-	ck_assert_int_eq(tpa_close(rig.s, sock), 0);
-	tpa_stack_flush(rig.s);
-	struct parsed_tcp p = last_tcp(&rig);
+	sim_rig_clear(&sc.rig);
+	ck_assert_int_eq(tpa_close(sc.rig.s, sock), 0);
+	tpa_stack_flush(sc.rig.s);
+	struct parsed_tcp p = last_tcp();
 	ck_assert_uint_eq(p.flags & CRAFT_TCP_FIN, CRAFT_TCP_FIN);
-	send_seg(&rig, CRAFT_TCP_ACK, PEER_ISN + 5, p.seq + 1, NULL);
-	ck_assert_uint_eq(tpa_stack_socket_count(rig.s), 1);
+	send_seg(CRAFT_TCP_ACK, PEER_ISN + 5, p.seq + 1, NULL);
+	ck_assert_uint_eq(tpa_stack_socket_count(sc.rig.s), 1);
 }
 END_TEST
 
@@ -765,76 +651,76 @@ START_TEST(close_with_unread_data_sends_rst)
 	int sock;
 	uint32_t iss = handshake(&sock, false);
 	static const char pl[] = "unread";
-	struct seg_opts o = {.payload = pl, .len = 6};
-	send_seg(&rig, CRAFT_TCP_ACK, PEER_ISN + 1, iss + 1, &o);
-	sim_rig_clear(&rig);
-	ck_assert_int_eq(tpa_close(rig.s, sock), 0);
-	tpa_stack_flush(rig.s);
-	ck_assert_uint_eq(frames(&rig), 1);
-	ck_assert_uint_eq(last_tcp(&rig).flags & CRAFT_TCP_RST, CRAFT_TCP_RST);
-	ck_assert_uint_eq(tpa_stack_socket_count(rig.s), 1);
+	struct tseg o = {.data = pl, .len = 6};
+	send_seg(CRAFT_TCP_ACK, PEER_ISN + 1, iss + 1, &o);
+	sim_rig_clear(&sc.rig);
+	ck_assert_int_eq(tpa_close(sc.rig.s, sock), 0);
+	tpa_stack_flush(sc.rig.s);
+	ck_assert_uint_eq(frames(), 1);
+	ck_assert_uint_eq(last_tcp().flags & CRAFT_TCP_RST, CRAFT_TCP_RST);
+	ck_assert_uint_eq(tpa_stack_socket_count(sc.rig.s), 1);
 }
 END_TEST
 
 START_TEST(simultaneous_open)
 {
-	int c = tpa_socket(rig.s);
+	int c = tpa_socket(sc.rig.s);
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(5000)};
 	a.sin_addr.s_addr = peer_ip();
-	ck_assert_int_eq(tpa_connect(rig.s, c, (struct sockaddr *)&a, sizeof(a)), -EINPROGRESS);
-	tpa_stack_flush(rig.s);
-	struct parsed_tcp syn = last_tcp(&rig);
+	ck_assert_int_eq(tpa_connect(sc.rig.s, c, (struct sockaddr *)&a, sizeof(a)), -EINPROGRESS);
+	tpa_stack_flush(sc.rig.s);
+	struct parsed_tcp syn = last_tcp();
 	ck_assert_uint_eq(syn.flags, CRAFT_TCP_SYN);
 	/* The peer's SYN crosses ours. */
-	struct seg_opts o = {.sport = 5000, .dport = syn.sport};
-	send_seg(&rig, CRAFT_TCP_SYN, PEER_ISN, 0, &o);
-	struct parsed_tcp sa = last_tcp(&rig);
+	struct tseg o = {.sport = 5000, .dport = syn.sport};
+	send_seg(CRAFT_TCP_SYN, PEER_ISN, 0, &o);
+	struct parsed_tcp sa = last_tcp();
 	ck_assert_uint_eq(sa.flags, CRAFT_TCP_SYN | CRAFT_TCP_ACK);
 	ck_assert_uint_eq(sa.seq, syn.seq);
 	ck_assert_uint_eq(sa.ack, PEER_ISN + 1);
-	ck_assert_uint_eq(tpa_sock_events(rig.s, c) & TPA_EV_OUT, 0);
+	ck_assert_uint_eq(tpa_sock_events(sc.rig.s, c) & TPA_EV_OUT, 0);
 	/* Its SYN-ACK completes the handshake. */
-	send_seg(&rig, CRAFT_TCP_SYN | CRAFT_TCP_ACK, PEER_ISN, syn.seq + 1, &o);
-	ck_assert_uint_eq(tpa_sock_events(rig.s, c), TPA_EV_OUT);
-	ck_assert_uint_eq(last_tcp(&rig).flags, CRAFT_TCP_ACK);
-	ck_assert_uint_eq(last_tcp(&rig).ack, PEER_ISN + 1);
-	ck_assert_int_eq(tpa_send(rig.s, c, "hi", 2, 0), 2);
-	tpa_stack_flush(rig.s);
-	ck_assert_uint_eq(last_tcp(&rig).payload_len, 2);
-	ck_assert_uint_eq(last_tcp(&rig).seq, syn.seq + 1);
+	send_seg(CRAFT_TCP_SYN | CRAFT_TCP_ACK, PEER_ISN, syn.seq + 1, &o);
+	ck_assert_uint_eq(tpa_sock_events(sc.rig.s, c), TPA_EV_OUT);
+	ck_assert_uint_eq(last_tcp().flags, CRAFT_TCP_ACK);
+	ck_assert_uint_eq(last_tcp().ack, PEER_ISN + 1);
+	ck_assert_int_eq(tpa_send(sc.rig.s, c, "hi", 2, 0), 2);
+	tpa_stack_flush(sc.rig.s);
+	ck_assert_uint_eq(last_tcp().payload_len, 2);
+	ck_assert_uint_eq(last_tcp().seq, syn.seq + 1);
 	struct linger lg = {1, 0};
-	tpa_setsockopt(rig.s, c, TPA_SO_LINGER, &lg, sizeof(lg));
-	ck_assert_int_eq(tpa_close(rig.s, c), 0);
-	tpa_stack_flush(rig.s);
-	ck_assert_uint_eq(last_tcp(&rig).flags & CRAFT_TCP_RST, CRAFT_TCP_RST);
-	ck_assert_uint_eq(tpa_stack_socket_count(rig.s), 1);
+	tpa_setsockopt(sc.rig.s, c, TPA_SO_LINGER, &lg, sizeof(lg));
+	ck_assert_int_eq(tpa_close(sc.rig.s, c), 0);
+	tpa_stack_flush(sc.rig.s);
+	ck_assert_uint_eq(last_tcp().flags & CRAFT_TCP_RST, CRAFT_TCP_RST);
+	ck_assert_uint_eq(tpa_stack_socket_count(sc.rig.s), 1);
 }
 END_TEST
 
 START_TEST(connect_rst_refused_and_syn_retries)
 {
-	int c = tpa_socket(rig.s);
+	int c = tpa_socket(sc.rig.s);
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(5001)};
 	a.sin_addr.s_addr = peer_ip();
-	ck_assert_int_eq(tpa_connect(rig.s, c, (struct sockaddr *)&a, sizeof(a)), -EINPROGRESS);
-	tpa_stack_flush(rig.s);
-	struct parsed_tcp syn = last_tcp(&rig);
+	ck_assert_int_eq(tpa_connect(sc.rig.s, c, (struct sockaddr *)&a, sizeof(a)), -EINPROGRESS);
+	tpa_stack_flush(sc.rig.s);
+	struct parsed_tcp syn = last_tcp();
 	/* An unacceptable RST (wrong ACK) is ignored; the right one refuses. */
-	struct seg_opts o = {.sport = 5001, .dport = syn.sport};
-	send_seg(&rig, CRAFT_TCP_RST | CRAFT_TCP_ACK, 0, syn.seq + 7, &o);
-	ck_assert_uint_eq(tpa_sock_events(rig.s, c) & TPA_EV_ERR, 0);
+	struct tseg o = {.sport = 5001, .dport = syn.sport};
+	send_seg(CRAFT_TCP_RST | CRAFT_TCP_ACK, 0, syn.seq + 7, &o);
+	ck_assert_uint_eq(tpa_sock_events(sc.rig.s, c) & TPA_EV_ERR, 0);
 	/* The SYN is retried on its timer. */
-	uint32_t n = frames(&rig);
-	vclock_set(&rig.clock, tpa_stack_next_timer_ns(rig.s));
-	tpa_stack_run_timers(rig.s);
-	tpa_stack_flush(rig.s);
-	ck_assert_uint_eq(frames(&rig), n + 1); /* the retry (a RST is never answered) */
-	ck_assert_uint_eq(last_tcp(&rig).flags, CRAFT_TCP_SYN);
-	ck_assert_uint_eq(last_tcp(&rig).seq, syn.seq);
-	send_seg(&rig, CRAFT_TCP_RST | CRAFT_TCP_ACK, 0, syn.seq + 1, &o);
-	ck_assert_uint_ne(tpa_sock_events(rig.s, c) & TPA_EV_ERR, 0);
-	ck_assert_int_eq(tpa_connect(rig.s, c, (struct sockaddr *)&a, sizeof(a)), -ECONNREFUSED);
-	ck_assert_int_eq(tpa_close(rig.s, c), 0);
+	uint32_t n = frames();
+	vclock_set(&sc.rig.clock, tpa_stack_next_timer_ns(sc.rig.s));
+	tpa_stack_run_timers(sc.rig.s);
+	tpa_stack_flush(sc.rig.s);
+	ck_assert_uint_eq(frames(), n + 1); /* the retry (a RST is never answered) */
+	ck_assert_uint_eq(last_tcp().flags, CRAFT_TCP_SYN);
+	ck_assert_uint_eq(last_tcp().seq, syn.seq);
+	send_seg(CRAFT_TCP_RST | CRAFT_TCP_ACK, 0, syn.seq + 1, &o);
+	ck_assert_uint_ne(tpa_sock_events(sc.rig.s, c) & TPA_EV_ERR, 0);
+	ck_assert_int_eq(tpa_connect(sc.rig.s, c, (struct sockaddr *)&a, sizeof(a)), -ECONNREFUSED);
+	ck_assert_int_eq(tpa_close(sc.rig.s, c), 0);
 }
 END_TEST
 
@@ -849,14 +735,15 @@ static Suite *suite(void)
 	tcase_add_test(tc, data_segments_respect_peer_mss);
 	tcase_add_test(tc, isn_differs_per_tuple);
 	tcase_add_test(tc, short_header_dropped);
-	tcase_add_test(tc, bad_data_offset_dropped);
-	tcase_add_test(tc, bad_checksum_dropped);
+	tcase_add_test(tc, data_offset_below_5_dropped);
+	tcase_add_test(tc, data_offset_past_segment_dropped);
+	tcase_add_test(tc, bad_header_checksum_dropped);
+	tcase_add_test(tc, payload_bit_flip_dropped);
 	tcase_add_test(tc, malformed_options_dropped);
 	tcase_add_test(tc, bad_flag_combinations_dropped);
-	tcase_add_test(tc, closed_port_answers_rst);
-	tcase_add_test(tc, ack_to_listener_gets_rst);
-	tcase_add_test(tc, rst_in_window_gets_challenge_ack);
-	tcase_add_test(tc, syn_in_established_gets_challenge_ack);
+	tcase_add_test(tc, closed_port_rsts_counted);
+	tcase_add_test(tc, rst_in_window_counted_not_taken);
+	tcase_add_test(tc, rst_exact_reports_reset_then_eof_and_epipe);
 	tcase_add_test(tc, challenge_acks_rate_limited);
 	tcase_add_test(tc, unacceptable_ack_dropped);
 	tcase_add_test(tc, out_of_window_data_acked_and_dropped);
