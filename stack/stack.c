@@ -9,10 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "eth.h"
 #include "neigh.h"
+#include "siphash.h"
 #include "stack_impl.h"
 #include "tcp_layer.h"
 
@@ -107,6 +107,14 @@ static uint32_t prefix_mask_be(uint8_t len)
 	return rte_cpu_to_be_32(host);
 }
 
+static bool key_is_zero(const uint8_t *k, size_t n)
+{
+	uint8_t acc = 0;
+	for (size_t i = 0; i < n; i++)
+		acc |= k[i];
+	return acc == 0;
+}
+
 /* True (with last_error naming the field) if cfg cannot be used. */
 static bool config_invalid(const struct tpa_stack_config *cfg)
 {
@@ -147,6 +155,9 @@ static bool config_invalid(const struct tpa_stack_config *cfg)
 		REJECT("max_sockets: %u outside 1..16777216", cfg->max_sockets);
 	if (cfg->arp_timeout_ms == 0)
 		REJECT("arp_timeout_ms: must be > 0");
+	if (key_is_zero(cfg->isn_key, sizeof(cfg->isn_key)))
+		REJECT("isn_key: required, 16 secret bytes not all zero (the owner draws them, "
+		       "e.g. with getrandom)");
 	if (t->sndbuf < 2048 || t->sndbuf > (1u << 30))
 		REJECT("tcp.sndbuf: %u outside 2048..1 GiB", t->sndbuf);
 	if (t->rcvbuf < 2048 || t->rcvbuf > (1u << 30))
@@ -167,14 +178,6 @@ static bool config_invalid(const struct tpa_stack_config *cfg)
 		REJECT("tcp.cc: unknown algorithm %d", (int)t->cc);
 #undef REJECT
 	return false;
-}
-
-static bool key_is_zero(const uint8_t *k, size_t n)
-{
-	uint8_t acc = 0;
-	for (size_t i = 0; i < n; i++)
-		acc |= k[i];
-	return acc == 0;
 }
 
 struct tpa_stack *tpa_stack_create(const struct tpa_stack_config *cfg)
@@ -200,18 +203,10 @@ struct tpa_stack *tpa_stack_create(const struct tpa_stack_config *cfg)
 	if (!s->cfg.name)
 		s->cfg.name = "tpa";
 	s->ipv4_mask_be = prefix_mask_be(cfg->ipv4_prefix_len);
-	if (key_is_zero(s->cfg.isn_key, sizeof(s->cfg.isn_key)) &&
-	    getrandom(s->cfg.isn_key, sizeof(s->cfg.isn_key), 0) !=
-	            (ssize_t)sizeof(s->cfg.isn_key)) {
-		set_error("tpa_stack_create: getrandom for the ISN key failed: %s",
-		          strerror(errno));
-		stack_mem_free(&cfg->mem, s);
-		errno = EIO;
-		return NULL;
-	}
-	uint16_t id_seed;
-	if (getrandom(&id_seed, sizeof(id_seed), GRND_NONBLOCK) == (ssize_t)sizeof(id_seed))
-		s->ip_id = id_seed;
+	/* The IPv4 identification starts at a secret point too (RFC 6864 4.1: not predictable
+	 * across hosts), derived from the key: the stack draws no randomness of its own. */
+	static const uint8_t ip_id_tag[] = {'i', 'p', '-', 'i', 'd'};
+	s->ip_id = (uint16_t)siphash24(s->cfg.isn_key, ip_id_tag, sizeof(ip_id_tag));
 	stack_now(s);
 	int rc = neigh_table_create(s);
 	if (rc == 0) {

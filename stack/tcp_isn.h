@@ -2,7 +2,7 @@
 /*
  * RFC 6528 initial sequence numbers: ISN = M + F(local ip, local port, remote ip, remote port,
  * secret key), with M a timer ticking every 4 microseconds and F = SipHash-2-4 keyed with the
- * stack's 16-byte secret (cfg.isn_key, made random by the stack when all zero).
+ * stack's 16-byte secret (cfg.isn_key, which the stack's owner draws).
  *
  * Contract: pure (time comes in as now_ns, the key from the caller). Same flow and key give
  * ISNs that advance with time like the RFC 793 clock, so a new incarnation of a connection

@@ -136,7 +136,9 @@ struct tpa_stack_config {
 	uint32_t ipv4_gateway;   /* network byte order; 0 = none */
 	uint32_t max_sockets;    /* socket table size (default 65536) */
 	uint32_t arp_timeout_ms; /* neighbour entry lifetime (default 60000) */
-	uint8_t isn_key[16];     /* RFC 6528 secret; all zero = random */
+	/* RFC 6528 secret (ISNs, SYN cookies, timestamp offsets): required, not all zero. The
+	 * owner draws it (the engine with getrandom): the stack makes no system calls. */
+	uint8_t isn_key[16];
 	struct tpa_tcp_params tcp;
 	struct tpa_stack_hooks hooks;
 	struct tpa_allocator mem; /* default (alloc NULL): malloc/free */
