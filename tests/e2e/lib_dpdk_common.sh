@@ -10,11 +10,12 @@
 #                        command (e.g. ip netns exec ...), not a shell function
 #   wait_for DESC CMD... retry CMD for up to 30 s (a readiness wait, never a pass/fail timer)
 #   at_exit CMD          run CMD during cleanup (last registered runs first)
-# Env: TPA_SOURCE_DIR, TPA_BUILD_DIR (set by ctest), TPA_TB_PREFIX (testbed prefix).
+# Paths, the testbed's names and addresses: lib_e2e.sh (TPA_SOURCE_DIR, TPA_BUILD_DIR,
+# TPA_TB_PREFIX, TPA_TB_*); SRV_NS, CLI_NS, SRV_IF, CLI_IF, SRV_IP, CLI_IP are its values.
 
 set -euo pipefail
-# shellcheck source=tests/e2e/lib_cleanup.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib_cleanup.sh"
+# shellcheck source=tests/e2e/lib_e2e.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib_e2e.sh"
 
 DPDK_E2E_EXIT_CMDS=()
 
@@ -60,8 +61,6 @@ dpdk_e2e_init() {
 		echo "SKIP: $(basename "$0") needs root (network namespaces, XDP)"
 		exit 77
 	fi
-	TPA_SOURCE_DIR=${TPA_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
-	TPA_BUILD_DIR=${TPA_BUILD_DIR:-$TPA_SOURCE_DIR/build}
 	[ -d "$TPA_BUILD_DIR" ] || fail "build dir $TPA_BUILD_DIR not found (set TPA_BUILD_DIR)"
 	XDP_OBJ=$TPA_BUILD_DIR/dpdk/tpa_steer.bpf.o
 	EXAMPLE=$TPA_BUILD_DIR/dpdk/tpa_example
@@ -75,7 +74,6 @@ dpdk_e2e_init() {
 	tpa_deadline
 	"$TPA_SOURCE_DIR/scripts/testbed.sh" down >/dev/null 2>&1 || true
 	tpa_testbed_up
-	eval "$("$TPA_SOURCE_DIR/scripts/testbed.sh" env)"
 	SRV_NS=$TPA_TB_SRV_NS CLI_NS=$TPA_TB_CLI_NS
 	SRV_IF=$TPA_TB_SRV_IF CLI_IF=$TPA_TB_CLI_IF
 	SRV_IP=$TPA_TB_SRV_IP CLI_IP=$TPA_TB_CLI_IP

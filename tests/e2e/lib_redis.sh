@@ -7,19 +7,20 @@
 # checks that its counters account for every connection the client namespace made
 # (lib_accel.sh).
 set -euo pipefail
-# shellcheck source=tests/e2e/lib_cleanup.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib_cleanup.sh"
+# shellcheck source=tests/e2e/lib_e2e.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib_e2e.sh"
 # shellcheck source=tests/e2e/lib_accel.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib_accel.sh"
 
-SRC=${TPA_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
-BUILD=${TPA_BUILD_DIR:-$SRC/build/release}
-SHIM=$BUILD/shim/libtpa_shim.so
+# Paths and the testbed's names and addresses come from lib_e2e.sh.
+SRC=$TPA_SOURCE_DIR
+# shellcheck disable=SC2034 # for the tests that source this file
+BUILD=$TPA_BUILD_DIR
+SHIM=$TPA_SHIM_LIB
 [ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 77; }
 for t in redis-server redis-cli redis-benchmark python3; do
 	command -v $t >/dev/null || { echo "FAIL: $t not installed (scripts/deps.sh installs it)"; exit 1; }
 done
-eval "$("$SRC/scripts/testbed.sh" env)"
 E2E_WORK=$(tpa_mktemp tpa-e2e)
 E2E_PIDS=()
 REDIS_PORT=${REDIS_PORT:-6379}

@@ -10,20 +10,21 @@
 # Modes: plain (no preload), idle (preloaded, nothing selected), accel (preloaded + selected).
 # A sanitizer build of the shim (TPA_SHIM_LIB from an -DTPA_SANITIZE=ON build) is preloaded
 # after its runtime, which must come first in an uninstrumented program.
-# shellcheck source=tests/e2e/lib_cleanup.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib_cleanup.sh"
+# shellcheck source=tests/e2e/lib_e2e.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib_e2e.sh"
 # shellcheck source=tests/e2e/lib_accel.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib_accel.sh"
 
+# Paths and the testbed's names and addresses come from lib_e2e.sh.
 P=${TPA_TB_PREFIX:-tpa}
-SRV_NS=$P-srv
-CLI_NS=$P-cli
-SRV_IF=$P-s0
-SRV_IP=198.18.0.2
-CLI_IP=198.18.0.1
-SRC=${TPA_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
-BUILD=${TPA_BUILD_DIR:-$SRC/build}
-SHIM=${TPA_SHIM_LIB:-$BUILD/shim/libtpa_shim.so}
+SRV_NS=$TPA_TB_SRV_NS
+CLI_NS=$TPA_TB_CLI_NS
+SRV_IF=$TPA_TB_SRV_IF
+SRV_IP=$TPA_TB_SRV_IP
+CLI_IP=$TPA_TB_CLI_IP
+SRC=$TPA_SOURCE_DIR
+BUILD=$TPA_BUILD_DIR
+SHIM=$TPA_SHIM_LIB
 PASSES=0
 FAILS=0
 

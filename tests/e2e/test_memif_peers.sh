@@ -26,8 +26,8 @@ source "$(dirname "$0")/lib_cleanup.sh"
 # shellcheck source=tests/e2e/lib_accel.sh
 source "$(dirname "$0")/lib_accel.sh"
 
-SRC=${TPA_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-BUILD=${TPA_BUILD_DIR:-$SRC/build/release}
+SRC=$TPA_SOURCE_DIR
+BUILD=$TPA_BUILD_DIR
 SHIM=$BUILD/shim/libtpa_shim.so
 [ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 77; }
 for t in redis-server redis-benchmark redis-cli python3; do

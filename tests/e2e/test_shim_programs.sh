@@ -105,7 +105,7 @@ CONF
 		"$([ -f "$WORK/n2.out" ] && [ "$(sha "$WORK/n2.out")" = "$SMALL" ] && echo 1)"
 	# Accelerated means the steering program is on the interface while nginx serves.
 	local xdp=0
-	ip -n "$SRV_NS" link show "$P-s0" | grep -q 'prog/xdp' && xdp=1
+	ip -n "$SRV_NS" link show "$SRV_IF" | grep -q 'prog/xdp' && xdp=1
 	if [ "$m" = accel ]; then
 		check "nginx (master_process $master) served through tpa (XDP attached)" \
 			"$([ $xdp = 1 ] && echo 1)"
