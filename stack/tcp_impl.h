@@ -260,9 +260,10 @@ struct tcp_layer {
 	/* 4-tuple hash */
 	int *hash;
 	uint32_t hash_mask;
-	/* per-port chains of bound sockets and steering reference counts */
+	/* per-port chains of bound sockets and steering reference counts (one per socket on
+	 * the port: a listener's connections alone can pass 65535) */
 	int bind_head[65536];
-	uint16_t steer_ref[65536];
+	uint32_t steer_ref[65536];
 	uint16_t eph_next;
 	/* sockets needing work at the end of the current burst */
 	int *pending;
