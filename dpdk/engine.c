@@ -18,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <linux/capability.h>
 #include <linux/if_xdp.h>
@@ -781,7 +780,9 @@ static int create_stack(struct tpa_engine *e, uint32_t rx_offloads, char *err, s
 
 	struct tpa_stack_config sc;
 	tpa_stack_config_init(&sc);
-	engine_stack_wire(e, &sc);
+	if ((rc = engine_stack_wire(e, &sc)) != 0)
+		return engine_seterr(err, errlen, -rc, "stack: getrandom for the ISN key: %s",
+		                     strerror(-rc));
 	sc.dev.tx_offloads = in->tx_offloads;
 	sc.dev.rx_offloads = rx_offloads;
 	if (in->rx_csum_partial)
@@ -796,10 +797,6 @@ static int create_stack(struct tpa_engine *e, uint32_t rx_offloads, char *err, s
 		sc.max_sockets = cfg->max_sockets;
 	sc.tcp = cfg->tcp;
 	sc.name = in->port_name;
-	/* The stack's RFC 6528 secret: the stack makes no system calls, its owner draws it. */
-	if (getrandom(sc.isn_key, sizeof(sc.isn_key), 0) != (ssize_t)sizeof(sc.isn_key))
-		return engine_seterr(err, errlen, errno ? errno : EIO,
-		                     "stack: getrandom for the ISN key: %s", strerror(errno));
 	e->stack = tpa_stack_create(&sc);
 	if (!e->stack) {
 		rc = engine_seterr(err, errlen, errno ? errno : EINVAL, "stack: %s",

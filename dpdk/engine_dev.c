@@ -3,12 +3,14 @@
  * The stack's side of the engine: the device it receives from and transmits to (every served
  * queue of the port, the kernel's frames left to it, the Tx backlog, fault injection), its
  * clock, its hooks into the kernel (ports held and steered, neighbours resolved) and its
- * memory (the shared heap). engine.c makes the engine and hands this to tpa_stack_create.
+ * memory (the shared heap), its secret key. engine.c makes the engine and hands this to
+ * tpa_stack_create.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 
 #include <rte_ethdev.h>
@@ -287,7 +289,7 @@ static void stack_shm_free(void *ctx, void *p)
 	shm_free(ctx, p);
 }
 
-void engine_stack_wire(struct tpa_engine *e, struct tpa_stack_config *sc)
+int engine_stack_wire(struct tpa_engine *e, struct tpa_stack_config *sc)
 {
 	sc->dev.rx_burst = nd_rx;
 	sc->dev.tx_burst = nd_tx;
@@ -303,4 +305,7 @@ void engine_stack_wire(struct tpa_engine *e, struct tpa_stack_config *sc)
 	sc->mem.alloc = stack_shm_alloc;
 	sc->mem.free = stack_shm_free;
 	sc->mem.ctx = e->heap;
+	if (getrandom(sc->isn_key, sizeof(sc->isn_key), 0) != (ssize_t)sizeof(sc->isn_key))
+		return errno ? -errno : -EIO;
+	return 0;
 }

@@ -130,8 +130,9 @@ void tpad_client_drain(void);
 int tpad_client_wait_fd(void);
 
 /* engine_dev.c */
-/* The stack's device, clock, hooks and memory over engine e. */
-void engine_stack_wire(struct tpa_engine *e, struct tpa_stack_config *sc);
+/* The stack's device, clock, hooks, memory and secret (the RFC 6528 key, drawn here: the
+ * stack makes no system calls) over engine e. 0, or -errno when no key could be drawn. */
+int engine_stack_wire(struct tpa_engine *e, struct tpa_stack_config *sc);
 /* Transmit on the port (tx_backlog.c's callback). */
 uint16_t engine_tx_port_cb(void *ctx, struct rte_mbuf **pkts, uint16_t n);
 /* memif: notice a link that went down while frames wait. */
