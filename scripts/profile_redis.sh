@@ -8,12 +8,16 @@
 #   strace     syscalls per request of the server process (all threads), strace -c -f,
 #              GET -P 1, 1 and 50 clients: total and the top syscalls, per variant.
 #   callgrind  user-space instructions per request of the server process (all threads) under
-#              valgrind --tool=callgrind, GET -P 1 with 1 and with 50 clients, split into
-#              redis / shim (shim/*.c) / stack (stack/*.c) / engine (dpdk/*.c, our DPDK glue) /
-#              DPDK (librte_*) / libc / other, plus the most expensive functions.
+#              valgrind --tool=callgrind, GET with each of --cg-clients (1,50) and
+#              --cg-pipelines (1,16) for each of --cg-variants (kernel,tpa,tpa-nospin), split
+#              into redis / shim (shim/*.c) / stack (stack/*.c) / engine (dpdk/*.c, our DPDK
+#              glue) / DPDK (librte_*) / libc / other, plus the most expensive functions; ends
+#              with one table of every run, each tpa row beside the kernel row of its load
+#              ("extra" = tpa minus kernel).
 #
 #   profile_redis.sh [--build DIR] [--prefix P] [--phases rps,strace,callgrind] [--rounds N]
-#                    [--requests N] [--cg-requests N] [--out DIR] [--keep-testbed]
+#                    [--requests N] [--cg-requests N] [--cg-variants LIST] [--cg-clients LIST]
+#                    [--cg-pipelines LIST] [--out DIR] [--keep-testbed]
 #
 # Instrumentation is switched on (callgrind_control -i on) only after the server answers PING
 # and off after the benchmark, so start-up (EAL, XDP load) is not counted. Counts are divided
@@ -28,6 +32,9 @@ PHASES=rps,strace,callgrind
 ROUNDS=3
 REQUESTS=100000
 CG_REQUESTS=20000
+CG_VARIANTS=kernel,tpa,tpa-nospin
+CG_CLIENTS=1,50
+CG_PIPELINES=1,16
 OUT=${TMPDIR:-/tmp}/tpa-profile
 KEEP_TB=0
 while [ $# -gt 0 ]; do
@@ -40,8 +47,24 @@ while [ $# -gt 0 ]; do
 	--cg-requests) CG_REQUESTS=$2; shift 2 ;;
 	--out) OUT=$2; shift 2 ;;
 	--keep-testbed) KEEP_TB=1; shift ;;
-	-h | --help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--cg-variants) CG_VARIANTS=$2; shift 2 ;;
+	--cg-clients) CG_CLIENTS=$2; shift 2 ;;
+	--cg-pipelines) CG_PIPELINES=$2; shift 2 ;;
+	-h | --help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "profile_redis: unknown option $1" >&2; exit 2 ;;
+	esac
+done
+for v in ${CG_VARIANTS//,/ }; do
+	case "$v" in kernel | tpa | tpa-busy | tpa-nospin) ;; *)
+		echo "profile_redis: --cg-variants: '$v' is not one of kernel, tpa, tpa-busy, tpa-nospin" >&2
+		exit 2 ;;
+	esac
+done
+for v in ${CG_CLIENTS//,/ } ${CG_PIPELINES//,/ }; do
+	case "$v" in '' | *[!0-9]* | 0)
+		echo "profile_redis: --cg-clients/--cg-pipelines: '$v' is not a positive number" \
+			"(got '$CG_CLIENTS' and '$CG_PIPELINES')" >&2
+		exit 2 ;;
 	esac
 done
 [ "$(id -u)" = 0 ] || { echo "profile_redis: must run as root" >&2; exit 2; }
@@ -242,6 +265,7 @@ CG_SPLIT=$(
 	cat <<'PY'
 import re, sys
 path, n, label, top_n = sys.argv[1], int(sys.argv[2]), sys.argv[3], 18
+key, summary = sys.argv[4], sys.argv[5]
 line_re = re.compile(r"^\s*([\d,]+)\s+(?:\([^)]*\)\s+)?(.*?):(\S.*?)\s+\[(.*)\]\s*$")
 def group(fl, obj):
     if "libtpa_shim" in obj:
@@ -276,44 +300,81 @@ for line in open(path):
 print(f"-- {label}: {total / n:,.0f} instructions/request (user space, all threads)")
 for g, ir in sorted(groups.items(), key=lambda kv: -kv[1]):
     print(f"   {g:<11} {ir / n:>9,.0f}  {100.0 * ir / max(total, 1):5.1f}%")
+with open(summary, "a") as f:
+    f.write(key + "\t" + " ".join(f"{g}={ir / n:.0f}" for g, ir in groups.items()) +
+            f" total={total / n:.0f}\n")
 print("   top functions (exclusive):")
 for ir, g, fn, fl in sorted(fns, reverse=True)[:top_n]:
     print(f"   {ir / n:>9,.0f}  {g:<7} {fn} ({fl})")
 PY
 )
 
+CG_TABLE=$(
+	cat <<'PY'
+import sys
+rows = {}
+for line in open(sys.argv[1]):
+    variant, clients, pipeline, vals = line.rstrip("\n").split("\t")
+    rows[(variant, int(clients), int(pipeline))] = {
+        k: int(v) for k, v in (kv.split("=") for kv in vals.split())}
+cols = ["redis", "stack", "shim", "engine", "DPDK", "libc", "ld.so"]
+print()
+print("== instructions per GET by layer (user space, all threads of redis-server)")
+print(f"{'variant':<11} {'-c':>3} {'-P':>3} {'total':>7} {'extra':>7} " +
+      " ".join(f"{c:>6}" for c in cols) + f" {'other':>6}")
+for (variant, c, p), g in sorted(rows.items(), key=lambda kv: (kv[0][1], kv[0][2],
+                                                               kv[0][0] != "kernel", kv[0][0])):
+    kern = rows.get(("kernel", c, p))
+    extra = f"{g['total'] - kern['total']:>7,}" if kern and variant != "kernel" else f"{'-':>7}"
+    other = g["total"] - sum(g.get(k, 0) for k in cols)
+    print(f"{variant:<11} {c:>3} {p:>3} {g['total']:>7,} {extra} " +
+          " ".join(f"{g.get(k, 0):>6,}" for k in cols) + f" {other:>6,}")
+PY
+)
+
 phase_callgrind() {
 	echo
-	echo "== callgrind: instructions per request (GET -P 1, $CG_REQUESTS requests)"
-	for variant in kernel tpa tpa-nospin; do
-		for clients in 1 50; do
-			rm -f "$WORK"/cg.out*
-			start_server "$variant" valgrind --tool=callgrind --instr-atstart=no --dump-instr=no \
-				--trace-children=yes --callgrind-out-file="$WORK/cg.out.%p"
-			local rpid
-			# The redis-server process under valgrind (env has exec'd it); the engine's XDP
-			# watchdog, a child, is not profiled.
-			rpid=$(vgdb -l 2>/dev/null | grep -F "redis-server --port $(port_of "$variant")" |
-				sed -n 's/^use --pid=\([0-9]*\) .*/\1/p' | sort -n | head -1 || true)
-			[ -n "$rpid" ] || { echo "profile_redis: no valgrind process for $variant" >&2; exit 1; }
-			progress "callgrind: $variant, $clients clients"
-			callgrind_control -i on "$rpid" >/dev/null
-			bench "$variant" -c $clients -n "$CG_REQUESTS" -t get -q >"$WORK/cg-bench.txt" 2>&1
-			callgrind_control -i off "$rpid" >/dev/null
-			callgrind_control -d "$rpid" >/dev/null
-			sleep 1
-			stop_server
-			local dump
-			dump=$(ls -t "$WORK"/cg.out."$rpid".* 2>/dev/null | head -1)
-			[ -n "$dump" ] || { echo "profile_redis: no callgrind dump for $variant" >&2; exit 1; }
-			cp "$dump" "$OUT/callgrind-$variant-c$clients.out"
-			callgrind_annotate --auto=no --inclusive=no --threshold=100 "$dump" >"$WORK/cg.txt" 2>/dev/null
-			callgrind_annotate --auto=no --inclusive=yes --threshold=100 "$dump" \
-				>"$OUT/callgrind-$variant-c$clients.inclusive.txt" 2>/dev/null
-			cp "$WORK/cg.txt" "$OUT/callgrind-$variant-c$clients.txt"
-			python3 -c "$CG_SPLIT" "$WORK/cg.txt" "$CG_REQUESTS" "$variant, $clients clients"
+	echo "== callgrind: instructions per request (GET, $CG_REQUESTS requests per load)"
+	: >"$OUT/callgrind-summary.tsv"
+	local variant clients pipeline
+	for variant in ${CG_VARIANTS//,/ }; do
+		rm -f "$WORK"/cg.out*
+		start_server "$variant" valgrind --tool=callgrind --instr-atstart=no --dump-instr=no \
+			--trace-children=yes --callgrind-out-file="$WORK/cg.out.%p"
+		local rpid
+		# The redis-server process under valgrind (env has exec'd it); the engine's XDP
+		# watchdog, a child, is not profiled.
+		rpid=$(vgdb -l 2>/dev/null | grep -F "redis-server --port $(port_of "$variant")" |
+			sed -n 's/^use --pid=\([0-9]*\) .*/\1/p' | sort -n | head -1 || true)
+		[ -n "$rpid" ] || { echo "profile_redis: no valgrind process for $variant" >&2; exit 1; }
+		for clients in ${CG_CLIENTS//,/ }; do
+			for pipeline in ${CG_PIPELINES//,/ }; do
+				progress "callgrind: $variant, $clients clients, -P $pipeline"
+				local run=$variant-c$clients-P$pipeline dump
+				# Each load gets its own dump: -d writes what was counted since the last one.
+				callgrind_control -d "$rpid" >/dev/null
+				sleep 1
+				callgrind_control -i on "$rpid" >/dev/null
+				bench "$variant" -c "$clients" -P "$pipeline" -n "$CG_REQUESTS" -t get -q \
+					>"$WORK/cg-bench.txt" 2>&1
+				callgrind_control -i off "$rpid" >/dev/null
+				callgrind_control -d "$rpid" >/dev/null
+				sleep 1
+				dump=$(ls -t "$WORK"/cg.out."$rpid".* 2>/dev/null | head -1)
+				[ -n "$dump" ] || { echo "profile_redis: no callgrind dump for $run" >&2; exit 1; }
+				cp "$dump" "$OUT/callgrind-$run.out"
+				callgrind_annotate --auto=no --inclusive=no --threshold=100 "$dump" \
+					>"$OUT/callgrind-$run.txt" 2>/dev/null
+				callgrind_annotate --auto=no --inclusive=yes --threshold=100 "$dump" \
+					>"$OUT/callgrind-$run.inclusive.txt" 2>/dev/null
+				python3 -c "$CG_SPLIT" "$OUT/callgrind-$run.txt" "$CG_REQUESTS" \
+					"$variant, $clients clients, -P $pipeline" \
+					"$variant	$clients	$pipeline" "$OUT/callgrind-summary.tsv"
+			done
 		done
+		stop_server
 	done
+	python3 -c "$CG_TABLE" "$OUT/callgrind-summary.tsv"
 }
 
 case ",$PHASES," in *,rps,*) phase_rps ;; esac
