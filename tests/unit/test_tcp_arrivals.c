@@ -47,6 +47,10 @@ enum {
 	CLOSING = TPA_TCP_CLOSING,
 	LAST_ACK = TPA_TCP_LAST_ACK,
 	TIME_WAIT = TPA_TCP_TIME_WAIT,
+	/* The same states after the program closed the socket (the connection an orphan). */
+	ORPHAN = 100,
+	FIN_WAIT_1_ORPHAN = ORPHAN + FIN_WAIT_1,
+	FIN_WAIT_2_ORPHAN = ORPHAN + FIN_WAIT_2,
 };
 
 /* A segment in connection-relative numbers. */
@@ -54,7 +58,8 @@ struct rel_seg {
 	uint8_t flags;
 	int64_t seq, ack;
 	uint16_t len;
-	uint16_t mss; /* SYN-ACK replies: the MSS option the stack announces */
+	uint16_t mss;    /* SYN-ACK replies: the MSS option the stack announces */
+	uint32_t window; /* replies: 0 = tcp_script's default (none in a RST) */
 };
 
 struct arrival {
@@ -67,11 +72,12 @@ struct arrival {
 };
 
 /* clang-format off */
-#define IN(f, s, a)          {f, s, a, 0, 0}
-#define IN_DATA(f, s, a, n)  {f, s, a, n, 0}
-#define REPLY(f, s, a)       true, {f, s, a, 0, 0}
-#define REPLY_SYNACK(s, a)   true, {SYN | ACK, s, a, 0, 1460}
-#define NO_REPLY             false, {0, 0, 0, 0, 0}
+#define IN(f, s, a)          {f, s, a, 0, 0, 0}
+#define IN_DATA(f, s, a, n)  {f, s, a, n, 0, 0}
+#define REPLY(f, s, a)       true, {f, s, a, 0, 0, 0}
+#define REPLY_WIN(f, s, a, w) true, {f, s, a, 0, 0, w}
+#define REPLY_SYNACK(s, a)   true, {SYN | ACK, s, a, 0, 1460, 0}
+#define NO_REPLY             false, {0, 0, 0, 0, 0, 0}
 #define CHALLENGE_ACK        REPLY(ACK, SNXT, RNXT) /* RFC 5961 3.2, 4.2 */
 #define ACK_AND_DROP         REPLY(ACK, SNXT, RNXT) /* RFC 9293 3.10.7.4 first check */
 
@@ -226,6 +232,16 @@ static const struct arrival cases[] = {
 	{"fin_wait_1_fin_out_of_window_ack", FIN_WAIT_1, IN(FIN | ACK, RNXT + 100000, SNXT),
 	 ACK_AND_DROP, FIN_WAIT_1},
 
+	/* After close() nobody will read (RFC 1122 4.2.2.13): new data is answered with a RST
+	 * and the connection ends; it carries our SND.NXT and acknowledges RCV.NXT, like every
+	 * RST of a connection here (Linux answers <SEQ=SEG.ACK><CTL=RST>). The FINs still work. */
+	{"fin_wait_1_orphan_data_rst", FIN_WAIT_1_ORPHAN, IN_DATA(ACK, RNXT, SNXT - 1, 10),
+	 REPLY_WIN(RST | ACK, SNXT, RNXT, 65535), NO_TCB},
+	{"fin_wait_1_orphan_ack_of_fin_fin_wait_2", FIN_WAIT_1_ORPHAN, IN(ACK, RNXT, SNXT), NO_REPLY,
+	 FIN_WAIT_2},
+	{"fin_wait_1_orphan_fin_closing", FIN_WAIT_1_ORPHAN, IN(FIN | ACK, RNXT, SNXT - 1),
+	 REPLY(ACK, SNXT, RNXT + 1), CLOSING},
+
 	/* ---- FIN-WAIT-2: our FIN is acknowledged. */
 	{"fin_wait_2_syn_in_window_challenge_ack", FIN_WAIT_2, IN(SYN, RNXT + 100, 0),
 	 CHALLENGE_ACK, FIN_WAIT_2},
@@ -252,6 +268,12 @@ static const struct arrival cases[] = {
 	 REPLY(ACK, SNXT, RNXT), FIN_WAIT_2},
 	{"fin_wait_2_fin_out_of_window_ack", FIN_WAIT_2, IN(FIN | ACK, RNXT + 100000, SNXT),
 	 ACK_AND_DROP, FIN_WAIT_2},
+
+	{"fin_wait_2_orphan_data_rst", FIN_WAIT_2_ORPHAN, IN_DATA(ACK, RNXT, SNXT, 10),
+	 REPLY_WIN(RST | ACK, SNXT, RNXT, 65535), NO_TCB},
+	{"fin_wait_2_orphan_fin_time_wait", FIN_WAIT_2_ORPHAN, IN(FIN | ACK, RNXT, SNXT),
+	 REPLY(ACK, SNXT, RNXT + 1), TIME_WAIT},
+	{"fin_wait_2_orphan_rst_exact_gone", FIN_WAIT_2_ORPHAN, IN(RST, RNXT, 0), NO_REPLY, NO_TCB},
 
 	/* ---- CLOSE-WAIT: the peer's FIN is in (RNXT counts it). */
 	{"close_wait_syn_in_window_challenge_ack", CLOSE_WAIT, IN(SYN, RNXT + 100, 0),
@@ -402,6 +424,14 @@ static void reach(struct tcp_script *sc, int state)
 	case TIME_WAIT:
 		tscript_time_wait(sc);
 		break;
+	case FIN_WAIT_1_ORPHAN:
+	case FIN_WAIT_2_ORPHAN:
+		reach(sc, state - ORPHAN);
+		ck_assert_int_eq(tpa_close(sc->rig.s, sc->sock), 0);
+		sc->sock = -1;
+		tpa_stack_flush(sc->rig.s);
+		SEG_EXPECT_NONE(sc); /* the FIN is out already */
+		break;
 	default:
 		ck_abort_msg("no fixture for state %d", state);
 	}
@@ -436,7 +466,8 @@ START_TEST(segment_arrives)
 	struct tseg out = {.flags = c->out.flags,
 	                   .seq = resolve(sc, c->out.seq),
 	                   .ack = resolve(sc, c->out.ack),
-	                   .mss = c->out.mss};
+	                   .mss = c->out.mss,
+	                   .window = c->out.window};
 	tscript_send(sc, in);
 	if (c->reply)
 		tscript_expect(sc, out, c->name, 0);
