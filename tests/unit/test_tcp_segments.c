@@ -621,27 +621,32 @@ START_TEST(out_of_order_gets_sack)
 }
 END_TEST
 
-START_TEST(fin_then_eof)
+START_TEST(fin_makes_readable_then_eof)
 {
 	int sock;
 	uint32_t iss = handshake(&sock, false);
-	sim_rig_clear(&sc.rig);
 	static const char pl[] = "bye";
 	struct tseg o = {.data = pl, .len = 3};
 	send_seg(CRAFT_TCP_ACK | CRAFT_TCP_FIN, PEER_ISN + 1, iss + 1, &o);
-	ck_assert_uint_eq(last_tcp().ack, PEER_ISN + 1 + 3 + 1);
 	uint32_t ev = tpa_sock_events(sc.rig.s, sock);
 	ck_assert_uint_eq(ev & (TPA_EV_IN | TPA_EV_RDHUP), TPA_EV_IN | TPA_EV_RDHUP);
 	char b[8];
 	ck_assert_int_eq(tpa_recv(sc.rig.s, sock, b, sizeof(b), 0), 3);
 	ck_assert_int_eq(tpa_recv(sc.rig.s, sock, b, sizeof(b), 0), 0);
-	/* close from CLOSE_WAIT sends our FIN; the peer's ACK ends it. */
-	sim_rig_clear(&sc.rig);
+}
+END_TEST
+
+/* close() in CLOSE-WAIT sends our FIN; the peer's ACK of it frees the connection. */
+START_TEST(close_in_close_wait_freed_by_last_ack)
+{
+	int sock;
+	uint32_t iss = handshake(&sock, false);
+	send_seg(CRAFT_TCP_ACK | CRAFT_TCP_FIN, PEER_ISN + 1, iss + 1, NULL);
 	ck_assert_int_eq(tpa_close(sc.rig.s, sock), 0);
 	tpa_stack_flush(sc.rig.s);
-	struct parsed_tcp p = last_tcp();
-	ck_assert_uint_eq(p.flags & CRAFT_TCP_FIN, CRAFT_TCP_FIN);
-	send_seg(CRAFT_TCP_ACK, PEER_ISN + 5, p.seq + 1, NULL);
+	ck_assert_uint_eq(last_tcp().flags, CRAFT_TCP_FIN | CRAFT_TCP_ACK);
+	ck_assert_uint_eq(tpa_stack_socket_count(sc.rig.s), 2);
+	send_seg(CRAFT_TCP_ACK, PEER_ISN + 2, iss + 2, NULL);
 	ck_assert_uint_eq(tpa_stack_socket_count(sc.rig.s), 1);
 }
 END_TEST
@@ -697,26 +702,43 @@ START_TEST(simultaneous_open)
 }
 END_TEST
 
-START_TEST(connect_rst_refused_and_syn_retries)
+/* An active open to 10.0.0.2:5001; *syn is our SYN. */
+static int connect_peer(struct sockaddr_in *a, struct parsed_tcp *syn)
 {
 	int c = tpa_socket(sc.rig.s);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(5001)};
-	a.sin_addr.s_addr = peer_ip();
-	ck_assert_int_eq(tpa_connect(sc.rig.s, c, (struct sockaddr *)&a, sizeof(a)), -EINPROGRESS);
+	*a = (struct sockaddr_in){.sin_family = AF_INET, .sin_port = htons(5001)};
+	a->sin_addr.s_addr = peer_ip();
+	ck_assert_int_eq(tpa_connect(sc.rig.s, c, (struct sockaddr *)a, sizeof(*a)), -EINPROGRESS);
 	tpa_stack_flush(sc.rig.s);
-	struct parsed_tcp syn = last_tcp();
-	/* An unacceptable RST (wrong ACK) is ignored; the right one refuses. */
-	struct tseg o = {.sport = 5001, .dport = syn.sport};
-	send_seg(CRAFT_TCP_RST | CRAFT_TCP_ACK, 0, syn.seq + 7, &o);
-	ck_assert_uint_eq(tpa_sock_events(sc.rig.s, c) & TPA_EV_ERR, 0);
-	/* The SYN is retried on its timer. */
+	*syn = last_tcp();
+	return c;
+}
+
+START_TEST(syn_retransmitted_on_its_timer)
+{
+	struct sockaddr_in a;
+	struct parsed_tcp syn;
+	int c = connect_peer(&a, &syn);
 	uint32_t n = frames();
 	vclock_set(&sc.rig.clock, tpa_stack_next_timer_ns(sc.rig.s));
 	tpa_stack_run_timers(sc.rig.s);
 	tpa_stack_flush(sc.rig.s);
-	ck_assert_uint_eq(frames(), n + 1); /* the retry (a RST is never answered) */
+	ck_assert_uint_eq(frames(), n + 1);
 	ck_assert_uint_eq(last_tcp().flags, CRAFT_TCP_SYN);
 	ck_assert_uint_eq(last_tcp().seq, syn.seq);
+	ck_assert_int_eq(tpa_close(sc.rig.s, c), 0);
+}
+END_TEST
+
+/* The segments are in unit/test_tcp_arrivals (syn_sent_rst_*); here what the program sees. */
+START_TEST(connect_refused_by_rst)
+{
+	struct sockaddr_in a;
+	struct parsed_tcp syn;
+	int c = connect_peer(&a, &syn);
+	struct tseg o = {.sport = 5001, .dport = syn.sport};
+	send_seg(CRAFT_TCP_RST | CRAFT_TCP_ACK, 0, syn.seq + 7, &o); /* not ours: ignored */
+	ck_assert_uint_eq(tpa_sock_events(sc.rig.s, c) & TPA_EV_ERR, 0);
 	send_seg(CRAFT_TCP_RST | CRAFT_TCP_ACK, 0, syn.seq + 1, &o);
 	ck_assert_uint_ne(tpa_sock_events(sc.rig.s, c) & TPA_EV_ERR, 0);
 	ck_assert_int_eq(tpa_connect(sc.rig.s, c, (struct sockaddr *)&a, sizeof(a)), -ECONNREFUSED);
@@ -753,10 +775,12 @@ static Suite *suite(void)
 	tcase_add_test(tc, accept_returns_peer_address);
 	tcase_add_test(tc, delayed_ack_then_every_second_segment);
 	tcase_add_test(tc, out_of_order_gets_sack);
-	tcase_add_test(tc, fin_then_eof);
+	tcase_add_test(tc, fin_makes_readable_then_eof);
+	tcase_add_test(tc, close_in_close_wait_freed_by_last_ack);
 	tcase_add_test(tc, close_with_unread_data_sends_rst);
 	tcase_add_test(tc, simultaneous_open);
-	tcase_add_test(tc, connect_rst_refused_and_syn_retries);
+	tcase_add_test(tc, syn_retransmitted_on_its_timer);
+	tcase_add_test(tc, connect_refused_by_rst);
 	suite_add_tcase(s, tc);
 	return s;
 }
