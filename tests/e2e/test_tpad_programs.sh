@@ -166,6 +166,8 @@ for _ in $(seq 100); do
 	[ -n "$new" ] || ! xdp_attached && break
 	sleep 0.1
 done
+[ -n "$new" ] || ! xdp_attached || fail "tpad was killed: XDP still attached and no new tpad"
+[ -n "$new" ] && echo "a new tpad (pid $new) serves $SRV_IF" || echo "XDP detached from $SRV_IF: the kernel serves it"
 code=$(cli timeout 20 curl -s -o /dev/null -w '%{http_code}' --retry 5 --retry-all-errors "http://$SRV_IP:$NP/" || true)
 [ "$code" = 200 ] || fail "nginx does not answer after tpad was killed (HTTP '$code')"
 cli timeout 60 pgbench -h "$SRV_IP" -p $PP -U postgres -S -c 2 -j 1 -t 200 postgres >"$W/pgbench.log" 2>&1 ||
