@@ -291,7 +291,7 @@ static void write_stats(const struct tpad *t, int remove_it)
 	        "resets_sent %llu\nflows_dropped %llu\n",
 	        t->iface, t->nq, tpad_programs(t), (unsigned long long)t->rx_unowned,
 	        (unsigned long long)t->tx_foreign, (unsigned long long)t->resets_sent,
-	        (unsigned long long)t->flows_dropped);
+	        (unsigned long long)t->flows.dropped);
 	for (unsigned s = 0; s < t->nslots; s++) {
 		const struct tpad_slot *sl = &t->slots[s];
 		if (sl->conns || sl->rx || sl->tx)

@@ -52,8 +52,7 @@ static int watch(struct tpad *t, int fd)
  * socket (readable when the XDP program gave it frames) and every slot's doorbell. */
 int tpad_switch_init(struct tpad *t)
 {
-	t->flows = calloc(TPAD_FLOWS, sizeof(*t->flows));
-	if (!t->flows)
+	if (tpad_flows_init(&t->flows, TPAD_FLOWS))
 		return -ENOMEM;
 	port_guard_install(&guard);
 	t->bell_fd = memfd_create("tpad-bell", MFD_CLOEXEC | MFD_ALLOW_SEALING);
@@ -118,74 +117,16 @@ static int parse(struct rte_mbuf *m, struct tcp_frame *f)
 	return 1;
 }
 
-static uint32_t flow_hash(uint32_t raddr, uint16_t rport, uint16_t lport)
+/* The segment as the flow table sees it; from_prog: the program sent it (else its peer). */
+static void to_seg(const struct tcp_frame *f, int from_prog, struct tpad_seg *s)
 {
-	uint64_t k = ((uint64_t)raddr << 32) ^ ((uint64_t)rport << 16) ^ lport;
-	k *= 0x9e3779b97f4a7c15ull;
-	return (uint32_t)(k >> 40);
-}
-
-/* Remember what a program sent; forget a connection once both sides closed or it reset. */
-static void flow_note_tx(struct tpad *t, unsigned slot, const struct tcp_frame *f)
-{
-	uint32_t raddr = f->ip->dst_addr;
-	uint16_t rport = f->tcp->dst_port, lport = f->tcp->src_port;
-	uint8_t fl = f->tcp->tcp_flags;
-	uint32_t end = rte_be_to_cpu_32(f->tcp->sent_seq) + f->payload + !!(fl & RTE_TCP_SYN_FLAG) +
-	               !!(fl & RTE_TCP_FIN_FLAG);
-	uint32_t h = flow_hash(raddr, rport, lport);
-	struct tpad_flow *free_one = NULL;
-	for (unsigned i = 0; i < 8; i++) {
-		struct tpad_flow *x = &t->flows[(h + i) & (TPAD_FLOWS - 1)];
-		if (x->raddr == raddr && x->rport == rport && x->lport == lport) {
-			if (fl & RTE_TCP_RST_FLAG) {
-				x->raddr = 0;
-				return;
-			}
-			if ((int32_t)(end - x->snd_next) > 0 || x->slot != slot)
-				x->snd_next = end;
-			x->slot = (uint8_t)slot;
-			x->fins |= (fl & RTE_TCP_FIN_FLAG) ? 1 : 0;
-			if (x->fins == 3)
-				x->raddr = 0; /* closed both ways */
-			return;
-		}
-		if (!x->raddr && !free_one)
-			free_one = x;
-	}
-	/* A connection starts with a SYN or data; a lone ACK after both FINs starts nothing. */
-	if ((fl & RTE_TCP_RST_FLAG) || !((fl & RTE_TCP_SYN_FLAG) || f->payload))
-		return;
-	if (!free_one) { /* full here: the newest connection wins the place */
-		free_one = &t->flows[h & (TPAD_FLOWS - 1)];
-		t->flows_dropped++;
-	}
-	*free_one = (struct tpad_flow){.raddr = raddr,
-	                               .rport = rport,
-	                               .lport = lport,
-	                               .snd_next = end,
-	                               .slot = (uint8_t)slot,
-	                               .fins = (fl & RTE_TCP_FIN_FLAG) ? 1 : 0};
-	memcpy(free_one->peer_mac, f->eth->dst_addr.addr_bytes, 6);
-}
-
-/* The peer closed or reset: a connection closed both ways needs no reset. */
-static void flow_note_rx(struct tpad *t, const struct tcp_frame *f)
-{
-	uint8_t fl = f->tcp->tcp_flags;
-	if (!(fl & (RTE_TCP_FIN_FLAG | RTE_TCP_RST_FLAG)))
-		return;
-	uint32_t h = flow_hash(f->ip->src_addr, f->tcp->src_port, f->tcp->dst_port);
-	for (unsigned i = 0; i < 8; i++) {
-		struct tpad_flow *x = &t->flows[(h + i) & (TPAD_FLOWS - 1)];
-		if (x->raddr == f->ip->src_addr && x->rport == f->tcp->src_port &&
-		    x->lport == f->tcp->dst_port) {
-			x->fins |= 2;
-			if ((fl & RTE_TCP_RST_FLAG) || x->fins == 3)
-				x->raddr = 0;
-			return;
-		}
-	}
+	s->raddr = from_prog ? f->ip->dst_addr : f->ip->src_addr;
+	s->rport = from_prog ? f->tcp->dst_port : f->tcp->src_port;
+	s->lport = from_prog ? f->tcp->src_port : f->tcp->dst_port;
+	s->seq = rte_be_to_cpu_32(f->tcp->sent_seq);
+	s->payload = f->payload;
+	s->flags = f->tcp->tcp_flags & (TPAD_TCP_FIN | TPAD_TCP_SYN | TPAD_TCP_RST);
+	memcpy(s->peer_mac, f->eth->dst_addr.addr_bytes, 6);
 }
 
 static unsigned wire_to_slots(struct tpad *t)
@@ -209,7 +150,9 @@ static unsigned wire_to_slots(struct tpad *t)
 				rte_pktmbuf_free(pkts[i]);
 				continue;
 			}
-			flow_note_rx(t, &f);
+			struct tpad_seg sg;
+			to_seg(&f, 0, &sg);
+			tpad_flows_rx(&t->flows, &sg);
 			out[o - 1][nout[o - 1]++] = pkts[i];
 			used |= 1u << (o - 1);
 		}
@@ -256,7 +199,9 @@ static unsigned slots_to_wire(struct tpad *t)
 				rte_pktmbuf_free(pkts[i]);
 				continue;
 			}
-			flow_note_tx(t, s, &f);
+			struct tpad_seg sg;
+			to_seg(&f, 1, &sg);
+			tpad_flows_tx(&t->flows, s, &sg);
 			pkts[keep++] = pkts[i];
 		}
 		if (!keep)
@@ -275,8 +220,9 @@ unsigned tpad_switch_round(struct tpad *t)
 	return wire_to_slots(t) + slots_to_wire(t);
 }
 
-static void send_reset(struct tpad *t, const struct tpad_flow *x)
+static void send_reset(void *arg, const struct tpad_flow *x)
 {
+	struct tpad *t = arg;
 	struct rte_mbuf *m = rte_pktmbuf_alloc(t->pool);
 	if (!m)
 		return;
@@ -315,13 +261,7 @@ static void send_reset(struct tpad *t, const struct tpad_flow *x)
 
 void tpad_switch_reset_slot(struct tpad *t, unsigned slot)
 {
-	for (uint32_t i = 0; i < TPAD_FLOWS; i++) {
-		struct tpad_flow *x = &t->flows[i];
-		if (x->raddr && x->slot == slot) {
-			send_reset(t, x);
-			x->raddr = 0;
-		}
-	}
+	tpad_flows_take_slot(&t->flows, slot, send_reset, t);
 }
 
 /* Memif in DPDK 22.11 has no Rx interrupts: each slot has two doorbells (eventfds) instead.

@@ -25,6 +25,7 @@
 #include <sys/types.h>
 
 #include "engine_impl.h"
+#include "tpad_flows.h"
 #include "tpad_proto.h"
 
 #define TPAD_QUEUES_MAX 64
@@ -34,8 +35,7 @@ struct rte_mempool;
 struct rte_mbuf;
 
 struct tpad_slot {
-	unsigned
-	        conns; /* control connections of the lease (one per process that asked), 0 = free */
+	unsigned conns;   /* the lease's control connections (one per process), 0 = free */
 	uint64_t token;   /* what JOIN must show to add one */
 	pid_t pid;        /* the program that took it */
 	char name[32];    /* its name */
@@ -44,16 +44,6 @@ struct tpad_slot {
 	int bell_prog;    /* eventfd tpad rings to wake the program */
 	uint32_t ports;   /* TCP ports it claims */
 	uint64_t rx, tx, tx_refused, rx_dropped;
-};
-
-struct tpad_flow {         /* a connection a program sent on: enough to reset it */
-	uint32_t raddr;    /* network order; 0 = empty */
-	uint16_t rport;    /* network order */
-	uint16_t lport;    /* network order */
-	uint32_t snd_next; /* host order: the next sequence number of ours */
-	uint8_t peer_mac[6];
-	uint8_t slot;
-	uint8_t fins; /* 1: we sent FIN, 2: the peer did (3: both: forgotten) */
 };
 
 /* The page programs map read-only (tpad_proto.h: struct tpad_bell_page). */
@@ -71,7 +61,7 @@ struct tpad {
 	struct tpad_slot slots[TPAD_SLOTS_MAX];
 	uint8_t owner[65536];     /* TCP port -> slot + 1, 0 = the kernel's */
 	uint8_t conn_slot[65536]; /* control connection fd -> slot + 1 */
-	struct tpad_flow *flows;
+	struct tpad_flows flows;  /* for resets (tpad_flows.h) */
 	struct rte_mempool *pool;
 	struct xdp_ctl xdp;
 	int xdp_open;
@@ -86,7 +76,7 @@ struct tpad {
 	uint64_t empty_since_ns;
 	uint64_t spin_ns;
 	volatile int stop;
-	uint64_t rx_unowned, tx_foreign, resets_sent, flows_dropped;
+	uint64_t rx_unowned, tx_foreign, resets_sent;
 };
 
 /* ctl.c */
