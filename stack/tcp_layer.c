@@ -84,6 +84,16 @@ static bool synchronized(const struct tcp_sock *ts)
 	       ts->state != TPA_TCP_SYN_SENT;
 }
 
+/* False when tcp_output would find nothing to do: established, every byte queued already
+ * sent, no FIN, no recovery, no ACK forced. That is the usual case at the end of a receive
+ * burst (a request arrived; its reply is not written yet), and the call costs ~100
+ * instructions per request. */
+static bool output_may_send(const struct tcp_sock *ts)
+{
+	return ts->state != TPA_TCP_ESTABLISHED || ts->snd_nxt != ts->snd_una + ts->sb.len ||
+	       (ts->flags & (TSF_SHUT_WR | TSF_IN_RECOVERY | TSF_ACK_NOW));
+}
+
 void tcp_end_of_burst(struct tpa_stack *s)
 {
 	struct tcp_layer *tl = tcp_of(s);
@@ -94,7 +104,8 @@ void tcp_end_of_burst(struct tpa_stack *s)
 			continue;
 		uint32_t f = ts->flags;
 		ts->flags &= ~(TSF_IN_PENDING | TSF_EV_PENDING);
-		tcp_output(s, ts);
+		if (output_may_send(ts))
+			tcp_output(s, ts);
 		if (synchronized(ts) && ts->state != TPA_TCP_SYN_RECV) {
 			if ((ts->flags & TSF_ACK_NOW) ||
 			    (ts->rcv_nxt != ts->last_ack_sent && s->cfg.tcp.delack_ms == 0))
