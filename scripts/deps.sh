@@ -10,7 +10,7 @@ PACKAGES=(
 	clang-format shellcheck
 	dpdk-dev libdpdk-dev libbpf-dev libxdp-dev libnuma-dev libelf-dev zlib1g-dev
 	# tests
-	check iproute2 ethtool iputils-ping procps psmisc socat curl python3 python3-scapy
+	check iproute2 ethtool iputils-ping procps psmisc socat curl python3 python3-scapy tcpdump
 	nginx-light redis-server redis-tools hping3 wrk
 	haproxy memcached libmemcached-tools postgresql postgresql-client
 	# benchmarks and reports
