@@ -757,6 +757,17 @@ static void print_counter(void *arg, const char *name, uint64_t value)
 }
 
 /* Close everything, let every timer run out, and check nothing is left. */
+/* What is left, for the report of a finding. */
+static void print_left(void *arg, const struct tpa_sock_dump *d)
+{
+	(void)arg;
+	fprintf(stderr,
+	        "  socket %d state %u orphan %u unaccepted %u port %u->%u rcv_queued %u "
+	        "snd_queued %u acc_queued %u syn_queued %u\n",
+	        d->id, d->state, d->orphan, d->unaccepted, d->lport, d->rport, d->rcv_queued,
+	        d->snd_queued, d->acc_queued, d->syn_queued);
+}
+
 static void teardown(void)
 {
 	F.tx_accept = -1;
@@ -779,6 +790,7 @@ static void teardown(void)
 	if (tpa_stack_socket_count(F.s) || tpa_stack_mbufs_held(F.s)) {
 		fprintf(stderr, "fuzz_stack: %u sockets, %u mbufs left after closing everything\n",
 		        tpa_stack_socket_count(F.s), tpa_stack_mbufs_held(F.s));
+		tpa_stack_sock_foreach(F.s, print_left, NULL);
 		abort();
 	}
 	if (F.verbose)
