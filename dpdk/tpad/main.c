@@ -273,7 +273,7 @@ static void wait_round(struct tpad *t, uint64_t *idle_since, uint64_t now)
 }
 
 /* Counters for people: /dev/shm/tpad-<pid>.stats, "name value" lines, rewritten every second
- * (tpa stats shows them beside the programs'). */
+ * (read them with cat; tpa stats shows the programs' own). */
 static void write_stats(const struct tpad *t, int remove_it)
 {
 	char path[64], tmp[72];

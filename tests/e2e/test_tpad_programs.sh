@@ -114,6 +114,25 @@ wait $WRK || fail "wrk failed"
 wait $RB || fail "redis-benchmark failed"
 accel_watch_stop 20 || fail "the kernel served connections on an accelerated port"
 check_loads redis nginx pg
+# Every connection the client namespace opened so far was established by one of the three
+# stacks, none by a kernel socket (tpa stats reads each program's counters while it runs).
+stat_sum() { # counter
+	local p total=0 n
+	for p in "$REDIS" "$NGINX" "$PG"; do
+		n=$("$TPA" stats --pid "$p" --json | python3 -c '
+import json, sys
+d = json.load(sys.stdin)["programs"]
+print(sum(x["counters"].get(sys.argv[1], 0) for x in d))' "$1") || fail "tpa stats --pid $p failed"
+		total=$((total + n))
+	done
+	echo "$total"
+}
+opens=$(($(accel_opens "$CLI_NS") - opens0))
+est=$(stat_sum tcp_conn_established)
+kacc=$(stat_sum shim_kernel_accepted)
+echo "client connections $opens; established by the three stacks $est; accepted by kernel sockets $kacc"
+[ "$est" = "$opens" ] || fail "the stacks established $est connections, the client opened $opens"
+[ "$kacc" = 0 ] || fail "kernel sockets accepted $kacc connections on accelerated ports"
 grep -h -E 'Requests/sec|^"(GET|SET)"|number of transactions actually' "$W/wrk.log" "$W/rb.log" "$W/pgbench.log"
 
 note "a port another program holds is refused with one line"
