@@ -53,19 +53,15 @@ static void family_events_catch_up(void);
 
 void shim_lock(void)
 {
-	if (!shim_family_trylock()) {
-		uint32_t *w = shim_family_lock_waiters();
-		__atomic_add_fetch(w, 1, __ATOMIC_RELAXED);
-		shim_family_lock();
-		__atomic_sub_fetch(w, 1, __ATOMIC_RELAXED);
-	}
-	if (lock_depth++ == 0)
-		family_events_catch_up();
+	if (lock_depth++ > 0)
+		return;
+	shim_family_lock();
+	family_events_catch_up();
 }
 
 bool shim_lock_wanted(void)
 {
-	return __atomic_load_n(shim_family_lock_waiters(), __ATOMIC_RELAXED) > 0;
+	return shim_family_lock_wanted();
 }
 
 /* Take the lock only if nobody holds it, this thread included: for work that may be skipped
@@ -73,12 +69,8 @@ bool shim_lock_wanted(void)
  * handler that interrupted one, nor wait for threads that are not the program's. */
 bool shim_trylock(void)
 {
-	if (!shim_family_trylock())
+	if (lock_depth > 0 || !shim_family_trylock())
 		return false;
-	if (lock_depth > 0) {
-		shim_family_unlock();
-		return false;
-	}
 	lock_depth++;
 	family_events_catch_up();
 	return true;
@@ -86,8 +78,8 @@ bool shim_trylock(void)
 
 void shim_unlock(void)
 {
-	lock_depth--;
-	shim_family_unlock();
+	if (--lock_depth == 0)
+		shim_family_unlock();
 }
 
 /* Another process of the family ran the stack: its socket events went to its own sockets.
@@ -285,8 +277,8 @@ static void atfork_prepare(void)
 	fork_depth = lock_depth;
 	shim_lock();
 	/* A fork from inside the shim (the engine's watchdog) makes a helper, not a member. */
-	if (fork_depth == 0 && shim.engine)
-		shim_family_fork_prepare();
+	if (fork_depth == 0)
+		shim_family_fork_prepare(shim.engine != NULL);
 }
 
 static void atfork_parent(void)
@@ -304,6 +296,7 @@ static void atfork_child(void)
 	if (fork_helper)
 		return;
 	lock_depth = 0;
+	shim_family_lock_forget();
 	if (fork_depth > 0) {
 		/* A helper forked from inside the shim (it only forks again or execs): it must
 		 * never wait for the lock its parent holds. */
@@ -316,8 +309,10 @@ static void atfork_child(void)
 		char *w = (char *)n - offsetof(struct shim_sock_with_node, node);
 		((struct shim_sock_with_node *)w)->sock.busy = 0;
 	}
-	if (!shim.engine)
+	if (!shim.engine) {
+		shim_family_fork_child_alone();
 		return;
+	}
 	shim.forked_child = true;
 	shim_engine_fork_child();
 	if (!shim_family_fork_child()) {

@@ -8,7 +8,9 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/futex.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,6 +33,12 @@ struct shim_proc {
 struct shim_family {
 	pthread_mutex_t lock;
 	uint32_t lock_waiters;
+	/* 1 while more than one process may take the lock (set at a fork, under both levels);
+	 * 0 while this family is one process: the process-local level alone is enough. */
+	int32_t multi;
+	/* A process may join without a slot of ours (a fork before the engine started, a child
+	 * that found the table full): multi stays 1 for good. */
+	int32_t sticky;
 	uint32_t nbits;
 	uint64_t bitmap_bytes;
 	uint64_t ev_seq;
@@ -41,8 +49,14 @@ struct shim_family {
 };
 
 static struct shim_family *fam;
-static pthread_mutex_t local_lock = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+/* The process-local level of the lock: a futex word (0 free, 1 held, 2 held with waiters),
+ * taken first by every thread; the robust family mutex is taken after it only while the
+ * family has several processes. A robust, process-shared, recursive mutex costs ~100
+ * instructions a round trip (its robust-list bookkeeping); this costs a compare-and-swap. */
+static uint32_t local_word;
 static uint32_t local_waiters;
+/* This thread holds the family mutex too (it saw multi when it locked). */
+static __thread bool holds_shared __attribute__((tls_model("initial-exec")));
 static int my_slot = -1;
 static int forking_slot = -1; /* reserved for the child of the fork in progress */
 static uint64_t ev_seen;
@@ -80,14 +94,8 @@ static void robust_init(pthread_mutex_t *m, int type)
 	pthread_mutexattr_destroy(&a);
 }
 
-int shim_family_init(uint32_t max_sockets)
+static int map_region(uint32_t max_sockets)
 {
-	if (fam)
-		return 0;
-	const char *t = getenv("TPA_TEST_STOP_LOCKED");
-	test_stop_nth = t ? atoi(t) : 0;
-	if (max_sockets == 0)
-		max_sockets = 65536;
 	uint64_t bytes = ((uint64_t)max_sockets + 63) / 64 * 8;
 	size_t size = sizeof(*fam) + (size_t)bytes * SHIM_FAMILY_PROCS;
 	void *m = mmap(NULL, size, PROT_READ | PROT_WRITE,
@@ -104,43 +112,141 @@ int shim_family_init(uint32_t max_sockets)
 	return 0;
 }
 
+int shim_family_init(uint32_t max_sockets)
+{
+	if (fam)
+		return 0;
+	const char *t = getenv("TPA_TEST_STOP_LOCKED");
+	test_stop_nth = t ? atoi(t) : 0;
+	return map_region(max_sockets ? max_sockets : 65536);
+}
+
 bool shim_family_shared(void)
 {
 	return fam != NULL;
 }
 
-uint32_t *shim_family_lock_waiters(void)
+static long futex(uint32_t *word, int op, uint32_t val)
 {
-	return fam ? &fam->lock_waiters : &local_waiters;
+	return syscall(SYS_futex, word, op | FUTEX_PRIVATE_FLAG, val, NULL, NULL, 0);
+}
+
+static bool local_trylock(void)
+{
+	uint32_t free_word = 0;
+	return __atomic_compare_exchange_n(&local_word, &free_word, 1, false, __ATOMIC_ACQUIRE,
+	                                   __ATOMIC_RELAXED);
+}
+
+static void local_lock(void)
+{
+	if (local_trylock())
+		return;
+	__atomic_add_fetch(&local_waiters, 1, __ATOMIC_RELAXED);
+	while (__atomic_exchange_n(&local_word, 2, __ATOMIC_ACQUIRE) != 0)
+		futex(&local_word, FUTEX_WAIT, 2);
+	__atomic_sub_fetch(&local_waiters, 1, __ATOMIC_RELAXED);
+}
+
+static void local_unlock(void)
+{
+	if (__atomic_exchange_n(&local_word, 0, __ATOMIC_RELEASE) == 2)
+		futex(&local_word, FUTEX_WAKE, 1);
+}
+
+static bool family_multi(void)
+{
+	return fam && __atomic_load_n(&fam->multi, __ATOMIC_ACQUIRE);
+}
+
+/* A process killed while holding it: the state it was changing is taken as it is (the
+ * stack's operations are short; what it alone held is closed when it is reaped). */
+static void shared_lock(void)
+{
+	int r = pthread_mutex_trylock(&fam->lock);
+	if (r == EBUSY) {
+		__atomic_add_fetch(&fam->lock_waiters, 1, __ATOMIC_RELAXED);
+		r = pthread_mutex_lock(&fam->lock);
+		__atomic_sub_fetch(&fam->lock_waiters, 1, __ATOMIC_RELAXED);
+	}
+	if (r == EOWNERDEAD)
+		pthread_mutex_consistent(&fam->lock);
+	holds_shared = true;
 }
 
 void shim_family_lock(void)
 {
-	if (!fam) {
-		pthread_mutex_lock(&local_lock);
-		return;
-	}
-	/* A process killed while holding it: the state it was changing is taken as it is (the
-	 * stack's operations are short; what it alone held is closed when it is reaped). */
-	if (pthread_mutex_lock(&fam->lock) == EOWNERDEAD)
-		pthread_mutex_consistent(&fam->lock);
+	local_lock();
+	/* multi changes only under both levels: read under the local one, it holds. */
+	if (family_multi())
+		shared_lock();
 }
 
 bool shim_family_trylock(void)
 {
-	if (!fam)
-		return pthread_mutex_trylock(&local_lock) == 0;
+	if (!local_trylock())
+		return false;
+	if (!family_multi())
+		return true;
 	int r = pthread_mutex_trylock(&fam->lock);
 	if (r == EOWNERDEAD) {
 		pthread_mutex_consistent(&fam->lock);
 		r = 0;
 	}
-	return r == 0;
+	if (r != 0) {
+		local_unlock();
+		return false;
+	}
+	holds_shared = true;
+	return true;
 }
 
 void shim_family_unlock(void)
 {
-	pthread_mutex_unlock(fam ? &fam->lock : &local_lock);
+	if (holds_shared) {
+		holds_shared = false;
+		pthread_mutex_unlock(&fam->lock);
+	}
+	local_unlock();
+}
+
+bool shim_family_multi(void)
+{
+	return family_multi();
+}
+
+bool shim_family_lock_wanted(void)
+{
+	if (__atomic_load_n(&local_waiters, __ATOMIC_RELAXED) > 0)
+		return true;
+	return fam && __atomic_load_n(&fam->lock_waiters, __ATOMIC_RELAXED) > 0;
+}
+
+/* Lock held. Another process may use the stack from now on (a fork is about to be made):
+ * this thread takes the family level too, so the child finds it held until we release it. */
+static void family_go_multi(bool sticky)
+{
+	if (!fam)
+		return;
+	if (sticky)
+		__atomic_store_n(&fam->sticky, 1, __ATOMIC_RELAXED);
+	if (!__atomic_load_n(&fam->multi, __ATOMIC_RELAXED))
+		__atomic_store_n(&fam->multi, 1, __ATOMIC_RELEASE);
+	if (!holds_shared)
+		shared_lock();
+}
+
+/* Lock held (both levels): no other process can take the lock any more (every other slot
+ * is free and none can join without one): back to the local level alone. */
+static void family_maybe_single(void)
+{
+	if (!holds_shared || __atomic_load_n(&fam->sticky, __ATOMIC_RELAXED))
+		return;
+	for (int q = 0; q < slots_in_use(); q++)
+		if (q != my_slot &&
+		    __atomic_load_n(&fam->procs[q].state, __ATOMIC_ACQUIRE) != SLOT_FREE)
+			return;
+	__atomic_store_n(&fam->multi, 0, __ATOMIC_RELEASE);
 }
 
 static int claim_free_slot(int32_t new_state)
@@ -286,6 +392,7 @@ void shim_family_reap(void (*close_fn)(int sock))
 	for (int q = 0; q < slots_in_use(); q++)
 		if (q != my_slot && fam->procs[q].state != SLOT_FREE && !slot_alive(q))
 			reap_slot(q, close_fn);
+	family_maybe_single();
 }
 
 int shim_family_others(void (*close_fn)(int sock))
@@ -312,13 +419,20 @@ void shim_family_leave(void)
 	pthread_mutex_unlock(&fam->procs[s].alive);
 }
 
-void shim_family_fork_prepare(void)
+void shim_family_fork_prepare(bool engine)
 {
-	test_forks++;
+	test_forks += engine;
 	forking_slot = -1;
-	if (!fam || my_slot < 0)
+	if (!fam)
 		return;
+	if (!engine)
+		return; /* no stack to share: the child takes a region of its own */
+	if (my_slot < 0) {
+		family_go_multi(true); /* the child shares the stack without a slot */
+		return;
+	}
 	int s = claim_free_slot(SLOT_RESERVED);
+	family_go_multi(s < 0); /* s < 0: the child cannot join, and says so */
 	if (s < 0)
 		return;
 	fam->procs[s].reserved_ns = mono_ns();
@@ -340,6 +454,27 @@ bool shim_family_test_stop_due(void)
 		return false;
 	test_stop_armed = false;
 	return true;
+}
+
+void shim_family_fork_child_alone(void)
+{
+	/* Forked before the engine started: a family of its own (a daemon's child that starts
+	 * it is one process, with the lock's local level alone). The parent's region stays
+	 * mapped here unused: another process may hold its locks. */
+	struct shim_family *old = fam;
+	if (!old || my_slot >= 0)
+		return;
+	if (map_region(old->nbits) < 0) {
+		__atomic_store_n(&old->sticky, 1, __ATOMIC_RELAXED);
+		__atomic_store_n(&old->multi, 1, __ATOMIC_RELEASE);
+	}
+}
+
+void shim_family_lock_forget(void)
+{
+	local_word = 0;
+	local_waiters = 0;
+	holds_shared = false;
 }
 
 bool shim_family_fork_child(void)

@@ -32,11 +32,17 @@
 /* 0, or -1 when the region cannot be mapped (then the lock is process-local). */
 int shim_family_init(uint32_t max_sockets);
 bool shim_family_shared(void); /* the region exists */
-/* The lock (core.c uses them); recovery of a dead holder is done inside. */
+/* The lock (core.c uses them, not recursive: core.c counts the depth); recovery of a dead
+ * holder is done inside. Two levels: a process-local futex word, and the robust family mutex
+ * while more than one process may use the stack (from the first fork on, until the family is
+ * one process again, found when dead processes are reaped). */
 void shim_family_lock(void);
 bool shim_family_trylock(void);
 void shim_family_unlock(void);
-uint32_t *shim_family_lock_waiters(void);
+bool shim_family_lock_wanted(void); /* a thread of any process of the family waits for it */
+bool shim_family_multi(void);       /* the family level is taken (several processes) */
+/* In a fork child: the local level copied from the parent is not ours. */
+void shim_family_lock_forget(void);
 
 /* This process takes a slot (engine start). 0 or -1 (table full). */
 int shim_family_join(void);
@@ -65,11 +71,14 @@ void shim_family_leave(void);
  * otherwise. */
 bool shim_family_test_stop_due(void);
 
-/* fork: prepare (lock held, engine running) reserves the child's slot; child claims it.
- * Returns false in the child when it could not join (table full). */
-void shim_family_fork_prepare(void);
+/* fork: prepare (lock held) makes the lock the family's and, with the engine running,
+ * reserves the child's slot; child claims it. Returns false in the child when it could not
+ * join (table full). */
+void shim_family_fork_prepare(bool engine);
 void shim_family_fork_parent(void);
 bool shim_family_fork_child(void);
+/* fork child, the engine not started: the child gets a family (region) of its own. */
+void shim_family_fork_child_alone(void);
 
 /* Inspection (publish.c): the processes in the family's table, with the bitmap of stack
  * socket ids each holds (bit sock of bitmap[sock / 8]); reads only. Returns how many were
