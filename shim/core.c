@@ -51,11 +51,14 @@ static __thread int lock_depth __attribute__((tls_model("initial-exec")));
  */
 static void family_events_catch_up(void);
 
+uint64_t shim_lock_epoch = 1;
+
 void shim_lock(void)
 {
 	if (lock_depth++ > 0)
 		return;
 	shim_family_lock();
+	shim_lock_epoch++;
 	family_events_catch_up();
 }
 
@@ -72,6 +75,7 @@ bool shim_trylock(void)
 	if (lock_depth > 0 || !shim_family_trylock())
 		return false;
 	lock_depth++;
+	shim_lock_epoch++;
 	family_events_catch_up();
 	return true;
 }
@@ -247,7 +251,7 @@ void shim_sock_event(void *ctx, int sock, uint32_t events)
 		return;
 	uint32_t edges = events & ~s->events;
 	struct tpa_sock_state st;
-	if ((events & (TPA_EV_IN | TPA_EV_OUT)) && tpa_sock_state(shim.stack, sock, &st) == 0) {
+	if (tpa_sock_state(shim.stack, sock, &st) == 0) {
 		if (events & TPA_EV_IN) {
 			if ((int)st.rcv_queued > s->last_nread)
 				edges |= TPA_EV_IN;
@@ -258,6 +262,9 @@ void shim_sock_event(void *ctx, int sock, uint32_t events)
 				edges |= TPA_EV_OUT;
 			s->last_nwrite = (int)st.snd_queued;
 		}
+		/* The epoll members' checks and the collection of this same look use these. */
+		s->bits = shim_poll_bits(&st);
+		s->bits_epoch = shim_lock_epoch;
 	}
 	s->events = events;
 	s->ev_seq++;

@@ -113,6 +113,7 @@ static ssize_t shim_recvv(struct shim_sock *s, const struct iovec *iov, int n, i
 		r = tpa_recvv(shim.stack, s->sock, tmp, k, sflags);
 		if (r > 0) {
 			got += r;
+			s->bits_epoch = 0; /* what a hook saw before is gone */
 			/* Readable bytes drop by exactly what we took (nothing arrives under the
 			 * lock): the next arrival is an IN edge again. Never above the truth. */
 			if (!(flags & MSG_PEEK))
@@ -184,6 +185,7 @@ static ssize_t shim_sendv(struct shim_sock *s, const struct iovec *iov, int n, i
 		}
 		if (r > 0) {
 			sent += r;
+			s->bits_epoch = 0; /* what a hook saw before is gone */
 			/* One device burst per event-loop turn, not per send. */
 			shim_tx_defer();
 			if (shim_family_test_stop_due()) {

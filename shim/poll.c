@@ -96,23 +96,37 @@ static void ready_del(struct shim_epoll_member *m)
 	m->on_ready = false;
 }
 
-static uint32_t sock_poll_bits(struct shim_sock *s)
+uint32_t shim_poll_bits(const struct tpa_sock_state *st)
 {
-	if (s->inherited)
-		return 0;
-	struct tpa_sock_state st;
-	tpa_sock_state(shim.stack, s->sock, &st);
-	uint32_t r = st.events & (EPOLLIN | EPOLLOUT | EPOLLERR | EPOLLHUP | EPOLLRDHUP);
+	uint32_t r = st->events & (EPOLLIN | EPOLLOUT | EPOLLERR | EPOLLHUP | EPOLLRDHUP);
 	/* Linux reports a stream writable only when at least a third of the send buffer is
 	 * free (free >= queued / 2), so a writer woken by poll can send a real chunk. */
 	if ((r & EPOLLOUT) && !(r & (EPOLLERR | EPOLLHUP)) &&
-	    (int64_t)st.sndbuf - st.snd_queued < (int64_t)(st.snd_queued / 2))
+	    (int64_t)st->sndbuf - st->snd_queued < (int64_t)(st->snd_queued / 2))
 		r &= ~(uint32_t)EPOLLOUT;
 	if (r & EPOLLIN)
 		r |= EPOLLRDNORM;
 	if (r & EPOLLOUT)
 		r |= EPOLLWRNORM;
 	return r;
+}
+
+static uint32_t sock_poll_bits(struct shim_sock *s)
+{
+	if (s->inherited)
+		return 0;
+	struct tpa_sock_state st;
+	tpa_sock_state(shim.stack, s->sock, &st);
+	return shim_poll_bits(&st);
+}
+
+/* For the epoll paths right after the engine's hooks: what the hook saw, when nothing can
+ * have changed since (the same taking of the lock, no call on the socket in between). */
+static uint32_t sock_poll_bits_seen(struct shim_sock *s)
+{
+	if (s->bits_epoch == shim_lock_epoch && !s->inherited)
+		return s->bits;
+	return sock_poll_bits(s);
 }
 
 uint32_t shim_sock_readiness(struct shim_sock *s)
@@ -129,7 +143,7 @@ static uint32_t member_wants(const struct shim_epoll_member *m)
 /* Called from the sock_event hook path (lock held). */
 static void member_check(struct shim_epoll_member *m)
 {
-	uint32_t cur = sock_poll_bits(m->s) | (m->kready ? EPOLLIN | EPOLLRDNORM : 0);
+	uint32_t cur = sock_poll_bits_seen(m->s) | (m->kready ? EPOLLIN | EPOLLRDNORM : 0);
 	if (cur & member_wants(m))
 		ready_add(m);
 }
@@ -374,7 +388,7 @@ static int collect_accel(struct shim_epoll *ep, struct epoll_event *out, int max
 	while (m != &ep->ready && n < max) {
 		struct shim_epoll_member *next = m->rnext;
 		bool last = m == stop;
-		uint32_t cur = sock_poll_bits(m->s) | (m->kready ? EPOLLIN | EPOLLRDNORM : 0);
+		uint32_t cur = sock_poll_bits_seen(m->s) | (m->kready ? EPOLLIN | EPOLLRDNORM : 0);
 		uint32_t rep = cur & member_wants(m);
 		m->kready = false;
 		ready_del(m);

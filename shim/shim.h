@@ -48,8 +48,12 @@ struct shim_sock {
 	uint64_t ev_seq; /* bumped on every hook call */
 	int last_nread;  /* readable bytes at the last hook call or read: new data = IN edge */
 	int last_nwrite; /* unacknowledged bytes then: space freed = OUT edge */
-	int kfd;         /* one kernel fd of ours for this socket (kernel accept for listeners) */
-	int busy;        /* calls of this process using it now, maybe asleep (shim_sock_idle) */
+	/* poll bits of the last hook call, true while the lock is held since (lock_epoch): a
+	 * socket changes only under the lock, through a hook or a call, which resets it */
+	uint32_t bits;
+	uint64_t bits_epoch;
+	int kfd;  /* one kernel fd of ours for this socket (kernel accept for listeners) */
+	int busy; /* calls of this process using it now, maybe asleep (shim_sock_idle) */
 	struct shim_epoll_member *members; /* epoll registrations (removed when refs hit 0) */
 };
 
@@ -79,6 +83,9 @@ void shim_unlock(void);
 bool shim_trylock(void);
 /* Another thread waits for the lock: a spinning round yields to it (core.c). */
 bool shim_lock_wanted(void);
+/* Counts this process's takings of the lock (never 0): what was seen under the same value
+ * was seen under the lock held since. */
+extern uint64_t shim_lock_epoch;
 
 /* ---- deferred output (engine.c) ----
  * Sends queue their frames (shim_tx_defer); they leave in one device burst at the thread's
@@ -192,6 +199,9 @@ void shim_block_sigs(sigset_t *orig);
 void shim_sock_event(void *ctx, int sock, uint32_t events);
 /* Current readiness, EPOLL* bits (lock held). */
 uint32_t shim_sock_readiness(struct shim_sock *s);
+/* The poll(2)/epoll bits of a stack socket's state (Linux's rules: poll.c). */
+struct tpa_sock_state;
+uint32_t shim_poll_bits(const struct tpa_sock_state *st);
 /* Readiness changed: `edges` are the bits that rose or were renewed (new data, space
  * freed); level-triggered members look at the current state (lock held); poll.c */
 void shim_epoll_notify(struct shim_sock *s, uint32_t edges);
