@@ -145,9 +145,16 @@ static void rto_fired(struct tpa_stack *s, struct tcp_sock *ts)
 			tcp_sock_abort(s, ts, ETIMEDOUT);
 			return;
 		}
+		tcp_rtt_on_timeout(&ts->rtt);
+		if (ts->snd_wnd) {
+			/* The window is open: a local failure stopped the send, so send again (a
+			 * new failure re-arms the timer, backed off). */
+			ts->persist = false;
+			tcp_output(s, ts);
+			return;
+		}
 		STAT_INC(s, tcp_zero_window_probe);
 		tcp_send_probe(s, ts);
-		tcp_rtt_on_timeout(&ts->rtt);
 		tcp_arm_rtx(s, ts);
 		return;
 	}

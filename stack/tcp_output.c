@@ -289,8 +289,16 @@ int tcp_send_segment(struct tpa_stack *s, struct tcp_sock *ts, uint32_t seq, uin
 	if (!dlen && !fin)
 		return 0;
 	int rc = xmit(s, ts, seq, flags, dlen, NULL);
-	if (rc < 0)
+	if (rc < 0) {
+		/* Nothing left the host (no mbuf, the neighbour's queue full). With nothing in
+		 * flight no ACK and no retransmission would bring the send back, and an orphan
+		 * would wait for ever: retry on the persist timer (Linux's probe timer does it). */
+		if (!ts->tmr[TT_RTX]) {
+			ts->persist = true;
+			tcp_arm_rtx(s, ts);
+		}
 		return rc;
+	}
 	if (fin)
 		ts->flags |= TSF_FIN_SENT;
 	tcp_rack_on_send(s, ts, seq, seq + dlen + (fin ? 1 : 0));
