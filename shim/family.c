@@ -497,9 +497,10 @@ bool shim_family_fork_child(void)
 	return true;
 }
 
+/* Events matter to other processes only while there are any (a lock of several levels). */
 void shim_family_event_raised(void)
 {
-	if (!fam)
+	if (!family_multi())
 		return;
 	if (fam->ev_seq == ev_seen)
 		ev_seen++;
@@ -508,7 +509,7 @@ void shim_family_event_raised(void)
 
 bool shim_family_events_from_others(void)
 {
-	if (!fam || fam->ev_seq == ev_seen)
+	if (!family_multi() || fam->ev_seq == ev_seen)
 		return false;
 	ev_seen = fam->ev_seq;
 	return true;

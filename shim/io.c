@@ -109,8 +109,9 @@ static ssize_t shim_recvv(struct shim_sock *s, const struct iovec *iov, int n, i
 	shim_lock();
 	s->busy++; /* another thread may close the fd while we sleep */
 	for (;;) {
-		int k = iov_skip(iov, n, (size_t)got, tmp, n);
-		r = tpa_recvv(shim.stack, s->sock, tmp, k, sflags);
+		/* The caller's vector as it is until part of it was filled. */
+		int k = got ? iov_skip(iov, n, (size_t)got, tmp, n) : n;
+		r = tpa_recvv(shim.stack, s->sock, got ? tmp : iov, k, sflags);
 		if (r > 0) {
 			got += r;
 			s->bits_epoch = 0; /* what a hook saw before is gone */
@@ -180,8 +181,8 @@ static ssize_t shim_sendv(struct shim_sock *s, const struct iovec *iov, int n, i
 		if (s->shut_wr) {
 			r = -EPIPE;
 		} else {
-			int k = iov_skip(iov, n, (size_t)sent, tmp, n);
-			r = tpa_sendv(shim.stack, s->sock, tmp, k, sflags);
+			int k = sent ? iov_skip(iov, n, (size_t)sent, tmp, n) : n;
+			r = tpa_sendv(shim.stack, s->sock, sent ? tmp : iov, k, sflags);
 		}
 		if (r > 0) {
 			sent += r;

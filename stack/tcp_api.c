@@ -291,9 +291,14 @@ static void window_update(struct tpa_stack *s, struct tcp_sock *ts)
 	    ts->state != TPA_TCP_FIN_WAIT2)
 		return;
 	uint32_t adv = seq_gt(ts->rcv_adv_edge, ts->rcv_nxt) ? ts->rcv_adv_edge - ts->rcv_nxt : 0;
-	uint32_t now = tcp_rcv_window(ts);
 	uint32_t mss = ts->snd_mss ? ts->snd_mss : TCP_DEFAULT_MSS;
-	if (now > adv && (now - adv >= 2 * mss || now - adv >= ts->rcvbuf_max / 2)) {
+	uint32_t worth = 2 * mss < ts->rcvbuf_max / 2 ? 2 * mss : ts->rcvbuf_max / 2;
+	/* The window can never exceed the buffer: a small read of a wide-open window (each
+	 * request of a request/response protocol) is decided here. */
+	if (adv >= ts->rcvbuf_max || ts->rcvbuf_max - adv < worth)
+		return;
+	uint32_t now = tcp_rcv_window(ts);
+	if (now > adv && now - adv >= worth) {
 		stack_now(s);
 		tcp_send_ack(s, ts);
 	}

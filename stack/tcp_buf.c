@@ -73,7 +73,8 @@ size_t tcp_sndbuf_append(struct tpa_stack *s, struct tcp_sock *ts, const void *d
 	if (first > len)
 		first = (uint32_t)len;
 	memcpy(b->buf + tail, data, first);
-	memcpy(b->buf, (const uint8_t *)data + first, len - first);
+	if (len > first) /* wrapped: the rest at the start (a call per write otherwise) */
+		memcpy(b->buf, (const uint8_t *)data + first, len - first);
 	b->len += (uint32_t)len;
 	return len;
 }
@@ -86,7 +87,8 @@ void tcp_sndbuf_copy_out(const struct tcp_sock *ts, uint32_t off, void *dst, uin
 	if (first > len)
 		first = len;
 	memcpy(dst, b->buf + pos, first);
-	memcpy((uint8_t *)dst + first, b->buf, len - first);
+	if (len > first)
+		memcpy((uint8_t *)dst + first, b->buf, len - first);
 }
 
 void tcp_sndbuf_consume(struct tcp_sock *ts, uint32_t len)
