@@ -263,10 +263,10 @@ static void hook_neigh_resolve(void *ctx, uint32_t ip_be)
 }
 
 /* The stack has one ctx for all hooks (the engine's); the caller's sock_event has its own. */
-static void hook_sock_event(void *ctx, int sock, uint32_t events)
+static void hook_sock_event(void *ctx, int sock, const struct tpa_sock_state *st)
 {
 	struct tpa_engine *e = ctx;
-	e->cfg.sock_event(e->cfg.sock_event_ctx, sock, events);
+	e->cfg.sock_event(e->cfg.sock_event_ctx, sock, st);
 }
 
 void engine_neigh_to_stack(void *arg, uint32_t ip_be, const uint8_t *mac)

@@ -96,9 +96,11 @@ static void family_events_catch_up(void)
 		struct shim_sock_with_node *w =
 		        (struct shim_sock_with_node *)((char *)nd -
 		                                       offsetof(struct shim_sock_with_node, node));
-		if (!w->sock.inherited)
-			shim_sock_event(NULL, w->sock.sock,
-			                tpa_sock_events(shim.stack, w->sock.sock));
+		if (!w->sock.inherited) {
+			struct tpa_sock_state st;
+			tpa_sock_state(shim.stack, w->sock.sock, &st);
+			shim_sock_event(NULL, w->sock.sock, &st);
+		}
 	}
 }
 
@@ -240,32 +242,29 @@ void shim_raise_sigpipe(void)
 	pthread_kill(pthread_self(), SIGPIPE);
 }
 
-void shim_sock_event(void *ctx, int sock, uint32_t events)
+void shim_sock_event(void *ctx, int sock, const struct tpa_sock_state *st)
 {
-	(void)ctx;
 	if (ctx)
 		shim_family_event_raised(); /* from the stack (not a catch-up): others may care */
 	struct shim_sock *s =
 	        shim.stack && by_id && sock >= 0 && (uint32_t)sock < by_id_n ? by_id[sock] : NULL;
 	if (!s || s->inherited)
 		return;
+	uint32_t events = st->events;
 	uint32_t edges = events & ~s->events;
-	struct tpa_sock_state st;
-	if (tpa_sock_state(shim.stack, sock, &st) == 0) {
-		if (events & TPA_EV_IN) {
-			if ((int)st.rcv_queued > s->last_nread)
-				edges |= TPA_EV_IN;
-			s->last_nread = (int)st.rcv_queued;
-		}
-		if (events & TPA_EV_OUT) {
-			if ((int)st.snd_queued < s->last_nwrite)
-				edges |= TPA_EV_OUT;
-			s->last_nwrite = (int)st.snd_queued;
-		}
-		/* The epoll members' checks and the collection of this same look use these. */
-		s->bits = shim_poll_bits(&st);
-		s->bits_epoch = shim_lock_epoch;
+	if (events & TPA_EV_IN) {
+		if ((int)st->rcv_queued > s->last_nread)
+			edges |= TPA_EV_IN;
+		s->last_nread = (int)st->rcv_queued;
 	}
+	if (events & TPA_EV_OUT) {
+		if ((int)st->snd_queued < s->last_nwrite)
+			edges |= TPA_EV_OUT;
+		s->last_nwrite = (int)st->snd_queued;
+	}
+	/* The epoll members' checks and the collection of this same look use these. */
+	s->bits = shim_poll_bits(st);
+	s->bits_epoch = shim_lock_epoch;
 	s->events = events;
 	s->ev_seq++;
 	shim_sleep_note_event();

@@ -196,11 +196,11 @@ void shim_block_sigs(sigset_t *orig);
 
 /* ---- readiness ---- */
 /* The stack's sock_event hook. */
-void shim_sock_event(void *ctx, int sock, uint32_t events);
+struct tpa_sock_state;
+void shim_sock_event(void *ctx, int sock, const struct tpa_sock_state *st);
 /* Current readiness, EPOLL* bits (lock held). */
 uint32_t shim_sock_readiness(struct shim_sock *s);
 /* The poll(2)/epoll bits of a stack socket's state (Linux's rules: poll.c). */
-struct tpa_sock_state;
 uint32_t shim_poll_bits(const struct tpa_sock_state *st);
 /* Readiness changed: `edges` are the bits that rose or were renewed (new data, space
  * freed); level-triggered members look at the current state (lock held); poll.c */

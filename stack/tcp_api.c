@@ -684,10 +684,7 @@ int tpa_sock_state(const struct tpa_stack *s, int sock, struct tpa_sock_state *s
 		*st = (struct tpa_sock_state){.events = TPA_EV_ERR | TPA_EV_HUP};
 		return -EBADF;
 	}
-	st->events = tcp_sock_events(ts);
-	st->rcv_queued = ts->state == TPA_TCP_LISTEN ? 0 : ts->rcv_queued;
-	st->snd_queued = ts->sb.len;
-	st->sndbuf = ts->sndbuf_max;
+	tcp_sock_state_fill(ts, st);
 	return 0;
 }
 

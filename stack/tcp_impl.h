@@ -318,6 +318,9 @@ void tcp_sock_abort(struct tpa_stack *s, struct tcp_sock *ts, int err);
 void tcp_sock_mark_pending(struct tpa_stack *s, struct tcp_sock *ts, uint32_t flag);
 void tcp_sock_notify(struct tpa_stack *s, struct tcp_sock *ts);
 uint32_t tcp_sock_events(const struct tcp_sock *ts);
+void tcp_sock_state_fill(const struct tcp_sock *ts, struct tpa_sock_state *st);
+/* The sock_event hook, with the socket's state (no-op without a hook). */
+void tcp_sock_raise_event(struct tpa_stack *s, const struct tcp_sock *ts);
 void tcp_sock_release_buffers(struct tpa_stack *s, struct tcp_sock *ts);
 void tcp_set_state(struct tpa_stack *s, struct tcp_sock *ts, int state);
 void tcp_sock_child_add(struct tpa_stack *s, struct tcp_sock *l, struct tcp_sock *c);

@@ -97,7 +97,6 @@ static bool output_may_send(const struct tcp_sock *ts)
 void tcp_end_of_burst(struct tpa_stack *s)
 {
 	struct tcp_layer *tl = tcp_of(s);
-	const struct tpa_stack_hooks *h = &s->cfg.hooks;
 	for (uint32_t i = 0; i < tl->npending; i++) {
 		struct tcp_sock *ts = tcp_sock_get(s, tl->pending[i]);
 		if (!ts || !(ts->flags & TSF_IN_PENDING) || (ts->flags & TSF_FREE_PENDING))
@@ -118,8 +117,8 @@ void tcp_end_of_burst(struct tpa_stack *s)
 			tcp_send_ack(s, ts);
 		}
 		ts->flags &= ~TSF_ACK_NOW;
-		if ((f & TSF_EV_PENDING) && !(ts->flags & TSF_USER_CLOSED) && h->sock_event)
-			h->sock_event(h->ctx, ts->id, tcp_sock_events(ts));
+		if ((f & TSF_EV_PENDING) && !(ts->flags & TSF_USER_CLOSED))
+			tcp_sock_raise_event(s, ts);
 	}
 	/* Frees last: earlier entries may have referred to these sockets. */
 	for (uint32_t i = 0; i < tl->npending; i++) {

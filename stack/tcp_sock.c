@@ -303,9 +303,25 @@ void tcp_sock_notify(struct tpa_stack *s, struct tcp_sock *ts)
 		tcp_sock_mark_pending(s, ts, TSF_EV_PENDING);
 		return;
 	}
+	tcp_sock_raise_event(s, ts);
+}
+
+void tcp_sock_state_fill(const struct tcp_sock *ts, struct tpa_sock_state *st)
+{
+	st->events = tcp_sock_events(ts);
+	st->rcv_queued = ts->state == TPA_TCP_LISTEN ? 0 : ts->rcv_queued;
+	st->snd_queued = ts->sb.len;
+	st->sndbuf = ts->sndbuf_max;
+}
+
+void tcp_sock_raise_event(struct tpa_stack *s, const struct tcp_sock *ts)
+{
 	const struct tpa_stack_hooks *h = &s->cfg.hooks;
-	if (h->sock_event)
-		h->sock_event(h->ctx, ts->id, tcp_sock_events(ts));
+	if (!h->sock_event)
+		return;
+	struct tpa_sock_state st;
+	tcp_sock_state_fill(ts, &st);
+	h->sock_event(h->ctx, ts->id, &st);
 }
 
 void tcp_sock_mark_pending(struct tpa_stack *s, struct tcp_sock *ts, uint32_t flag)

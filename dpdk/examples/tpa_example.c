@@ -281,9 +281,9 @@ static void mark_ready(struct app *a, int sock)
 
 /* sock_event hook: readiness of `sock` may have changed. Only queue it; work happens in the
  * main loop (the stack must not be re-entered from its own hook). */
-static void on_sock_event(void *ctx, int sock, uint32_t events)
+static void on_sock_event(void *ctx, int sock, const struct tpa_sock_state *st)
 {
-	(void)events;
+	(void)st;
 	mark_ready(ctx, sock);
 }
 

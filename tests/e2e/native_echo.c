@@ -31,10 +31,10 @@ struct ready {
 	uint32_t n, cap;
 };
 
-static void on_sock_event(void *ctx, int sock, uint32_t events)
+static void on_sock_event(void *ctx, int sock, const struct tpa_sock_state *st)
 {
 	struct ready *r = ctx;
-	(void)events;
+	(void)st;
 	if (sock < 0 || (uint32_t)sock >= r->cap || r->queued[sock])
 		return;
 	r->queued[sock] = 1;

@@ -450,9 +450,12 @@ START_TEST(simultaneous_close)
 END_TEST
 
 static int hook_calls;
-static void count_hook(void *ctx, int sock, uint32_t events)
+static bool hook_saw_ping; /* a call with IN and the 4 bytes of "ping" readable */
+static void count_hook(void *ctx, int sock, const struct tpa_sock_state *st)
 {
 	hook_calls++;
+	if ((st->events & TPA_EV_IN) && st->rcv_queued == 4 && st->sndbuf > 0)
+		hook_saw_ping = true;
 }
 
 START_TEST(socket_options_roundtrip)
@@ -512,6 +515,7 @@ START_TEST(readiness_hook_fires)
 	tpa_send(s1, c, "ping", 4, 0);
 	ck_assert(wait_events(s0, srv, TPA_EV_IN, VCLOCK_S(5)));
 	ck_assert_int_gt(hook_calls, before);
+	ck_assert(hook_saw_ping); /* the hook carries the socket's state */
 	tpa_close(s1, c);
 	tpa_close(s0, srv);
 	tpa_close(s0, l);

@@ -300,10 +300,10 @@ static bool tap(void *ctx, int from, const uint8_t *frame, uint32_t len)
 /* The run the readiness hooks report to (set while a transfer runs). */
 static struct run *hooked_run;
 
-static void on_sock_event(void *ctx, int sock, uint32_t events)
+static void on_sock_event(void *ctx, int sock, const struct tpa_sock_state *st)
 {
 	int node = (int)(intptr_t)ctx;
-	(void)events;
+	(void)st;
 	if (hooked_run && sock == hooked_run->e[node].sock)
 		hooked_run->ready[node] = true;
 }

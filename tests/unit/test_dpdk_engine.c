@@ -56,10 +56,10 @@ static uint64_t engine_stat(struct tpa_engine *e, const char *name)
 }
 
 static int events_seen;
-static void on_event(void *ctx, int sock, uint32_t events)
+static void on_event(void *ctx, int sock, const struct tpa_sock_state *st)
 {
 	(void)sock;
-	(void)events;
+	ck_assert_ptr_nonnull(st);
 	ck_assert_ptr_eq(ctx, &events_seen);
 	events_seen++;
 }

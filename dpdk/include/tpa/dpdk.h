@@ -144,7 +144,7 @@ struct tpa_engine_config {
 	struct tpa_fault_config fault;
 
 	/* Passed through to the stack (the engine fills the other stack hooks itself). */
-	void (*sock_event)(void *ctx, int sock, uint32_t events);
+	void (*sock_event)(void *ctx, int sock, const struct tpa_sock_state *st);
 	void *sock_event_ctx;
 };
 

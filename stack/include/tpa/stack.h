@@ -101,6 +101,8 @@ struct tpa_tcp_params {
 	uint8_t syncookies;
 };
 
+struct tpa_sock_state; /* below */
+
 struct tpa_stack_hooks {
 	/* Pick a free ephemeral local port for an active open to (raddr, rport); the layer above
 	 * holds it in the kernel. 0 or -errno (-EADDRNOTAVAIL when none is free). */
@@ -111,8 +113,9 @@ struct tpa_stack_hooks {
 	/* If set, the owner resolves neighbours (e.g. through the kernel) and reports them with
 	 * tpa_stack_neigh_update(); the stack then sends no ARP requests itself. */
 	void (*neigh_resolve)(void *ctx, uint32_t ip_be);
-	/* Readiness of socket `sock` may have changed; `events` is its current TPA_EV_* set. */
-	void (*sock_event)(void *ctx, int sock, uint32_t events);
+	/* Readiness of socket `sock` may have changed; `st` is its current state (st->events its
+	 * TPA_EV_* set), as tpa_sock_state() would give it. */
+	void (*sock_event)(void *ctx, int sock, const struct tpa_sock_state *st);
 	void *ctx;
 };
 
