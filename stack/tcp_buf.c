@@ -109,7 +109,7 @@ static int rxq_grow(struct tpa_stack *s, struct tcp_rxq *q)
 	if (!v)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < q->count; i++)
-		v[i] = q->v[(q->head + i) % q->cap];
+		v[i] = q->v[(q->head + i) & (q->cap - 1)];
 	stack_free(s, q->v);
 	q->v = v;
 	q->cap = cap;
@@ -117,9 +117,10 @@ static int rxq_grow(struct tpa_stack *s, struct tcp_rxq *q)
 	return 0;
 }
 
+/* cap is a power of two (16, doubled). */
 static inline struct tcp_rxseg *rxq_at(struct tcp_rxq *q, uint32_t i)
 {
-	return &q->v[(q->head + i) % q->cap];
+	return &q->v[(q->head + i) & (q->cap - 1)];
 }
 
 int tcp_rxq_push(struct tpa_stack *s, struct tcp_rxq *q, const struct tcp_rxseg *e)
@@ -329,9 +330,17 @@ size_t tcp_rcv_copy(struct tpa_stack *s, struct tcp_sock *ts, const struct iovec
 		uint32_t n = avail;
 		if (n > want - done)
 			n = (uint32_t)(want - done);
-		if (!discard) {
+		uint32_t at = e->off + skip;
+		if (!discard && at + n <= e->m->data_len && vi < iovcnt &&
+		    iov[vi].iov_len - voff >= n) {
+			/* In the first segment and room in the current buffer: one copy (a
+			 * request of a request/response protocol). */
+			memcpy((uint8_t *)iov[vi].iov_base + voff,
+			       rte_pktmbuf_mtod_offset(e->m, const uint8_t *, at), n);
+			voff += n;
+		} else if (!discard) {
 			/* Copy n bytes from the mbuf chain at e->off + skip into the iovec. */
-			uint32_t left = n, pos = e->off + skip;
+			uint32_t left = n, pos = at;
 			struct rte_mbuf *seg = e->m;
 			while (seg && pos >= seg->data_len) {
 				pos -= seg->data_len;
@@ -376,7 +385,7 @@ size_t tcp_rcv_copy(struct tpa_stack *s, struct tcp_sock *ts, const struct iovec
 		if (n == e->len) {
 			tcp_of(s)->mbufs_held -= e->m->nb_segs;
 			rte_pktmbuf_free(e->m);
-			q->head = (q->head + 1) % q->cap;
+			q->head = (q->head + 1) & (q->cap - 1);
 			q->count--;
 		} else {
 			e->off += n;

@@ -327,6 +327,32 @@ START_TEST(peek_nread_nwrite)
 }
 END_TEST
 
+/* Reads that take part of a segment, then the rest from inside it, through an empty first
+ * buffer and into one exactly its size: the single-copy path and the general one agree. */
+START_TEST(partial_reads_of_one_segment)
+{
+	int l, c, srv;
+	connected_pair(&l, &c, &srv);
+	ck_assert_int_eq(tpa_send(s1, c, "abcdefghijklmnop", 16, 0), 16);
+	ck_assert(wait_events(s0, srv, TPA_EV_IN, VCLOCK_S(5)));
+	sim_run_for(w, VCLOCK_MS(100));
+	char b[32] = {0};
+	ck_assert_int_eq(tpa_recv(s0, srv, b, 4, 0), 4);
+	ck_assert_mem_eq(b, "abcd", 4);
+	struct iovec v[2] = {{b, 0}, {b + 4, 5}};
+	ck_assert_int_eq(tpa_recvv(s0, srv, v, 2, 0), 5);
+	ck_assert_mem_eq(b, "abcdefghi", 9);
+	ck_assert_int_eq(tpa_recv(s0, srv, b + 9, 7, 0), 7);
+	ck_assert_mem_eq(b, "abcdefghijklmnop", 16);
+	ck_assert_int_eq(int_opt(s0, srv, TPA_SO_NREAD), 0);
+	ck_assert_int_eq(tpa_recv(s0, srv, b, sizeof(b), 0), -EAGAIN);
+	tpa_close(s1, c);
+	tpa_close(s0, srv);
+	tpa_close(s0, l);
+	close_all_and_drain();
+}
+END_TEST
+
 struct drain {
 	int sock;
 	uint64_t got;
@@ -642,6 +668,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, bind_rules);
 	tcase_add_test(tc, reuseaddr_after_active_close);
 	tcase_add_test(tc, peek_nread_nwrite);
+	tcase_add_test(tc, partial_reads_of_one_segment);
 	tcase_add_test(tc, full_buffers_and_zero_window);
 	tcase_add_test(tc, keepalive_detects_dead_peer);
 	tcase_add_test(tc, data_retransmission_times_out);
