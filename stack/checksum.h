@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 struct rte_mbuf;
 
@@ -18,6 +19,35 @@ uint32_t tpa_csum_partial(const void *data, size_t len, uint32_t sum);
 uint16_t tpa_csum_fold(uint32_t sum);
 /* Sum of the IPv4 pseudo header (addresses in network order, length in host order). */
 uint32_t tpa_csum_pseudo_ipv4(uint32_t src_be, uint32_t dst_be, uint8_t proto, uint16_t len);
+/* Copy len bytes from src to dst and add them to a running sum in the same pass: the payload
+ * is read once instead of twice (memcpy, then tpa_csum_partial). Same sum as tpa_csum_partial. */
+uint32_t tpa_csum_copy(void *dst, const void *src, size_t len, uint32_t sum);
+/* Add the sum of a piece that starts offset bytes into the checksummed data: a piece at an odd
+ * offset has its bytes in the other halves of the 16-bit words. */
+uint32_t tpa_csum_add_at(uint32_t sum, uint32_t piece, size_t offset);
+/* Add a header of n32 32-bit words (any alignment) to a running sum. Inline: the headers
+ * the stack builds have a length known at the call, so this is a few loads and adds. */
+static inline uint32_t tpa_csum_words(const void *p, unsigned n32, uint32_t sum)
+{
+	const uint8_t *b = p;
+	uint64_t acc = sum;
+	/* Two words at a time, the end-around carry added back at once (add, adc). */
+	for (; n32 >= 2; n32 -= 2, b += 8) {
+		uint64_t w;
+		memcpy(&w, b, 8);
+		acc += w;
+		acc += acc < w;
+	}
+	if (n32) {
+		uint32_t w;
+		memcpy(&w, b, 4);
+		acc += w;
+		acc += acc < w;
+	}
+	acc = (acc & 0xffffffffu) + (acc >> 32);
+	acc = (acc & 0xffffffffu) + (acc >> 32);
+	return (uint32_t)acc;
+}
 /* Sum len bytes of an mbuf chain starting at offset off (handles odd segment boundaries). */
 uint32_t tpa_csum_mbuf(const struct rte_mbuf *m, uint32_t off, uint32_t len, uint32_t sum);
 

@@ -165,7 +165,7 @@ int ipv4_output(struct tpa_stack *s, struct rte_mbuf *m, uint32_t dst_be, uint8_
 	if (s->cfg.dev.tx_offloads & TPA_DEV_OFFLOAD_IPV4_CKSUM) {
 		m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM;
 	} else {
-		uint16_t c = tpa_csum_fold(tpa_csum_partial(h, IPV4_HDR_LEN, 0));
+		uint16_t c = tpa_csum_fold(tpa_csum_words(h, IPV4_HDR_LEN / 4, 0));
 		memcpy(h + IPV4_OFF_CSUM, &c, 2); /* tpa_csum_fold's value is in network order */
 		if (m->ol_flags & (RTE_MBUF_F_TX_L4_MASK | RTE_MBUF_F_TX_TCP_SEG))
 			m->ol_flags |= RTE_MBUF_F_TX_IPV4;

@@ -8,6 +8,7 @@
 
 #include <rte_mbuf.h>
 
+#include "checksum.h"
 #include "tcp_impl.h"
 
 static uint32_t pow2_at_least(uint32_t v)
@@ -89,6 +90,19 @@ void tcp_sndbuf_copy_out(const struct tcp_sock *ts, uint32_t off, void *dst, uin
 	memcpy(dst, b->buf + pos, first);
 	if (len > first)
 		memcpy((uint8_t *)dst + first, b->buf, len - first);
+}
+
+uint32_t tcp_sndbuf_copy_out_csum(const struct tcp_sock *ts, uint32_t off, void *dst, uint32_t len,
+                                  uint32_t sum)
+{
+	const struct tcp_sndbuf *b = &ts->sb;
+	uint32_t pos = (b->head + off) & (b->cap - 1);
+	uint32_t first = b->cap - pos;
+	if (first >= len)
+		return tpa_csum_copy(dst, b->buf + pos, len, sum);
+	sum = tpa_csum_copy(dst, b->buf + pos, first, sum);
+	uint32_t wrapped = tpa_csum_copy((uint8_t *)dst + first, b->buf, len - first, 0);
+	return tpa_csum_add_at(sum, wrapped, first);
 }
 
 void tcp_sndbuf_consume(struct tcp_sock *ts, uint32_t len)

@@ -335,6 +335,9 @@ int tcp_sndbuf_reserve(struct tpa_stack *s, struct tcp_sock *ts, uint32_t want);
 uint32_t tcp_sndbuf_space(const struct tcp_sock *ts);
 size_t tcp_sndbuf_append(struct tpa_stack *s, struct tcp_sock *ts, const void *data, size_t len);
 void tcp_sndbuf_copy_out(const struct tcp_sock *ts, uint32_t off, void *dst, uint32_t len);
+/* The same copy, returning sum plus the Internet checksum sum of the bytes copied. */
+uint32_t tcp_sndbuf_copy_out_csum(const struct tcp_sock *ts, uint32_t off, void *dst, uint32_t len,
+                                  uint32_t sum);
 void tcp_sndbuf_consume(struct tcp_sock *ts, uint32_t len);
 int tcp_rxq_push(struct tpa_stack *s, struct tcp_rxq *q, const struct tcp_rxseg *e);
 void tcp_rxq_clear(struct tpa_stack *s, struct tcp_rxq *q);

@@ -13,6 +13,7 @@
 #include "ipv4.h"
 #include "tcp_impl.h"
 #include "tcp_rack.h"
+#include "wire.h"
 
 /* Worst-case IPv4 + Ethernet headers ipv4_output() prepends. */
 #define TCP_L2L3_HEADROOM 64
@@ -127,6 +128,61 @@ static struct rte_mbuf *seg_alloc(struct tpa_stack *s)
 	return m;
 }
 
+/* Timestamps as RFC 7323 appendix A lays them out (NOP, NOP, TS): the bytes
+ * tcp_options_write() produces for a segment without SACK blocks, in three aligned words. */
+static uint32_t put_ts_aligned(struct tpa_stack *s, struct tcp_sock *ts, uint8_t *p)
+{
+	static const uint8_t lead[4] = {TCP_OPT_NOP, TCP_OPT_NOP, TCP_OPT_TS, TCP_OPT_TS_LEN};
+	uint32_t val = rte_cpu_to_be_32(tcp_ts_now(s, ts));
+	uint32_t ecr = rte_cpu_to_be_32(ts->ts_recent);
+	memcpy(p, lead, 4);
+	memcpy(p + 4, &val, 4);
+	memcpy(p + 8, &ecr, 4);
+	return 12;
+}
+
+/* Options other than timestamps: SYN options, or SACK blocks to report (into opts). */
+static bool needs_general_opts(const struct tcp_sock *ts, uint8_t flags)
+{
+	if (flags & TCP_SYN)
+		return true;
+	return (flags & TCP_ACK) && (ts->flags & TSF_SACK_OK) &&
+	       (ts->ooo.count || ts->dsack_pending);
+}
+
+static uint32_t write_general_opts(struct tpa_stack *s, struct tcp_sock *ts, uint8_t flags,
+                                   uint32_t len, const struct tcp_opts *peer, uint8_t *opts)
+{
+	if (flags & TCP_SYN)
+		return tcp_options_write_syn(s, ts, opts, (flags & TCP_ACK) != 0, peer);
+	uint32_t max_l4 = ipv4_max_l4_len(s);
+	uint32_t room = max_l4 > TCP_HDR_LEN + len ? max_l4 - TCP_HDR_LEN - len : 0;
+	if (room > TCP_MAX_OPT_LEN)
+		room = TCP_MAX_OPT_LEN;
+	return tcp_options_write(s, ts, opts, (flags & TCP_ACK) != 0, room);
+}
+
+/* The header's checksum and the payload copy. Without offload the payload is summed while it
+ * is copied (hlen is a multiple of 4, so the payload starts on an even offset). */
+static void fill_payload_cksum(struct tpa_stack *s, struct tcp_sock *ts, struct rte_mbuf *m,
+                               struct tcp_hdr *th, uint32_t hlen, uint32_t seq, uint32_t len)
+{
+	uint32_t laddr = ts->laddr ? ts->laddr : s->cfg.ipv4_addr;
+	uint8_t *payload = (uint8_t *)th + hlen;
+	if (ipv4_tx_l4_cksum_offload(s)) {
+		if (len)
+			tcp_sndbuf_copy_out(ts, seq - ts->snd_una, payload, len);
+		set_cksum(s, m, th, laddr, ts->raddr, (uint16_t)(hlen + len));
+		return;
+	}
+	th->cksum = 0;
+	uint32_t sum = tpa_csum_pseudo_ipv4(laddr, ts->raddr, IPPROTO_TCP, (uint16_t)(hlen + len));
+	sum = tpa_csum_words(th, hlen / 4, sum);
+	if (len)
+		sum = tcp_sndbuf_copy_out_csum(ts, seq - ts->snd_una, payload, len, sum);
+	th->cksum = tpa_csum_fold(sum);
+}
+
 /* Build and send one segment of the connection. For data, [seq, seq+len) must lie in the
  * send ring (FIN excluded); fin adds the FIN flag after it. */
 static int xmit(struct tpa_stack *s, struct tcp_sock *ts, uint32_t seq, uint8_t flags, uint32_t len,
@@ -136,16 +192,12 @@ static int xmit(struct tpa_stack *s, struct tcp_sock *ts, uint32_t seq, uint8_t 
 	if (!m)
 		return -ENOBUFS;
 	uint8_t opts[TCP_MAX_OPT_LEN];
+	bool general = needs_general_opts(ts, flags);
 	uint32_t optlen;
-	if (flags & TCP_SYN)
-		optlen = tcp_options_write_syn(s, ts, opts, (flags & TCP_ACK) != 0, peer);
-	else {
-		uint32_t max_l4 = ipv4_max_l4_len(s);
-		uint32_t room = max_l4 > TCP_HDR_LEN + len ? max_l4 - TCP_HDR_LEN - len : 0;
-		if (room > TCP_MAX_OPT_LEN)
-			room = TCP_MAX_OPT_LEN;
-		optlen = tcp_options_write(s, ts, opts, (flags & TCP_ACK) != 0, room);
-	}
+	if (general)
+		optlen = write_general_opts(s, ts, flags, len, peer, opts);
+	else
+		optlen = (ts->flags & TSF_TS_OK) ? 12 : 0;
 	uint32_t hlen = TCP_HDR_LEN + optlen;
 	struct tcp_hdr *th = (struct tcp_hdr *)rte_pktmbuf_append(m, (uint16_t)(hlen + len));
 	if (!th) {
@@ -170,11 +222,11 @@ static int xmit(struct tpa_stack *s, struct tcp_sock *ts, uint32_t seq, uint8_t 
 		win >>= ts->rcv_wscale;
 	}
 	th->win = rte_cpu_to_be_16((uint16_t)win);
-	memcpy(th + 1, opts, optlen);
-	if (len)
-		tcp_sndbuf_copy_out(ts, seq - ts->snd_una, (uint8_t *)th + hlen, len);
-	set_cksum(s, m, th, ts->laddr ? ts->laddr : s->cfg.ipv4_addr, ts->raddr,
-	          (uint16_t)(hlen + len));
+	if (general)
+		memcpy(th + 1, opts, optlen);
+	else if (optlen)
+		put_ts_aligned(s, ts, (uint8_t *)(th + 1));
+	fill_payload_cksum(s, ts, m, th, hlen, seq, len);
 	if (flags & TCP_ACK) {
 		ts->last_ack_sent = ts->rcv_nxt;
 		ts->segs_unacked = 0;
@@ -395,7 +447,8 @@ static bool send_new(struct tpa_stack *s, struct tcp_sock *ts, uint32_t mss, uin
 			state_after_fin_sent(s, ts);
 		sent_any = true;
 		budget = budget > len ? budget - len : 0;
-		if (one || with_fin)
+		/* The queue emptied without a FIN to follow: nothing more this call. */
+		if (one || with_fin || (len == avail && !fin_pending))
 			break;
 	}
 	return sent_any;
