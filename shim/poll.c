@@ -104,11 +104,9 @@ uint32_t shim_poll_bits(const struct tpa_sock_state *st)
 	if ((r & EPOLLOUT) && !(r & (EPOLLERR | EPOLLHUP)) &&
 	    (int64_t)st->sndbuf - st->snd_queued < (int64_t)(st->snd_queued / 2))
 		r &= ~(uint32_t)EPOLLOUT;
-	if (r & EPOLLIN)
-		r |= EPOLLRDNORM;
-	if (r & EPOLLOUT)
-		r |= EPOLLWRNORM;
-	return r;
+	/* IN brings RDNORM and OUT brings WRNORM: both sit 6 bits above. */
+	_Static_assert(EPOLLIN << 6 == EPOLLRDNORM && EPOLLOUT << 6 == EPOLLWRNORM, "epoll bits");
+	return r | (r & (EPOLLIN | EPOLLOUT)) << 6;
 }
 
 static uint32_t sock_poll_bits(struct shim_sock *s)
