@@ -74,7 +74,7 @@ void ipv4_input(struct tpa_stack *s, struct rte_mbuf *m)
 	uint64_t ip_verdict = rx_offload ? (m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) : 0;
 	if (ip_verdict == RTE_MBUF_F_RX_IP_CKSUM_BAD ||
 	    (ip_verdict != RTE_MBUF_F_RX_IP_CKSUM_GOOD &&
-	     tpa_csum_fold(tpa_csum_partial(h, hlen, 0)) != 0)) {
+	     tpa_csum_fold(tpa_csum_words(h, hlen / 4, 0)) != 0)) {
 		STAT_INC(s, ip_drop_cksum);
 		goto drop;
 	}

@@ -6,8 +6,25 @@
 #include "tcp_impl.h"
 #include "wire.h"
 
+/* NOP, NOP, timestamps: the layout every established segment of Linux, BSD and tpa carries. */
+#define TS_ONLY_LAYOUT                                                                             \
+	((uint32_t)TCP_OPT_NOP << 24 | (uint32_t)TCP_OPT_NOP << 16 | TCP_OPT_TS << 8 |             \
+	 TCP_OPT_TS_LEN)
+
 int tcp_options_parse(const uint8_t *p, uint32_t len, bool syn, struct tcp_opts *o)
 {
+	/* The common list read at once (the loop below costs ~60 instructions a segment); the
+	 * result is the loop's, sack[] left unwritten as nsack is 0. */
+	if (len == TCP_OPT_TS_LEN + 2 && wire_load_be32(p) == TS_ONLY_LAYOUT) {
+		o->mss = 0;
+		o->wscale = 0;
+		o->has_mss = o->has_wscale = o->sack_ok = false;
+		o->has_ts = true;
+		o->tsval = wire_load_be32(p + 2 + TCP_OPT_TS_OFF_TSVAL);
+		o->tsecr = wire_load_be32(p + 2 + TCP_OPT_TS_OFF_TSECR);
+		o->nsack = 0;
+		return 0;
+	}
 	memset(o, 0, sizeof(*o));
 	uint32_t i = 0;
 	while (i < len) {
