@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "checksum.h"
+#include "eth.h"
 #include "neigh.h"
 #include "stack_impl.h"
 #include "tcp_layer.h"
@@ -120,6 +121,32 @@ uint16_t ipv4_max_l4_len(const struct tpa_stack *s)
 	return (uint16_t)(s->cfg.dev.mtu - IPV4_HDR_LEN);
 }
 
+/* The next hop for dst_be, or 0 when there is none. */
+static uint32_t route(const struct tpa_stack *s, uint32_t dst_be)
+{
+	if (addr_is_group_or_bcast(dst_be) || dst_be == 0 || dst_be == s->cfg.ipv4_addr ||
+	    (s->ipv4_mask_be != 0xffffffffu && (dst_be | s->ipv4_mask_be) == 0xffffffffu))
+		return 0; /* multicast, broadcast and ourselves: nothing this stack can deliver */
+	if ((dst_be & s->ipv4_mask_be) != (s->cfg.ipv4_addr & s->ipv4_mask_be))
+		return s->cfg.ipv4_gateway;
+	return dst_be;
+}
+
+/* The fields ipv4_output writes, but for total length, id and checksum. */
+static void put_header(const struct tpa_stack *s, uint8_t *h, uint32_t dst_be, uint8_t proto)
+{
+	h[IPV4_OFF_VER_IHL] = IPV4_VER_IHL_NO_OPTS;
+	h[IPV4_OFF_TOS] = 0;
+	wire_store_be16(h + IPV4_OFF_TOT_LEN, 0);
+	wire_store_be16(h + IPV4_OFF_ID, 0);
+	wire_store_be16(h + IPV4_OFF_FRAG, IPV4_FLAG_DF);
+	h[IPV4_OFF_TTL] = IPV4_TTL;
+	h[IPV4_OFF_PROTO] = proto;
+	wire_store_be16(h + IPV4_OFF_CSUM, 0);
+	wire_store_addr(h + IPV4_OFF_SRC, s->cfg.ipv4_addr);
+	wire_store_addr(h + IPV4_OFF_DST, dst_be);
+}
+
 int ipv4_output(struct tpa_stack *s, struct rte_mbuf *m, uint32_t dst_be, uint8_t proto)
 {
 	uint32_t tot_len = m->pkt_len + IPV4_HDR_LEN;
@@ -129,21 +156,11 @@ int ipv4_output(struct tpa_stack *s, struct rte_mbuf *m, uint32_t dst_be, uint8_
 		rte_pktmbuf_free(m);
 		return -EMSGSIZE;
 	}
-	uint32_t nexthop = dst_be;
-	if (addr_is_group_or_bcast(dst_be) || dst_be == 0 || dst_be == s->cfg.ipv4_addr ||
-	    (s->ipv4_mask_be != 0xffffffffu && (dst_be | s->ipv4_mask_be) == 0xffffffffu)) {
-		/* Multicast, broadcast and ourselves: nothing this stack can deliver. */
+	uint32_t nexthop = route(s, dst_be);
+	if (!nexthop) {
 		STAT_INC(s, ip_drop_no_route);
 		rte_pktmbuf_free(m);
 		return -ENETUNREACH;
-	}
-	if ((dst_be & s->ipv4_mask_be) != (s->cfg.ipv4_addr & s->ipv4_mask_be)) {
-		nexthop = s->cfg.ipv4_gateway;
-		if (!nexthop) {
-			STAT_INC(s, ip_drop_no_route);
-			rte_pktmbuf_free(m);
-			return -ENETUNREACH;
-		}
 	}
 	uint8_t *h = (uint8_t *)rte_pktmbuf_prepend(m, IPV4_HDR_LEN);
 	if (!h) {
@@ -151,16 +168,9 @@ int ipv4_output(struct tpa_stack *s, struct rte_mbuf *m, uint32_t dst_be, uint8_
 		rte_pktmbuf_free(m);
 		return -ENOBUFS;
 	}
-	h[IPV4_OFF_VER_IHL] = IPV4_VER_IHL_NO_OPTS;
-	h[IPV4_OFF_TOS] = 0;
+	put_header(s, h, dst_be, proto);
 	wire_store_be16(h + IPV4_OFF_TOT_LEN, (uint16_t)tot_len);
 	wire_store_be16(h + IPV4_OFF_ID, s->ip_id++);
-	wire_store_be16(h + IPV4_OFF_FRAG, IPV4_FLAG_DF);
-	h[IPV4_OFF_TTL] = IPV4_TTL;
-	h[IPV4_OFF_PROTO] = proto;
-	wire_store_be16(h + IPV4_OFF_CSUM, 0);
-	wire_store_addr(h + IPV4_OFF_SRC, s->cfg.ipv4_addr);
-	wire_store_addr(h + IPV4_OFF_DST, dst_be);
 	m->l3_len = IPV4_HDR_LEN;
 	if (s->cfg.dev.tx_offloads & TPA_DEV_OFFLOAD_IPV4_CKSUM) {
 		m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM;
@@ -172,4 +182,59 @@ int ipv4_output(struct tpa_stack *s, struct rte_mbuf *m, uint32_t dst_be, uint8_
 	}
 	STAT_INC(s, ip_tx);
 	return neigh_output(s, m, nexthop);
+}
+
+static void cache_fill(struct tpa_stack *s, struct ipv4_frame_cache *c, uint32_t dst_be,
+                       uint8_t proto)
+{
+	c->until_ns = 0;
+	uint32_t nexthop = route(s, dst_be);
+	uint64_t until;
+	if (!nexthop || !neigh_ready(s, nexthop, c->hdr + ETH_OFF_DST, &until))
+		return;
+	memcpy(c->hdr + ETH_OFF_SRC, s->cfg.dev.mac, ETH_ADDR_LEN);
+	wire_store_be16(c->hdr + ETH_OFF_TYPE, ETH_TYPE_IPV4);
+	put_header(s, c->hdr + ETH_HDR_LEN, dst_be, proto);
+	uint32_t sum = tpa_csum_words(c->hdr + ETH_HDR_LEN, IPV4_HDR_LEN / 4, 0);
+	sum = (sum & 0xffff) + (sum >> 16);
+	c->sum = (sum & 0xffff) + (sum >> 16);
+	c->dst_be = dst_be;
+	c->gen = neigh_gen(s);
+	c->until_ns = until;
+}
+
+int ipv4_output_cached(struct tpa_stack *s, struct rte_mbuf *m, uint32_t dst_be, uint8_t proto,
+                       struct ipv4_frame_cache *c)
+{
+	uint32_t tot_len = m->pkt_len + IPV4_HDR_LEN;
+	uint8_t *f;
+	if (s->now_ns >= c->until_ns || c->gen != neigh_gen(s) || c->dst_be != dst_be ||
+	    c->hdr[ETH_HDR_LEN + IPV4_OFF_PROTO] != proto || tot_len > s->cfg.dev.mtu ||
+	    (m->ol_flags & RTE_MBUF_F_TX_TCP_SEG) ||
+	    !(f = (uint8_t *)rte_pktmbuf_prepend(m, sizeof(c->hdr)))) {
+		int rc = ipv4_output(s, m, dst_be, proto);
+		/* After the send: it may have moved the neighbour entry on (to probing). */
+		cache_fill(s, c, dst_be, proto);
+		return rc;
+	}
+	memcpy(f, c->hdr, sizeof(c->hdr));
+	uint8_t *h = f + ETH_HDR_LEN;
+	uint16_t id = s->ip_id++;
+	wire_store_be16(h + IPV4_OFF_TOT_LEN, (uint16_t)tot_len);
+	wire_store_be16(h + IPV4_OFF_ID, id);
+	m->l2_len = ETH_HDR_LEN;
+	m->l3_len = IPV4_HDR_LEN;
+	if (s->cfg.dev.tx_offloads & TPA_DEV_OFFLOAD_IPV4_CKSUM) {
+		m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM;
+	} else {
+		/* The cached sum plus the two fields that change, as they lie in memory. */
+		uint16_t c16 = tpa_csum_fold(c->sum + rte_cpu_to_be_16((uint16_t)tot_len) +
+		                             rte_cpu_to_be_16(id));
+		memcpy(h + IPV4_OFF_CSUM, &c16, 2);
+		if (m->ol_flags & (RTE_MBUF_F_TX_L4_MASK | RTE_MBUF_F_TX_TCP_SEG))
+			m->ol_flags |= RTE_MBUF_F_TX_IPV4;
+	}
+	STAT_INC(s, ip_tx);
+	stack_tx_frame(s, m);
+	return 0;
 }

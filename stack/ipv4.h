@@ -38,6 +38,24 @@ void ipv4_input(struct tpa_stack *s, struct rte_mbuf *m);
  */
 int ipv4_output(struct tpa_stack *s, struct rte_mbuf *m, uint32_t dst_be, uint8_t proto);
 
+/*
+ * A destination's Ethernet and IPv4 headers, built once and reused while the route and the
+ * neighbour entry stay as they were (a connection's transmit template). Zeroed: empty.
+ */
+struct ipv4_frame_cache {
+	uint8_t hdr[34];   /* Ethernet + IPv4 without options; total length, id, checksum 0 */
+	uint32_t sum;      /* of the IPv4 header as cached, folded to 16 bits */
+	uint32_t dst_be;   /* the destination it was built for */
+	uint32_t gen;      /* neigh_gen() when it was built */
+	uint64_t until_ns; /* usable while now_ns < until_ns */
+};
+
+/* ipv4_output() for a destination sent to repeatedly: the same frame, from the cache when it is
+ * valid (one copy of the headers and an incremental checksum), else through ipv4_output(),
+ * after which the cache is rebuilt. */
+int ipv4_output_cached(struct tpa_stack *s, struct rte_mbuf *m, uint32_t dst_be, uint8_t proto,
+                       struct ipv4_frame_cache *c);
+
 bool ipv4_tx_l4_cksum_offload(const struct tpa_stack *s);
 /* Largest L4 segment (header included) that fits the MTU. */
 uint16_t ipv4_max_l4_len(const struct tpa_stack *s);

@@ -48,6 +48,7 @@ struct neigh_table {
 	struct queue_node nodes[NEIGH_QUEUE_TOTAL];
 	uint32_t node_free;
 	uint32_t queued;
+	uint32_t gen; /* changes with every entry's state or address (frame caches check it) */
 };
 
 static uint32_t hash_ip(uint32_t ip_be, uint32_t mask)
@@ -168,6 +169,7 @@ static void set_state(struct neigh_table *t, uint32_t i, uint8_t state)
 	else if (!has_timer(e->state) && has_timer(state))
 		timer_link(t, i);
 	e->state = state;
+	t->gen++;
 }
 
 static void remove_entry(struct tpa_stack *s, uint32_t i)
@@ -251,6 +253,29 @@ static int enqueue(struct tpa_stack *s, struct neigh_entry *e, struct rte_mbuf *
 	return 0;
 }
 
+uint32_t neigh_gen(const struct tpa_stack *s)
+{
+	return s->neigh->gen;
+}
+
+bool neigh_ready(const struct tpa_stack *s, uint32_t nexthop_be, uint8_t mac[6], uint64_t *until)
+{
+	const struct neigh_table *t = s->neigh;
+	uint32_t i = find(t, nexthop_be);
+	if (i == NIL)
+		return false;
+	const struct neigh_entry *e = &t->entries[i];
+	/* The cases neigh_output sends at once, and until when it would go on doing so. */
+	if (e->state == NEIGH_REACHABLE && e->expires_ns > s->now_ns)
+		*until = e->expires_ns;
+	else if (e->state == NEIGH_PROBE)
+		*until = UINT64_MAX;
+	else
+		return false;
+	memcpy(mac, e->mac, ETH_ADDR_LEN);
+	return true;
+}
+
 int neigh_output(struct tpa_stack *s, struct rte_mbuf *m, uint32_t nexthop_be)
 {
 	struct neigh_table *t = s->neigh;
@@ -297,6 +322,7 @@ void neigh_confirm(struct tpa_stack *s, uint32_t ip_be, const uint8_t mac[6], bo
 	}
 	struct neigh_entry *e = &t->entries[i];
 	memcpy(e->mac, mac, ETH_ADDR_LEN);
+	t->gen++;
 	e->probes = 0;
 	e->expires_ns = s->now_ns + (uint64_t)s->cfg.arp_timeout_ms * NS_PER_MS;
 	set_state(t, i, NEIGH_REACHABLE);

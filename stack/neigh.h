@@ -29,6 +29,12 @@ void neigh_table_destroy(struct tpa_stack *s);
  * Takes ownership; 0 when sent or queued, else a negative errno (dropped, counted). */
 int neigh_output(struct tpa_stack *s, struct rte_mbuf *m, uint32_t nexthop_be);
 
+/* For a cached frame header: true when neigh_output would send to nexthop_be at once (no
+ * queueing, no request due), with its address and the time until which that holds while
+ * neigh_gen() stays the same (it changes with any entry's state or address). */
+bool neigh_ready(const struct tpa_stack *s, uint32_t nexthop_be, uint8_t mac[6], uint64_t *until);
+uint32_t neigh_gen(const struct tpa_stack *s);
+
 /* The address of ip_be was learned or confirmed. Updates an existing entry; creates one only
  * when `create` is set. Releases queued packets. */
 void neigh_confirm(struct tpa_stack *s, uint32_t ip_be, const uint8_t mac[6], bool create);

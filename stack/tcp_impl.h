@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "ipv4.h"
 #include "stack_impl.h"
 #include "tcp_cc.h"
 #include "tcp_rack.h"
@@ -142,8 +143,9 @@ struct tcp_sock {
 	/* addresses, network order */
 	uint32_t laddr, raddr;
 	uint16_t lport, rport;
-	int hash_next; /* 4-tuple chain */
-	int bind_next; /* lport chain */
+	struct ipv4_frame_cache fc; /* this connection's Ethernet + IPv4 headers */
+	int hash_next;              /* 4-tuple chain */
+	int bind_next;              /* lport chain */
 
 	/* listener */
 	int listener; /* for children: the listener id (TCP_NO_SOCK once accepted) */

@@ -191,15 +191,21 @@ static int xmit(struct tpa_stack *s, struct tcp_sock *ts, uint32_t seq, uint8_t 
 	struct rte_mbuf *m = seg_alloc(s);
 	if (!m)
 		return -ENOBUFS;
-	uint8_t opts[TCP_MAX_OPT_LEN];
+	/* The mbuf is empty: options go straight to where they belong, behind the fixed header
+	 * (no array on the stack, no copy). */
 	bool general = needs_general_opts(ts, flags);
-	uint32_t optlen;
-	if (general)
-		optlen = write_general_opts(s, ts, flags, len, peer, opts);
-	else
+	bool room = true;
+	uint32_t optlen = 0;
+	if (!general)
 		optlen = (ts->flags & TSF_TS_OK) ? 12 : 0;
+	else if (rte_pktmbuf_tailroom(m) >= TCP_HDR_LEN + TCP_MAX_OPT_LEN)
+		optlen = write_general_opts(s, ts, flags, len, peer,
+		                            rte_pktmbuf_mtod_offset(m, uint8_t *, TCP_HDR_LEN));
+	else
+		room = false;
 	uint32_t hlen = TCP_HDR_LEN + optlen;
-	struct tcp_hdr *th = (struct tcp_hdr *)rte_pktmbuf_append(m, (uint16_t)(hlen + len));
+	struct tcp_hdr *th =
+	        room ? (struct tcp_hdr *)rte_pktmbuf_append(m, (uint16_t)(hlen + len)) : NULL;
 	if (!th) {
 		rte_pktmbuf_free(m);
 		STAT_INC(s, mbuf_alloc_fail);
@@ -222,9 +228,7 @@ static int xmit(struct tpa_stack *s, struct tcp_sock *ts, uint32_t seq, uint8_t 
 		win >>= ts->rcv_wscale;
 	}
 	th->win = rte_cpu_to_be_16((uint16_t)win);
-	if (general)
-		memcpy(th + 1, opts, optlen);
-	else if (optlen)
+	if (!general && optlen)
 		put_ts_aligned(s, ts, (uint8_t *)(th + 1));
 	fill_payload_cksum(s, ts, m, th, hlen, seq, len);
 	if (flags & TCP_ACK) {
@@ -237,7 +241,7 @@ static int xmit(struct tpa_stack *s, struct tcp_sock *ts, uint32_t seq, uint8_t 
 		STAT_INC(s, tcp_rst_tx);
 	STAT_INC(s, tcp_tx);
 	ts->last_send_ns = s->now_ns;
-	return ipv4_output(s, m, ts->raddr, IPPROTO_TCP) < 0 ? -ENOBUFS : 0;
+	return ipv4_output_cached(s, m, ts->raddr, IPPROTO_TCP, &ts->fc) < 0 ? -ENOBUFS : 0;
 }
 
 /* Control segments carry the highest sequence number sent: after a retransmission timeout
