@@ -70,7 +70,11 @@ struct tcp_timer *tcp_wheel_expired(struct tcp_wheel *w, uint64_t now_ns)
 			break;
 		w->cur_tick++;
 	}
-	w->next_hint = 0; /* unknown: recomputed by tcp_wheel_next */
+	/* next_hint is a lower bound of every armed deadline (arming lowers it, removing keeps
+	 * it one): still in the future, it stands, and a poll that found nothing due costs no
+	 * rescan of the wheel before the next sleep. */
+	if (w->next_hint <= now_ns)
+		w->next_hint = 0; /* unknown: recomputed by tcp_wheel_next */
 	return NULL;
 }
 

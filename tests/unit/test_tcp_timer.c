@@ -43,6 +43,27 @@ START_TEST(fires_at_deadline_not_before)
 }
 END_TEST
 
+/* A poll with nothing due keeps the earliest deadline known (before: forgotten, so every sleep
+ * after a poll rescanned the wheel); once past, it is found again exactly. */
+START_TEST(a_poll_with_nothing_due_keeps_the_earliest_deadline)
+{
+	tcp_wheel_init(&w, 0);
+	struct tcp_timer a = {0}, b = {0};
+	tcp_timer_arm(&w, &a, 100 * MS);
+	tcp_timer_arm(&w, &b, 900 * MS);
+	struct tcp_timer *got[4];
+	ck_assert_int_eq(expire_all(50 * MS, got, 4), 0);
+	ck_assert_uint_eq(w.next_hint, 100 * MS);
+	ck_assert_uint_eq(tcp_wheel_next(&w), 100 * MS);
+	tcp_timer_cancel(&w, &a);
+	ck_assert_uint_le(tcp_wheel_next(&w), 100 * MS); /* a lower bound: an early look at most */
+	ck_assert_int_eq(expire_all(150 * MS, got, 4), 0);
+	ck_assert_uint_eq(tcp_wheel_next(&w), 900 * MS);
+	ck_assert_int_eq(expire_all(900 * MS, got, 4), 1);
+	ck_assert_ptr_eq(got[0], &b);
+}
+END_TEST
+
 START_TEST(cancel_and_rearm)
 {
 	tcp_wheel_init(&w, 0);
@@ -108,6 +129,7 @@ static Suite *suite(void)
 	TCase *tc = tcase_create("wheel");
 	tcase_add_test(tc, fires_at_deadline_not_before);
 	tcase_add_test(tc, cancel_and_rearm);
+	tcase_add_test(tc, a_poll_with_nothing_due_keeps_the_earliest_deadline);
 	tcase_add_test(tc, beyond_one_round_and_past_deadlines);
 	tcase_add_test(tc, many_timers_all_fire_once);
 	suite_add_tcase(s, tc);
