@@ -57,9 +57,10 @@ void shim_lock(void)
 {
 	if (lock_depth++ > 0)
 		return;
-	shim_family_lock();
+	bool family = shim_family_lock();
 	shim_lock_epoch++;
-	family_events_catch_up();
+	if (family) /* one process alone: nobody else runs the stack */
+		family_events_catch_up();
 }
 
 bool shim_lock_wanted(void)

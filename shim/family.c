@@ -174,12 +174,14 @@ static void shared_lock(void)
 	holds_shared = true;
 }
 
-void shim_family_lock(void)
+bool shim_family_lock(void)
 {
 	local_lock();
 	/* multi changes only under both levels: read under the local one, it holds. */
-	if (family_multi())
-		shared_lock();
+	if (!family_multi())
+		return false;
+	shared_lock();
+	return true;
 }
 
 bool shim_family_trylock(void)

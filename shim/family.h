@@ -36,7 +36,7 @@ bool shim_family_shared(void); /* the region exists */
  * holder is done inside. Two levels: a process-local futex word, and the robust family mutex
  * while more than one process may use the stack (from the first fork on, until the family is
  * one process again, found when dead processes are reaped). */
-void shim_family_lock(void);
+bool shim_family_lock(void); /* true: the family level was taken too */
 bool shim_family_trylock(void);
 void shim_family_unlock(void);
 bool shim_family_lock_wanted(void); /* a thread of any process of the family waits for it */

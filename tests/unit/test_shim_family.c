@@ -77,6 +77,8 @@ START_TEST(one_process_uses_the_local_level)
 	shim_family_unlock();
 	ck_assert(shim_family_trylock());
 	shim_family_unlock();
+	ck_assert(!shim_family_lock()); /* the local level alone */
+	shim_family_unlock();
 	ck_assert(!shim_family_lock_wanted());
 }
 END_TEST
@@ -120,7 +122,8 @@ START_TEST(fork_shares_the_lock_until_the_child_is_gone)
 		shim_family_lock_forget();
 		if (!shim_family_fork_child())
 			_exit(2);
-		shim_family_lock();
+		if (!shim_family_lock()) /* the family level too */
+			_exit(3);
 		(void)!write(p[1], "L", 1);
 		pause_ms(300); /* hold it: the parent's trylock must fail meanwhile */
 		shim_family_unlock();
