@@ -404,6 +404,20 @@ static void state_after_fin_sent(struct tpa_stack *s, struct tcp_sock *ts)
 static bool send_new(struct tpa_stack *s, struct tcp_sock *ts, uint32_t mss, uint32_t budget,
                      bool one)
 {
+	/* A reply on an idle connection: nothing in flight, all that is queued fits one segment
+	 * the window and budget allow, no FIN, no cork. The loop below would send the same one
+	 * segment (Nagle has nothing outstanding to wait for) and stop. */
+	uint32_t queued = ts->sb.len;
+	if (ts->snd_nxt == ts->snd_una && queued && queued <= mss && queued <= budget &&
+	    (int32_t)ts->snd_wnd > 0 && queued <= ts->snd_wnd && !fin_wanted(ts) &&
+	    !(ts->flags & (TSF_CORK | TSF_MSG_MORE))) {
+		if (tcp_send_segment(s, ts, ts->snd_nxt, queued, false) < 0)
+			return false;
+		ts->snd_nxt += queued;
+		if (queued < mss)
+			ts->snd_sml = ts->snd_nxt;
+		return true;
+	}
 	bool sent_any = false;
 	for (;;) {
 		uint32_t end = data_end(ts);

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "checksum.h"
 #include "sim_peer.h"
@@ -151,6 +152,30 @@ START_TEST(forgotten_neighbour_queues_until_resolved)
 }
 END_TEST
 
+/* An idle connection's reply leaves as one segment (send_new's shortcut); with more than a
+ * segment queued, or MSG_MORE, the general loop decides as before. */
+START_TEST(idle_reply_one_segment_else_general_loop)
+{
+	static char big[4000];
+	memset(big, 'x', sizeof(big));
+	send_acked(20);
+	uint32_t from = sc.rig.cap.count;
+	ck_assert_int_eq(tpa_send(sc.rig.s, sc.sock, big, 10, MSG_MORE), 10);
+	tpa_stack_flush(sc.rig.s);
+	ck_assert_uint_eq(sc.rig.cap.count, from); /* corked: held */
+	ck_assert_int_eq(tpa_send(sc.rig.s, sc.sock, big, 3000, 0), 3000);
+	tpa_stack_flush(sc.rig.s);
+	uint32_t n = sc.rig.cap.count - from, bytes = 0;
+	ck_assert_uint_ge(n, 3);
+	for (uint32_t i = from; i < sc.rig.cap.count; i++) {
+		check_frame(frame(i), peer_mac);
+		bytes += frame(i)->len - ETH_HDR_LEN - IPV4_HDR_LEN -
+		         tcp_hdr_len(frame(i)->data + ETH_HDR_LEN + IPV4_HDR_LEN);
+	}
+	ck_assert_uint_eq(bytes, 3010);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("tcp_tx_frame");
@@ -160,6 +185,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, changed_neighbour_address_used_at_once);
 	tcase_add_test(tc, expired_neighbour_reconfirmed_while_sending);
 	tcase_add_test(tc, forgotten_neighbour_queues_until_resolved);
+	tcase_add_test(tc, idle_reply_one_segment_else_general_loop);
 	suite_add_tcase(s, tc);
 	return s;
 }
