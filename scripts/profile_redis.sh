@@ -337,6 +337,22 @@ phase_callgrind() {
 	echo "== callgrind: instructions per request (GET, $CG_REQUESTS requests per load)"
 	: >"$OUT/callgrind-summary.tsv"
 	local variant clients pipeline
+	# Ask for a dump and print its file once written. valgrind writes it when the process
+	# next runs: wait for a new part that is complete (callgrind ends a dump with its totals
+	# line); on a loaded machine a fixed second was sometimes too short (an empty part).
+	cg_dump() {
+		local parts part
+		parts=$(find "$WORK" -name "cg.out.$1.*" | wc -l)
+		callgrind_control -d "$1" >/dev/null
+		for _ in $(seq 1 300); do
+			if [ "$(find "$WORK" -name "cg.out.$1.*" | wc -l)" -gt "$parts" ]; then
+				part=$(ls -t "$WORK"/cg.out."$1".* | head -1 || true)
+				grep -q '^totals:' "$part" && { echo "$part"; return 0; }
+			fi
+			sleep 0.1
+		done
+		return 0
+	}
 	for variant in ${CG_VARIANTS//,/ }; do
 		rm -f "$WORK"/cg.out*
 		start_server "$variant" valgrind --tool=callgrind --instr-atstart=no --dump-instr=no \
@@ -352,15 +368,12 @@ phase_callgrind() {
 				progress "callgrind: $variant, $clients clients, -P $pipeline"
 				local run=$variant-c$clients-P$pipeline dump
 				# Each load gets its own dump: -d writes what was counted since the last one.
-				callgrind_control -d "$rpid" >/dev/null
-				sleep 1
+				cg_dump "$rpid" >/dev/null
 				callgrind_control -i on "$rpid" >/dev/null
 				bench "$variant" -c "$clients" -P "$pipeline" -n "$CG_REQUESTS" -t get -q \
 					>"$WORK/cg-bench.txt" 2>&1
 				callgrind_control -i off "$rpid" >/dev/null
-				callgrind_control -d "$rpid" >/dev/null
-				sleep 1
-				dump=$(ls -t "$WORK"/cg.out."$rpid".* 2>/dev/null | head -1)
+				dump=$(cg_dump "$rpid")
 				[ -n "$dump" ] || { echo "profile_redis: no callgrind dump for $run" >&2; exit 1; }
 				cp "$dump" "$OUT/callgrind-$run.out"
 				callgrind_annotate --auto=no --inclusive=no --threshold=100 "$dump" \
