@@ -24,7 +24,10 @@ void tcp_timer_arm(struct tcp_wheel *w, struct tcp_timer *t, uint64_t expire_ns)
 	/* A deadline already past is handled at the next run. */
 	if (tick < w->cur_tick)
 		tick = w->cur_tick;
-	struct tcp_timer **head = &w->slot[tick % TCP_WHEEL_SLOTS];
+	uint32_t i = (uint32_t)(tick % TCP_WHEEL_SLOTS);
+	struct tcp_timer **head = &w->slot[i];
+	w->busy[i / 64] |= 1ull << (i % 64);
+	t->slot = i;
 	t->expire_ns = expire_ns;
 	t->next = *head;
 	if (*head)
@@ -45,7 +48,25 @@ void tcp_timer_cancel(struct tcp_wheel *w, struct tcp_timer *t)
 		t->next->pprev = t->pprev;
 	t->next = NULL;
 	t->pprev = NULL;
+	if (!w->slot[t->slot])
+		w->busy[t->slot / 64] &= ~(1ull << (t->slot % 64));
 	w->armed--;
+}
+
+/* The first tick in [from, from + n) whose slot holds a timer, or from + n if none does. */
+static uint64_t next_busy_tick(const struct tcp_wheel *w, uint64_t from, uint64_t n)
+{
+	uint64_t off = 0;
+	while (off < n) {
+		uint32_t i = (uint32_t)((from + off) % TCP_WHEEL_SLOTS);
+		uint64_t bits = w->busy[i / 64] >> (i % 64);
+		if (bits) {
+			off += (uint64_t)__builtin_ctzll(bits);
+			return off < n ? from + off : from + n;
+		}
+		off += 64 - i % 64;
+	}
+	return from + n;
 }
 
 struct tcp_timer *tcp_wheel_expired(struct tcp_wheel *w, uint64_t now_ns)
@@ -60,6 +81,11 @@ struct tcp_timer *tcp_wheel_expired(struct tcp_wheel *w, uint64_t now_ns)
 	if (now_tick >= w->cur_tick + TCP_WHEEL_SLOTS)
 		w->cur_tick = now_tick - TCP_WHEEL_SLOTS + 1;
 	while (w->cur_tick <= now_tick) {
+		w->cur_tick = next_busy_tick(w, w->cur_tick, now_tick - w->cur_tick + 1);
+		if (w->cur_tick > now_tick) {
+			w->cur_tick = now_tick;
+			break;
+		}
 		for (struct tcp_timer *t = w->slot[w->cur_tick % TCP_WHEEL_SLOTS]; t; t = t->next) {
 			if (t->expire_ns <= now_ns) {
 				tcp_timer_cancel(w, t);
@@ -88,13 +114,14 @@ uint64_t tcp_wheel_next(struct tcp_wheel *w)
 	 * gives the answer; otherwise take the minimum over everything (all later rounds). */
 	uint64_t best = UINT64_MAX;
 	uint64_t round_end = (w->cur_tick + TCP_WHEEL_SLOTS) * TCP_WHEEL_TICK_NS;
-	for (uint32_t i = 0; i < TCP_WHEEL_SLOTS; i++) {
-		for (struct tcp_timer *t = w->slot[(w->cur_tick + i) % TCP_WHEEL_SLOTS]; t;
-		     t = t->next) {
+	uint64_t end = w->cur_tick + TCP_WHEEL_SLOTS;
+	for (uint64_t tick = next_busy_tick(w, w->cur_tick, TCP_WHEEL_SLOTS); tick < end;
+	     tick = next_busy_tick(w, tick + 1, end - tick - 1)) {
+		for (struct tcp_timer *t = w->slot[tick % TCP_WHEEL_SLOTS]; t; t = t->next) {
 			if (t->expire_ns < best)
 				best = t->expire_ns;
 		}
-		if (best < round_end && tick_of(best) <= w->cur_tick + i)
+		if (best < round_end && tick_of(best) <= tick)
 			break;
 	}
 	w->next_hint = best;

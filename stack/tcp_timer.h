@@ -17,10 +17,14 @@
 struct tcp_timer {
 	struct tcp_timer *next, **pprev;
 	uint64_t expire_ns;
+	uint32_t slot; /* its slot while armed */
 };
 
 struct tcp_wheel {
 	struct tcp_timer *slot[TCP_WHEEL_SLOTS];
+	/* One bit per non-empty slot: walks and the earliest-deadline scan skip empty slots 64 at
+	 * a time (a stack whose clock jumps, or that is asked when to wake, scanned all 4096). */
+	uint64_t busy[TCP_WHEEL_SLOTS / 64];
 	uint64_t cur_tick; /* every tick before this one has run */
 	uint32_t armed;
 	uint64_t next_hint; /* lower bound on the earliest deadline */

@@ -123,6 +123,72 @@ START_TEST(many_timers_all_fire_once)
 }
 END_TEST
 
+/* Random arms, cancels and clock jumps (within a tick, across slots, over many rounds) against
+ * a plain list: every timer fires once, at its deadline or at the first run after it, never
+ * before; the earliest-deadline answer is never late and exact once asked after a run, and
+ * cancels leave no slot marked busy that holds nothing. */
+START_TEST(random_against_model)
+{
+	enum { N = 64 };
+	static struct tcp_timer t[N];
+	static uint64_t due[N]; /* 0: not armed */
+	uint64_t now = 5 * MS;
+	uint32_t r = 12345;
+	tcp_wheel_init(&w, now);
+	for (int i = 0; i < N; i++) {
+		t[i] = (struct tcp_timer){0};
+		due[i] = 0;
+	}
+	for (int step = 0; step < 20000; step++) {
+		r = r * 1103515245u + 12345u;
+		int i = (int)(r >> 8) % N;
+		uint32_t what = (r >> 20) % 8;
+		if (what < 3) {
+			static const uint64_t span[] = {MS / 2, 70 * MS, 5000 * MS, 40000 * MS};
+			uint64_t at = now + (uint64_t)((r >> 3) % 1000) * span[(r >> 13) % 4] / 1000;
+			if ((r >> 17) % 16 == 0 && at > 2 * MS)
+				at -= 2 * MS; /* possibly already past */
+			tcp_timer_arm(&w, &t[i], at);
+			due[i] = at;
+		} else if (what < 4) {
+			tcp_timer_cancel(&w, &t[i]);
+			due[i] = 0;
+		} else {
+			uint64_t best = UINT64_MAX;
+			for (int k = 0; k < N; k++)
+				if (due[k] && due[k] < best)
+					best = due[k];
+			uint64_t next = tcp_wheel_next(&w);
+			ck_assert_uint_le(next, best);
+			static const uint64_t jump[] = {0, MS / 3, 3 * MS, 900 * MS, 9000 * MS};
+			now += jump[(r >> 4) % 5];
+			if (what == 7 && best != UINT64_MAX && best > now)
+				now = best; /* as a poller sleeping until the next deadline */
+			struct tcp_timer *x;
+			while ((x = tcp_wheel_expired(&w, now)) != NULL) {
+				int k = (int)(x - t);
+				ck_assert(due[k] != 0 && due[k] <= now);
+				due[k] = 0;
+			}
+			best = UINT64_MAX;
+			for (int k = 0; k < N; k++) {
+				ck_assert_msg(due[k] == 0 || due[k] > now, "timer %d due %llu not run at %llu",
+				              k, (unsigned long long)due[k], (unsigned long long)now);
+				if (due[k] && due[k] < best)
+					best = due[k];
+			}
+			ck_assert_uint_eq(tcp_wheel_next(&w), best);
+		}
+		if (step % 16 == 0) {
+			uint32_t wrong = 0;
+			for (uint32_t b = 0; b < TCP_WHEEL_SLOTS; b++)
+				wrong += (w.busy[b / 64] >> (b % 64) & 1) != (w.slot[b] != NULL);
+			ck_assert_uint_eq(wrong, 0);
+		}
+	}
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("tcp_timer");
@@ -132,6 +198,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, a_poll_with_nothing_due_keeps_the_earliest_deadline);
 	tcase_add_test(tc, beyond_one_round_and_past_deadlines);
 	tcase_add_test(tc, many_timers_all_fire_once);
+	tcase_add_test(tc, random_against_model);
 	suite_add_tcase(s, tc);
 	return s;
 }
