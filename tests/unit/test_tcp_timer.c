@@ -145,7 +145,8 @@ START_TEST(random_against_model)
 		uint32_t what = (r >> 20) % 8;
 		if (what < 3) {
 			static const uint64_t span[] = {MS / 2, 70 * MS, 5000 * MS, 40000 * MS};
-			uint64_t at = now + (uint64_t)((r >> 3) % 1000) * span[(r >> 13) % 4] / 1000;
+			uint64_t at =
+			        now + (uint64_t)((r >> 3) % 1000) * span[(r >> 13) % 4] / 1000;
 			if ((r >> 17) % 16 == 0 && at > 2 * MS)
 				at -= 2 * MS; /* possibly already past */
 			tcp_timer_arm(&w, &t[i], at);
@@ -172,8 +173,9 @@ START_TEST(random_against_model)
 			}
 			best = UINT64_MAX;
 			for (int k = 0; k < N; k++) {
-				ck_assert_msg(due[k] == 0 || due[k] > now, "timer %d due %llu not run at %llu",
-				              k, (unsigned long long)due[k], (unsigned long long)now);
+				ck_assert_msg(due[k] == 0 || due[k] > now,
+				              "timer %d due %llu not run at %llu", k,
+				              (unsigned long long)due[k], (unsigned long long)now);
 				if (due[k] && due[k] < best)
 					best = due[k];
 			}
