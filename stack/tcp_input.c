@@ -73,7 +73,7 @@ void tcp_negotiate(struct tpa_stack *s, struct tcp_sock *ts, const struct tcp_op
  * for the whole timer. Enough segments to cover half our window, at most TCP_MAX_QUICKACKS.
  * Not at connection start: measured in the simulation, acknowledging every segment of the
  * initial slow start made bulk transfers slower (a burstier ramp into the bottleneck queue). */
-static void enter_quickack(const struct tpa_stack *s, struct tcp_sock *ts)
+void tcp_enter_quickack(const struct tpa_stack *s, struct tcp_sock *ts)
 {
 	uint32_t mss = ts->snd_mss ? ts->snd_mss : TCP_DEFAULT_MSS;
 	uint32_t n = tcp_rcv_window(ts) / (2 * mss);
@@ -449,7 +449,7 @@ static void process_data(struct tpa_stack *s, struct tcp_sock *ts, struct rte_mb
 		 */
 		if (ts->last_data_rx_ns &&
 		    s->now_ns - ts->last_data_rx_ns > tcp_rtt_rto_ns(&ts->rtt))
-			enter_quickack(s, ts);
+			tcp_enter_quickack(s, ts);
 		ts->last_data_rx_ns = s->now_ns;
 		ts->rcv_nxt += len;
 		tcp_rcv_queue(s, ts, m, off, len);
@@ -513,12 +513,6 @@ static void process_fin(struct tpa_stack *s, struct tcp_sock *ts)
 	}
 	tcp_sock_mark_pending(s, ts, TSF_EV_PENDING);
 }
-
-/* A TSval this many ticks older than TS.Recent still passes PAWS, as in Linux
- * (TCP_PAWS_WINDOW): one sender's TSvals can step a tick back (a segment stamped with its
- * planned departure, the next with the current time) and, with no tolerance, such a segment
- * was dropped, its data or its acknowledgement of new data with it. */
-#define PAWS_TOLERANCE_TICKS 1u
 
 /* RFC 7323 5.3 PAWS: a segment whose timestamp is older than TS.Recent is an old duplicate,
  * except a pure ACK the network merely reordered (Linux's tcp_disordered_ack, widened to
@@ -849,6 +843,8 @@ void tcp_input_segment(struct tpa_stack *s, struct rte_mbuf *m, const struct ipv
 	}
 	struct tcp_sock *ts =
 	        tcp_sock_lookup(s, meta->dst_be, g.th.dport, meta->src_be, g.th.sport);
+	if (ts && ts->state == TPA_TCP_ESTABLISHED && tcp_fast_input(s, ts, m, &g))
+		return;
 	if (ts && ts->state == TPA_TCP_TIME_WAIT && time_wait_reusable(ts, &g)) {
 		struct tcp_sock *l = tcp_sock_listener(s, meta->dst_be, g.th.dport);
 		if (l) {

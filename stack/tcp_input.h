@@ -25,6 +25,12 @@ struct seg {
 	uint32_t tw_snd_max; /* that old connection's highest sequence number sent */
 };
 
+/* A TSval this many ticks older than TS.Recent still passes PAWS, as in Linux
+ * (TCP_PAWS_WINDOW): one sender's TSvals can step a tick back (a segment stamped with its
+ * planned departure, the next with the current time) and, with no tolerance, such a segment
+ * was dropped, its data or its acknowledgement of new data with it. */
+#define PAWS_TOLERANCE_TICKS 1u
+
 /* Free a segment that was consumed or refused. */
 void tcp_input_drop(struct rte_mbuf *m);
 /* Take the peer's SYN options (MSS, window scale, SACK, timestamps) into ts. */
@@ -34,6 +40,13 @@ uint32_t tcp_pick_wscale(uint32_t rcvbuf);
 /* A segment for a synchronized connection (SYN_RECV and later), after validation. */
 void tcp_established_input(struct tpa_stack *s, struct tcp_sock *ts, struct rte_mbuf *m,
                            struct seg *g);
+/* Quick-ACK mode after an idle period (tcp_input.c). */
+void tcp_enter_quickack(const struct tpa_stack *s, struct tcp_sock *ts);
+/* The fast path (tcp_fastpath.c): true when it took the segment, false when it left
+ * everything untouched for tcp_established_input. */
+bool tcp_fast_input(struct tpa_stack *s, struct tcp_sock *ts, struct rte_mbuf *m, struct seg *g);
+/* Tests only: true sends every segment the general way (to compare the two). */
+extern bool tcp_fastpath_off;
 /* A segment for listener l (tcp_listen.c). */
 void tcp_listen_input(struct tpa_stack *s, struct tcp_sock *l, struct rte_mbuf *m,
                       const struct ipv4_rx_meta *meta, struct seg *g);

@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Header prediction (the fast path of FreeBSD's tcp_input, after Van Jacobson): the segment an
+ * established connection usually receives, in-order data or an ACK, or both (a request that
+ * acknowledges the previous reply), is taken here without the general validation and event
+ * machinery of tcp_input.c.
+ *
+ * Contract: tcp_fast_input takes a segment only when every condition below holds, and then
+ * leaves the connection, the counters, the end-of-burst work and what is sent exactly as
+ * tcp_established_input would (tests/unit/test_tcp_fastpath.c runs both and compares). It does
+ * the same steps in the same order, minus those the conditions make no-ops; anything else
+ * returns false with nothing touched. The conditions:
+ *   - ESTABLISHED; ACK set, PSH allowed, no SYN, FIN, RST or URG; SEG.SEQ == RCV.NXT;
+ *   - not in recovery, no FIN sent or received, not closed by the user, no SHUT_RD;
+ *   - no SACK blocks; the peer's window unchanged (no window update to judge);
+ *   - timestamps as negotiated, the TSval not old enough for PAWS to look at it;
+ *   - the ACK in [SND.UNA, SND.MAX]: new data acknowledged with an empty scoreboard, or
+ *     nothing new acknowledged and either data carried or nothing outstanding (a duplicate
+ *     ACK counts for recovery: general path);
+ *   - data, if any, wholly inside the advertised window, no out-of-order data held.
+ */
+#include <rte_mbuf.h>
+
+#include "tcp_impl.h"
+#include "tcp_input.h"
+
+bool tcp_fastpath_off;
+
+static bool predicted(const struct tcp_sock *ts, const struct seg *g)
+{
+	const uint32_t off = TSF_IN_RECOVERY | TSF_FIN_SENT | TSF_FIN_RCVD | TSF_USER_CLOSED |
+	                     TSF_SHUT_RD;
+	if ((g->flags & ~TCP_PSH) != TCP_ACK || g->seq != ts->rcv_nxt || (ts->flags & off) ||
+	    g->o.nsack || (g->wnd << ts->snd_wscale) != ts->snd_wnd)
+		return false;
+	if (ts->flags & TSF_TS_OK) {
+		if (!g->o.has_ts || seq_lt(g->o.tsval, ts->ts_recent - PAWS_TOLERANCE_TICKS))
+			return false;
+	} else if (g->o.has_ts) {
+		return false;
+	}
+	if (seq_gt(g->ack, ts->snd_max) || seq_lt(g->ack, ts->snd_una - ts->max_snd_wnd) ||
+	    seq_lt(g->ack, ts->snd_una))
+		return false;
+	if (g->ack == ts->snd_una) {
+		if (!g->dlen && ts->snd_max != ts->snd_una)
+			return false;
+	} else if (!tcp_sack_empty(&ts->scoreboard)) {
+		return false;
+	}
+	if (g->dlen && (ts->ooo.count || !seq_gt(ts->rcv_adv_edge, ts->rcv_nxt) ||
+	                g->dlen > ts->rcv_adv_edge - ts->rcv_nxt))
+		return false;
+	return true;
+}
+
+/* New data acknowledged: ack_new_data with an empty scoreboard, out of recovery, no FIN. */
+static void ack_advance(struct tpa_stack *s, struct tcp_sock *ts, const struct seg *g, bool sack)
+{
+	uint32_t acked = g->ack - ts->snd_una;
+	uint32_t flight = ts->snd_max - ts->snd_una;
+	uint32_t data_acked = acked > ts->sb.len ? ts->sb.len : acked;
+	tcp_sndbuf_consume(ts, data_acked);
+	ts->snd_una = g->ack;
+	if (seq_lt(ts->snd_nxt, ts->snd_una))
+		ts->snd_nxt = ts->snd_una;
+	if (seq_lt(ts->snd_sml, ts->snd_una))
+		ts->snd_sml = ts->snd_una;
+	ts->stat_bytes_acked += data_acked;
+	if ((ts->flags & TSF_RTT_TIMING) && seq_geq(g->ack, ts->rtt_seq)) {
+		tcp_rtt_sample(&ts->rtt, tcp_rtt_elapsed_us(s, ts->rtt_start_ns));
+		ts->flags &= ~TSF_RTT_TIMING;
+	}
+	tcp_rtt_reset_backoff(&ts->rtt);
+	ts->retries = 0;
+	ts->first_rto_ns = 0;
+	tcp_cc_on_ack(&ts->cc, acked, flight, s->now_ns / 1000, tcp_rtt_srtt_us(&ts->rtt));
+	if (sack)
+		tcp_recovery_after_ack(s, ts, &g->o, g->ack, true, false, false);
+	ts->dupacks = 0;
+	ts->persist = false;
+	ts->tlp_sent = false;
+	if (ts->snd_una == ts->snd_max) {
+		ts->tmr[TT_RTX] = 0;
+		ts->tmr[TT_TLP] = 0;
+	} else {
+		tcp_arm_rtx(s, ts);
+		tcp_arm_tlp(s, ts);
+	}
+	tcp_sock_mark_pending(s, ts, TSF_EV_PENDING);
+}
+
+/* In-order data inside the window: process_data's in-order branch. */
+static void take_data(struct tpa_stack *s, struct tcp_sock *ts, struct rte_mbuf *m,
+                      const struct seg *g)
+{
+	if (ts->last_data_rx_ns && s->now_ns - ts->last_data_rx_ns > tcp_rtt_rto_ns(&ts->rtt))
+		tcp_enter_quickack(s, ts);
+	ts->last_data_rx_ns = s->now_ns;
+	ts->rcv_nxt += g->dlen;
+	tcp_rcv_queue(s, ts, m, g->hlen, g->dlen);
+	if (ts->state == TPA_TCP_CLOSED)
+		return;
+	ts->segs_unacked++;
+	if (ts->quickacks) {
+		ts->quickacks--;
+		tcp_sock_mark_pending(s, ts, TSF_ACK_NOW);
+	} else if (ts->segs_unacked >= 2 || s->cfg.tcp.delack_ms == 0) {
+		tcp_sock_mark_pending(s, ts, TSF_ACK_NOW);
+	} else {
+		tcp_sock_mark_pending(s, ts, 0);
+	}
+	tcp_sock_mark_pending(s, ts, TSF_EV_PENDING);
+}
+
+bool tcp_fast_input(struct tpa_stack *s, struct tcp_sock *ts, struct rte_mbuf *m, struct seg *g)
+{
+	if (tcp_fastpath_off || !predicted(ts, g))
+		return false;
+	STAT_INC(s, tcp_rx_fast);
+	ts->last_rx_ns = s->now_ns;
+	ts->probes = 0;
+	bool sack = (ts->flags & TSF_SACK_OK) != 0;
+	if (g->ack != ts->snd_una)
+		ack_advance(s, ts, g, sack);
+	else if (sack)
+		tcp_recovery_after_ack(s, ts, &g->o, g->ack, false, false, false);
+	/* The window-update rule with the window unchanged: only its sequence marks move. */
+	if (seq_lt(ts->snd_wl1, g->seq) || (ts->snd_wl1 == g->seq && seq_leq(ts->snd_wl2, g->ack))) {
+		uint32_t wnd = g->wnd << ts->snd_wscale;
+		ts->snd_wl1 = g->seq;
+		ts->snd_wl2 = g->ack;
+		if (wnd > ts->max_snd_wnd)
+			ts->max_snd_wnd = wnd;
+	}
+	tcp_trace_window(s, ts);
+	tcp_sock_mark_pending(s, ts, 0);
+	if (ts->state == TPA_TCP_CLOSED) {
+		tcp_input_drop(m);
+		return true;
+	}
+	if ((ts->flags & TSF_TS_OK) && seq_leq(g->seq, ts->last_ack_sent) &&
+	    seq_geq(g->o.tsval, ts->ts_recent)) {
+		ts->ts_recent = g->o.tsval;
+		ts->ts_recent_age = s->now_ns;
+	}
+	/* (the ACK cannot have moved the state: no FIN was sent) */
+	if (g->dlen)
+		take_data(s, ts, m, g);
+	else
+		tcp_input_drop(m);
+	return true;
+}
