@@ -28,8 +28,8 @@ bool tcp_fastpath_off;
 
 static bool predicted(const struct tcp_sock *ts, const struct seg *g)
 {
-	const uint32_t off = TSF_IN_RECOVERY | TSF_FIN_SENT | TSF_FIN_RCVD | TSF_USER_CLOSED |
-	                     TSF_SHUT_RD;
+	const uint32_t off =
+	        TSF_IN_RECOVERY | TSF_FIN_SENT | TSF_FIN_RCVD | TSF_USER_CLOSED | TSF_SHUT_RD;
 	if ((g->flags & ~TCP_PSH) != TCP_ACK || g->seq != ts->rcv_nxt || (ts->flags & off) ||
 	    g->o.nsack || (g->wnd << ts->snd_wscale) != ts->snd_wnd)
 		return false;
@@ -126,7 +126,8 @@ bool tcp_fast_input(struct tpa_stack *s, struct tcp_sock *ts, struct rte_mbuf *m
 	else if (sack)
 		tcp_recovery_after_ack(s, ts, &g->o, g->ack, false, false, false);
 	/* The window-update rule with the window unchanged: only its sequence marks move. */
-	if (seq_lt(ts->snd_wl1, g->seq) || (ts->snd_wl1 == g->seq && seq_leq(ts->snd_wl2, g->ack))) {
+	if (seq_lt(ts->snd_wl1, g->seq) ||
+	    (ts->snd_wl1 == g->seq && seq_leq(ts->snd_wl2, g->ack))) {
 		uint32_t wnd = g->wnd << ts->snd_wscale;
 		ts->snd_wl1 = g->seq;
 		ts->snd_wl2 = g->ack;

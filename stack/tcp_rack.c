@@ -137,9 +137,9 @@ static bool sent_after(uint64_t t1, uint32_t seq1, uint64_t t2, uint32_t seq2)
 	return t1 > t2 || (t1 == t2 && seq_gt(seq1, seq2));
 }
 
-/* RFC 8985 6.2 steps 2-3 for one delivered record. */
-static void delivered(struct tpa_stack *s, struct tcp_sock *ts, const struct tcp_rack_seg *g,
-                      uint32_t tsecr)
+/* RFC 8985 6.2 steps 2-3 for one delivered record (inline: once per ACK on the receive path). */
+static inline void delivered(struct tpa_stack *s, struct tcp_sock *ts, const struct tcp_rack_seg *g,
+                             uint32_t tsecr)
 {
 	struct tcp_rack *r = &ts->rack;
 	uint64_t rtt = s->now_ns > g->xmit_ns ? s->now_ns - g->xmit_ns : 0;
@@ -190,12 +190,16 @@ void tcp_rack_on_ack(struct tpa_stack *s, struct tcp_sock *ts, const struct tcp_
 	struct tcp_rack *r = &ts->rack;
 	if (!tcp_rack_on(ts))
 		return;
-	/* Cumulatively acknowledged records leave. */
-	while (r->count && seq_leq(at(r, 0)->end, ts->snd_una)) {
-		struct tcp_rack_seg *g = at(r, 0);
+	/* Cumulatively acknowledged records leave (head is kept below cap: the first record is
+	 * v[head]). */
+	uint32_t una = ts->snd_una, mask = r->cap - 1;
+	while (r->count) {
+		struct tcp_rack_seg *g = &r->v[r->head];
+		if (!seq_leq(g->end, una))
+			break;
 		if (!(g->flags & TCP_RACK_SACKED))
 			delivered(s, ts, g, tsecr);
-		r->head = (r->head + 1) & (r->cap - 1);
+		r->head = (r->head + 1) & mask;
 		r->count--;
 	}
 	if (r->count && seq_lt(at(r, 0)->start, ts->snd_una))

@@ -217,7 +217,7 @@ static void setup(void)
 {
 	test_eal_init();
 	static const uint8_t syn_opts[] = {2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0,
-	                                   0, 1, 0, 0, 0, 0, 1, 3, 3, WS};
+	                                   0, 1, 0,    0,    0, 0, 1, 3,  3, WS};
 	for (int i = 0; i < 2; i++) {
 		sim_rig_init(&rig[i], NULL);
 		static const uint8_t peer_mac[6] = PEER_MAC;
@@ -334,9 +334,8 @@ START_TEST(slow_cases_not_taken)
 	ck_assert_uint_eq(data_in(10), 0);
 	ck_assert_uint_eq(data_in(10), 1);
 	/* URG. */
-	ck_assert_uint_eq(both_send((struct seg_spec){.flags = CRAFT_TCP_ACK | 0x20,
-	                                              .seq = peer_nxt,
-	                                              .ack = peer_ack}),
+	ck_assert_uint_eq(both_send((struct seg_spec){
+	                          .flags = CRAFT_TCP_ACK | 0x20, .seq = peer_nxt, .ack = peer_ack}),
 	                  0);
 	/* An old timestamp (PAWS drops it). */
 	ck_assert_uint_eq(both_send((struct seg_spec){.flags = CRAFT_TCP_ACK,
@@ -346,17 +345,14 @@ START_TEST(slow_cases_not_taken)
 	                                              .tsval = peer_tsval - 100}),
 	                  0);
 	/* No timestamp on a connection that has them. */
-	ck_assert_uint_eq(both_send((struct seg_spec){.flags = CRAFT_TCP_ACK,
-	                                              .seq = peer_nxt,
-	                                              .ack = peer_ack,
-	                                              .no_ts = true}),
-	                  0);
+	ck_assert_uint_eq(
+	        both_send((struct seg_spec){
+	                .flags = CRAFT_TCP_ACK, .seq = peer_nxt, .ack = peer_ack, .no_ts = true}),
+	        0);
 	both_read();
 	/* A SYN in the window: challenge ACK. */
-	ck_assert_uint_eq(both_send((struct seg_spec){.flags = CRAFT_TCP_SYN,
-	                                              .seq = peer_nxt,
-	                                              .ack = 0}),
-	                  0);
+	ck_assert_uint_eq(
+	        both_send((struct seg_spec){.flags = CRAFT_TCP_SYN, .seq = peer_nxt, .ack = 0}), 0);
 	/* Data out, then a duplicate ACK and one with a SACK block. */
 	both_write(4000);
 	uint32_t una = peer_ack;
@@ -388,12 +384,13 @@ START_TEST(recovery_not_taken)
 	both_advance(VCLOCK_MS(5));
 	/* The first segment lost: SACKs for the rest. */
 	for (uint32_t k = 2; k <= 8; k++)
-		ck_assert_uint_eq(both_send((struct seg_spec){.flags = CRAFT_TCP_ACK,
-		                                              .seq = peer_nxt,
-		                                              .ack = una,
-		                                              .nsack = 1,
-		                                              .sack = {una + 1448, una + k * 1448}}),
-		                  0);
+		ck_assert_uint_eq(
+		        both_send((struct seg_spec){.flags = CRAFT_TCP_ACK,
+		                                    .seq = peer_nxt,
+		                                    .ack = una,
+		                                    .nsack = 1,
+		                                    .sack = {una + 1448, una + k * 1448}}),
+		        0);
 	both_advance(VCLOCK_MS(20));
 	ck_assert(conn(0)->flags & TSF_IN_RECOVERY);
 	ck_assert_uint_eq(data_in(10), 0);
