@@ -59,35 +59,11 @@ static void ack_advance(struct tpa_stack *s, struct tcp_sock *ts, const struct s
 {
 	uint32_t acked = g->ack - ts->snd_una;
 	uint32_t flight = ts->snd_max - ts->snd_una;
-	uint32_t data_acked = acked > ts->sb.len ? ts->sb.len : acked;
-	tcp_sndbuf_consume(ts, data_acked);
-	ts->snd_una = g->ack;
-	if (seq_lt(ts->snd_nxt, ts->snd_una))
-		ts->snd_nxt = ts->snd_una;
-	if (seq_lt(ts->snd_sml, ts->snd_una))
-		ts->snd_sml = ts->snd_una;
-	ts->stat_bytes_acked += data_acked;
-	if ((ts->flags & TSF_RTT_TIMING) && seq_geq(g->ack, ts->rtt_seq)) {
-		tcp_rtt_sample(&ts->rtt, tcp_rtt_elapsed_us(s, ts->rtt_start_ns));
-		ts->flags &= ~TSF_RTT_TIMING;
-	}
-	tcp_rtt_reset_backoff(&ts->rtt);
-	ts->retries = 0;
-	ts->first_rto_ns = 0;
+	tcp_ack_take(s, ts, g->ack);
 	tcp_cc_on_ack(&ts->cc, acked, flight, s->now_ns / 1000, tcp_rtt_srtt_us(&ts->rtt));
 	if (sack)
 		tcp_recovery_after_ack(s, ts, &g->o, g->ack, true, false, false);
-	ts->dupacks = 0;
-	ts->persist = false;
-	ts->tlp_sent = false;
-	if (ts->snd_una == ts->snd_max) {
-		ts->tmr[TT_RTX] = 0;
-		ts->tmr[TT_TLP] = 0;
-	} else {
-		tcp_arm_rtx(s, ts);
-		tcp_arm_tlp(s, ts);
-	}
-	tcp_sock_mark_pending(s, ts, TSF_EV_PENDING);
+	tcp_ack_settle(s, ts);
 }
 
 /* In-order data inside the window: process_data's in-order branch. */

@@ -40,6 +40,11 @@ uint32_t tcp_pick_wscale(uint32_t rcvbuf);
 /* A segment for a synchronized connection (SYN_RECV and later), after validation. */
 void tcp_established_input(struct tpa_stack *s, struct tcp_sock *ts, struct rte_mbuf *m,
                            struct seg *g);
+/* New data acknowledged up to ack (shared by the general and the fast path, tcp_input.c):
+ * take releases the bytes and moves snd_una with its RTT sample; settle, after the congestion
+ * and recovery work, resets the duplicate/probe state, the timers and raises the event. */
+void tcp_ack_take(struct tpa_stack *s, struct tcp_sock *ts, uint32_t ack);
+void tcp_ack_settle(struct tpa_stack *s, struct tcp_sock *ts);
 /* Quick-ACK mode after an idle period (tcp_input.c). */
 void tcp_enter_quickack(const struct tpa_stack *s, struct tcp_sock *ts);
 /* The fast path (tcp_fastpath.c): true when it took the segment, false when it left
