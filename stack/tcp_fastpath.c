@@ -23,6 +23,7 @@
 
 #include "tcp_impl.h"
 #include "tcp_input.h"
+#include "tcp_rack.h"
 
 bool tcp_fastpath_off;
 
@@ -62,7 +63,7 @@ static void ack_advance(struct tpa_stack *s, struct tcp_sock *ts, const struct s
 	tcp_ack_take(s, ts, g->ack);
 	tcp_cc_on_ack(&ts->cc, acked, flight, s->now_ns / 1000, tcp_rtt_srtt_us(&ts->rtt));
 	if (sack)
-		tcp_recovery_after_ack(s, ts, &g->o, g->ack, true, false, false);
+		tcp_rack_after_plain_ack(s, ts, g->ack, true, g->o.has_ts ? g->o.tsecr : 0);
 	tcp_ack_settle(s, ts);
 }
 
@@ -100,7 +101,7 @@ bool tcp_fast_input(struct tpa_stack *s, struct tcp_sock *ts, struct rte_mbuf *m
 	if (g->ack != ts->snd_una)
 		ack_advance(s, ts, g, sack);
 	else if (sack)
-		tcp_recovery_after_ack(s, ts, &g->o, g->ack, false, false, false);
+		tcp_rack_after_plain_ack(s, ts, g->ack, false, g->o.has_ts ? g->o.tsecr : 0);
 	/* The window-update rule with the window unchanged: only its sequence marks move. */
 	if (seq_lt(ts->snd_wl1, g->seq) ||
 	    (ts->snd_wl1 == g->seq && seq_leq(ts->snd_wl2, g->ack))) {

@@ -184,14 +184,11 @@ static void sacked_block(struct tpa_stack *s, struct tcp_sock *ts, uint32_t star
 	}
 }
 
-void tcp_rack_on_ack(struct tpa_stack *s, struct tcp_sock *ts, const struct tcp_sack_block *b,
-                     unsigned n, uint32_t tsecr)
+/* Cumulatively acknowledged records leave (head is kept below cap: the first record is
+ * v[head]); the first one left starts at snd_una. */
+static inline void retire_acked(struct tpa_stack *s, struct tcp_sock *ts, uint32_t tsecr)
 {
 	struct tcp_rack *r = &ts->rack;
-	if (!tcp_rack_on(ts))
-		return;
-	/* Cumulatively acknowledged records leave (head is kept below cap: the first record is
-	 * v[head]). */
 	uint32_t una = ts->snd_una, mask = r->cap - 1;
 	while (r->count) {
 		struct tcp_rack_seg *g = &r->v[r->head];
@@ -202,8 +199,17 @@ void tcp_rack_on_ack(struct tpa_stack *s, struct tcp_sock *ts, const struct tcp_
 		r->head = (r->head + 1) & mask;
 		r->count--;
 	}
-	if (r->count && seq_lt(at(r, 0)->start, ts->snd_una))
-		at(r, 0)->start = ts->snd_una;
+	if (r->count && seq_lt(r->v[r->head].start, una))
+		r->v[r->head].start = una;
+}
+
+void tcp_rack_on_ack(struct tpa_stack *s, struct tcp_sock *ts, const struct tcp_sack_block *b,
+                     unsigned n, uint32_t tsecr)
+{
+	struct tcp_rack *r = &ts->rack;
+	if (!tcp_rack_on(ts))
+		return;
+	retire_acked(s, ts, tsecr);
 	for (unsigned k = 0; k < n; k++)
 		if (seq_lt(b[k].start, b[k].end) && seq_gt(b[k].end, ts->snd_una))
 			sacked_block(s, ts,
@@ -211,6 +217,28 @@ void tcp_rack_on_ack(struct tpa_stack *s, struct tcp_sock *ts, const struct tcp_
 			             b[k].end, tsecr);
 	if (r->dsack_round_on && seq_geq(ts->snd_una, r->dsack_round))
 		r->dsack_round_on = false;
+}
+
+/* tcp_recovery_after_ack for an ACK without SACK blocks (so without a D-SACK or anything newly
+ * SACKed), the receive fast path's case, in one function: the same steps, minus the block loop
+ * and the probe's outcome when no probe is out. */
+void tcp_rack_after_plain_ack(struct tpa_stack *s, struct tcp_sock *ts, uint32_t ack, bool advanced,
+                              uint32_t tsecr)
+{
+	struct tcp_rack *r = &ts->rack;
+	if (!tcp_rack_on(ts))
+		return;
+	retire_acked(s, ts, tsecr);
+	if (r->dsack_round_on && seq_geq(ts->snd_una, r->dsack_round))
+		r->dsack_round_on = false;
+	if (r->tlp_on)
+		tcp_tlp_on_ack(s, ts, ack, advanced, false, false);
+	if (ts->snd_una == ts->snd_max) {
+		ts->tmr[TT_REO] = 0;
+		return;
+	}
+	if (tcp_rack_detect_loss(s, ts))
+		tcp_recovery_on_loss(s, ts);
 }
 
 void tcp_rack_on_dsack(struct tcp_sock *ts)

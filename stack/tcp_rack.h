@@ -84,6 +84,10 @@ void tcp_rack_on_send(struct tpa_stack *s, struct tcp_sock *ts, uint32_t seq, ui
  * blocks are delivered (RACK.rtt, RACK.xmit_ts, reordering). tsecr: the ACK's echo (0: none). */
 void tcp_rack_on_ack(struct tpa_stack *s, struct tcp_sock *ts, const struct tcp_sack_block *b,
                      unsigned n, uint32_t tsecr);
+/* tcp_recovery_after_ack(s, ts, o, ack, advanced, false, false) for an ACK that carries no SACK
+ * block (tsecr: its echoed timestamp, 0 without one). */
+void tcp_rack_after_plain_ack(struct tpa_stack *s, struct tcp_sock *ts, uint32_t ack, bool advanced,
+                              uint32_t tsecr);
 /* A D-SACK arrived (RFC 8985 6.2 step 4: reo_wnd grows once per round trip). */
 void tcp_rack_on_dsack(struct tcp_sock *ts);
 /* Marks what the rule finds lost and arms the reordering timer for the rest; returns the

@@ -401,6 +401,33 @@ START_TEST(recovery_not_taken)
 }
 END_TEST
 
+/* A tail loss probe out (the reply unanswered past the probe timeout), then the reply
+ * acknowledged and a pure ACK of nothing new: the probe's outcome on the fast path (RACK's
+ * plain-ACK step) as on the general one. */
+START_TEST(tail_probe_acked_taken_fast)
+{
+	for (int r = 0; r < 3; r++) {
+		ck_assert_uint_eq(data_in(31), 1);
+		both_read();
+		both_write(9);
+		uint32_t top = peer_ack + 9;
+		both_advance(VCLOCK_MS(60));
+		ck_assert(conn(0)->rack.tlp_on);
+		ck_assert_uint_eq(ack_in(top), 1);
+		ck_assert_uint_eq(ack_in(top), 1);
+		ck_assert(!conn(0)->rack.tlp_on);
+		clear_frames();
+	}
+	/* Two replies, the first acknowledged: the second still out, RACK's rule runs. */
+	both_write(9);
+	both_advance(VCLOCK_MS(1));
+	both_write(9);
+	ck_assert_uint_eq(ack_in(peer_ack + 9), 1);
+	both_advance(VCLOCK_MS(1));
+	ck_assert_uint_eq(ack_in(peer_ack + 9), 1);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("tcp_fastpath");
@@ -411,6 +438,7 @@ int main(void)
 	tcase_add_test(tc, bulk_out_acks_taken_fast);
 	tcase_add_test(tc, slow_cases_not_taken);
 	tcase_add_test(tc, recovery_not_taken);
+	tcase_add_test(tc, tail_probe_acked_taken_fast);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_set_fork_status(sr, CK_NOFORK);
