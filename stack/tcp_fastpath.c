@@ -55,7 +55,8 @@ static bool predicted(const struct tcp_sock *ts, const struct seg *g)
 	return true;
 }
 
-/* New data acknowledged: ack_new_data with an empty scoreboard, out of recovery, no FIN. */
+/* New data acknowledged: ack_new_data with an empty scoreboard, out of recovery, no FIN (its
+ * mark for the event is the caller's). */
 static void ack_advance(struct tpa_stack *s, struct tcp_sock *ts, const struct seg *g, bool sack)
 {
 	uint32_t acked = g->ack - ts->snd_una;
@@ -67,27 +68,29 @@ static void ack_advance(struct tpa_stack *s, struct tcp_sock *ts, const struct s
 	tcp_ack_settle(s, ts);
 }
 
-/* In-order data inside the window: process_data's in-order branch. */
+/* In-order data inside the window: process_data's in-order branch. The marks the segment has
+ * gathered (mark) are made before the data is queued, as the general path makes them; the
+ * data's own (the ACK and the event) after, in one call each time. */
 static void take_data(struct tpa_stack *s, struct tcp_sock *ts, struct rte_mbuf *m,
-                      const struct seg *g)
+                      const struct seg *g, uint32_t mark)
 {
 	if (ts->last_data_rx_ns && s->now_ns - ts->last_data_rx_ns > tcp_rtt_rto_ns(&ts->rtt))
 		tcp_enter_quickack(s, ts);
 	ts->last_data_rx_ns = s->now_ns;
 	ts->rcv_nxt += g->dlen;
+	tcp_sock_mark_pending(s, ts, mark);
 	tcp_rcv_queue(s, ts, m, g->hlen, g->dlen);
 	if (ts->state == TPA_TCP_CLOSED)
 		return;
 	ts->segs_unacked++;
+	mark = TSF_EV_PENDING;
 	if (ts->quickacks) {
 		ts->quickacks--;
-		tcp_sock_mark_pending(s, ts, TSF_ACK_NOW);
+		mark |= TSF_ACK_NOW;
 	} else if (ts->segs_unacked >= 2 || s->cfg.tcp.delack_ms == 0) {
-		tcp_sock_mark_pending(s, ts, TSF_ACK_NOW);
-	} else {
-		tcp_sock_mark_pending(s, ts, 0);
+		mark |= TSF_ACK_NOW;
 	}
-	tcp_sock_mark_pending(s, ts, TSF_EV_PENDING);
+	tcp_sock_mark_pending(s, ts, mark);
 }
 
 bool tcp_fast_input(struct tpa_stack *s, struct tcp_sock *ts, struct rte_mbuf *m, struct seg *g)
@@ -98,10 +101,13 @@ bool tcp_fast_input(struct tpa_stack *s, struct tcp_sock *ts, struct rte_mbuf *m
 	ts->last_rx_ns = s->now_ns;
 	ts->probes = 0;
 	bool sack = (ts->flags & TSF_SACK_OK) != 0;
-	if (g->ack != ts->snd_una)
+	uint32_t mark = 0;
+	if (g->ack != ts->snd_una) {
 		ack_advance(s, ts, g, sack);
-	else if (sack)
+		mark = TSF_EV_PENDING;
+	} else if (sack) {
 		tcp_rack_after_plain_ack(s, ts, g->ack, false, g->o.has_ts ? g->o.tsecr : 0);
+	}
 	/* The window-update rule with the window unchanged: only its sequence marks move. */
 	if (seq_lt(ts->snd_wl1, g->seq) ||
 	    (ts->snd_wl1 == g->seq && seq_leq(ts->snd_wl2, g->ack))) {
@@ -112,8 +118,8 @@ bool tcp_fast_input(struct tpa_stack *s, struct tcp_sock *ts, struct rte_mbuf *m
 			ts->max_snd_wnd = wnd;
 	}
 	tcp_trace_window(s, ts);
-	tcp_sock_mark_pending(s, ts, 0);
 	if (ts->state == TPA_TCP_CLOSED) {
+		tcp_sock_mark_pending(s, ts, mark);
 		tcp_input_drop(m);
 		return true;
 	}
@@ -123,9 +129,11 @@ bool tcp_fast_input(struct tpa_stack *s, struct tcp_sock *ts, struct rte_mbuf *m
 		ts->ts_recent_age = s->now_ns;
 	}
 	/* (the ACK cannot have moved the state: no FIN was sent) */
-	if (g->dlen)
-		take_data(s, ts, m, g);
-	else
+	if (g->dlen) {
+		take_data(s, ts, m, g, mark);
+	} else {
+		tcp_sock_mark_pending(s, ts, mark);
 		tcp_input_drop(m);
+	}
 	return true;
 }

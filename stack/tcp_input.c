@@ -227,42 +227,6 @@ static void fin_acked(struct tpa_stack *s, struct tcp_sock *ts)
 	}
 }
 
-void tcp_ack_take(struct tpa_stack *s, struct tcp_sock *ts, uint32_t ack)
-{
-	uint32_t acked = ack - ts->snd_una;
-	uint32_t data_acked = acked > ts->sb.len ? ts->sb.len : acked;
-	tcp_sndbuf_consume(ts, data_acked);
-	ts->snd_una = ack;
-	if (seq_lt(ts->snd_nxt, ts->snd_una))
-		ts->snd_nxt = ts->snd_una;
-	/* Keep the short-segment mark inside the window so it never wraps. */
-	if (seq_lt(ts->snd_sml, ts->snd_una))
-		ts->snd_sml = ts->snd_una;
-	ts->stat_bytes_acked += data_acked;
-	if ((ts->flags & TSF_RTT_TIMING) && seq_geq(ack, ts->rtt_seq)) {
-		tcp_rtt_sample(&ts->rtt, tcp_rtt_elapsed_us(s, ts->rtt_start_ns));
-		ts->flags &= ~TSF_RTT_TIMING;
-	}
-	tcp_rtt_reset_backoff(&ts->rtt);
-	ts->retries = 0;
-	ts->first_rto_ns = 0;
-}
-
-void tcp_ack_settle(struct tpa_stack *s, struct tcp_sock *ts)
-{
-	ts->dupacks = 0;
-	ts->persist = false;
-	ts->tlp_sent = false;
-	if (ts->snd_una == ts->snd_max) {
-		ts->tmr[TT_RTX] = 0;
-		ts->tmr[TT_TLP] = 0;
-	} else {
-		tcp_arm_rtx(s, ts);
-		tcp_arm_tlp(s, ts);
-	}
-	tcp_sock_mark_pending(s, ts, TSF_EV_PENDING);
-}
-
 /* An ACK that acknowledges new data (RFC 9293 3.10.7.4, RFC 5681, 6582, 6675, 8985). */
 static void ack_new_data(struct tpa_stack *s, struct tcp_sock *ts, struct seg *g, bool sack)
 {
@@ -298,6 +262,7 @@ static void ack_new_data(struct tpa_stack *s, struct tcp_sock *ts, struct seg *g
 	if (sack)
 		tcp_recovery_after_ack(s, ts, &g->o, g->ack, true, dsack, false);
 	tcp_ack_settle(s, ts);
+	tcp_sock_mark_pending(s, ts, TSF_EV_PENDING);
 	if (fin_ack)
 		fin_acked(s, ts);
 }

@@ -40,11 +40,44 @@ uint32_t tcp_pick_wscale(uint32_t rcvbuf);
 /* A segment for a synchronized connection (SYN_RECV and later), after validation. */
 void tcp_established_input(struct tpa_stack *s, struct tcp_sock *ts, struct rte_mbuf *m,
                            struct seg *g);
-/* New data acknowledged up to ack (shared by the general and the fast path, tcp_input.c):
- * take releases the bytes and moves snd_una with its RTT sample; settle, after the congestion
- * and recovery work, resets the duplicate/probe state, the timers and raises the event. */
-void tcp_ack_take(struct tpa_stack *s, struct tcp_sock *ts, uint32_t ack);
-void tcp_ack_settle(struct tpa_stack *s, struct tcp_sock *ts);
+/* New data acknowledged up to ack, shared by the general and the fast path (inline: once per
+ * ACK on the receive path): take releases the bytes and moves snd_una with its RTT sample;
+ * settle, after the congestion and recovery work, resets the duplicate/probe state and the
+ * timers (the caller then marks the socket for its event). */
+static inline void tcp_ack_take(struct tpa_stack *s, struct tcp_sock *ts, uint32_t ack)
+{
+	uint32_t acked = ack - ts->snd_una;
+	uint32_t data_acked = acked > ts->sb.len ? ts->sb.len : acked;
+	tcp_sndbuf_consume(ts, data_acked);
+	ts->snd_una = ack;
+	if (seq_lt(ts->snd_nxt, ts->snd_una))
+		ts->snd_nxt = ts->snd_una;
+	/* Keep the short-segment mark inside the window so it never wraps. */
+	if (seq_lt(ts->snd_sml, ts->snd_una))
+		ts->snd_sml = ts->snd_una;
+	ts->stat_bytes_acked += data_acked;
+	if ((ts->flags & TSF_RTT_TIMING) && seq_geq(ack, ts->rtt_seq)) {
+		tcp_rtt_sample(&ts->rtt, tcp_rtt_elapsed_us(s, ts->rtt_start_ns));
+		ts->flags &= ~TSF_RTT_TIMING;
+	}
+	tcp_rtt_reset_backoff(&ts->rtt);
+	ts->retries = 0;
+	ts->first_rto_ns = 0;
+}
+
+static inline void tcp_ack_settle(struct tpa_stack *s, struct tcp_sock *ts)
+{
+	ts->dupacks = 0;
+	ts->persist = false;
+	ts->tlp_sent = false;
+	if (ts->snd_una == ts->snd_max) {
+		ts->tmr[TT_RTX] = 0;
+		ts->tmr[TT_TLP] = 0;
+	} else {
+		tcp_arm_rtx(s, ts);
+		tcp_arm_tlp(s, ts);
+	}
+}
 /* Quick-ACK mode after an idle period (tcp_input.c). */
 void tcp_enter_quickack(const struct tpa_stack *s, struct tcp_sock *ts);
 /* The fast path (tcp_fastpath.c): true when it took the segment, false when it left
