@@ -270,6 +270,7 @@ struct tcp_layer {
 	/* sockets needing work at the end of the current burst */
 	int *pending;
 	uint32_t npending;
+	bool frees_pending; /* one of them waits to be freed (TSF_FREE_PENDING) */
 	uint32_t mbufs_held;
 	struct tcp_wheel timers;
 	uint8_t isn_key[16];

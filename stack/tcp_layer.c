@@ -97,8 +97,9 @@ static bool output_may_send(const struct tcp_sock *ts)
 void tcp_end_of_burst(struct tpa_stack *s)
 {
 	struct tcp_layer *tl = tcp_of(s);
+	/* Every entry is the id of a socket that was live when it was marked. */
 	for (uint32_t i = 0; i < tl->npending; i++) {
-		struct tcp_sock *ts = tcp_sock_get(s, tl->pending[i]);
+		struct tcp_sock *ts = tl->socks[tl->pending[i]];
 		if (!ts || !(ts->flags & TSF_IN_PENDING) || (ts->flags & TSF_FREE_PENDING))
 			continue;
 		uint32_t f = ts->flags;
@@ -120,8 +121,9 @@ void tcp_end_of_burst(struct tpa_stack *s)
 		if ((f & TSF_EV_PENDING) && !(ts->flags & TSF_USER_CLOSED))
 			tcp_sock_raise_event(s, ts);
 	}
-	/* Frees last: earlier entries may have referred to these sockets. */
-	for (uint32_t i = 0; i < tl->npending; i++) {
+	/* Frees last: earlier entries may have referred to these sockets (the list is walked
+	 * again only when the burst closed one). */
+	for (uint32_t i = 0; tl->frees_pending && i < tl->npending; i++) {
 		struct tcp_sock *ts = tcp_sock_get(s, tl->pending[i]);
 		if (ts && (ts->flags & TSF_FREE_PENDING)) {
 			ts->flags &= ~(TSF_IN_PENDING | TSF_FREE_PENDING);
@@ -129,6 +131,7 @@ void tcp_end_of_burst(struct tpa_stack *s)
 		}
 	}
 	tl->npending = 0;
+	tl->frees_pending = false;
 	tl->in_burst = false;
 }
 

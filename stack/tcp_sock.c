@@ -429,9 +429,10 @@ void tcp_sock_closed(struct tpa_stack *s, struct tcp_sock *ts)
 	ts->ooo_bytes = 0;
 	if (!(ts->flags & TSF_USER_CLOSED))
 		tcp_sock_notify(s, ts);
-	else if (tl->in_burst)
+	else if (tl->in_burst) {
 		tcp_sock_mark_pending(s, ts, TSF_FREE_PENDING); /* callers may still hold ts */
-	else
+		tl->frees_pending = true;
+	} else
 		tcp_sock_free(s, ts);
 }
 
