@@ -28,6 +28,8 @@ struct ipv4_rx_meta {
 
 /* Called by eth with m's data at the IPv4 header; takes ownership. */
 void ipv4_input(struct tpa_stack *s, struct rte_mbuf *m);
+/* Tests only: true sends every datagram through the general header checks. */
+extern bool ipv4_rx_plain_off;
 
 /*
  * Send a transport segment. m's data starts at the L4 header, with at least 64 bytes of

@@ -271,6 +271,83 @@ START_TEST(rx_flags_ignored_without_offload)
 }
 END_TEST
 
+/* One frame through the plain-datagram test and through the general header checks
+ * (ipv4_rx_plain_off): the same counters move by the same amounts, TCP sees the same. */
+static void plain_against_general(const uint8_t *f, size_t n, uint64_t ol_flags)
+{
+	struct tpa_stack_stats d[2];
+	struct stub_tcp_record seen[2];
+	for (int i = 0; i < 2; i++) {
+		ipv4_rx_plain_off = i == 1;
+		struct tpa_stack_stats before = *st();
+		memset(&stub_tcp, 0, sizeof(stub_tcp));
+		sim_rig_input(&rig, f, n, ol_flags);
+		seen[i] = stub_tcp;
+		const uint64_t *a = (const uint64_t *)&before, *b = (const uint64_t *)st();
+		uint64_t *x = (uint64_t *)&d[i];
+		for (size_t k = 0; k < sizeof(d[i]) / sizeof(uint64_t); k++)
+			x[k] = b[k] - a[k];
+	}
+	ipv4_rx_plain_off = false;
+	ck_assert(memcmp(&d[0], &d[1], sizeof(d[0])) == 0);
+	ck_assert_uint_eq(seen[0].inputs, seen[1].inputs);
+	if (seen[0].inputs) {
+		ck_assert_uint_eq(seen[0].last.len, seen[1].last.len);
+		ck_assert_uint_eq(seen[0].last.nb_segs, seen[1].last.nb_segs);
+		ck_assert(memcmp(&seen[0].last.meta, &seen[1].last.meta,
+		                 sizeof(seen[0].last.meta)) == 0);
+		ck_assert(memcmp(seen[0].last.data, seen[1].last.data, seen[0].last.len) == 0);
+	}
+}
+
+/* Every malformation, good frames of several sizes, padded, with a bad IP checksum, with the
+ * device's verdicts: the plain-datagram test decides as the general checks do. */
+START_TEST(plain_datagram_as_general)
+{
+	uint8_t f[2048];
+	for (size_t c = 0; c < sizeof(bad_cases) / sizeof(bad_cases[0]); c++) {
+		size_t n = good_frame(f, 20);
+		bad_cases[c].edit(f, &n);
+		if (!bad_cases[c].keep_cksum && n >= 34)
+			craft_fix_ip_cksum(f);
+		plain_against_general(f, n, 0);
+	}
+	static const uint16_t sizes[] = {0, 1, 2, 20, 31, 100, 1000, 1460};
+	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		size_t n = good_frame(f, sizes[k]);
+		plain_against_general(f, n, 0);
+		f[14 + 1] = 0x10; /* tos, ttl */
+		f[14 + 8] = 7;
+		craft_fix_ip_cksum(f);
+		plain_against_general(f, n, 0);
+		memset(f + n, 0xee, 8); /* padded */
+		plain_against_general(f, n + 8, 0);
+		f[14 + 11] ^= 0x40; /* bad checksum */
+		plain_against_general(f, n, 0);
+		/* flags the device sets are ignored without the offload */
+		plain_against_general(f, n, RTE_MBUF_F_RX_IP_CKSUM_GOOD);
+	}
+}
+END_TEST
+
+START_TEST(plain_datagram_as_general_offload)
+{
+	sim_rig_destroy(&rig);
+	sim_rig_init(&rig, rx_offload);
+	uint8_t f[2048];
+	size_t n = good_frame(f, 31);
+	static const uint64_t verdicts[] = {
+	        0, RTE_MBUF_F_RX_IP_CKSUM_GOOD, RTE_MBUF_F_RX_IP_CKSUM_BAD,
+	        RTE_MBUF_F_RX_IP_CKSUM_GOOD | RTE_MBUF_F_RX_L4_CKSUM_GOOD,
+	        RTE_MBUF_F_RX_L4_CKSUM_BAD};
+	for (int bad = 0; bad < 2; bad++) {
+		for (size_t v = 0; v < sizeof(verdicts) / sizeof(verdicts[0]); v++)
+			plain_against_general(f, n, verdicts[v]);
+		f[14 + 10] ^= 0x55;
+	}
+}
+END_TEST
+
 /* Send a 20-byte fake L4 segment to dst through ipv4_output. */
 static int send_l4(uint32_t dst, uint8_t fill)
 {
@@ -424,6 +501,8 @@ static Suite *suite(void)
 	                    (int)(sizeof(bad_cases) / sizeof(bad_cases[0])));
 	tcase_add_test(tc, rx_checksum_offload_verdicts);
 	tcase_add_test(tc, rx_flags_ignored_without_offload);
+	tcase_add_test(tc, plain_datagram_as_general);
+	tcase_add_test(tc, plain_datagram_as_general_offload);
 	tcase_add_test(tc, output_header);
 	tcase_add_test(tc, tx_checksum_offload_flags);
 	tcase_add_test(tc, gateway_routing);
