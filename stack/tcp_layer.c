@@ -39,11 +39,12 @@ int tcp_layer_create(struct tpa_stack *s)
 	for (uint32_t i = 0; i < n; i++)
 		tl->free_ids[i] = i;
 	tl->free_count = n;
-	for (uint32_t i = 0; i < hsize; i++)
-		tl->hash[i] = TCP_NO_SOCK;
+	/* Every byte 0xff makes every entry TCP_NO_SOCK: one memset instead of a loop over the
+	 * 64K ports (a quarter of each fuzz execution, which creates a stack per input). */
+	_Static_assert(TCP_NO_SOCK == -1, "empty table entries are all ones");
+	memset(tl->hash, 0xff, sizeof(*tl->hash) * hsize);
 	tl->hash_mask = hsize - 1;
-	for (uint32_t i = 0; i < 65536; i++)
-		tl->bind_head[i] = TCP_NO_SOCK;
+	memset(tl->bind_head, 0xff, sizeof(tl->bind_head));
 	memcpy(tl->isn_key, s->cfg.isn_key, sizeof(tl->isn_key));
 	tl->eph_next = (uint16_t)(32768 + (tl->isn_key[0] << 8 | tl->isn_key[1]) % 28232);
 	tcp_wheel_init(&tl->timers, stack_now(s));
