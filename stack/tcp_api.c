@@ -253,22 +253,26 @@ ssize_t tpa_sendv(struct tpa_stack *s, int sock, const struct iovec *iov, int io
 	}
 	if (ts->flags & TSF_SHUT_WR)
 		return -EPIPE;
-	size_t total = iov_total(iov, iovcnt);
-	if (!total)
-		return 0;
-	if (!tcp_sndbuf_space(ts))
-		return -EAGAIN;
 	size_t done = 0;
-	for (int i = 0; i < iovcnt; i++) {
-		if (!iov[i].iov_len)
-			continue;
-		size_t n = tcp_sndbuf_append(s, ts, iov[i].iov_base, iov[i].iov_len);
-		done += n;
-		if (n < iov[i].iov_len)
-			break;
+	if (iovcnt == 1 && tcp_sndbuf_fits_empty(ts, iov->iov_len)) {
+		/* One buffer into an empty ring (a reply): what tcp_sndbuf_append does there. */
+		done = tcp_sndbuf_fill_empty(ts, iov->iov_base, iov->iov_len);
+	} else {
+		if (!iov_total(iov, iovcnt))
+			return 0;
+		if (!tcp_sndbuf_space(ts))
+			return -EAGAIN;
+		for (int i = 0; i < iovcnt; i++) {
+			if (!iov[i].iov_len)
+				continue;
+			size_t n = tcp_sndbuf_append(s, ts, iov[i].iov_base, iov[i].iov_len);
+			done += n;
+			if (n < iov[i].iov_len)
+				break;
+		}
+		if (!done)
+			return -EAGAIN;
 	}
-	if (!done)
-		return -EAGAIN;
 	if (flags & MSG_MORE)
 		ts->flags |= TSF_MSG_MORE;
 	else

@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "ipv4.h"
 #include "stack_impl.h"
@@ -342,6 +343,19 @@ void tcp_sndbuf_copy_out(const struct tcp_sock *ts, uint32_t off, void *dst, uin
 uint32_t tcp_sndbuf_copy_out_csum(const struct tcp_sock *ts, uint32_t off, void *dst, uint32_t len,
                                   uint32_t sum);
 void tcp_sndbuf_consume(struct tcp_sock *ts, uint32_t len);
+/* Whether len bytes (len > 0) go into an empty ring as they are: within its capacity and the
+ * socket's limit. An empty ring starts at 0 (tcp_sndbuf_consume, tcp_sndbuf_reserve). */
+static inline bool tcp_sndbuf_fits_empty(const struct tcp_sock *ts, size_t len)
+{
+	return !ts->sb.len && len && len <= ts->sb.cap && len <= ts->sndbuf_max;
+}
+/* tcp_sndbuf_append() where tcp_sndbuf_fits_empty() holds: one copy to the ring's start. */
+static inline size_t tcp_sndbuf_fill_empty(struct tcp_sock *ts, const void *data, size_t len)
+{
+	memcpy(ts->sb.buf, data, len);
+	ts->sb.len = (uint32_t)len;
+	return len;
+}
 int tcp_rxq_push(struct tpa_stack *s, struct tcp_rxq *q, const struct tcp_rxseg *e);
 void tcp_rxq_clear(struct tpa_stack *s, struct tcp_rxq *q);
 /* Queue [off, off+len) of m as in-order data; takes ownership of m. */
@@ -369,6 +383,8 @@ uint32_t tcp_ts_now(const struct tpa_stack *s, const struct tcp_sock *ts);
 
 /* tcp_output.c */
 void tcp_output(struct tpa_stack *s, struct tcp_sock *ts);
+/* Tests: send an idle connection's reply through the general path too (tcp_output.c). */
+extern bool tcp_tx_direct_off;
 int tcp_send_ack(struct tpa_stack *s, struct tcp_sock *ts);
 int tcp_send_syn(struct tpa_stack *s, struct tcp_sock *ts, const struct tcp_opts *peer);
 /* A SYN-ACK for a scratch socket that is in no table (SYN cookies): no timers, no state. */
@@ -384,7 +400,6 @@ int tcp_send_probe(struct tpa_stack *s, struct tcp_sock *ts);
 /* (Re)send one segment of up to len bytes starting at seq (retransmission). */
 int tcp_send_segment(struct tpa_stack *s, struct tcp_sock *ts, uint32_t seq, uint32_t len,
                      bool retransmit);
-uint32_t tcp_rcv_window(const struct tcp_sock *ts);
 uint32_t tcp_eff_mss(const struct tpa_stack *s, const struct tcp_sock *ts);
 void tcp_arm_rtx(struct tpa_stack *s, struct tcp_sock *ts);
 /* Arm the tail loss probe (if an RTT is known and it would fire before the RTO). */
@@ -396,6 +411,29 @@ void tcp_arm_tlp(struct tpa_stack *s, struct tcp_sock *ts);
 uint32_t tcp_dupthresh(const struct tpa_stack *s, const struct tcp_sock *ts);
 void tcp_send_tlp(struct tpa_stack *s, struct tcp_sock *ts);
 void tcp_timer_set(struct tpa_stack *s, struct tcp_sock *ts, enum tcp_timer_kind k, uint64_t at);
+
+/* The receive window to advertise (unscaled). Inline: every segment sent computes it. */
+static inline uint32_t tcp_rcv_window(const struct tcp_sock *ts)
+{
+	uint32_t space = ts->rcv_queued >= ts->rcvbuf_max ? 0 : ts->rcvbuf_max - ts->rcv_queued;
+	uint32_t max = 65535u << ts->rcv_wscale;
+	if (space > max)
+		space = max;
+	/* Never move the right edge back (RFC 9293 3.8.6.2.2), and open it only by a useful
+	 * amount (receiver SWS avoidance, RFC 1122 4.2.3.3). */
+	uint32_t old = seq_gt(ts->rcv_adv_edge, ts->rcv_nxt) ? ts->rcv_adv_edge - ts->rcv_nxt : 0;
+	if (old > max)
+		old = max;
+	if (space <= old)
+		return old;
+	uint32_t step = ts->rcvbuf_max / 2;
+	if (step > ts->snd_mss)
+		step = ts->snd_mss;
+	if (space - old < step && space < ts->rcvbuf_max)
+		return old;
+	/* Round down to what the scale can express. */
+	return space & ~((1u << ts->rcv_wscale) - 1);
+}
 
 /* tcp_recovery.c: when recovery starts and ends, D-SACK and undo */
 void tcp_enter_recovery(struct tpa_stack *s, struct tcp_sock *ts);

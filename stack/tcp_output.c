@@ -42,24 +42,41 @@ uint32_t tcp_dupthresh(const struct tpa_stack *s, const struct tcp_sock *ts)
 	return th < TCP_SACK_DUPTHRESH ? TCP_SACK_DUPTHRESH : th;
 }
 
-void tcp_arm_tlp(struct tpa_stack *s, struct tcp_sock *ts)
+/* When the tail loss probe is due, or 0 for none (no RTT known yet, a probe out, in recovery,
+ * persisting, or it would not fire before the RTO). */
+static uint64_t tlp_deadline(const struct tpa_stack *s, const struct tcp_sock *ts)
 {
 	uint32_t srtt = tcp_rtt_srtt_us(&ts->rtt);
-	if (!srtt || ts->tlp_sent || (ts->flags & TSF_IN_RECOVERY) || ts->persist) {
-		ts->tmr[TT_TLP] = 0;
-		return;
-	}
+	if (!srtt || ts->tlp_sent || (ts->flags & TSF_IN_RECOVERY) || ts->persist)
+		return 0;
 	uint64_t pto = 2ull * srtt * 1000;
 	/* A lone segment's ACK may be delayed by the peer. */
 	if (ts->snd_max - ts->snd_una <= ts->snd_mss)
 		pto += (uint64_t)s->cfg.tcp.delack_ms * 1000000ull;
 	if (pto < 10000000ull)
 		pto = 10000000ull;
-	if (pto >= tcp_rtt_rto_ns(&ts->rtt)) {
-		ts->tmr[TT_TLP] = 0;
-		return;
-	}
-	tcp_timer_set(s, ts, TT_TLP, s->now_ns + pto);
+	if (pto >= tcp_rtt_rto_ns(&ts->rtt))
+		return 0;
+	return s->now_ns + pto;
+}
+
+void tcp_arm_tlp(struct tpa_stack *s, struct tcp_sock *ts)
+{
+	tcp_timer_set(s, ts, TT_TLP, tlp_deadline(s, ts));
+}
+
+/* tcp_arm_rtx() then tcp_arm_tlp() with one wheel insert at most: the connection's wheel entry
+ * ends where the two tcp_timer_set() calls leave it (at the earliest of its deadline, the
+ * RTO's and the probe's), without moving it twice. */
+static void arm_rtx_tlp(struct tpa_stack *s, struct tcp_sock *ts)
+{
+	uint64_t rtx = s->now_ns + tcp_rtt_rto_ns(&ts->rtt);
+	uint64_t tlp = tlp_deadline(s, ts); /* 0 or before rtx */
+	uint64_t first = tlp ? tlp : rtx;
+	ts->tmr[TT_RTX] = rtx;
+	ts->tmr[TT_TLP] = tlp;
+	if (!tcp_timer_armed(&ts->wheel) || first < ts->wheel.expire_ns)
+		tcp_timer_arm(&tcp_of(s)->timers, &ts->wheel, first);
 }
 
 uint32_t tcp_eff_mss(const struct tpa_stack *s, const struct tcp_sock *ts)
@@ -75,28 +92,6 @@ uint32_t tcp_eff_mss(const struct tpa_stack *s, const struct tcp_sock *ts)
 	if (ts->flags & TSF_TS_OK)
 		mss -= 12;
 	return mss;
-}
-
-uint32_t tcp_rcv_window(const struct tcp_sock *ts)
-{
-	uint32_t space = ts->rcv_queued >= ts->rcvbuf_max ? 0 : ts->rcvbuf_max - ts->rcv_queued;
-	uint32_t max = 65535u << ts->rcv_wscale;
-	if (space > max)
-		space = max;
-	/* Never move the right edge back (RFC 9293 3.8.6.2.2), and open it only by a useful
-	 * amount (receiver SWS avoidance, RFC 1122 4.2.3.3). */
-	uint32_t old = seq_gt(ts->rcv_adv_edge, ts->rcv_nxt) ? ts->rcv_adv_edge - ts->rcv_nxt : 0;
-	if (old > max)
-		old = max;
-	if (space <= old)
-		return old;
-	uint32_t step = ts->rcvbuf_max / 2;
-	if (step > ts->snd_mss)
-		step = ts->snd_mss;
-	if (space - old < step && space < ts->rcvbuf_max)
-		return old;
-	/* Round down to what the scale can express. */
-	return space & ~((1u << ts->rcv_wscale) - 1);
 }
 
 static void set_cksum(struct tpa_stack *s, struct rte_mbuf *m, struct tcp_hdr *th, uint32_t laddr,
@@ -177,7 +172,11 @@ static void fill_payload_cksum(struct tpa_stack *s, struct tcp_sock *ts, struct 
 	}
 	th->cksum = 0;
 	uint32_t sum = tpa_csum_pseudo_ipv4(laddr, ts->raddr, IPPROTO_TCP, (uint16_t)(hlen + len));
-	sum = tpa_csum_words(th, hlen / 4, sum);
+	/* A constant count for the usual header (timestamps only) unrolls the sum. */
+	if (hlen == TCP_HDR_LEN + 12)
+		sum = tpa_csum_words(th, (TCP_HDR_LEN + 12) / 4, sum);
+	else
+		sum = tpa_csum_words(th, hlen / 4, sum);
 	if (len)
 		sum = tcp_sndbuf_copy_out_csum(ts, seq - ts->snd_una, payload, len, sum);
 	th->cksum = tpa_csum_fold(sum);
@@ -384,8 +383,7 @@ int tcp_send_segment(struct tpa_stack *s, struct tcp_sock *ts, uint32_t seq, uin
 		ts->snd_max = sent_end;
 	if (!ts->tmr[TT_RTX] || ts->persist) {
 		ts->persist = false;
-		tcp_arm_rtx(s, ts);
-		tcp_arm_tlp(s, ts);
+		arm_rtx_tlp(s, ts);
 	} else if (!retransmit && ts->tmr[TT_TLP]) {
 		tcp_arm_tlp(s, ts); /* RFC 8985 7.2: from the last new data sent */
 	}
@@ -556,6 +554,88 @@ void tcp_send_tlp(struct tpa_stack *s, struct tcp_sock *ts)
 		tcp_tlp_sent(s, ts, ts->snd_max, true);
 }
 
+bool tcp_tx_direct_off;
+
+/* The reply of an idle connection, sent directly: nothing in flight, everything queued fits
+ * one segment that the peer's window and the congestion window allow, no FIN, cork, recovery
+ * or SACK blocks to report. tcp_output would reach send_new's first case, tcp_send_segment
+ * and xmit for the same one segment (ACK|PSH, timestamps the only option): this is those
+ * three fused, every field and counter set as they set it, in the same order. */
+static bool idle_reply_ok(const struct tcp_sock *ts, uint32_t mss)
+{
+	uint32_t queued = ts->sb.len;
+	return !tcp_tx_direct_off && ts->snd_nxt == ts->snd_una && queued && queued <= mss &&
+	       !(ts->flags & (TSF_IN_RECOVERY | TSF_CORK | TSF_MSG_MORE | TSF_SHUT_WR)) &&
+	       (int32_t)ts->snd_wnd > 0 && queued <= ts->snd_wnd &&
+	       queued <= tcp_cc_cwnd(&ts->cc) && !needs_general_opts(ts, TCP_ACK);
+}
+
+/* What tcp_send_segment does when xmit fails (no mbuf, the neighbour's queue full). */
+static void idle_reply_failed(struct tpa_stack *s, struct tcp_sock *ts)
+{
+	if (!ts->tmr[TT_RTX]) {
+		ts->persist = true;
+		tcp_arm_rtx(s, ts);
+	}
+}
+
+static void send_idle_reply(struct tpa_stack *s, struct tcp_sock *ts, uint32_t mss)
+{
+	uint32_t seq = ts->snd_nxt, len = ts->sb.len;
+	struct rte_mbuf *m = seg_alloc(s);
+	if (!m)
+		return idle_reply_failed(s, ts);
+	uint32_t hlen = TCP_HDR_LEN + ((ts->flags & TSF_TS_OK) ? 12 : 0);
+	struct tcp_hdr *th = (struct tcp_hdr *)rte_pktmbuf_append(m, (uint16_t)(hlen + len));
+	if (!th) {
+		rte_pktmbuf_free(m);
+		STAT_INC(s, mbuf_alloc_fail);
+		return idle_reply_failed(s, ts);
+	}
+	th->sport = ts->lport;
+	th->dport = ts->rport;
+	th->seq = rte_cpu_to_be_32(seq);
+	th->ack = rte_cpu_to_be_32(ts->rcv_nxt);
+	th->off = (uint8_t)((hlen / 4) << 4);
+	th->flags = TCP_ACK | TCP_PSH;
+	th->urp = 0;
+	uint32_t win = tcp_rcv_window(ts);
+	ts->rcv_adv_edge = ts->rcv_nxt + win;
+	th->win = rte_cpu_to_be_16((uint16_t)(win >> ts->rcv_wscale));
+	if (hlen > TCP_HDR_LEN)
+		put_ts_aligned(s, ts, (uint8_t *)(th + 1));
+	fill_payload_cksum(s, ts, m, th, hlen, seq, len);
+	ts->last_ack_sent = ts->rcv_nxt;
+	ts->segs_unacked = 0;
+	ts->flags &= ~TSF_ACK_NOW;
+	ts->tmr[TT_DELACK] = 0;
+	STAT_INC(s, tcp_tx);
+	STAT_INC(s, tcp_tx_direct);
+	ts->last_send_ns = s->now_ns;
+	if (ipv4_output_cached(s, m, ts->raddr, IPPROTO_TCP, &ts->fc) < 0)
+		return idle_reply_failed(s, ts);
+	uint32_t end = seq + len;
+	if ((ts->flags & TSF_SACK_OK) && !tcp_rack_append_new(&ts->rack, seq, end, s->now_ns))
+		tcp_rack_on_send(s, ts, seq, end);
+	STAT_ADD(s, tcp_bytes_tx, len);
+	if (!(ts->flags & TSF_RTT_TIMING)) {
+		ts->flags |= TSF_RTT_TIMING;
+		ts->rtt_seq = end;
+		ts->rtt_start_ns = s->now_ns;
+	}
+	if (seq_gt(end, ts->snd_max))
+		ts->snd_max = end;
+	if (!ts->tmr[TT_RTX] || ts->persist) {
+		ts->persist = false;
+		arm_rtx_tlp(s, ts);
+	} else if (ts->tmr[TT_TLP]) {
+		tcp_arm_tlp(s, ts);
+	}
+	ts->snd_nxt = end;
+	if (len < mss)
+		ts->snd_sml = end;
+}
+
 void tcp_output(struct tpa_stack *s, struct tcp_sock *ts)
 {
 	switch (ts->state) {
@@ -579,7 +659,9 @@ void tcp_output(struct tpa_stack *s, struct tcp_sock *ts)
 	    s->now_ns - ts->last_send_ns > tcp_rtt_rto_ns(&ts->rtt))
 		tcp_cc_after_idle(&ts->cc, (s->now_ns - ts->last_send_ns) / 1000,
 		                  tcp_rtt_rto_us(&ts->rtt), s->now_ns / 1000);
-	if ((ts->flags & TSF_IN_RECOVERY) && tcp_rack_on(ts)) {
+	if (idle_reply_ok(ts, mss)) {
+		send_idle_reply(s, ts, mss);
+	} else if ((ts->flags & TSF_IN_RECOVERY) && tcp_rack_on(ts)) {
 		send_rack_recovery(s, ts, mss);
 	} else if ((ts->flags & TSF_IN_RECOVERY) && (ts->flags & TSF_SACK_OK)) {
 		send_sack_recovery(s, ts, mss);

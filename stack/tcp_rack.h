@@ -80,6 +80,25 @@ void tcp_rack_free(struct tpa_stack *s, struct tcp_rack *r);
 bool tcp_rack_on(const struct tcp_sock *ts);
 /* [seq, end) was (re)sent just now (end includes a FIN). */
 void tcp_rack_on_send(struct tpa_stack *s, struct tcp_sock *ts, uint32_t seq, uint32_t end);
+/* The common case of tcp_rack_on_send() for a connection with SACK, inline: new data [seq, end)
+ * (seq before end) at or above the last record, with room for its record. False, with nothing
+ * done, in every other case (then call tcp_rack_on_send()). */
+static inline bool tcp_rack_append_new(struct tcp_rack *r, uint32_t seq, uint32_t end,
+                                       uint64_t now_ns)
+{
+	if (r->count >= r->cap)
+		return false;
+	uint32_t mask = r->cap - 1;
+	if (r->count && (int32_t)(seq - r->v[(r->head + r->count - 1) & mask].end) < 0)
+		return false; /* a retransmission */
+	struct tcp_rack_seg *g = &r->v[(r->head + r->count) & mask];
+	r->count++;
+	g->start = seq;
+	g->end = end;
+	g->xmit_ns = now_ns;
+	g->flags = 0;
+	return true;
+}
 /* After an ACK updated snd_una and the scoreboard: records acknowledged or newly SACKed by its
  * blocks are delivered (RACK.rtt, RACK.xmit_ts, reordering). tsecr: the ACK's echo (0: none). */
 void tcp_rack_on_ack(struct tpa_stack *s, struct tcp_sock *ts, const struct tcp_sack_block *b,

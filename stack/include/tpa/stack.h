@@ -199,6 +199,7 @@ void tpa_stack_neigh_update(struct tpa_stack *s, uint32_t ip_be, const uint8_t m
 	X(ip_drop_no_route)                                                                        \
 	X(tcp_rx)                                                                                  \
 	X(tcp_tx)                                                                                  \
+	X(tcp_tx_direct)                                                                           \
 	X(tcp_drop_short)                                                                          \
 	X(tcp_drop_cksum)                                                                          \
 	X(tcp_rx_csum_partial)                                                                     \
