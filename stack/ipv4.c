@@ -260,16 +260,16 @@ int ipv4_output_cached(struct tpa_stack *s, struct rte_mbuf *m, uint32_t dst_be,
 	memcpy(f, c->hdr, sizeof(c->hdr));
 	uint8_t *h = f + ETH_HDR_LEN;
 	uint16_t id = s->ip_id++;
-	wire_store_be16(h + IPV4_OFF_TOT_LEN, (uint16_t)tot_len);
-	wire_store_be16(h + IPV4_OFF_ID, id);
+	/* Total length and id lie side by side: stored together, in network order. */
+	uint16_t len_id[2] = {rte_cpu_to_be_16((uint16_t)tot_len), rte_cpu_to_be_16(id)};
+	memcpy(h + IPV4_OFF_TOT_LEN, len_id, sizeof(len_id));
 	m->l2_len = ETH_HDR_LEN;
 	m->l3_len = IPV4_HDR_LEN;
 	if (s->cfg.dev.tx_offloads & TPA_DEV_OFFLOAD_IPV4_CKSUM) {
 		m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM;
 	} else {
 		/* The cached sum plus the two fields that change, as they lie in memory. */
-		uint16_t c16 = tpa_csum_fold(c->sum + rte_cpu_to_be_16((uint16_t)tot_len) +
-		                             rte_cpu_to_be_16(id));
+		uint16_t c16 = tpa_csum_fold(c->sum + len_id[0] + len_id[1]);
 		memcpy(h + IPV4_OFF_CSUM, &c16, 2);
 		if (m->ol_flags & (RTE_MBUF_F_TX_L4_MASK | RTE_MBUF_F_TX_TCP_SEG))
 			m->ol_flags |= RTE_MBUF_F_TX_IPV4;
