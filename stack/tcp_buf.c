@@ -174,6 +174,26 @@ static bool try_append(struct tcp_rxseg *tail, struct rte_mbuf *m, uint32_t off,
 	return true;
 }
 
+/* tcp_rcv_queue's entry for a full queue: grown first. Out of line (cold) so that the usual
+ * queueing needs no saved registers. */
+__attribute__((noinline, cold)) static void rcv_queue_grow(struct tpa_stack *s, struct tcp_sock *ts,
+                                                           struct rte_mbuf *m, uint32_t off,
+                                                           uint32_t len)
+{
+	struct tcp_rxseg e = {.m = m, .off = off, .len = len};
+	if (tcp_rxq_push(s, &ts->rq, &e) < 0) {
+		/* Cannot happen unless the allocator fails; the bytes were acknowledged already, so
+		 * a loss here must not be silent: reset the connection instead. */
+		ts->rcv_queued -= len;
+		rte_pktmbuf_free(m);
+		STAT_INC(s, tcp_drop_nomem);
+		tcp_send_rst(s, ts);
+		tcp_sock_abort(s, ts, ECONNRESET);
+		return;
+	}
+	tcp_of(s)->mbufs_held += m->nb_segs;
+}
+
 void tcp_rcv_queue(struct tpa_stack *s, struct tcp_sock *ts, struct rte_mbuf *m, uint32_t off,
                    uint32_t len)
 {
@@ -186,17 +206,12 @@ void tcp_rcv_queue(struct tpa_stack *s, struct tcp_sock *ts, struct rte_mbuf *m,
 		rte_pktmbuf_free(m);
 		return;
 	}
-	struct tcp_rxseg e = {.m = m, .off = off, .len = len};
-	if (tcp_rxq_push(s, q, &e) < 0) {
-		/* Cannot happen unless the allocator fails; the bytes were acknowledged already, so
-		 * a loss here must not be silent: reset the connection instead. */
-		ts->rcv_queued -= len;
-		rte_pktmbuf_free(m);
-		STAT_INC(s, tcp_drop_nomem);
-		tcp_send_rst(s, ts);
-		tcp_sock_abort(s, ts, ECONNRESET);
+	if (q->count == q->cap) {
+		rcv_queue_grow(s, ts, m, off, len);
 		return;
 	}
+	*rxq_at(q, q->count) = (struct tcp_rxseg){.m = m, .off = off, .len = len};
+	q->count++;
 	tl->mbufs_held += m->nb_segs;
 }
 

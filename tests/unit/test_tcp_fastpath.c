@@ -428,6 +428,19 @@ START_TEST(tail_probe_acked_taken_fast)
 }
 END_TEST
 
+/* Data left unread (segments too long to be appended to the one before): the receive queue
+ * grows twice on the fast path as on the general one. */
+START_TEST(unread_data_grows_queue_fast)
+{
+	for (int r = 0; r < 40; r++) {
+		ck_assert_uint_eq(data_in(600), 1);
+		if (r % 20 == 19)
+			clear_frames();
+	}
+	ck_assert_uint_ge(conn(0)->rq.cap, 64);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("tcp_fastpath");
@@ -439,6 +452,7 @@ int main(void)
 	tcase_add_test(tc, slow_cases_not_taken);
 	tcase_add_test(tc, recovery_not_taken);
 	tcase_add_test(tc, tail_probe_acked_taken_fast);
+	tcase_add_test(tc, unread_data_grows_queue_fast);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_set_fork_status(sr, CK_NOFORK);
