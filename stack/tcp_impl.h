@@ -322,6 +322,8 @@ void tcp_sock_abort(struct tpa_stack *s, struct tcp_sock *ts, int err);
 void tcp_sock_mark_pending(struct tpa_stack *s, struct tcp_sock *ts, uint32_t flag);
 void tcp_sock_notify(struct tpa_stack *s, struct tcp_sock *ts);
 uint32_t tcp_sock_events(const struct tcp_sock *ts);
+/* Tests only: true computes every socket's events the general way (to compare the two). */
+extern bool tcp_sock_events_general_only;
 void tcp_sock_state_fill(const struct tcp_sock *ts, struct tpa_sock_state *st);
 /* The sock_event hook, with the socket's state (no-op without a hook). */
 void tcp_sock_raise_event(struct tpa_stack *s, const struct tcp_sock *ts);
