@@ -157,6 +157,17 @@ static inline bool tcp_cc_in_recovery(const struct tcp_cc_state *st)
 {
 	return st->in_recovery;
 }
+/* True when tcp_cc_on_ack(st, acked, flight, ...) would return at once: nothing acknowledged,
+ * in recovery, or a window the sender does not use (slow start: under half of it in flight;
+ * congestion avoidance: a segment or more of it unused). Lets the receive path skip the call. */
+static inline bool tcp_cc_ack_idle(const struct tcp_cc_state *st, uint32_t acked, uint32_t flight)
+{
+	if (acked == 0 || st->in_recovery)
+		return true;
+	if (st->cwnd < st->ssthresh)
+		return (uint64_t)flight * 2 < st->cwnd;
+	return (uint64_t)flight + st->mss < st->cwnd;
+}
 static inline const char *tcp_cc_name(const struct tcp_cc_state *st)
 {
 	return st->ops->name;

@@ -40,8 +40,10 @@ static bool predicted(const struct tcp_sock *ts, const struct seg *g)
 	} else if (g->o.has_ts) {
 		return false;
 	}
-	if (seq_gt(g->ack, ts->snd_max) || seq_lt(g->ack, ts->snd_una - ts->max_snd_wnd) ||
-	    seq_lt(g->ack, ts->snd_una))
+	/* The ACK in [SND.UNA, SND.MAX] as one unsigned comparison (the flight is below 2^31);
+	 * such an ACK is never below the general path's SND.UNA - MAX.SND.WND either (flight and
+	 * window together stay below 2^31). */
+	if (g->ack - ts->snd_una > ts->snd_max - ts->snd_una)
 		return false;
 	if (g->ack == ts->snd_una) {
 		if (!g->dlen && ts->snd_max != ts->snd_una)
@@ -62,7 +64,8 @@ static void ack_advance(struct tpa_stack *s, struct tcp_sock *ts, const struct s
 	uint32_t acked = g->ack - ts->snd_una;
 	uint32_t flight = ts->snd_max - ts->snd_una;
 	tcp_ack_take(s, ts, g->ack);
-	tcp_cc_on_ack(&ts->cc, acked, flight, s->now_ns / 1000, tcp_rtt_srtt_us(&ts->rtt));
+	if (!tcp_cc_ack_idle(&ts->cc, acked, flight))
+		tcp_cc_on_ack(&ts->cc, acked, flight, s->now_ns / 1000, tcp_rtt_srtt_us(&ts->rtt));
 	if (sack)
 		tcp_rack_after_plain_ack(s, ts, g->ack, true, g->o.has_ts ? g->o.tsecr : 0);
 	tcp_ack_settle(s, ts);
