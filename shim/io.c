@@ -147,6 +147,8 @@ static ssize_t shim_recvv(struct shim_sock *s, const struct iovec *iov, int n, i
 			break;
 		}
 	}
+	if (got > 0 && got < total && !(flags & MSG_PEEK) && s->members)
+		shim_epoll_drained(s);
 	shim_sock_idle(s);
 	shim_unlock();
 	if (tmp != local)

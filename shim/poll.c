@@ -146,6 +146,18 @@ static void member_check(struct shim_epoll_member *m)
 		ready_add(m);
 }
 
+void shim_epoll_drained(struct shim_sock *s)
+{
+	/* An end of stream or an error keeps the socket readable (s->events is the state of the
+	 * last hook call, brought up to date when the lock was taken). */
+	if (s->events & (TPA_EV_RDHUP | TPA_EV_HUP | TPA_EV_ERR))
+		return;
+	const uint32_t input_only = EPOLLIN | EPOLLRDNORM | EPOLLRDHUP | EPOLLERR | EPOLLHUP;
+	for (struct shim_epoll_member *m = s->members; m; m = m->next_in_sock)
+		if (m->on_ready && !m->kready && !(member_wants(m) & ~input_only))
+			ready_del(m);
+}
+
 void shim_epoll_notify(struct shim_sock *s, uint32_t edges)
 {
 	for (struct shim_epoll_member *m = s->members; m; m = m->next_in_sock) {

@@ -202,6 +202,11 @@ void shim_sock_event(void *ctx, int sock, const struct tpa_sock_state *st);
 uint32_t shim_sock_readiness(struct shim_sock *s);
 /* The poll(2)/epoll bits of a stack socket's state (Linux's rules: poll.c). */
 uint32_t shim_poll_bits(const struct tpa_sock_state *st);
+/* A read took fewer bytes than it asked for, so nothing is left to read (and nothing arrives
+ * under the lock): members waiting only for input leave the ready lists now instead of costing
+ * the next wait a look at the stack each (level-triggered ones are there after every report).
+ * Lock held; poll.c */
+void shim_epoll_drained(struct shim_sock *s);
 /* Readiness changed: `edges` are the bits that rose or were renewed (new data, space
  * freed); level-triggered members look at the current state (lock held); poll.c */
 void shim_epoll_notify(struct shim_sock *s, uint32_t edges);

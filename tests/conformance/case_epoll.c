@@ -76,6 +76,16 @@ static void subject(void)
 	show_wait(ep, 0, "LT again");
 	res("read", read(x, buf, 5));
 	show_wait(ep, 0, "LT drained");
+	/* A read that asks for more than there is leaves nothing: not ready until new data. */
+	ctl_sync("lt2");
+	struct nread n3a = {x, 3};
+	wait_until(nread_is, &n3a);
+	show_wait(ep, 0, "LT data 2");
+	res("short read", read(x, buf, sizeof(buf)));
+	show_wait(ep, 0, "LT after short read");
+	ctl_sync("lt3");
+	show_wait(ep, 10000, "LT new data after short read");
+	res("read", read(x, buf, sizeof(buf)));
 
 	/* Edge-triggered. */
 	ctl(ep, EPOLL_CTL_MOD, x, EPOLLIN | EPOLLET, 0xe7, "mod x ET");
@@ -109,7 +119,12 @@ static void subject(void)
 	show_wait(ep, 0, "OUT");
 	ctl(ep, EPOLL_CTL_MOD, x, EPOLLIN | EPOLLRDHUP, 3, "mod x RDHUP");
 	ctl_sync("rdhup");
+	struct nread n2b = {x, 2};
+	wait_until(nread_is, &n2b);
 	show_wait(ep, 10000, "RDHUP");
+	/* Data then FIN: the short read takes the data, the end of stream keeps it readable. */
+	res("short read before EOF", read(x, buf, sizeof(buf)));
+	show_wait(ep, 0, "RDHUP after short read");
 
 	/* Mixed set: a pipe, an eventfd, a timerfd and x. */
 	int p[2];
@@ -199,6 +214,10 @@ static void peer(void)
 	int c = tcp_connect(conf_subject_ip, CONF_PORT(5));
 	ctl_sync("lt");
 	res("send 5", write(c, "hello", 5));
+	ctl_sync("lt2");
+	res("send 3", write(c, "xyz", 3));
+	ctl_sync("lt3");
+	res("send 1", write(c, "w", 1));
 	ctl_sync("et");
 	res("send 3", write(c, "abc", 3));
 	ctl_sync("et2");
@@ -208,6 +227,7 @@ static void peer(void)
 	ctl_sync("oneshot2");
 	res("send 1", write(c, "2", 1));
 	ctl_sync("rdhup");
+	res("send 2", write(c, "zz", 2));
 	res("shutdown WR", shutdown(c, SHUT_WR));
 	ctl_sync("y");
 	int y = tcp_connect(conf_subject_ip, CONF_PORT(5));
