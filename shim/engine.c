@@ -195,7 +195,7 @@ static void print_counter(void *arg, const char *name, uint64_t value)
 static void print_stats(void)
 {
 	/* The family's first process reports (the counters are the shared stack's). */
-	if (!shim.engine || shim.forked_child)
+	if (!shim.stats || !shim.engine || shim.forked_child)
 		return;
 	shim_lock();
 	tpa_stack_stats_foreach(shim.stack, print_counter, NULL);
@@ -226,6 +226,7 @@ static void engine_atexit(void)
 		shim_close_all_at_exit();
 		if (tx_pending)
 			tpa_stack_flush(shim.stack);
+		print_stats();
 		shim_sleepers_kick();
 		shim.engine = NULL;
 		shim.stack = NULL;
@@ -253,6 +254,8 @@ static void engine_atexit(void)
 	}
 	if (tx_pending)
 		tpa_stack_flush(shim.stack);
+	/* After the linger: what the program left queued at exit went out in it, and counts. */
+	print_stats();
 	shim.engine = NULL;
 	shim.stack = NULL;
 	shim_publish_stop();
@@ -415,8 +418,6 @@ int shim_engine_try_start(char *err, size_t errlen)
 	atexit(engine_atexit);
 	const char *st = getenv("TPA_SHIM_STATS");
 	shim.stats = st && *st == '1';
-	if (shim.stats)
-		atexit(print_stats); /* runs first: handlers run in reverse order */
 	return 0;
 }
 
