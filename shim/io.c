@@ -156,6 +156,48 @@ static ssize_t shim_recvv(struct shim_sock *s, const struct iovec *iov, int n, i
 	return shim_ret(got);
 }
 
+/* read(2), or recv(2) without flags: data already there is taken with one stack call (a
+ * request of a request/response protocol). Nothing there, end of stream or an error goes
+ * the general way, which also decides about blocking. */
+static ssize_t shim_recv1(struct shim_sock *s, void *buf, size_t len)
+{
+	if (!s->inherited && len && len <= SSIZE_MAX) {
+		shim_lock();
+		ssize_t r = tpa_recv(shim.stack, s->sock, buf, len, 0);
+		if (r > 0) {
+			/* As shim_recvv does after a read. */
+			s->bits_epoch = 0;
+			s->last_nread = s->last_nread > r ? s->last_nread - (int)r : 0;
+			shim_tx_defer();
+			if ((size_t)r < len && s->members)
+				shim_epoll_drained(s);
+			shim_unlock();
+			return r;
+		}
+		shim_unlock();
+		/* End of stream, or an error the call has taken (a pending error is reported
+		 * once): the answer as it is. */
+		if (r != -EAGAIN)
+			return shim_ret(r);
+	}
+	struct iovec v = {buf, len};
+	return shim_recvv(s, &v, 1, 0);
+}
+
+/* After a send queued bytes, under the lock. */
+static void queued(struct shim_sock *s)
+{
+	s->bits_epoch = 0; /* what a hook saw before is gone */
+	/* One device burst per event-loop turn, not per send. */
+	shim_tx_defer();
+	if (shim_family_test_stop_due()) {
+		shim_tx_flush();
+		fprintf(stderr, "tpa: test hook: pid %d stops in a send, holding the lock\n",
+		        (int)getpid());
+		raise(SIGSTOP); /* the test kills us here */
+	}
+}
+
 static ssize_t shim_sendv(struct shim_sock *s, const struct iovec *iov, int n, int flags)
 {
 	if (s->inherited) {
@@ -188,17 +230,7 @@ static ssize_t shim_sendv(struct shim_sock *s, const struct iovec *iov, int n, i
 		}
 		if (r > 0) {
 			sent += r;
-			s->bits_epoch = 0; /* what a hook saw before is gone */
-			/* One device burst per event-loop turn, not per send. */
-			shim_tx_defer();
-			if (shim_family_test_stop_due()) {
-				shim_tx_flush();
-				fprintf(stderr,
-				        "tpa: test hook: pid %d stops in a send, holding the "
-				        "lock\n",
-				        (int)getpid());
-				raise(SIGSTOP); /* the test kills us here */
-			}
+			queued(s);
 			if (sent == total || nonblock)
 				break;
 			continue;
@@ -234,13 +266,32 @@ static ssize_t shim_sendv(struct shim_sock *s, const struct iovec *iov, int n, i
 	return shim_ret(sent);
 }
 
+/* write(2), or send(2) with at most MSG_NOSIGNAL, on a non-blocking socket (what event-driven
+ * servers use): one stack call. A blocking socket goes the general way, which waits for room. */
+static ssize_t shim_send1(struct shim_sock *s, const void *buf, size_t len, int flags)
+{
+	if (s->inherited || !s->nonblock || s->shut_wr || !len || len > SSIZE_MAX) {
+		struct iovec v = {(void *)buf, len};
+		return shim_sendv(s, &v, 1, flags);
+	}
+	shim_lock();
+	ssize_t r = tpa_send(shim.stack, s->sock, buf, len, 0);
+	if (r > 0)
+		queued(s);
+	shim_unlock();
+	if (r > 0)
+		return r;
+	if (r == -EPIPE && !(flags & MSG_NOSIGNAL))
+		shim_raise_sigpipe();
+	return shim_ret(r);
+}
+
 ssize_t read(int fd, void *buf, size_t len)
 {
 	struct shim_sock *s = accel_or_flush(fd);
 	if (!s)
 		return REAL(read)(fd, buf, len);
-	struct iovec v = {buf, len};
-	return shim_recvv(s, &v, 1, 0);
+	return shim_recv1(s, buf, len);
 }
 
 ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen);
@@ -251,8 +302,7 @@ ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen)
 		return REAL(__read_chk)(fd, buf, len, buflen);
 	if (len > buflen)
 		abort(); /* what glibc's check does: a buffer overflow */
-	struct iovec v = {buf, len};
-	return shim_recvv(s, &v, 1, 0);
+	return shim_recv1(s, buf, len);
 }
 
 ssize_t readv(int fd, const struct iovec *iov, int n)
@@ -268,6 +318,8 @@ ssize_t recv(int fd, void *buf, size_t len, int flags)
 	struct shim_sock *s = accel_or_flush(fd);
 	if (!s)
 		return REAL(recv)(fd, buf, len, flags);
+	if (!flags)
+		return shim_recv1(s, buf, len);
 	struct iovec v = {buf, len};
 	return shim_recvv(s, &v, 1, flags);
 }
@@ -337,8 +389,7 @@ ssize_t write(int fd, const void *buf, size_t len)
 	struct shim_sock *s = shim_fdt_get(fd);
 	if (!s)
 		return REAL(write)(fd, buf, len);
-	struct iovec v = {(void *)buf, len};
-	return shim_sendv(s, &v, 1, 0);
+	return shim_send1(s, buf, len, 0);
 }
 
 ssize_t writev(int fd, const struct iovec *iov, int n)
@@ -354,6 +405,8 @@ ssize_t send(int fd, const void *buf, size_t len, int flags)
 	struct shim_sock *s = shim_fdt_get(fd);
 	if (!s)
 		return REAL(send)(fd, buf, len, flags);
+	if (!(flags & ~MSG_NOSIGNAL))
+		return shim_send1(s, buf, len, flags);
 	struct iovec v = {(void *)buf, len};
 	return shim_sendv(s, &v, 1, flags);
 }

@@ -232,13 +232,10 @@ static int take_error(struct tcp_sock *ts)
 	return -e;
 }
 
-ssize_t tpa_sendv(struct tpa_stack *s, int sock, const struct iovec *iov, int iovcnt, int flags)
+/* Whether the connection takes data now: 0, or the error a send returns (a pending error is
+ * taken). */
+static int send_refused(struct tcp_sock *ts)
 {
-	struct tcp_sock *ts = user_sock(s, sock);
-	if (!ts)
-		return -EBADF;
-	if (iovcnt < 0 || (iovcnt && !iov))
-		return -EINVAL;
 	if (ts->soerror)
 		return take_error(ts);
 	switch (ts->state) {
@@ -251,28 +248,50 @@ ssize_t tpa_sendv(struct tpa_stack *s, int sock, const struct iovec *iov, int io
 	default:
 		return -EPIPE;
 	}
-	if (ts->flags & TSF_SHUT_WR)
-		return -EPIPE;
+	return (ts->flags & TSF_SHUT_WR) ? -EPIPE : 0;
+}
+
+/* One buffer into an empty ring (a reply): what tcp_sndbuf_append does there, then out. */
+static size_t send_into_empty(struct tpa_stack *s, struct tcp_sock *ts, const void *buf,
+                              size_t len, int flags)
+{
+	tcp_sndbuf_fill_empty(ts, buf, len);
+	if (flags & MSG_MORE)
+		ts->flags |= TSF_MSG_MORE;
+	else
+		ts->flags &= ~TSF_MSG_MORE;
+	stack_now(s);
+	tcp_output(s, ts);
+	return len;
+}
+
+ssize_t tpa_sendv(struct tpa_stack *s, int sock, const struct iovec *iov, int iovcnt, int flags)
+{
+	struct tcp_sock *ts = user_sock(s, sock);
+	if (!ts)
+		return -EBADF;
+	if (iovcnt < 0 || (iovcnt && !iov))
+		return -EINVAL;
+	int err = send_refused(ts);
+	if (err)
+		return err;
+	if (iovcnt == 1 && tcp_sndbuf_fits_empty(ts, iov->iov_len))
+		return (ssize_t)send_into_empty(s, ts, iov->iov_base, iov->iov_len, flags);
+	if (!iov_total(iov, iovcnt))
+		return 0;
+	if (!tcp_sndbuf_space(ts))
+		return -EAGAIN;
 	size_t done = 0;
-	if (iovcnt == 1 && tcp_sndbuf_fits_empty(ts, iov->iov_len)) {
-		/* One buffer into an empty ring (a reply): what tcp_sndbuf_append does there. */
-		done = tcp_sndbuf_fill_empty(ts, iov->iov_base, iov->iov_len);
-	} else {
-		if (!iov_total(iov, iovcnt))
-			return 0;
-		if (!tcp_sndbuf_space(ts))
-			return -EAGAIN;
-		for (int i = 0; i < iovcnt; i++) {
-			if (!iov[i].iov_len)
-				continue;
-			size_t n = tcp_sndbuf_append(s, ts, iov[i].iov_base, iov[i].iov_len);
-			done += n;
-			if (n < iov[i].iov_len)
-				break;
-		}
-		if (!done)
-			return -EAGAIN;
+	for (int i = 0; i < iovcnt; i++) {
+		if (!iov[i].iov_len)
+			continue;
+		size_t n = tcp_sndbuf_append(s, ts, iov[i].iov_base, iov[i].iov_len);
+		done += n;
+		if (n < iov[i].iov_len)
+			break;
 	}
+	if (!done)
+		return -EAGAIN;
 	if (flags & MSG_MORE)
 		ts->flags |= TSF_MSG_MORE;
 	else
@@ -284,6 +303,14 @@ ssize_t tpa_sendv(struct tpa_stack *s, int sock, const struct iovec *iov, int io
 
 ssize_t tpa_send(struct tpa_stack *s, int sock, const void *buf, size_t len, int flags)
 {
+	struct tcp_sock *ts = user_sock(s, sock);
+	if (ts) {
+		int err = send_refused(ts);
+		if (err)
+			return err;
+		if (buf && tcp_sndbuf_fits_empty(ts, len))
+			return (ssize_t)send_into_empty(s, ts, buf, len, flags);
+	}
 	struct iovec v = {.iov_base = (void *)(uintptr_t)buf, .iov_len = len};
 	return tpa_sendv(s, sock, &v, 1, flags);
 }
@@ -348,6 +375,14 @@ ssize_t tpa_recvv(struct tpa_stack *s, int sock, const struct iovec *iov, int io
 
 ssize_t tpa_recv(struct tpa_stack *s, int sock, void *buf, size_t len, int flags)
 {
+	struct tcp_sock *ts = user_sock(s, sock);
+	if (ts && !flags && ts->rcv_queued && ts->state != TPA_TCP_LISTEN) {
+		ssize_t n = tcp_rcv_copy_one(s, ts, buf, len);
+		if (n >= 0) {
+			window_update(s, ts);
+			return n;
+		}
+	}
 	struct iovec v = {.iov_base = buf, .iov_len = len};
 	return tpa_recvv(s, sock, &v, 1, flags);
 }

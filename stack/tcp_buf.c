@@ -355,6 +355,32 @@ static inline void rx_mbuf_free(struct rte_mbuf *m)
 }
 
 /* Copy (or peek, or discard) up to `want` in-order bytes into the iovec. */
+/* One buffer, no flags, the whole queue one segment held in its first mbuf: the request of a
+ * request/response protocol. The same copy and bookkeeping as tcp_rcv_copy's first branch,
+ * without its loop; anything else returns -1 for the general path. */
+ssize_t tcp_rcv_copy_one(struct tpa_stack *s, struct tcp_sock *ts, void *buf, size_t len)
+{
+	struct tcp_rxq *q = &ts->rq;
+	if (q->count != 1 || !len)
+		return -1;
+	struct tcp_rxseg *e = rxq_at(q, 0);
+	uint32_t n = len < e->len ? (uint32_t)len : e->len;
+	if (e->off + n > e->m->data_len)
+		return -1;
+	memcpy(buf, rte_pktmbuf_mtod_offset(e->m, const uint8_t *, e->off), n);
+	if (n == e->len) {
+		tcp_of(s)->mbufs_held -= e->m->nb_segs;
+		rx_mbuf_free(e->m);
+		q->count = 0;
+		q->head = 0;
+	} else {
+		e->off += n;
+		e->len -= n;
+	}
+	ts->rcv_queued -= n;
+	return n;
+}
+
 size_t tcp_rcv_copy(struct tpa_stack *s, struct tcp_sock *ts, const struct iovec *iov, int iovcnt,
                     size_t want, bool peek, bool discard)
 {

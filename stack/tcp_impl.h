@@ -370,6 +370,7 @@ int tcp_ooo_insert(struct tpa_stack *s, struct tcp_sock *ts, struct rte_mbuf *m,
 uint32_t tcp_ooo_drain(struct tpa_stack *s, struct tcp_sock *ts);
 /* Build the SACK blocks to send (most recent first). */
 int tcp_ooo_sack_blocks(const struct tcp_sock *ts, struct tcp_sack_block *out, int max);
+ssize_t tcp_rcv_copy_one(struct tpa_stack *s, struct tcp_sock *ts, void *buf, size_t len);
 size_t tcp_rcv_copy(struct tpa_stack *s, struct tcp_sock *ts, const struct iovec *iov, int iovcnt,
                     size_t want, bool peek, bool discard);
 
