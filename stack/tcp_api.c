@@ -252,8 +252,8 @@ static int send_refused(struct tcp_sock *ts)
 }
 
 /* One buffer into an empty ring (a reply): what tcp_sndbuf_append does there, then out. */
-static size_t send_into_empty(struct tpa_stack *s, struct tcp_sock *ts, const void *buf,
-                              size_t len, int flags)
+static size_t send_into_empty(struct tpa_stack *s, struct tcp_sock *ts, const void *buf, size_t len,
+                              int flags)
 {
 	tcp_sndbuf_fill_empty(ts, buf, len);
 	if (flags & MSG_MORE)
