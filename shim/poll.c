@@ -160,11 +160,15 @@ void shim_epoll_drained(struct shim_sock *s)
 
 void shim_epoll_notify(struct shim_sock *s, uint32_t edges)
 {
+	/* The hook has just set the socket's bits for this taking of the lock. */
+	uint32_t bits = s->bits;
 	for (struct shim_epoll_member *m = s->members; m; m = m->next_in_sock) {
-		if (!(m->events & EPOLLET))
-			member_check(m);
-		else if (edges & member_wants(m))
+		if (!(m->events & EPOLLET)) {
+			if ((bits | (m->kready ? EPOLLIN | EPOLLRDNORM : 0)) & member_wants(m))
+				ready_add(m);
+		} else if (edges & member_wants(m)) {
 			ready_add(m);
+		}
 	}
 }
 

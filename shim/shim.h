@@ -207,8 +207,9 @@ uint32_t shim_poll_bits(const struct tpa_sock_state *st);
  * the next wait a look at the stack each (level-triggered ones are there after every report).
  * Lock held; poll.c */
 void shim_epoll_drained(struct shim_sock *s);
-/* Readiness changed: `edges` are the bits that rose or were renewed (new data, space
- * freed); level-triggered members look at the current state (lock held); poll.c */
+/* Readiness changed (s->bits just set by the hook): `edges` are the bits that rose or were
+ * renewed (new data, space freed); level-triggered members look at the current state (lock
+ * held); poll.c */
 void shim_epoll_notify(struct shim_sock *s, uint32_t edges);
 /* Remove every epoll registration of s (lock held); poll.c */
 void shim_epoll_forget(struct shim_sock *s);
