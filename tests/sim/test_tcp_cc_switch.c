@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_run.h"
 #include "sim_net.h"
 #include "tcp_impl.h"
 #include "test_eal.h"
@@ -81,10 +82,5 @@ int main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, switch_during_recovery_keeps_state);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_set_fork_status(sr, CK_NOFORK);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(s, CK_NOFORK);
 }

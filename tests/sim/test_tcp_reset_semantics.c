@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_run.h"
 #include "sim_net.h"
 #include "test_eal.h"
 
@@ -150,10 +151,5 @@ int main(void)
 	tcase_add_test(tc, reset_in_accept_queue_then_listener_closed);
 	tcase_add_test(tc, reset_in_close_wait_gives_epipe);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_set_fork_status(sr, CK_NOFORK);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(s, CK_NOFORK);
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_run.h"
 #include "checksum.h"
 #include "test_eal.h"
 
@@ -136,10 +137,5 @@ static Suite *checksum_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(checksum_suite());
-	srunner_set_fork_status(sr, CK_NOFORK);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(checksum_suite(), CK_NOFORK);
 }

@@ -14,6 +14,7 @@
 #include <rte_mempool.h>
 #include <rte_tcp.h>
 
+#include "check_run.h"
 #include "../../dpdk/capture.h"
 #include "test_eal.h"
 
@@ -209,10 +210,5 @@ int main(void)
 {
 	test_eal_init();
 	pool = test_pool_create("cap_pool", 256);
-	SRunner *sr = srunner_create(suite());
-	srunner_set_fork_status(sr, CK_NOFORK);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return check_run(suite(), CK_NOFORK);
 }

@@ -21,6 +21,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "check_run.h"
 #include "tpa/dpdk.h"
 
 static void make_config(struct tpa_engine_config *c, const char *sock)
@@ -135,10 +136,5 @@ static Suite *eal_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(eal_suite());
-	srunner_set_fork_status(sr, CK_NOFORK);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(eal_suite(), CK_NOFORK);
 }

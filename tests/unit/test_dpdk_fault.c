@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_run.h"
 #include "../../dpdk/engine_impl.h"
 #include "test_eal.h"
 
@@ -332,10 +333,5 @@ static Suite *fault_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(fault_suite());
-	srunner_set_fork_status(sr, CK_NOFORK);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(fault_suite(), CK_NOFORK);
 }

@@ -10,6 +10,7 @@
 
 #include <rte_mbuf.h>
 
+#include "check_run.h"
 #include "../../dpdk/mbuf_pool.h"
 #include "test_eal.h"
 
@@ -68,10 +69,5 @@ int main(void)
 	tcase_add_test(t, plain_pool_has_objects_past_the_umem);
 	tcase_add_test(t, guarded_pool_hands_out_only_umem_objects);
 	suite_add_tcase(s, t);
-	SRunner *r = srunner_create(s);
-	srunner_set_fork_status(r, CK_NOFORK);
-	srunner_run_all(r, CK_NORMAL);
-	int failed = srunner_ntests_failed(r);
-	srunner_free(r);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(s, CK_NOFORK);
 }

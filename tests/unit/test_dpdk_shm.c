@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "check_run.h"
 #include "../../dpdk/shm.h"
 
 START_TEST(child_sees_and_changes_parent_blocks)
@@ -96,10 +97,5 @@ static Suite *shm_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(shm_suite());
-	srunner_set_fork_status(sr, CK_NOFORK);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(shm_suite(), CK_NOFORK);
 }

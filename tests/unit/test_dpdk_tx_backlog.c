@@ -22,6 +22,7 @@
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 
+#include "check_run.h"
 #include "../../dpdk/engine_impl.h"
 #include "test_eal.h"
 #include "tpa/dpdk.h"
@@ -211,10 +212,5 @@ static Suite *txb_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(txb_suite());
-	srunner_set_fork_status(sr, CK_NOFORK);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(txb_suite(), CK_NOFORK);
 }

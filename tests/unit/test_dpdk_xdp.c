@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "check_run.h"
 #include "../../dpdk/xdp/tpa_steer_maps.h"
 
 static struct bpf_object *obj;
@@ -270,10 +271,5 @@ int main(void)
 		return 77;
 	}
 	libbpf_set_print(NULL);
-	SRunner *sr = srunner_create(xdp_suite());
-	srunner_set_fork_status(sr, CK_NOFORK);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(xdp_suite(), CK_NOFORK);
 }

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "check_run.h"
 #include "family.h"
 
 static void pause_ms(int ms)
@@ -202,10 +203,5 @@ int main(void)
 	tcase_add_test(tc, a_child_killed_holding_the_lock_is_recovered);
 	tcase_add_test(tc, fork_before_the_engine_gives_the_child_its_own_family);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_set_fork_status(sr, CK_FORK);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(s, CK_FORK);
 }

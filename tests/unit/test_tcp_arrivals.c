@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_run.h"
 #include "tcp_script.h"
 #include "test_eal.h"
 
@@ -491,12 +492,7 @@ static Suite *suite(void)
 int main(void)
 {
 	printf("tcp_arrivals: %zu cases (RFC 9293 3.10.7, state x event)\n", NCASES);
-	SRunner *sr = srunner_create(suite());
 	/* One process: a fork per case (Check's default) costs more than the case itself with
 	 * EAL's memory mapped, some 40 times more under ASan. Each case builds its own rig. */
-	srunner_set_fork_status(sr, CK_NOFORK);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(suite(), CK_NOFORK);
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_run.h"
 #include "tcp_impl.h"
 
 static const uint32_t flag_bits[] = {TSF_FIN_RCVD, TSF_SHUT_RD, TSF_SHUT_WR, TSF_RESET,
@@ -61,10 +62,5 @@ int main(void)
 	TCase *tc = tcase_create("events");
 	tcase_add_test(tc, shortcut_as_general);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_set_fork_status(sr, CK_NOFORK);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(s, CK_NOFORK);
 }

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 
+#include "check_run.h"
 #include "tcp_impl.h"
 #include "tcp_input.h"
 #include "twin_rig.h"
@@ -225,10 +226,5 @@ int main(void)
 	tcase_add_test(tc, tail_probe_acked_taken_fast);
 	tcase_add_test(tc, unread_data_grows_queue_fast);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_set_fork_status(sr, CK_NOFORK);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(s, CK_NOFORK);
 }

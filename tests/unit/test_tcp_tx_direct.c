@@ -19,6 +19,7 @@
 
 #include <rte_mbuf.h>
 
+#include "check_run.h"
 #include "tcp_impl.h"
 #include "twin_rig.h"
 
@@ -214,10 +215,5 @@ int main(void)
 	tcase_add_test(tc, recovery_and_small_cwnd_not_taken);
 	tcase_add_test(tc, no_mbuf_fails_alike);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_set_fork_status(sr, CK_NOFORK);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(s, CK_NOFORK);
 }

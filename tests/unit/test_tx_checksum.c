@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_run.h"
 #include "checksum.h"
 #include "tcp_impl.h"
 
@@ -127,10 +128,5 @@ static Suite *tx_checksum_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(tx_checksum_suite());
-	srunner_set_fork_status(sr, CK_NOFORK);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(tx_checksum_suite(), CK_NOFORK);
 }
