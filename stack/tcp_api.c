@@ -373,12 +373,15 @@ ssize_t tpa_recvv(struct tpa_stack *s, int sock, const struct iovec *iov, int io
 	}
 }
 
+bool tcp_read_direct_off;
+
 ssize_t tpa_recv(struct tpa_stack *s, int sock, void *buf, size_t len, int flags)
 {
 	struct tcp_sock *ts = user_sock(s, sock);
-	if (ts && !flags && ts->rcv_queued && ts->state != TPA_TCP_LISTEN) {
+	if (ts && !flags && ts->rcv_queued && ts->state != TPA_TCP_LISTEN && !tcp_read_direct_off) {
 		ssize_t n = tcp_rcv_copy_one(s, ts, buf, len);
 		if (n >= 0) {
+			STAT_INC(s, tcp_read_direct);
 			window_update(s, ts);
 			return n;
 		}

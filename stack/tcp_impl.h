@@ -371,6 +371,8 @@ uint32_t tcp_ooo_drain(struct tpa_stack *s, struct tcp_sock *ts);
 /* Build the SACK blocks to send (most recent first). */
 int tcp_ooo_sack_blocks(const struct tcp_sock *ts, struct tcp_sack_block *out, int max);
 ssize_t tcp_rcv_copy_one(struct tpa_stack *s, struct tcp_sock *ts, void *buf, size_t len);
+/* Tests: reads of one buffer through the general path too (tcp_api.c). */
+extern bool tcp_read_direct_off;
 size_t tcp_rcv_copy(struct tpa_stack *s, struct tcp_sock *ts, const struct iovec *iov, int iovcnt,
                     size_t want, bool peek, bool discard);
 

@@ -89,6 +89,7 @@ static void conns_equal(struct tcp_sock a, struct tcp_sock b)
 void twin_compare(struct twin_rig *t)
 {
 	conns_equal(*twin_conn(t, 0), *twin_conn(t, 1));
+	ck_assert_uint_eq(tcp_of(t->rig[0].s)->mbufs_held, tcp_of(t->rig[1].s)->mbufs_held);
 	struct tpa_stack_stats sa = *tpa_stack_stats(t->rig[0].s);
 	struct tpa_stack_stats sb = *tpa_stack_stats(t->rig[1].s);
 	memset((char *)&sa + t->stat, 0, sizeof(uint64_t));
@@ -231,13 +232,15 @@ uint64_t twin_write(struct twin_rig *t, uint32_t n)
 	return write_both(t, &v, 0, 0);
 }
 
-void twin_read(struct twin_rig *t)
+uint64_t twin_recv(struct twin_rig *t, size_t len, int flags)
 {
 	static uint8_t buf[2][65536];
+	ck_assert_uint_le(len, sizeof(buf[0]));
+	uint64_t before = twin_count(t);
 	int got[2];
 	for (int i = 0; i < 2; i++) {
 		twin_use(t, i);
-		got[i] = (int)tpa_recv(t->rig[i].s, t->sock[i], buf[i], sizeof(buf[i]), 0);
+		got[i] = (int)tpa_recv(t->rig[i].s, t->sock[i], buf[i], len, flags);
 	}
 	*t->off = false;
 	ck_assert_int_eq(got[0], got[1]);
@@ -246,6 +249,12 @@ void twin_read(struct twin_rig *t)
 	for (int i = 0; i < 2; i++)
 		tpa_stack_flush(t->rig[i].s);
 	twin_compare(t);
+	return twin_count(t) - before;
+}
+
+void twin_read(struct twin_rig *t)
+{
+	twin_recv(t, 65536, 0);
 }
 
 void twin_setup(struct twin_rig *t, bool *off, size_t stat)

@@ -77,5 +77,8 @@ uint64_t twin_writev(struct twin_rig *t, uint32_t n, int iovcnt, int flags);
 uint64_t twin_write(struct twin_rig *t, uint32_t n);
 /* Everything queued read on both: the same bytes. */
 void twin_read(struct twin_rig *t);
+/* Up to len bytes (at most 65536) read on both by tpa_recv with the flags: the same count
+ * and bytes. */
+uint64_t twin_recv(struct twin_rig *t, size_t len, int flags);
 
 #endif

@@ -204,6 +204,7 @@ void tpa_stack_neigh_update(struct tpa_stack *s, uint32_t ip_be, const uint8_t m
 	X(tcp_drop_cksum)                                                                          \
 	X(tcp_rx_csum_partial)                                                                     \
 	X(tcp_rx_fast)                                                                             \
+	X(tcp_read_direct)                                                                         \
 	X(tcp_drop_bad_offset)                                                                     \
 	X(tcp_drop_bad_option)                                                                     \
 	X(tcp_drop_bad_flags)                                                                      \
