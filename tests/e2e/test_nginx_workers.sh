@@ -110,11 +110,13 @@ while kill -0 "$WRK" 2>/dev/null; do
 	n=$(srv ss -Htn state established "( sport = :$PORT )" | wc -l)
 	[ "$n" = 0 ] || fail "$n established kernel connection(s) on port $PORT under load"
 	samples=$((samples + 1))
-	sleep 0.2
+	sleep 0.1
 done
 wait "$WRK" || fail "wrk failed"
 cat "$DPDK_E2E_TMP/wrk.log"
-[ "$samples" -ge 20 ] || fail "only $samples samples of the kernel's connections"
+# At least one look per second of the load: an overloaded machine (each `ss` in the namespace
+# then takes up to half a second) still gets there, a loop that stopped sampling does not.
+[ "$samples" -ge 10 ] || fail "only $samples samples of the kernel's connections"
 grep -q "Socket errors" "$DPDK_E2E_TMP/wrk.log" && fail "wrk saw socket errors"
 grep -q "Non-2xx" "$DPDK_E2E_TMP/wrk.log" && fail "wrk saw non-2xx answers"
 reqs=$(sed -n 's/^ *\([0-9]*\) requests in .*/\1/p' "$DPDK_E2E_TMP/wrk.log")
