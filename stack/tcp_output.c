@@ -182,6 +182,36 @@ static void fill_payload_cksum(struct tpa_stack *s, struct tcp_sock *ts, struct 
 	th->cksum = tpa_csum_fold(sum);
 }
 
+/* The fixed header of a segment: ports, numbers, offset, flags. */
+static inline void put_fixed(const struct tcp_sock *ts, struct tcp_hdr *th, uint32_t seq,
+                             uint8_t flags, uint32_t hlen)
+{
+	th->sport = ts->lport;
+	th->dport = ts->rport;
+	th->seq = rte_cpu_to_be_32(seq);
+	th->ack = (flags & TCP_ACK) ? rte_cpu_to_be_32(ts->rcv_nxt) : 0;
+	th->off = (uint8_t)((hlen / 4) << 4);
+	th->flags = flags;
+	th->urp = 0;
+}
+
+/* The window of a segment other than a SYN: what it advertises is the new right edge. */
+static inline void put_window(struct tcp_sock *ts, struct tcp_hdr *th)
+{
+	uint32_t win = tcp_rcv_window(ts);
+	ts->rcv_adv_edge = ts->rcv_nxt + win;
+	th->win = rte_cpu_to_be_16((uint16_t)(win >> ts->rcv_wscale));
+}
+
+/* A segment carrying an ACK of everything received went out: no ACK is owed any more. */
+static inline void ack_sent(struct tcp_sock *ts)
+{
+	ts->last_ack_sent = ts->rcv_nxt;
+	ts->segs_unacked = 0;
+	ts->flags &= ~TSF_ACK_NOW;
+	ts->tmr[TT_DELACK] = 0;
+}
+
 /* Build and send one segment of the connection. For data, [seq, seq+len) must lie in the
  * send ring (FIN excluded); fin adds the FIN flag after it. */
 static int xmit(struct tpa_stack *s, struct tcp_sock *ts, uint32_t seq, uint8_t flags, uint32_t len,
@@ -210,32 +240,19 @@ static int xmit(struct tpa_stack *s, struct tcp_sock *ts, uint32_t seq, uint8_t 
 		STAT_INC(s, mbuf_alloc_fail);
 		return -ENOBUFS;
 	}
-	th->sport = ts->lport;
-	th->dport = ts->rport;
-	th->seq = rte_cpu_to_be_32(seq);
-	th->ack = (flags & TCP_ACK) ? rte_cpu_to_be_32(ts->rcv_nxt) : 0;
-	th->off = (uint8_t)((hlen / 4) << 4);
-	th->flags = flags;
-	th->urp = 0;
-	uint32_t win;
+	put_fixed(ts, th, seq, flags, hlen);
 	if (flags & TCP_SYN) {
-		win = ts->rcvbuf_max > 65535 ? 65535 : ts->rcvbuf_max;
+		uint32_t win = ts->rcvbuf_max > 65535 ? 65535 : ts->rcvbuf_max;
 		ts->rcv_adv_edge = ts->rcv_nxt + win;
+		th->win = rte_cpu_to_be_16((uint16_t)win);
 	} else {
-		win = tcp_rcv_window(ts);
-		ts->rcv_adv_edge = ts->rcv_nxt + win;
-		win >>= ts->rcv_wscale;
+		put_window(ts, th);
 	}
-	th->win = rte_cpu_to_be_16((uint16_t)win);
 	if (!general && optlen)
 		put_ts_aligned(s, ts, (uint8_t *)(th + 1));
 	fill_payload_cksum(s, ts, m, th, hlen, seq, len);
-	if (flags & TCP_ACK) {
-		ts->last_ack_sent = ts->rcv_nxt;
-		ts->segs_unacked = 0;
-		ts->flags &= ~TSF_ACK_NOW;
-		ts->tmr[TT_DELACK] = 0;
-	}
+	if (flags & TCP_ACK)
+		ack_sent(ts);
 	if (flags & TCP_RST)
 		STAT_INC(s, tcp_rst_tx);
 	STAT_INC(s, tcp_tx);
@@ -592,23 +609,12 @@ static void send_idle_reply(struct tpa_stack *s, struct tcp_sock *ts, uint32_t m
 		STAT_INC(s, mbuf_alloc_fail);
 		return idle_reply_failed(s, ts);
 	}
-	th->sport = ts->lport;
-	th->dport = ts->rport;
-	th->seq = rte_cpu_to_be_32(seq);
-	th->ack = rte_cpu_to_be_32(ts->rcv_nxt);
-	th->off = (uint8_t)((hlen / 4) << 4);
-	th->flags = TCP_ACK | TCP_PSH;
-	th->urp = 0;
-	uint32_t win = tcp_rcv_window(ts);
-	ts->rcv_adv_edge = ts->rcv_nxt + win;
-	th->win = rte_cpu_to_be_16((uint16_t)(win >> ts->rcv_wscale));
+	put_fixed(ts, th, seq, TCP_ACK | TCP_PSH, hlen);
+	put_window(ts, th);
 	if (hlen > TCP_HDR_LEN)
 		put_ts_aligned(s, ts, (uint8_t *)(th + 1));
 	fill_payload_cksum(s, ts, m, th, hlen, seq, len);
-	ts->last_ack_sent = ts->rcv_nxt;
-	ts->segs_unacked = 0;
-	ts->flags &= ~TSF_ACK_NOW;
-	ts->tmr[TT_DELACK] = 0;
+	ack_sent(ts);
 	STAT_INC(s, tcp_tx);
 	STAT_INC(s, tcp_tx_direct);
 	ts->last_send_ns = s->now_ns;
