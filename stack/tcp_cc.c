@@ -63,12 +63,12 @@ void tcp_cc_set_ops(struct tcp_cc_state *st, const struct tcp_cc_ops *ops)
 void tcp_cc_on_ack(struct tcp_cc_state *st, uint32_t acked, uint32_t flight, uint64_t now_us,
                    uint32_t srtt_us)
 {
-	if (acked == 0 || st->in_recovery)
+	/* Nothing acknowledged, recovery, or a window the sender does not use: slow start only
+	 * while the sender actually used a good part of the window, congestion avoidance only
+	 * when at most a segment of it was left unused. */
+	if (tcp_cc_ack_idle(st, acked, flight))
 		return;
 	if (st->cwnd < st->ssthresh) {
-		/* Slow start only while the sender actually used a good part of the window. */
-		if ((uint64_t)flight * 2 < st->cwnd)
-			return;
 		uint32_t step = acked < 2 * st->mss ? acked : 2 * st->mss;
 		uint32_t room = st->ssthresh - st->cwnd;
 		if (step < room) {
@@ -78,11 +78,9 @@ void tcp_cc_on_ack(struct tcp_cc_state *st, uint32_t acked, uint32_t flight, uin
 		/* Crossing ssthresh: the rest of this ACK counts toward congestion avoidance. */
 		set_cwnd(st, st->ssthresh);
 		acked -= room < acked ? room : acked;
-		if (acked == 0)
+		if (acked == 0 || (uint64_t)flight + st->mss < st->cwnd)
 			return;
 	}
-	if ((uint64_t)flight + st->mss < st->cwnd)
-		return;
 	st->ops->cong_avoid(st, acked, now_us, srtt_us);
 	set_cwnd(st, st->cwnd);
 }
