@@ -251,28 +251,42 @@ static int send_refused(struct tcp_sock *ts)
 	return (ts->flags & TSF_SHUT_WR) ? -EPIPE : 0;
 }
 
-/* One buffer into an empty ring (a reply): what tcp_sndbuf_append does there, then out. */
-static size_t send_into_empty(struct tpa_stack *s, struct tcp_sock *ts, const void *buf, size_t len,
-                              int flags)
+/* Bytes were queued: MSG_MORE holds them back like a cork for this call, then out. */
+static void queued_out(struct tpa_stack *s, struct tcp_sock *ts, int flags)
 {
-	tcp_sndbuf_fill_empty(ts, buf, len);
 	if (flags & MSG_MORE)
 		ts->flags |= TSF_MSG_MORE;
 	else
 		ts->flags &= ~TSF_MSG_MORE;
 	stack_now(s);
 	tcp_output(s, ts);
+}
+
+/* One buffer into an empty ring (a reply): what tcp_sndbuf_append does there, then out. */
+static size_t send_into_empty(struct tpa_stack *s, struct tcp_sock *ts, const void *buf, size_t len,
+                              int flags)
+{
+	tcp_sndbuf_fill_empty(ts, buf, len);
+	queued_out(s, ts, flags);
 	return len;
+}
+
+/* The socket of a vector call, or NULL with *err the error (a bad handle, a bad vector). */
+static struct tcp_sock *vector_sock(struct tpa_stack *s, int sock, const struct iovec *iov,
+                                    int iovcnt, int *err)
+{
+	struct tcp_sock *ts = user_sock(s, sock);
+	*err = !ts ? -EBADF : (iovcnt < 0 || (iovcnt && !iov)) ? -EINVAL : 0;
+	return *err ? NULL : ts;
 }
 
 ssize_t tpa_sendv(struct tpa_stack *s, int sock, const struct iovec *iov, int iovcnt, int flags)
 {
-	struct tcp_sock *ts = user_sock(s, sock);
+	int err;
+	struct tcp_sock *ts = vector_sock(s, sock, iov, iovcnt, &err);
 	if (!ts)
-		return -EBADF;
-	if (iovcnt < 0 || (iovcnt && !iov))
-		return -EINVAL;
-	int err = send_refused(ts);
+		return err;
+	err = send_refused(ts);
 	if (err)
 		return err;
 	if (iovcnt == 1 && tcp_sndbuf_fits_empty(ts, iov->iov_len))
@@ -292,12 +306,7 @@ ssize_t tpa_sendv(struct tpa_stack *s, int sock, const struct iovec *iov, int io
 	}
 	if (!done)
 		return -EAGAIN;
-	if (flags & MSG_MORE)
-		ts->flags |= TSF_MSG_MORE;
-	else
-		ts->flags &= ~TSF_MSG_MORE;
-	stack_now(s);
-	tcp_output(s, ts);
+	queued_out(s, ts, flags);
 	return (ssize_t)done;
 }
 
@@ -337,11 +346,10 @@ static void window_update(struct tpa_stack *s, struct tcp_sock *ts)
 
 ssize_t tpa_recvv(struct tpa_stack *s, int sock, const struct iovec *iov, int iovcnt, int flags)
 {
-	struct tcp_sock *ts = user_sock(s, sock);
+	int err;
+	struct tcp_sock *ts = vector_sock(s, sock, iov, iovcnt, &err);
 	if (!ts)
-		return -EBADF;
-	if (iovcnt < 0 || (iovcnt && !iov))
-		return -EINVAL;
+		return err;
 	if (ts->state == TPA_TCP_LISTEN)
 		return -ENOTCONN;
 	size_t want = iov_total(iov, iovcnt);
