@@ -354,7 +354,6 @@ static inline void rx_mbuf_free(struct rte_mbuf *m)
 		rte_pktmbuf_free(m);
 }
 
-/* Copy (or peek, or discard) up to `want` in-order bytes into the iovec. */
 /* One buffer, no flags, the whole queue one segment held in its first mbuf: the request of a
  * request/response protocol. The same copy and bookkeeping as tcp_rcv_copy's first branch,
  * without its loop; anything else returns -1 for the general path. */
@@ -381,6 +380,7 @@ ssize_t tcp_rcv_copy_one(struct tpa_stack *s, struct tcp_sock *ts, void *buf, si
 	return n;
 }
 
+/* Copy (or peek, or discard) up to `want` in-order bytes into the iovec. */
 size_t tcp_rcv_copy(struct tpa_stack *s, struct tcp_sock *ts, const struct iovec *iov, int iovcnt,
                     size_t want, bool peek, bool discard)
 {
