@@ -156,12 +156,15 @@ static ssize_t shim_recvv(struct shim_sock *s, const struct iovec *iov, int n, i
 	return shim_ret(got);
 }
 
-/* read(2), or recv(2) without flags: data already there is taken with one stack call (a
- * request of a request/response protocol). Nothing there, end of stream or an error goes
+/* Flags that change nothing in a read that finds data. */
+#define RECV1_FLAGS (MSG_DONTWAIT | MSG_NOSIGNAL | MSG_CMSG_CLOEXEC)
+
+/* read(2), or recv(2) with at most RECV1_FLAGS: data already there is taken with one stack call
+ * (a request of a request/response protocol). Nothing there, end of stream or an error goes
  * the general way, which also decides about blocking. */
-static ssize_t shim_recv1(struct shim_sock *s, void *buf, size_t len)
+static ssize_t shim_recv1(struct shim_sock *s, void *buf, size_t len, int flags)
 {
-	if (!s->inherited && len && len <= SSIZE_MAX) {
+	if (!(flags & ~RECV1_FLAGS) && !s->inherited && len && len <= SSIZE_MAX) {
 		shim_lock();
 		ssize_t r = tpa_recv(shim.stack, s->sock, buf, len, 0);
 		if (r > 0) {
@@ -181,7 +184,7 @@ static ssize_t shim_recv1(struct shim_sock *s, void *buf, size_t len)
 			return shim_ret(r);
 	}
 	struct iovec v = {buf, len};
-	return shim_recvv(s, &v, 1, 0);
+	return shim_recvv(s, &v, 1, flags);
 }
 
 /* After a send queued bytes, under the lock. */
@@ -266,11 +269,14 @@ static ssize_t shim_sendv(struct shim_sock *s, const struct iovec *iov, int n, i
 	return shim_ret(sent);
 }
 
-/* write(2), or send(2) with at most MSG_NOSIGNAL, on a non-blocking socket (what event-driven
- * servers use): one stack call. A blocking socket goes the general way, which waits for room. */
+/* write(2), or send(2) with at most MSG_NOSIGNAL and MSG_DONTWAIT, on a non-blocking socket or
+ * with MSG_DONTWAIT (what event-driven servers use): one stack call. A blocking send goes the
+ * general way, which waits for room. */
 static ssize_t shim_send1(struct shim_sock *s, const void *buf, size_t len, int flags)
 {
-	if (s->inherited || !s->nonblock || s->shut_wr || !len || len > SSIZE_MAX) {
+	bool nonblock = s->nonblock || (flags & MSG_DONTWAIT);
+	if ((flags & ~(MSG_NOSIGNAL | MSG_DONTWAIT)) || !nonblock || s->inherited || s->shut_wr ||
+	    !len || len > SSIZE_MAX) {
 		struct iovec v = {(void *)buf, len};
 		return shim_sendv(s, &v, 1, flags);
 	}
@@ -291,7 +297,7 @@ ssize_t read(int fd, void *buf, size_t len)
 	struct shim_sock *s = accel_or_flush(fd);
 	if (!s)
 		return REAL(read)(fd, buf, len);
-	return shim_recv1(s, buf, len);
+	return shim_recv1(s, buf, len, 0);
 }
 
 ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen);
@@ -302,7 +308,7 @@ ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen)
 		return REAL(__read_chk)(fd, buf, len, buflen);
 	if (len > buflen)
 		abort(); /* what glibc's check does: a buffer overflow */
-	return shim_recv1(s, buf, len);
+	return shim_recv1(s, buf, len, 0);
 }
 
 ssize_t readv(int fd, const struct iovec *iov, int n)
@@ -318,10 +324,7 @@ ssize_t recv(int fd, void *buf, size_t len, int flags)
 	struct shim_sock *s = accel_or_flush(fd);
 	if (!s)
 		return REAL(recv)(fd, buf, len, flags);
-	if (!flags)
-		return shim_recv1(s, buf, len);
-	struct iovec v = {buf, len};
-	return shim_recvv(s, &v, 1, flags);
+	return shim_recv1(s, buf, len, flags);
 }
 
 ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen, int flags);
@@ -340,8 +343,7 @@ ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen, int flags)
 static ssize_t recvfrom_common(struct shim_sock *s, void *buf, size_t len, int flags,
                                struct sockaddr *addr, socklen_t *alen)
 {
-	struct iovec v = {buf, len};
-	ssize_t r = shim_recvv(s, &v, 1, flags);
+	ssize_t r = shim_recv1(s, buf, len, flags);
 	if (r >= 0 && addr && alen) {
 		/* Linux reports no address for a connected TCP socket. */
 		*alen = 0;
@@ -405,10 +407,7 @@ ssize_t send(int fd, const void *buf, size_t len, int flags)
 	struct shim_sock *s = shim_fdt_get(fd);
 	if (!s)
 		return REAL(send)(fd, buf, len, flags);
-	if (!(flags & ~MSG_NOSIGNAL))
-		return shim_send1(s, buf, len, flags);
-	struct iovec v = {(void *)buf, len};
-	return shim_sendv(s, &v, 1, flags);
+	return shim_send1(s, buf, len, flags);
 }
 
 ssize_t sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *addr,
@@ -418,8 +417,7 @@ ssize_t sendto(int fd, const void *buf, size_t len, int flags, const struct sock
 	if (!s)
 		return REAL(sendto)(fd, buf, len, flags, addr, alen);
 	/* A connected TCP socket ignores the address (Linux: EISCONN only for TFO). */
-	struct iovec v = {(void *)buf, len};
-	return shim_sendv(s, &v, 1, flags);
+	return shim_send1(s, buf, len, flags);
 }
 
 ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
