@@ -8,13 +8,14 @@
 #   up      idempotent; also reserves 2 MiB hugepages and mounts bpffs if missing.
 #           By default the pair is what users have: the kernel's default offloads (tx checksum
 #           offload, so the kernel peer's TCP segments cross with partial checksums; TSO/GSO)
-#           and 4 queues on each end, over which the kernel spreads its flows.
+#           and 2 queues on each end (what `ip link add A type veth peer name B` allocates on
+#           this 2-CPU machine), both in use, over which the kernel spreads its flows.
 #           Lab variants: --queues N (1-64), --offloads off (full checksums, no TSO).
 #           A pair made with other settings is made again.
 #   down    removes both namespaces, the veth pair and any XDP program left on it
 #   env     prints shell assignments of the names and addresses (eval "$(testbed.sh env)")
 # Overridable: TPA_TB_PREFIX (default tpa), TPA_TB_HUGEPAGES (default 512),
-#   TPA_TB_QUEUES (default 4), TPA_TB_OFFLOADS (default on): the same as the options.
+#   TPA_TB_QUEUES (default 2), TPA_TB_OFFLOADS (default on): the same as the options.
 set -euo pipefail
 
 P=${TPA_TB_PREFIX:-tpa}
@@ -26,7 +27,7 @@ CLI_IP=198.18.0.1
 SRV_IP=198.18.0.2
 PLEN=24
 HUGEPAGES=${TPA_TB_HUGEPAGES:-512}
-QUEUES=${TPA_TB_QUEUES:-4}
+QUEUES=${TPA_TB_QUEUES:-2}
 OFFLOADS=${TPA_TB_OFFLOADS:-on}
 
 die() { echo "testbed: $*" >&2; exit 1; }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# tpa doctor on the default testbed (4 queues, offloads on): the server veth passes (veth,
-# 4 queues served, partial checksums trusted); a foreign XDP program is a FAIL naming it; a
+# tpa doctor on the default testbed (2 queues, offloads on): the server veth passes (veth,
+# every queue served, partial checksums trusted); a foreign XDP program is a FAIL naming it; a
 # stale tpa_steer and a live tpa process are recognised; TPA_QUEUES=0 is a WARN; an MTU too
 # large for tpa's buffers is a WARN (the engine lowers it); a kernel
 # listener on a --ports port is named; a missing interface is one line and exit 1; and the
@@ -10,7 +10,7 @@ dpdk_e2e_init
 
 TPA=$TPA_SOURCE_DIR/scripts/tpa
 SHIM=$TPA_BUILD_DIR/shim/libtpa_shim.so
-QUEUES=${TPA_TB_QUEUES:-4}
+QUEUES=${TPA_TB_QUEUES:-2}
 
 # doctor ARGS...: run `tpa doctor --iface SRV_IF ARGS...` in the server namespace; sets out, rc.
 doctor() {
