@@ -100,11 +100,7 @@ static void append(struct tpa_stack *s, struct tcp_rack *r, uint32_t seq, uint32
 	}
 	if (!r->cap)
 		return;
-	struct tcp_rack_seg *g = at(r, r->count++);
-	g->start = seq;
-	g->end = end;
-	g->xmit_ns = s->now_ns;
-	g->flags = 0;
+	tcp_rack_push(r, seq, end, s->now_ns);
 }
 
 void tcp_rack_on_send(struct tpa_stack *s, struct tcp_sock *ts, uint32_t seq, uint32_t end)

@@ -80,6 +80,16 @@ void tcp_rack_free(struct tpa_stack *s, struct tcp_rack *r);
 bool tcp_rack_on(const struct tcp_sock *ts);
 /* [seq, end) was (re)sent just now (end includes a FIN). */
 void tcp_rack_on_send(struct tpa_stack *s, struct tcp_sock *ts, uint32_t seq, uint32_t end);
+/* A new record [seq, end) sent at now_ns at the end of the list (room checked by the caller). */
+static inline void tcp_rack_push(struct tcp_rack *r, uint32_t seq, uint32_t end, uint64_t now_ns)
+{
+	struct tcp_rack_seg *g = &r->v[(r->head + r->count) & (r->cap - 1)];
+	r->count++;
+	g->start = seq;
+	g->end = end;
+	g->xmit_ns = now_ns;
+	g->flags = 0;
+}
 /* The common case of tcp_rack_on_send() for a connection with SACK, inline: new data [seq, end)
  * (seq before end) at or above the last record, with room for its record. False, with nothing
  * done, in every other case (then call tcp_rack_on_send()). */
@@ -91,12 +101,7 @@ static inline bool tcp_rack_append_new(struct tcp_rack *r, uint32_t seq, uint32_
 	uint32_t mask = r->cap - 1;
 	if (r->count && (int32_t)(seq - r->v[(r->head + r->count - 1) & mask].end) < 0)
 		return false; /* a retransmission */
-	struct tcp_rack_seg *g = &r->v[(r->head + r->count) & mask];
-	r->count++;
-	g->start = seq;
-	g->end = end;
-	g->xmit_ns = now_ns;
-	g->flags = 0;
+	tcp_rack_push(r, seq, end, now_ns);
 	return true;
 }
 /* After an ACK updated snd_una and the scoreboard: records acknowledged or newly SACKed by its
