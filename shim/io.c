@@ -79,6 +79,19 @@ static ssize_t iov_total(const struct iovec *iov, int n)
 	return (ssize_t)t;
 }
 
+/* After a read returned data, under the lock: taken bytes (0 for a peek) left the socket. */
+static void took(struct shim_sock *s, ssize_t taken)
+{
+	s->bits_epoch = 0; /* what a hook saw before is gone */
+	/* Readable bytes drop by exactly what was taken (nothing arrives under the lock): the
+	 * next arrival is an IN edge again. Never above the truth. */
+	if (taken)
+		s->last_nread = s->last_nread > taken ? s->last_nread - (int)taken : 0;
+	/* A window update may be due now that the buffer drained: it leaves with this turn's
+	 * output. */
+	shim_tx_defer();
+}
+
 static ssize_t shim_recvv(struct shim_sock *s, const struct iovec *iov, int n, int flags)
 {
 	if (s->inherited) {
@@ -114,14 +127,7 @@ static ssize_t shim_recvv(struct shim_sock *s, const struct iovec *iov, int n, i
 		r = tpa_recvv(shim.stack, s->sock, got ? tmp : iov, k, sflags);
 		if (r > 0) {
 			got += r;
-			s->bits_epoch = 0; /* what a hook saw before is gone */
-			/* Readable bytes drop by exactly what we took (nothing arrives under the
-			 * lock): the next arrival is an IN edge again. Never above the truth. */
-			if (!(flags & MSG_PEEK))
-				s->last_nread = s->last_nread > r ? s->last_nread - (int)r : 0;
-			/* A window update may be due now that the buffer drained: it leaves with
-			 * this turn's output. */
-			shim_tx_defer();
+			took(s, (flags & MSG_PEEK) ? 0 : r);
 			if (!waitall || got == total)
 				break;
 			continue;
@@ -168,10 +174,7 @@ static ssize_t shim_recv1(struct shim_sock *s, void *buf, size_t len, int flags)
 		shim_lock();
 		ssize_t r = tpa_recv(shim.stack, s->sock, buf, len, 0);
 		if (r > 0) {
-			/* As shim_recvv does after a read. */
-			s->bits_epoch = 0;
-			s->last_nread = s->last_nread > r ? s->last_nread - (int)r : 0;
-			shim_tx_defer();
+			took(s, r);
 			if ((size_t)r < len && s->members)
 				shim_epoll_drained(s);
 			shim_unlock();
