@@ -234,6 +234,7 @@ void tpa_stack_destroy(struct tpa_stack *s)
 	for (uint16_t i = 0; i < s->txq_len; i++)
 		rte_pktmbuf_free(s->txq[i]);
 	s->txq_len = 0;
+	stack_mbuf_recycle_drain(s);
 	struct tpa_allocator mem = s->cfg.mem;
 	stack_mem_free(&mem, s);
 }
@@ -245,8 +246,16 @@ void stack_tx_frame(struct tpa_stack *s, struct rte_mbuf *m)
 	s->txq[s->txq_len++] = m;
 }
 
+void stack_mbuf_recycle_drain(struct tpa_stack *s)
+{
+	if (s->recycled_n)
+		rte_mempool_put_bulk(s->cfg.pool, (void **)s->recycled, s->recycled_n);
+	s->recycled_n = 0;
+}
+
 int tpa_stack_flush(struct tpa_stack *s)
 {
+	stack_mbuf_recycle_drain(s);
 	uint16_t done = 0;
 	for (int attempt = 0; done < s->txq_len && attempt < TX_RETRIES; attempt++) {
 		uint16_t n = s->cfg.dev.tx_burst(s->cfg.dev.ctx, s->txq + done,

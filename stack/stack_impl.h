@@ -10,6 +10,8 @@
 
 #include <stdint.h>
 
+#include <rte_mbuf.h>
+
 #include "tpa/stack.h"
 
 #define TPA_TX_BATCH 64
@@ -17,6 +19,8 @@
 
 struct neigh_table;
 struct tcp_layer;
+
+#define STACK_RECYCLE_MAX 32
 
 struct tpa_stack {
 	struct tpa_stack_config cfg;
@@ -28,6 +32,11 @@ struct tpa_stack {
 	struct rte_mbuf *txq[TPA_TX_BATCH];
 	uint16_t txq_len;
 	uint16_t ip_id;
+	/* Consumed receive mbufs kept for the next segments built (a request's buffer becomes a
+	 * reply's) without the pool's generic get and put; returned to the pool at every flush,
+	 * so between polls the stack holds none it does not account for. */
+	uint32_t recycled_n;
+	struct rte_mbuf *recycled[STACK_RECYCLE_MAX];
 	uint32_t ipv4_mask_be; /* from ipv4_prefix_len, network byte order */
 };
 
@@ -56,6 +65,28 @@ static inline uint64_t stack_now(struct tpa_stack *s)
 
 #define STAT_INC(s, name)    ((s)->stats.name++)
 #define STAT_ADD(s, name, n) ((s)->stats.name += (n))
+
+/* An mbuf of the stack's pool, reset as rte_pktmbuf_alloc leaves it; NULL when the pool is
+ * empty. */
+static inline struct rte_mbuf *stack_mbuf_alloc(struct tpa_stack *s)
+{
+	if (!s->recycled_n)
+		return rte_pktmbuf_alloc(s->cfg.pool);
+	struct rte_mbuf *m = s->recycled[--s->recycled_n];
+	rte_pktmbuf_reset(m);
+	return m;
+}
+/* A consumed mbuf that is one segment, direct and referenced once (rte_mbuf_raw_free's
+ * conditions): kept for stack_mbuf_alloc when it is of the stack's pool. */
+static inline void stack_mbuf_recycle(struct tpa_stack *s, struct rte_mbuf *m)
+{
+	if (m->pool == s->cfg.pool && s->recycled_n < STACK_RECYCLE_MAX)
+		s->recycled[s->recycled_n++] = m;
+	else
+		rte_mbuf_raw_free(m);
+}
+/* Back to the pool, all of them (at each flush and at the end). */
+void stack_mbuf_recycle_drain(struct tpa_stack *s);
 
 /* Queue a complete Ethernet frame for transmission (takes ownership). */
 void stack_tx_frame(struct tpa_stack *s, struct rte_mbuf *m);

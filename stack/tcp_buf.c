@@ -345,11 +345,11 @@ int tcp_ooo_sack_blocks(const struct tcp_sock *ts, struct tcp_sack_block *out, i
 
 /* A consumed receive mbuf. The usual one (one segment, direct, ours alone) goes straight back
  * to its pool: what rte_pktmbuf_free does for it, without its chain walk and call. */
-static inline void rx_mbuf_free(struct rte_mbuf *m)
+static inline void rx_mbuf_free(struct tpa_stack *s, struct rte_mbuf *m)
 {
 	if (likely(m->nb_segs == 1 && !m->next && RTE_MBUF_DIRECT(m) &&
 	           rte_mbuf_refcnt_read(m) == 1))
-		rte_mbuf_raw_free(m);
+		stack_mbuf_recycle(s, m);
 	else
 		rte_pktmbuf_free(m);
 }
@@ -369,7 +369,7 @@ ssize_t tcp_rcv_copy_one(struct tpa_stack *s, struct tcp_sock *ts, void *buf, si
 	memcpy(buf, rte_pktmbuf_mtod_offset(e->m, const uint8_t *, e->off), n);
 	if (n == e->len) {
 		tcp_of(s)->mbufs_held -= e->m->nb_segs;
-		rx_mbuf_free(e->m);
+		rx_mbuf_free(s, e->m);
 		q->count = 0;
 		q->head = 0;
 	} else {
@@ -450,7 +450,7 @@ size_t tcp_rcv_copy(struct tpa_stack *s, struct tcp_sock *ts, const struct iovec
 		}
 		if (n == e->len) {
 			tcp_of(s)->mbufs_held -= e->m->nb_segs;
-			rx_mbuf_free(e->m);
+			rx_mbuf_free(s, e->m);
 			q->head = (q->head + 1) & (q->cap - 1);
 			q->count--;
 		} else {

@@ -110,7 +110,7 @@ static void set_cksum(struct tpa_stack *s, struct rte_mbuf *m, struct tcp_hdr *t
 
 static struct rte_mbuf *seg_alloc(struct tpa_stack *s)
 {
-	struct rte_mbuf *m = rte_pktmbuf_alloc(s->cfg.pool);
+	struct rte_mbuf *m = stack_mbuf_alloc(s);
 	if (!m) {
 		STAT_INC(s, mbuf_alloc_fail);
 		return NULL;

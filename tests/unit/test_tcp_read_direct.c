@@ -8,10 +8,12 @@
  * updates) identical. The positive cases check the direct read was taken (whole and partial
  * reads of one held segment, the last read of a drained window); the reads it must leave
  * alone (several segments held, MSG_PEEK, MSG_TRUNC, nothing held) check it was not; the
- * stack's count of held mbufs is compared too, and the teardown finds no mbuf lost. The two
- * rigs and the comparison: tests/common/twin_rig.h.
+ * stack's count of held mbufs is compared too, and the teardown finds no mbuf lost. A consumed
+ * request's mbuf is recycled: it carries the next segment the stack builds, or goes back to the
+ * pool at the flush. The two rigs and the comparison: tests/common/twin_rig.h.
  */
 #include <check.h>
+#include <rte_mempool.h>
 #include <stddef.h>
 #include <sys/socket.h>
 
@@ -92,6 +94,59 @@ START_TEST(window_update_alike)
 }
 END_TEST
 
+/* A consumed request's mbuf is kept by the stack and carries the next segment it builds (the
+ * read's window update here, else the reply); one not taken again goes back to the pool at the
+ * flush. Both rigs recycle (the switch is for the direct read only). */
+static bool queued_frame(const struct tpa_stack *s, const struct rte_mbuf *m)
+{
+	for (uint16_t k = 0; k < s->txq_len; k++)
+		if (s->txq[k] == m)
+			return true;
+	return false;
+}
+
+START_TEST(consumed_mbuf_carries_next_segment)
+{
+	unsigned kept = 0;
+	for (int round = 0; round < 4; round++) {
+		struct rte_mbuf *req[2];
+		unsigned avail[2];
+		twin_data_in(&tw, (uint16_t)(200 + round * 100));
+		for (int i = 0; i < 2; i++) {
+			struct tcp_sock *ts = tcp_sock_get(tw.rig[i].s, tw.sock[i]);
+			req[i] = ts->rq.v[ts->rq.head].m;
+			avail[i] = rte_mempool_avail_count(tw.rig[i].pool);
+		}
+		for (int i = 0; i < 2; i++) {
+			struct tpa_stack *s = tw.rig[i].s;
+			char buf[512];
+			twin_use(&tw, i);
+			ck_assert_int_eq(tpa_recv(s, tw.sock[i], buf, sizeof(buf), 0),
+			                 200 + round * 100);
+			/* Kept, or already carrying the window update the read sent. */
+			ck_assert_uint_eq(s->recycled_n + queued_frame(s, req[i]), 1);
+			kept += s->recycled_n;
+			ck_assert_uint_eq(rte_mempool_avail_count(tw.rig[i].pool), avail[i]);
+			if (round % 2 == 0) {
+				ck_assert_int_eq(tpa_send(s, tw.sock[i], "+OK\r\n", 5, 0), 5);
+				ck_assert(queued_frame(s, req[i]));
+				ck_assert_uint_eq(s->recycled_n, 0);
+			} else if (s->recycled_n) {
+				/* Nothing sent: the flush gives it back. */
+				tpa_stack_flush(s);
+				ck_assert_uint_eq(s->recycled_n, 0);
+				ck_assert_uint_eq(rte_mempool_avail_count(tw.rig[i].pool),
+				                  avail[i] + 1);
+			}
+		}
+		twin_end(&tw);
+		if (round % 2 == 0)
+			twin_ack_in(&tw, twin_conn(&tw, 0)->snd_nxt);
+	}
+	ck_assert_uint_ge(kept, 4);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("tcp_read_direct");
@@ -100,6 +155,7 @@ int main(void)
 	tcase_add_test(tc, one_segment_taken_direct);
 	tcase_add_test(tc, others_not_taken);
 	tcase_add_test(tc, window_update_alike);
+	tcase_add_test(tc, consumed_mbuf_carries_next_segment);
 	suite_add_tcase(s, tc);
 	return check_run(s, CK_NOFORK);
 }
