@@ -96,9 +96,10 @@ uint32_t tpa_csum_copy(void *dst, const void *src, size_t len, uint32_t sum)
 
 uint16_t tpa_csum_fold(uint32_t sum)
 {
-	sum = (sum & 0xffff) + (sum >> 16);
-	sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
+	/* The high half of sum + (sum rotated by 16) is hi + lo with the end-around carry of
+	 * that addition already in it: the whole fold in one add. */
+	uint32_t both = sum + ((sum >> 16) | (sum << 16));
+	return (uint16_t) ~(both >> 16);
 }
 
 uint32_t tpa_csum_pseudo_ipv4(uint32_t src_be, uint32_t dst_be, uint8_t proto, uint16_t len)

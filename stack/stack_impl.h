@@ -38,6 +38,8 @@ struct tpa_stack {
 	uint32_t recycled_n;
 	struct rte_mbuf *recycled[STACK_RECYCLE_MAX];
 	uint32_t ipv4_mask_be; /* from ipv4_prefix_len, network byte order */
+	uint32_t seg_room;     /* the most payload a pool mbuf holds after the headroom, the TCP
+	                        * header and the longest options (tcp_eff_mss) */
 };
 
 /* Memory of an instance: every allocation goes through the configured allocator

@@ -324,24 +324,31 @@ ssize_t tpa_send(struct tpa_stack *s, int sock, const void *buf, size_t len, int
 	return tpa_sendv(s, sock, &v, 1, flags);
 }
 
-/* After recv freed space, tell the peer if the window grew by a worthwhile amount. */
-static void window_update(struct tpa_stack *s, struct tcp_sock *ts)
+/* After recv freed space, tell the peer if the window grew by a worthwhile amount. The usual
+ * read, a request of a request/response protocol out of a wide-open window, is decided inline
+ * (the window can never exceed the buffer, so it cannot grow by that much); the rest is
+ * window_update_send's. */
+__attribute__((noinline)) static void window_update_send(struct tpa_stack *s, struct tcp_sock *ts,
+                                                         uint32_t adv, uint32_t worth)
 {
 	if (ts->state != TPA_TCP_ESTABLISHED && ts->state != TPA_TCP_FIN_WAIT1 &&
 	    ts->state != TPA_TCP_FIN_WAIT2)
-		return;
-	uint32_t adv = seq_gt(ts->rcv_adv_edge, ts->rcv_nxt) ? ts->rcv_adv_edge - ts->rcv_nxt : 0;
-	uint32_t mss = ts->snd_mss ? ts->snd_mss : TCP_DEFAULT_MSS;
-	uint32_t worth = 2 * mss < ts->rcvbuf_max / 2 ? 2 * mss : ts->rcvbuf_max / 2;
-	/* The window can never exceed the buffer: a small read of a wide-open window (each
-	 * request of a request/response protocol) is decided here. */
-	if (adv >= ts->rcvbuf_max || ts->rcvbuf_max - adv < worth)
 		return;
 	uint32_t now = tcp_rcv_window(ts);
 	if (now > adv && now - adv >= worth) {
 		stack_now(s);
 		tcp_send_ack(s, ts);
 	}
+}
+
+static inline void window_update(struct tpa_stack *s, struct tcp_sock *ts)
+{
+	uint32_t adv = seq_gt(ts->rcv_adv_edge, ts->rcv_nxt) ? ts->rcv_adv_edge - ts->rcv_nxt : 0;
+	uint32_t mss = ts->snd_mss ? ts->snd_mss : TCP_DEFAULT_MSS;
+	uint32_t worth = 2 * mss < ts->rcvbuf_max / 2 ? 2 * mss : ts->rcvbuf_max / 2;
+	if (adv >= ts->rcvbuf_max || ts->rcvbuf_max - adv < worth)
+		return;
+	window_update_send(s, ts, adv, worth);
 }
 
 ssize_t tpa_recvv(struct tpa_stack *s, int sock, const struct iovec *iov, int iovcnt, int flags)

@@ -24,6 +24,10 @@ int tcp_layer_create(struct tpa_stack *s)
 		hsize <<= 1;
 	tl->s = s;
 	tl->max_socks = n;
+	uint32_t room = rte_pktmbuf_data_room_size(s->cfg.pool);
+	s->seg_room = room > RTE_PKTMBUF_HEADROOM + TCP_HDR_LEN + TCP_MAX_OPT_LEN
+	                      ? room - RTE_PKTMBUF_HEADROOM - TCP_HDR_LEN - TCP_MAX_OPT_LEN
+	                      : 64;
 	tl->socks = stack_zalloc(s, n, sizeof(*tl->socks));
 	tl->free_ids = stack_alloc(s, sizeof(*tl->free_ids) * n);
 	tl->hash = stack_alloc(s, sizeof(*tl->hash) * hsize);

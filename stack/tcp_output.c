@@ -83,12 +83,8 @@ uint32_t tcp_eff_mss(const struct tpa_stack *s, const struct tcp_sock *ts)
 {
 	uint32_t mss = ts->snd_mss;
 	/* Everything goes in one mbuf: stay within its data room. */
-	uint32_t room = rte_pktmbuf_data_room_size(s->cfg.pool);
-	room = room > RTE_PKTMBUF_HEADROOM + TCP_HDR_LEN + TCP_MAX_OPT_LEN
-	               ? room - RTE_PKTMBUF_HEADROOM - TCP_HDR_LEN - TCP_MAX_OPT_LEN
-	               : 64;
-	if (mss > room)
-		mss = room;
+	if (mss > s->seg_room)
+		mss = s->seg_room;
 	if (ts->flags & TSF_TS_OK)
 		mss -= 12;
 	return mss;

@@ -76,6 +76,32 @@ START_TEST(random_lengths_match_reference)
 }
 END_TEST
 
+/* The fold of any 32-bit running sum: two end-around-carry folds and the complement. */
+static uint16_t ref_fold(uint32_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+START_TEST(fold_matches_reference)
+{
+	static const uint32_t edge[] = {0,          1,          0xffff,     0x10000,    0x1fffe,
+	                                0xfffe0001, 0xffff0000, 0xffff0001, 0xfffffffe, 0xffffffff,
+	                                0x8000ffff, 0x00018000, 0x0001ffff, 0xffff8000};
+	for (size_t i = 0; i < sizeof(edge) / sizeof(edge[0]); i++)
+		ck_assert_uint_eq(tpa_csum_fold(edge[i]), ref_fold(edge[i]));
+	/* Every high half against low halves at the edges and where hi + lo carries. */
+	for (uint32_t hi = 0; hi <= 0xffff; hi++) {
+		const uint32_t lows[] = {0, 1, 0x7fff, 0xfffe, 0xffff, 0xffff - hi, 0x10000 - hi};
+		for (size_t k = 0; k < sizeof(lows) / sizeof(lows[0]); k++) {
+			uint32_t sum = hi << 16 | (lows[k] & 0xffff);
+			ck_assert_uint_eq(tpa_csum_fold(sum), ref_fold(sum));
+		}
+	}
+}
+END_TEST
+
 START_TEST(mbuf_chain_odd_split)
 {
 	struct rte_mempool *mp = test_pool_create("csum_pool", 63);
@@ -129,6 +155,7 @@ static Suite *checksum_suite(void)
 	tcase_add_test(tc, known_ipv4_header);
 	tcase_add_test(tc, rfc1071_example);
 	tcase_add_test(tc, random_lengths_match_reference);
+	tcase_add_test(tc, fold_matches_reference);
 	tcase_add_test(tc, mbuf_chain_odd_split);
 	tcase_add_test(tc, pseudo_header);
 	suite_add_tcase(s, tc);
