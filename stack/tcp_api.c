@@ -225,6 +225,16 @@ static size_t iov_total(const struct iovec *iov, int iovcnt)
 	return t;
 }
 
+/* A null buffer with a length: the kernel's EFAULT, instead of a copy to or from address 0
+ * (other bad addresses fault in the copy, as they would in the program's own code). */
+static bool iov_null(const struct iovec *iov, int iovcnt)
+{
+	for (int i = 0; i < iovcnt; i++)
+		if (!iov[i].iov_base && iov[i].iov_len)
+			return true;
+	return false;
+}
+
 static int take_error(struct tcp_sock *ts)
 {
 	int e = ts->soerror;
@@ -289,6 +299,8 @@ ssize_t tpa_sendv(struct tpa_stack *s, int sock, const struct iovec *iov, int io
 	err = send_refused(ts);
 	if (err)
 		return err;
+	if (iov_null(iov, iovcnt))
+		return -EFAULT;
 	if (iovcnt == 1 && tcp_sndbuf_fits_empty(ts, iov->iov_len))
 		return (ssize_t)send_into_empty(s, ts, iov->iov_base, iov->iov_len, flags);
 	if (!iov_total(iov, iovcnt))
@@ -363,6 +375,8 @@ ssize_t tpa_recvv(struct tpa_stack *s, int sock, const struct iovec *iov, int io
 	if (ts->rcv_queued) {
 		if (!want)
 			return 0;
+		if (iov_null(iov, iovcnt))
+			return -EFAULT;
 		size_t n = tcp_rcv_copy(s, ts, iov, iovcnt, want, (flags & MSG_PEEK) != 0,
 		                        (flags & MSG_TRUNC) != 0);
 		if (!(flags & MSG_PEEK))
@@ -393,7 +407,8 @@ bool tcp_read_direct_off;
 ssize_t tpa_recv(struct tpa_stack *s, int sock, void *buf, size_t len, int flags)
 {
 	struct tcp_sock *ts = user_sock(s, sock);
-	if (ts && !flags && ts->rcv_queued && ts->state != TPA_TCP_LISTEN && !tcp_read_direct_off) {
+	if (ts && !flags && buf && ts->rcv_queued && ts->state != TPA_TCP_LISTEN &&
+	    !tcp_read_direct_off) {
 		ssize_t n = tcp_rcv_copy_one(s, ts, buf, len);
 		if (n >= 0) {
 			STAT_INC(s, tcp_read_direct);

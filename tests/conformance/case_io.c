@@ -71,6 +71,15 @@ static void subject(void)
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	ctl_sync("recvfrom");
+	/* A null buffer with a length is EFAULT, and takes nothing (the kernel's answer; the
+	 * shim's stack used to copy to address 0). */
+	void *volatile nullbuf = NULL;
+	struct want w10b = {x, FIONREAD, 10};
+	say("FIONREAD reaches 10 again: %d", wait_until(ioctl_is, &w10b));
+	res("recv into a null buffer", recv(x, nullbuf, 5, 0));
+	res("read into a null buffer", read(x, nullbuf, 5));
+	res("FIONREAD after the null reads", ioctl(x, FIONREAD, &v));
+	say("FIONREAD value %d", v);
 	memset(buf, 0, sizeof(buf));
 	res("recvfrom", recvfrom(x, buf, 5, MSG_WAITALL, (struct sockaddr *)&ss, &sl));
 	say("recvfrom '%s' addrlen %u", buf, (unsigned)sl);
@@ -93,6 +102,8 @@ static void subject(void)
 	res("write zero bytes", write(x, "", 0));
 	volatile int bad_cnt = -1;
 	res("writev bad iovcnt", writev(x, wv, bad_cnt));
+	res("write from a null buffer", write(x, nullbuf, 5));
+	res("send from a null buffer", send(x, nullbuf, 5, MSG_DONTWAIT));
 	ctl_sync("writes");
 
 	/* sendfile from a regular file, with and without an offset. */

@@ -327,6 +327,35 @@ START_TEST(peek_nread_nwrite)
 }
 END_TEST
 
+/* A null buffer with a length is EFAULT, as the kernel says, for every send and receive call
+ * (it used to reach memcpy); nothing is queued or taken, and the connection goes on. A null
+ * buffer of length 0 is a zero-length call. */
+START_TEST(null_buffer_is_efault)
+{
+	int l, c, srv;
+	connected_pair(&l, &c, &srv);
+	struct iovec nv[2] = {{"ab", 2}, {NULL, 4}};
+	ck_assert_int_eq(tpa_send(s1, c, NULL, 5, 0), -EFAULT);
+	ck_assert_int_eq(tpa_sendv(s1, c, nv, 2, 0), -EFAULT);
+	ck_assert_int_eq(tpa_sendv(s1, c, nv + 1, 1, 0), -EFAULT);
+	ck_assert_int_eq(tpa_send(s1, c, NULL, 0, 0), 0);
+	ck_assert_int_eq(int_opt(s1, c, TPA_SO_NWRITE), 0);
+	ck_assert_int_eq(tpa_send(s1, c, "hello", 5, 0), 5);
+	ck_assert(wait_events(s0, srv, TPA_EV_IN, VCLOCK_S(5)));
+	ck_assert_int_eq(tpa_recv(s0, srv, NULL, 5, 0), -EFAULT);
+	ck_assert_int_eq(tpa_recv(s0, srv, NULL, 5, MSG_PEEK), -EFAULT);
+	ck_assert_int_eq(tpa_recvv(s0, srv, nv + 1, 1, 0), -EFAULT);
+	ck_assert_int_eq(int_opt(s0, srv, TPA_SO_NREAD), 5);
+	char b[8];
+	ck_assert_int_eq(tpa_recv(s0, srv, b, sizeof(b), 0), 5);
+	ck_assert_mem_eq(b, "hello", 5);
+	tpa_close(s1, c);
+	tpa_close(s0, srv);
+	tpa_close(s0, l);
+	close_all_and_drain();
+}
+END_TEST
+
 /* Reads that take part of a segment, then the rest from inside it, through an empty first
  * buffer and into one exactly its size: the single-copy path and the general one agree. */
 START_TEST(partial_reads_of_one_segment)
@@ -668,6 +697,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, bind_rules);
 	tcase_add_test(tc, reuseaddr_after_active_close);
 	tcase_add_test(tc, peek_nread_nwrite);
+	tcase_add_test(tc, null_buffer_is_efault);
 	tcase_add_test(tc, partial_reads_of_one_segment);
 	tcase_add_test(tc, full_buffers_and_zero_window);
 	tcase_add_test(tc, keepalive_detects_dead_peer);
