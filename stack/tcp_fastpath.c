@@ -66,8 +66,12 @@ static void ack_advance(struct tpa_stack *s, struct tcp_sock *ts, const struct s
 	tcp_ack_take(s, ts, g->ack);
 	if (!tcp_cc_ack_idle(&ts->cc, acked, flight))
 		tcp_cc_on_ack(&ts->cc, acked, flight, s->now_ns / 1000, tcp_rtt_srtt_us(&ts->rtt));
-	if (sack)
-		tcp_rack_after_plain_ack(s, ts, g->ack, true, g->o.has_ts ? g->o.tsecr : 0);
+	if (sack) {
+		if (tcp_rack_all_acked_one(&ts->rack, ts->snd_una, ts->snd_max, s->now_ns))
+			ts->tmr[TT_REO] = 0;
+		else
+			tcp_rack_after_plain_ack(s, ts, g->ack, true, g->o.has_ts ? g->o.tsecr : 0);
+	}
 	tcp_ack_settle(s, ts);
 }
 

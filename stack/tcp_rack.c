@@ -149,16 +149,7 @@ static inline void delivered(struct tpa_stack *s, struct tcp_sock *ts, const str
 	} else if (seq_lt(g->end, r->fack)) {
 		r->reordering_seen = true;
 	}
-	if (seq_gt(g->end, r->fack))
-		r->fack = g->end;
-	if (rtt < r->min_rtt_ns)
-		r->min_rtt_ns = rtt;
-	if (!r->valid || sent_after(g->xmit_ns, g->end, r->xmit_ns, r->end_seq)) {
-		r->rtt_ns = rtt;
-		r->valid = true;
-		r->xmit_ns = g->xmit_ns;
-		r->end_seq = g->end;
-	}
+	tcp_rack_delivered_rtt(r, g, rtt);
 }
 
 /* Records wholly inside [start, end) that the scoreboard holds SACKed become delivered. */

@@ -33,6 +33,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "tcp_seq.h"
+
 #define TCP_RACK_MIN_SEGS    32u
 #define TCP_RACK_MAX_SEGS    8192u
 #define TCP_RACK_REO_PERSIST 16 /* recoveries a raised reo_wnd outlives (RFC 8985 6.2) */
@@ -89,6 +91,42 @@ static inline void tcp_rack_push(struct tcp_rack *r, uint32_t seq, uint32_t end,
 	g->end = end;
 	g->xmit_ns = now_ns;
 	g->flags = 0;
+}
+/* RFC 8985 6.2 step 2-3's end for a delivered record, rtt its sample: FACK, the minimum
+ * RTT, and RACK.rtt/xmit_ts/end_seq when it was sent after the one they describe. */
+static inline void tcp_rack_delivered_rtt(struct tcp_rack *r, const struct tcp_rack_seg *g,
+                                          uint64_t rtt)
+{
+	if (seq_gt(g->end, r->fack))
+		r->fack = g->end;
+	if (rtt < r->min_rtt_ns)
+		r->min_rtt_ns = rtt;
+	if (!r->valid || g->xmit_ns > r->xmit_ns ||
+	    (g->xmit_ns == r->xmit_ns && seq_gt(g->end, r->end_seq))) {
+		r->rtt_ns = rtt;
+		r->valid = true;
+		r->xmit_ns = g->xmit_ns;
+		r->end_seq = g->end;
+	}
+}
+/* tcp_rack_after_plain_ack's usual case, inline: the ACK took everything in flight (una is
+ * both SND.UNA and SND.MAX), which was one record sent once and not SACKed, and neither a
+ * probe nor a D-SACK round is open. The record is delivered and retired; the caller then
+ * stops the reordering timer. False, with nothing done, in every other case. */
+static inline bool tcp_rack_all_acked_one(struct tcp_rack *r, uint32_t una, uint32_t snd_max,
+                                          uint64_t now_ns)
+{
+	if (r->count != 1 || una != snd_max || r->tlp_on || r->dsack_round_on)
+		return false;
+	struct tcp_rack_seg *g = &r->v[r->head];
+	if (g->flags || seq_gt(g->end, una))
+		return false;
+	if (seq_lt(g->end, r->fack))
+		r->reordering_seen = true;
+	tcp_rack_delivered_rtt(r, g, now_ns > g->xmit_ns ? now_ns - g->xmit_ns : 0);
+	r->head = (r->head + 1) & (r->cap - 1);
+	r->count = 0;
+	return true;
 }
 /* The common case of tcp_rack_on_send() for a connection with SACK, inline: new data [seq, end)
  * (seq before end) at or above the last record, with room for its record. False, with nothing
