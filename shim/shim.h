@@ -99,7 +99,19 @@ void shim_tx_flush_unlocked(void);
 /* ---- fd table (fdtable.c) ---- */
 /* Size = hard RLIMIT_NOFILE (capped); fds beyond it are never accelerated. */
 int shim_fdt_init(void);
-struct shim_sock *shim_fdt_get(int fd);
+/* The table (fdtable.c), read inline by shim_fdt_get on every call: one word per fd, the low
+ * bit the fd's FD_CLOEXEC; shim_fdt_n is 0 until the table exists, then its size. */
+#define SHIM_FDT_CLOEXEC ((uintptr_t)1)
+extern uintptr_t *shim_fdt_slots;
+extern uint32_t shim_fdt_n;
+static inline struct shim_sock *shim_fdt_get(int fd)
+{
+	/* One unsigned compare: negative fds and fds beyond the table (or no table yet). */
+	if ((uint32_t)fd >= __atomic_load_n(&shim_fdt_n, __ATOMIC_ACQUIRE))
+		return NULL;
+	uintptr_t v = __atomic_load_n(&shim_fdt_slots[fd], __ATOMIC_ACQUIRE);
+	return (struct shim_sock *)(v & ~SHIM_FDT_CLOEXEC);
+}
 bool shim_fdt_cloexec(int fd);
 void shim_fdt_set(int fd, struct shim_sock *s, bool cloexec);
 void shim_fdt_set_cloexec(int fd, bool cloexec);
