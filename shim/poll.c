@@ -40,6 +40,7 @@ struct shim_epoll_member {
 	struct shim_sock *s;
 	int fd;
 	uint32_t events; /* what the program asked for, EPOLLET/ONESHOT included */
+	uint32_t wants;  /* the readiness bits it reports (member_wants), kept with events */
 	epoll_data_t data;
 	bool disarmed; /* ONESHOT fired */
 	bool on_ready;
@@ -134,8 +135,14 @@ uint32_t shim_sock_readiness(struct shim_sock *s)
 
 static uint32_t member_wants(const struct shim_epoll_member *m)
 {
-	return (m->events & ~(EPOLLET | EPOLLONESHOT | EPOLLEXCLUSIVE | EPOLLWAKEUP)) | EPOLLERR |
-	       EPOLLHUP;
+	return m->wants;
+}
+
+static void member_set_events(struct shim_epoll_member *m, uint32_t events)
+{
+	m->events = events;
+	m->wants = (events & ~(EPOLLET | EPOLLONESHOT | EPOLLEXCLUSIVE | EPOLLWAKEUP)) | EPOLLERR |
+	           EPOLLHUP;
 }
 
 /* Called from the sock_event hook path (lock held). */
@@ -330,7 +337,7 @@ static int accel_ctl(int epfd, int op, int fd, struct shim_sock *s, struct epoll
 		m->ep = ep;
 		m->s = s;
 		m->fd = fd;
-		m->events = event->events;
+		member_set_events(m, event->events);
 		m->data = event->data;
 		if (s->kind == SHIM_LISTENER && shim.cfg.accept_kernel) {
 			struct epoll_event kev = {.events = EPOLLIN,
@@ -361,7 +368,7 @@ static int accel_ctl(int epfd, int op, int fd, struct shim_sock *s, struct epoll
 			errno = EINVAL;
 			return -1;
 		}
-		m->events = event->events;
+		member_set_events(m, event->events);
 		m->data = event->data;
 		m->disarmed = false;
 		ready_del(m);
@@ -393,31 +400,43 @@ int epoll_ctl(int epfd, int op, int fd, struct epoll_event *event)
 	return r;
 }
 
-/* Ready accelerated members into out[] (lock held). */
+/* Ready accelerated members into out[] (lock held). A reported level-triggered member stays on
+ * the list but goes behind the members not looked at (as the kernel's epoll does): the ones that
+ * stay are where the walk began, so when the walk stops early they move to the tail together. */
 static int collect_accel(struct shim_epoll *ep, struct epoll_event *out, int max)
 {
 	int n = 0;
-	struct shim_epoll_member *m = ep->ready.rnext;
-	struct shim_epoll_member *stop = ep->ready.rprev; /* LT members are moved behind it */
-	while (m != &ep->ready && n < max) {
+	struct shim_epoll_member *head = &ep->ready;
+	struct shim_epoll_member *m = head->rnext;
+	while (m != head && n < max) {
 		struct shim_epoll_member *next = m->rnext;
-		bool last = m == stop;
 		uint32_t cur = sock_poll_bits_seen(m->s) | (m->kready ? EPOLLIN | EPOLLRDNORM : 0);
 		uint32_t rep = cur & member_wants(m);
 		m->kready = false;
-		ready_del(m);
 		if (rep) {
 			out[n].events = rep;
 			out[n].data = m->data;
 			n++;
-			if (m->events & EPOLLONESHOT)
-				m->disarmed = true;
-			else if (!(m->events & EPOLLET))
-				ready_add(m); /* level-triggered: stays, at the tail */
+			if (m->events & (EPOLLONESHOT | EPOLLET)) {
+				if (m->events & EPOLLONESHOT)
+					m->disarmed = true;
+				ready_del(m);
+			}
+		} else {
+			ready_del(m);
 		}
-		if (last)
-			break;
 		m = next;
+	}
+	/* m: the first member not looked at. Those before it are the ones that stay. */
+	struct shim_epoll_member *first = head->rnext;
+	if (m != head && first != m) {
+		struct shim_epoll_member *last = m->rprev, *tail = head->rprev;
+		head->rnext = m;
+		m->rprev = head;
+		tail->rnext = first;
+		first->rprev = tail;
+		last->rnext = head;
+		head->rprev = last;
 	}
 	return n;
 }
