@@ -55,8 +55,13 @@ static struct shim_family *fam;
  * instructions a round trip (its robust-list bookkeeping); this costs a compare-and-swap. */
 static uint32_t local_word;
 static uint32_t local_waiters;
-/* This thread holds the family mutex too (it saw multi when it locked). */
-static __thread bool holds_shared __attribute__((tls_model("initial-exec")));
+/* The holder of the local level holds the family mutex too (it saw multi when it locked).
+ * Only the thread holding the local level reads or writes it: a plain variable. */
+static bool holds_shared;
+/* &fam->multi, or a word that stays 0 while there is no region: the lock's fast path needs
+ * one load to know that the local level is enough. */
+static int32_t no_region_multi;
+static int32_t *multi_word = &no_region_multi;
 static int my_slot = -1;
 static int forking_slot = -1; /* reserved for the child of the fork in progress */
 static uint64_t ev_seen;
@@ -103,6 +108,7 @@ static int map_region(uint32_t max_sockets)
 	if (m == MAP_FAILED)
 		return -1;
 	fam = m;
+	multi_word = &fam->multi;
 	robust_init(&fam->lock, PTHREAD_MUTEX_RECURSIVE);
 	fam->nbits = max_sockets;
 	fam->bitmap_bytes = bytes;
@@ -138,30 +144,40 @@ static bool local_trylock(void)
 	                                   __ATOMIC_RELAXED);
 }
 
-static void local_lock(void)
+/* The waits and wakes apart: the uncontended lock and unlock stay a few instructions inline. */
+static __attribute__((noinline)) void local_lock_wait(void)
 {
-	if (local_trylock())
-		return;
 	__atomic_add_fetch(&local_waiters, 1, __ATOMIC_RELAXED);
 	while (__atomic_exchange_n(&local_word, 2, __ATOMIC_ACQUIRE) != 0)
 		futex(&local_word, FUTEX_WAIT, 2);
 	__atomic_sub_fetch(&local_waiters, 1, __ATOMIC_RELAXED);
 }
 
+static __attribute__((noinline)) void local_wake(void)
+{
+	futex(&local_word, FUTEX_WAKE, 1);
+}
+
+static void local_lock(void)
+{
+	if (__builtin_expect(!local_trylock(), 0))
+		local_lock_wait();
+}
+
 static void local_unlock(void)
 {
 	if (__atomic_exchange_n(&local_word, 0, __ATOMIC_RELEASE) == 2)
-		futex(&local_word, FUTEX_WAKE, 1);
+		local_wake();
 }
 
 static bool family_multi(void)
 {
-	return fam && __atomic_load_n(&fam->multi, __ATOMIC_ACQUIRE);
+	return __atomic_load_n(multi_word, __ATOMIC_ACQUIRE) != 0;
 }
 
 /* A process killed while holding it: the state it was changing is taken as it is (the
  * stack's operations are short; what it alone held is closed when it is reaped). */
-static void shared_lock(void)
+static __attribute__((noinline)) void shared_lock(void)
 {
 	int r = pthread_mutex_trylock(&fam->lock);
 	if (r == EBUSY) {
@@ -203,13 +219,19 @@ bool shim_family_trylock(void)
 	return true;
 }
 
+static __attribute__((noinline)) void shared_unlock(void)
+{
+	holds_shared = false;
+	pthread_mutex_unlock(&fam->lock);
+	local_unlock();
+}
+
 void shim_family_unlock(void)
 {
-	if (holds_shared) {
-		holds_shared = false;
-		pthread_mutex_unlock(&fam->lock);
-	}
-	local_unlock();
+	if (holds_shared)
+		shared_unlock();
+	else
+		local_unlock();
 }
 
 bool shim_family_multi(void)
