@@ -36,7 +36,7 @@ struct shim_sock_with_node {
 };
 
 /* This process's socket for each stack socket id (the stack is shared by the family, and each
- * process has its own struct shim_sock at its own address). */
+ * process has its own struct shim_sock at its own address). by_id_n is 0 until by_id exists. */
 static struct shim_sock **by_id;
 static uint32_t by_id_n;
 
@@ -247,8 +247,10 @@ void shim_sock_event(void *ctx, int sock, const struct tpa_sock_state *st)
 {
 	if (ctx)
 		shim_family_event_raised(); /* from the stack (not a catch-up): others may care */
-	struct shim_sock *s =
-	        shim.stack && by_id && sock >= 0 && (uint32_t)sock < by_id_n ? by_id[sock] : NULL;
+	/* One unsigned compare: a negative id, or no table yet (by_id_n is 0 then). */
+	if (!shim.stack || (uint32_t)sock >= by_id_n)
+		return;
+	struct shim_sock *s = by_id[sock];
 	if (!s || s->inherited)
 		return;
 	uint32_t events = st->events;
@@ -267,7 +269,6 @@ void shim_sock_event(void *ctx, int sock, const struct tpa_sock_state *st)
 	s->bits = shim_poll_bits(st);
 	s->bits_epoch = shim_lock_epoch;
 	s->events = events;
-	s->ev_seq++;
 	shim_sleep_note_event();
 	shim_epoll_notify(s, edges);
 }
@@ -361,10 +362,11 @@ __attribute__((constructor)) static void shim_init(void)
 		shim_die("tpa: cannot reserve memory for the fd table");
 	if (shim_family_init(max_socks) < 0)
 		shim_die("tpa: cannot map the memory shared with fork children");
-	by_id_n = max_socks ? max_socks : 65536;
-	by_id = calloc(by_id_n, sizeof(*by_id));
+	uint32_t n_ids = max_socks ? max_socks : 65536;
+	by_id = calloc(n_ids, sizeof(*by_id));
 	if (!by_id)
 		shim_die("tpa: cannot reserve memory for the socket table");
+	by_id_n = n_ids;
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 	shim.enabled = true;
 	if (shim.cfg.user[0])

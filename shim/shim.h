@@ -45,7 +45,6 @@ struct shim_sock {
 	bool v6;         /* an AF_INET6 socket: addresses are shown IPv4-mapped (::ffff:a.b.c.d) */
 	bool shut_rd;    /* a listener shut down (SHUT_RD/RDWR): accept() fails until listen() */
 	uint32_t events; /* last readiness reported by the stack's sock_event hook */
-	uint64_t ev_seq; /* bumped on every hook call */
 	int last_nread;  /* readable bytes at the last hook call or read: new data = IN edge */
 	int last_nwrite; /* unacknowledged bytes then: space freed = OUT edge */
 	/* poll bits of the last hook call, true while the lock is held since (lock_epoch): a
@@ -92,7 +91,14 @@ extern uint64_t shim_lock_epoch;
  * next engine poll or wait, at close/shutdown/exit, or from the progress thread after 1 ms.
  * shim_tx_flush: lock held. shim_tx_flush_unlocked: before a pass-through call that may block
  * (best effort, never waits for the lock). */
-void shim_tx_defer(void);
+extern bool shim_tx_pending; /* frames queued and not handed to the device yet (engine.c) */
+void shim_tx_defer_first(void);
+static inline void shim_tx_defer(void)
+{
+	if (!shim_tx_pending)
+		shim_tx_defer_first(); /* the first of the turn: the progress thread may need a kick
+		                        */
+}
 void shim_tx_flush(void);
 void shim_tx_flush_unlocked(void);
 
