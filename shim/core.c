@@ -40,11 +40,8 @@ struct shim_sock_with_node {
 static struct shim_sock **by_id;
 static uint32_t by_id_n;
 
-/* How deep this thread holds the lock (0: not at all). Per thread: the fork handler asks
- * whether the forking thread itself is inside the shim, which another thread holding the
- * lock (the progress thread, a worker thread) must not answer for it. Initial-exec: the shim
- * is loaded at program start (LD_PRELOAD), and the lock is on every socket call. */
-static __thread int lock_depth __attribute__((tls_model("initial-exec")));
+/* shim.h says what it is. */
+__thread int shim_lock_depth __attribute__((tls_model("initial-exec")));
 
 /* Threads (of any process of the family) blocked in shim_lock: a spinning waiter that drops
  * and retakes the lock between rounds (no syscall in between) lets them in (shim_lock_wanted).
@@ -53,14 +50,11 @@ static void family_events_catch_up(void);
 
 uint64_t shim_lock_epoch = 1;
 
-void shim_lock(void)
+/* shim_lock (shim.h) took the family level: other processes may have run the stack (one
+ * process alone: nobody else runs it). */
+void shim_lock_family_taken(void)
 {
-	if (lock_depth++ > 0)
-		return;
-	bool family = shim_family_lock();
-	shim_lock_epoch++;
-	if (family) /* one process alone: nobody else runs the stack */
-		family_events_catch_up();
+	family_events_catch_up();
 }
 
 bool shim_lock_wanted(void)
@@ -73,18 +67,12 @@ bool shim_lock_wanted(void)
  * handler that interrupted one, nor wait for threads that are not the program's. */
 bool shim_trylock(void)
 {
-	if (lock_depth > 0 || !shim_family_trylock())
+	if (shim_lock_depth > 0 || !shim_family_trylock())
 		return false;
-	lock_depth++;
+	shim_lock_depth++;
 	shim_lock_epoch++;
 	family_events_catch_up();
 	return true;
-}
-
-void shim_unlock(void)
-{
-	if (--lock_depth == 0)
-		shim_family_unlock();
 }
 
 /* Another process of the family ran the stack: its socket events went to its own sockets.
@@ -282,7 +270,7 @@ static void atfork_prepare(void)
 	fork_helper = !shim.enabled;
 	if (fork_helper)
 		return;
-	fork_depth = lock_depth;
+	fork_depth = shim_lock_depth;
 	shim_lock();
 	/* A fork from inside the shim (the engine's watchdog) makes a helper, not a member. */
 	if (fork_depth == 0)
@@ -303,7 +291,7 @@ static void atfork_child(void)
 	 * its own handler; this process has never taken it. */
 	if (fork_helper)
 		return;
-	lock_depth = 0;
+	shim_lock_depth = 0;
 	shim_family_lock_forget();
 	if (fork_depth > 0) {
 		/* A helper forked from inside the shim (it only forks again or execs): it must

@@ -23,6 +23,7 @@
 #include <sys/socket.h>
 
 #include "config.h"
+#include "family.h"
 #include "real.h"
 
 struct tpa_stack;
@@ -75,16 +76,36 @@ struct shim_state {
 
 extern struct shim_state shim;
 
-/* ---- lock ---- */
-void shim_lock(void);
-void shim_unlock(void);
+/* ---- lock ----
+ * Inline: the depth count and the family levels' uncontended path (family.h); core.c and
+ * family.c do the rest. */
+/* How deep this thread holds the lock (0: not at all). Per thread: the fork handler asks
+ * whether the forking thread itself is inside the shim, which another thread holding the
+ * lock (the progress thread, a worker thread) must not answer for it. Initial-exec: the shim
+ * is loaded at program start (LD_PRELOAD), and the lock is on every socket call. */
+extern __thread int shim_lock_depth __attribute__((tls_model("initial-exec")));
+extern uint64_t shim_lock_epoch;
+void shim_lock_family_taken(void); /* core.c */
+static inline void shim_lock(void)
+{
+	if (shim_lock_depth++ > 0)
+		return;
+	bool family = shim_family_lock_inline();
+	shim_lock_epoch++;
+	if (__builtin_expect(family, 0))
+		shim_lock_family_taken();
+}
+static inline void shim_unlock(void)
+{
+	if (--shim_lock_depth == 0)
+		shim_family_unlock_inline();
+}
 /* Take it only if nobody holds it, this thread included (core.c). */
 bool shim_trylock(void);
 /* Another thread waits for the lock: a spinning round yields to it (core.c). */
 bool shim_lock_wanted(void);
-/* Counts this process's takings of the lock (never 0): what was seen under the same value
- * was seen under the lock held since. */
-extern uint64_t shim_lock_epoch;
+/* shim_lock_epoch counts this process's takings of the lock (never 0): what was seen under the
+ * same value was seen under the lock held since. */
 
 /* ---- deferred output (engine.c) ----
  * Sends queue their frames (shim_tx_defer); they leave in one device burst at the thread's
