@@ -160,6 +160,7 @@ int shim_close_all_at_exit(void)
 			n++;
 		}
 		w->sock.inherited = true; /* the fd may still be used by a late destructor: EBADF */
+		w->sock.bits_epoch = 0;   /* never seen ready again (sock_poll_bits_seen) */
 	}
 	return n;
 }
@@ -324,6 +325,7 @@ static void atfork_child(void)
 			                                       offsetof(struct shim_sock_with_node,
 			                                                node));
 			w->sock.inherited = true;
+			w->sock.bits_epoch = 0;
 		}
 	}
 }

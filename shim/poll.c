@@ -123,7 +123,7 @@ static uint32_t sock_poll_bits(struct shim_sock *s)
  * have changed since (the same taking of the lock, no call on the socket in between). */
 static uint32_t sock_poll_bits_seen(struct shim_sock *s)
 {
-	if (s->bits_epoch == shim_lock_epoch && !s->inherited)
+	if (s->bits_epoch == shim_lock_epoch) /* never on an inherited socket */
 		return s->bits;
 	return sock_poll_bits(s);
 }
@@ -405,18 +405,21 @@ int epoll_ctl(int epfd, int op, int fd, struct epoll_event *event)
  * stay are where the walk began, so when the walk stops early they move to the tail together. */
 static int collect_accel(struct shim_epoll *ep, struct epoll_event *out, int max)
 {
-	int n = 0;
+	struct epoll_event *o = out, *end = out + max;
 	struct shim_epoll_member *head = &ep->ready;
 	struct shim_epoll_member *m = head->rnext;
-	while (m != head && n < max) {
+	while (m != head && o < end) {
 		struct shim_epoll_member *next = m->rnext;
-		uint32_t cur = sock_poll_bits_seen(m->s) | (m->kready ? EPOLLIN | EPOLLRDNORM : 0);
+		uint32_t cur = sock_poll_bits_seen(m->s);
+		if (m->kready) {
+			cur |= EPOLLIN | EPOLLRDNORM;
+			m->kready = false;
+		}
 		uint32_t rep = cur & member_wants(m);
-		m->kready = false;
 		if (rep) {
-			out[n].events = rep;
-			out[n].data = m->data;
-			n++;
+			o->events = rep;
+			o->data = m->data;
+			o++;
 			if (m->events & (EPOLLONESHOT | EPOLLET)) {
 				if (m->events & EPOLLONESHOT)
 					m->disarmed = true;
@@ -438,7 +441,7 @@ static int collect_accel(struct shim_epoll *ep, struct epoll_event *out, int max
 		last->rnext = head;
 		head->rprev = last;
 	}
-	return n;
+	return (int)(o - out);
 }
 
 /* What the inner epoll reported (lock held): kernel listeners with connections become ready

@@ -49,7 +49,8 @@ struct shim_sock {
 	int last_nread;  /* readable bytes at the last hook call or read: new data = IN edge */
 	int last_nwrite; /* unacknowledged bytes then: space freed = OUT edge */
 	/* poll bits of the last hook call, true while the lock is held since (lock_epoch): a
-	 * socket changes only under the lock, through a hook or a call, which resets it */
+	 * socket changes only under the lock, through a hook or a call, which resets it; never
+	 * set on an inherited socket (reset when it becomes one) */
 	uint32_t bits;
 	uint64_t bits_epoch;
 	int kfd;  /* one kernel fd of ours for this socket (kernel accept for listeners) */
