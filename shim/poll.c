@@ -101,9 +101,11 @@ uint32_t shim_poll_bits(const struct tpa_sock_state *st)
 {
 	uint32_t r = st->events & (EPOLLIN | EPOLLOUT | EPOLLERR | EPOLLHUP | EPOLLRDHUP);
 	/* Linux reports a stream writable only when at least a third of the send buffer is
-	 * free (free >= queued / 2), so a writer woken by poll can send a real chunk. */
-	if ((r & EPOLLOUT) && !(r & (EPOLLERR | EPOLLHUP)) &&
-	    (int64_t)st->sndbuf - st->snd_queued < (int64_t)(st->snd_queued / 2))
+	 * free (free >= queued / 2), so a writer woken by poll can send a real chunk. Nothing
+	 * queued (the usual case at a request's arrival) is always that. */
+	uint32_t q = st->snd_queued;
+	if (q && (r & EPOLLOUT) && !(r & (EPOLLERR | EPOLLHUP)) &&
+	    (int64_t)st->sndbuf - q < (int64_t)(q / 2))
 		r &= ~(uint32_t)EPOLLOUT;
 	/* IN brings RDNORM and OUT brings WRNORM: both sit 6 bits above. */
 	_Static_assert(EPOLLIN << 6 == EPOLLRDNORM && EPOLLOUT << 6 == EPOLLWRNORM, "epoll bits");
