@@ -112,7 +112,8 @@ uint32_t shim_poll_bits(const struct tpa_sock_state *st)
 	return r | (r & (EPOLLIN | EPOLLOUT)) << 6;
 }
 
-static uint32_t sock_poll_bits(struct shim_sock *s)
+/* Out of line: the epoll paths mostly find what the hook saw (sock_poll_bits_seen). */
+static __attribute__((noinline)) uint32_t sock_poll_bits(struct shim_sock *s)
 {
 	if (s->inherited)
 		return 0;
@@ -125,7 +126,7 @@ static uint32_t sock_poll_bits(struct shim_sock *s)
  * have changed since (the same taking of the lock, no call on the socket in between). */
 static uint32_t sock_poll_bits_seen(struct shim_sock *s)
 {
-	if (s->bits_epoch == shim_lock_epoch) /* never on an inherited socket */
+	if (__builtin_expect(s->bits_epoch == shim_lock_epoch, 1)) /* never an inherited socket's */
 		return s->bits;
 	return sock_poll_bits(s);
 }
@@ -410,7 +411,9 @@ static int collect_accel(struct shim_epoll *ep, struct epoll_event *out, int max
 	struct epoll_event *o = out, *end = out + max;
 	struct shim_epoll_member *head = &ep->ready;
 	struct shim_epoll_member *m = head->rnext;
-	while (m != head && o < end) {
+	if (max <= 0)
+		return 0;
+	while (m != head) {
 		struct shim_epoll_member *next = m->rnext;
 		uint32_t cur = sock_poll_bits_seen(m->s);
 		if (m->kready) {
@@ -418,19 +421,21 @@ static int collect_accel(struct shim_epoll *ep, struct epoll_event *out, int max
 			m->kready = false;
 		}
 		uint32_t rep = cur & member_wants(m);
-		if (rep) {
-			o->events = rep;
-			o->data = m->data;
-			o++;
-			if (m->events & (EPOLLONESHOT | EPOLLET)) {
-				if (m->events & EPOLLONESHOT)
-					m->disarmed = true;
-				ready_del(m);
-			}
-		} else {
+		if (!rep) {
+			ready_del(m);
+			m = next;
+			continue;
+		}
+		o->events = rep;
+		o->data = m->data;
+		if (m->events & (EPOLLONESHOT | EPOLLET)) {
+			if (m->events & EPOLLONESHOT)
+				m->disarmed = true;
 			ready_del(m);
 		}
 		m = next;
+		if (++o == end)
+			break; /* full: m is the first member not looked at */
 	}
 	/* m: the first member not looked at. Those before it are the ones that stay. */
 	struct shim_epoll_member *first = head->rnext;
