@@ -26,19 +26,17 @@ static bool nread_is(void *arg)
 	return ioctl(w->fd, FIONREAD, &v) == 0 && v == w->n;
 }
 
-/* One wait for at most max events; prints the members reported, by name. */
+/* One wait for at most max events; prints the members reported, by name ("+": events other
+ * than EPOLLIN). */
 static void show(int ep, int max, const char *what)
 {
 	struct epoll_event ev[8];
 	int n = epoll_wait(ep, ev, max, 0);
 	char line[64] = "";
-	for (int i = 0; i < n && i < max; i++) {
-		size_t len = 0;
-		while (line[len])
-			len++;
-		snprintf(line + len, sizeof(line) - len, " %c%s", (char)ev[i].data.u64,
-		         ev[i].events == (EPOLLIN) ? "" : "+");
-	}
+	size_t len = 0;
+	for (int i = 0; i < n && i < max && len < sizeof(line); i++)
+		len += (size_t)snprintf(line + len, sizeof(line) - len, " %c%s",
+		                        (char)ev[i].data.u64, ev[i].events == EPOLLIN ? "" : "+");
 	say("%s (max %d): %d:%s", what, max, n, line);
 }
 
