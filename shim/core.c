@@ -234,8 +234,9 @@ void shim_raise_sigpipe(void)
 
 void shim_sock_event(void *ctx, int sock, const struct tpa_sock_state *st)
 {
-	if (ctx)
-		shim_family_event_raised(); /* from the stack (not a catch-up): others may care */
+	/* From the stack (not a catch-up), with other processes in the family: they may care. */
+	if (shim_family_multi_inline() && ctx)
+		shim_family_event_raised();
 	/* One unsigned compare: a negative id, or no table yet (by_id_n is 0 then). */
 	if (!shim.stack || (uint32_t)sock >= by_id_n)
 		return;

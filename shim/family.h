@@ -68,6 +68,10 @@ static inline void shim_family_unlock_inline(void)
 	                 __atomic_exchange_n(&shim_family_local_word, 0, __ATOMIC_RELEASE) == 2, 0))
 		shim_family_local_wake();
 }
+static inline bool shim_family_multi_inline(void) /* shim_family_multi, inline */
+{
+	return __atomic_load_n(shim_family_multi_word, __ATOMIC_ACQUIRE) != 0;
+}
 bool shim_family_lock_wanted(void); /* a thread of any process of the family waits for it */
 bool shim_family_multi(void);       /* the family level is taken (several processes) */
 /* In a fork child: the local level copied from the parent is not ours. */
