@@ -36,15 +36,12 @@ struct shim_sock_with_node {
 };
 
 /* This process's socket for each stack socket id (the stack is shared by the family, and each
- * process has its own struct shim_sock at its own address). */
+ * process has its own struct shim_sock at its own address). by_id_n is 0 until by_id exists. */
 static struct shim_sock **by_id;
 static uint32_t by_id_n;
 
-/* How deep this thread holds the lock (0: not at all). Per thread: the fork handler asks
- * whether the forking thread itself is inside the shim, which another thread holding the
- * lock (the progress thread, a worker thread) must not answer for it. Initial-exec: the shim
- * is loaded at program start (LD_PRELOAD), and the lock is on every socket call. */
-static __thread int lock_depth __attribute__((tls_model("initial-exec")));
+/* shim.h says what it is. */
+__thread int shim_lock_depth __attribute__((tls_model("initial-exec")));
 
 /* Threads (of any process of the family) blocked in shim_lock: a spinning waiter that drops
  * and retakes the lock between rounds (no syscall in between) lets them in (shim_lock_wanted).
@@ -53,14 +50,11 @@ static void family_events_catch_up(void);
 
 uint64_t shim_lock_epoch = 1;
 
-void shim_lock(void)
+/* shim_lock (shim.h) took the family level: other processes may have run the stack (one
+ * process alone: nobody else runs it). */
+void shim_lock_family_taken(void)
 {
-	if (lock_depth++ > 0)
-		return;
-	bool family = shim_family_lock();
-	shim_lock_epoch++;
-	if (family) /* one process alone: nobody else runs the stack */
-		family_events_catch_up();
+	family_events_catch_up();
 }
 
 bool shim_lock_wanted(void)
@@ -73,18 +67,12 @@ bool shim_lock_wanted(void)
  * handler that interrupted one, nor wait for threads that are not the program's. */
 bool shim_trylock(void)
 {
-	if (lock_depth > 0 || !shim_family_trylock())
+	if (shim_lock_depth > 0 || !shim_family_trylock())
 		return false;
-	lock_depth++;
+	shim_lock_depth++;
 	shim_lock_epoch++;
 	family_events_catch_up();
 	return true;
-}
-
-void shim_unlock(void)
-{
-	if (--lock_depth == 0)
-		shim_family_unlock();
 }
 
 /* Another process of the family ran the stack: its socket events went to its own sockets.
@@ -172,6 +160,7 @@ int shim_close_all_at_exit(void)
 			n++;
 		}
 		w->sock.inherited = true; /* the fd may still be used by a late destructor: EBADF */
+		w->sock.bits_epoch = 0;   /* never seen ready again (sock_poll_bits_seen) */
 	}
 	return n;
 }
@@ -245,10 +234,13 @@ void shim_raise_sigpipe(void)
 
 void shim_sock_event(void *ctx, int sock, const struct tpa_sock_state *st)
 {
-	if (ctx)
-		shim_family_event_raised(); /* from the stack (not a catch-up): others may care */
-	struct shim_sock *s =
-	        shim.stack && by_id && sock >= 0 && (uint32_t)sock < by_id_n ? by_id[sock] : NULL;
+	/* From the stack (not a catch-up), with other processes in the family: they may care. */
+	if (shim_family_multi_inline() && ctx)
+		shim_family_event_raised();
+	/* One unsigned compare: a negative id, or no table yet (by_id_n is 0 then). */
+	if (!shim.stack || (uint32_t)sock >= by_id_n)
+		return;
+	struct shim_sock *s = by_id[sock];
 	if (!s || s->inherited)
 		return;
 	uint32_t events = st->events;
@@ -267,7 +259,6 @@ void shim_sock_event(void *ctx, int sock, const struct tpa_sock_state *st)
 	s->bits = shim_poll_bits(st);
 	s->bits_epoch = shim_lock_epoch;
 	s->events = events;
-	s->ev_seq++;
 	shim_sleep_note_event();
 	shim_epoll_notify(s, edges);
 }
@@ -281,7 +272,7 @@ static void atfork_prepare(void)
 	fork_helper = !shim.enabled;
 	if (fork_helper)
 		return;
-	fork_depth = lock_depth;
+	fork_depth = shim_lock_depth;
 	shim_lock();
 	/* A fork from inside the shim (the engine's watchdog) makes a helper, not a member. */
 	if (fork_depth == 0)
@@ -302,7 +293,7 @@ static void atfork_child(void)
 	 * its own handler; this process has never taken it. */
 	if (fork_helper)
 		return;
-	lock_depth = 0;
+	shim_lock_depth = 0;
 	shim_family_lock_forget();
 	if (fork_depth > 0) {
 		/* A helper forked from inside the shim (it only forks again or execs): it must
@@ -335,6 +326,7 @@ static void atfork_child(void)
 			                                       offsetof(struct shim_sock_with_node,
 			                                                node));
 			w->sock.inherited = true;
+			w->sock.bits_epoch = 0;
 		}
 	}
 }
@@ -361,10 +353,11 @@ __attribute__((constructor)) static void shim_init(void)
 		shim_die("tpa: cannot reserve memory for the fd table");
 	if (shim_family_init(max_socks) < 0)
 		shim_die("tpa: cannot map the memory shared with fork children");
-	by_id_n = max_socks ? max_socks : 65536;
-	by_id = calloc(by_id_n, sizeof(*by_id));
+	uint32_t n_ids = max_socks ? max_socks : 65536;
+	by_id = calloc(n_ids, sizeof(*by_id));
 	if (!by_id)
 		shim_die("tpa: cannot reserve memory for the socket table");
+	by_id_n = n_ids;
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 	shim.enabled = true;
 	if (shim.cfg.user[0])

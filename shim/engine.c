@@ -42,8 +42,9 @@
 /* Last time any thread polled the engine (shim_now_ns). */
 static uint64_t last_poll_ns;
 /* A send queued frames that no flush or poll has handed to the device yet. Written under the
- * lock; read without it by the pass-through paths and the progress thread. */
-static bool tx_pending;
+ * lock; read without it by the pass-through paths and the progress thread; read inline by
+ * shim_tx_defer (shim.h). */
+bool shim_tx_pending;
 /* The progress thread will look again within PROGRESS_GRACE_NS (it is not in a long sleep).
  * When it is not, the first deferred send wakes it through progress_kick_fd. */
 static bool progress_watching = true;
@@ -150,9 +151,9 @@ static void *progress_main(void *arg)
 		uint64_t next = tpa_engine_next_timer_ns(shim.engine);
 		/* Going to sleep for longer than a grace period: a send from now on must wake us.
 		 * Sequentially consistent with shim_tx_defer: either it sees watching == false and
-		 * kicks, or we see its tx_pending and stay awake. */
+		 * kicks, or we see its shim_tx_pending and stay awake. */
 		__atomic_store_n(&progress_watching, false, __ATOMIC_SEQ_CST);
-		bool pending = __atomic_load_n(&tx_pending, __ATOMIC_SEQ_CST);
+		bool pending = __atomic_load_n(&shim_tx_pending, __ATOMIC_SEQ_CST);
 		shim_unlock();
 		now = tpa_engine_now_ns();
 		if (!shim.engine)
@@ -224,7 +225,7 @@ static void engine_atexit(void)
 		/* Other processes of the family share the engine: close what only we hold (they
 		 * run the stack on, FINs included) and leave the engine to them. */
 		shim_close_all_at_exit();
-		if (tx_pending)
+		if (shim_tx_pending)
 			tpa_stack_flush(shim.stack);
 		print_stats();
 		shim_sleepers_kick();
@@ -252,7 +253,7 @@ static void engine_atexit(void)
 			nanosleep(&ts, NULL);
 		}
 	}
-	if (tx_pending)
+	if (shim_tx_pending)
 		tpa_stack_flush(shim.stack);
 	/* After the linger: what the program left queued at exit went out in it, and counts. */
 	print_stats();
@@ -447,11 +448,9 @@ void shim_engine_ensure(void)
 		shim_engine_fatal(err);
 }
 
-void shim_tx_defer(void)
+void shim_tx_defer_first(void)
 {
-	if (tx_pending)
-		return;
-	__atomic_store_n(&tx_pending, true, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&shim_tx_pending, true, __ATOMIC_SEQ_CST);
 	if (!__atomic_load_n(&progress_watching, __ATOMIC_SEQ_CST) && progress_kick_fd >= 0) {
 		__atomic_store_n(&progress_watching, true, __ATOMIC_RELAXED);
 		uint64_t one = 1;
@@ -461,9 +460,9 @@ void shim_tx_defer(void)
 
 void shim_tx_flush(void)
 {
-	if (!tx_pending)
+	if (!shim_tx_pending)
 		return;
-	__atomic_store_n(&tx_pending, false, __ATOMIC_RELAXED);
+	__atomic_store_n(&shim_tx_pending, false, __ATOMIC_RELAXED);
 	if (shim.stack)
 		tpa_stack_flush(shim.stack);
 }
@@ -472,7 +471,7 @@ void shim_tx_flush_unlocked(void)
 {
 	/* Best effort (the progress thread is the guarantee): never wait for the lock here,
 	 * this may be any thread's kernel read. */
-	if (!__atomic_load_n(&tx_pending, __ATOMIC_RELAXED) || !shim_trylock())
+	if (!__atomic_load_n(&shim_tx_pending, __ATOMIC_RELAXED) || !shim_trylock())
 		return;
 	shim_tx_flush();
 	shim_unlock();

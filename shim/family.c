@@ -52,11 +52,17 @@ static struct shim_family *fam;
 /* The process-local level of the lock: a futex word (0 free, 1 held, 2 held with waiters),
  * taken first by every thread; the robust family mutex is taken after it only while the
  * family has several processes. A robust, process-shared, recursive mutex costs ~100
- * instructions a round trip (its robust-list bookkeeping); this costs a compare-and-swap. */
-static uint32_t local_word;
+ * instructions a round trip (its robust-list bookkeeping); this costs a compare-and-swap.
+ * The uncontended path is inline (family.h), reading these three. */
+uint32_t shim_family_local_word;
+/* The holder of the local level holds the family mutex too (it saw multi when it locked).
+ * Only the thread holding the local level reads or writes it: a plain variable. */
+bool shim_family_holds_shared;
+/* &fam->multi, or a word that stays 0 while there is no region: one load says whether the
+ * local level is enough. */
+static int32_t no_region_multi;
+int32_t *shim_family_multi_word = &no_region_multi;
 static uint32_t local_waiters;
-/* This thread holds the family mutex too (it saw multi when it locked). */
-static __thread bool holds_shared __attribute__((tls_model("initial-exec")));
 static int my_slot = -1;
 static int forking_slot = -1; /* reserved for the child of the fork in progress */
 static uint64_t ev_seen;
@@ -103,6 +109,7 @@ static int map_region(uint32_t max_sockets)
 	if (m == MAP_FAILED)
 		return -1;
 	fam = m;
+	shim_family_multi_word = &fam->multi;
 	robust_init(&fam->lock, PTHREAD_MUTEX_RECURSIVE);
 	fam->nbits = max_sockets;
 	fam->bitmap_bytes = bytes;
@@ -134,34 +141,38 @@ static long futex(uint32_t *word, int op, uint32_t val)
 static bool local_trylock(void)
 {
 	uint32_t free_word = 0;
-	return __atomic_compare_exchange_n(&local_word, &free_word, 1, false, __ATOMIC_ACQUIRE,
-	                                   __ATOMIC_RELAXED);
+	return __atomic_compare_exchange_n(&shim_family_local_word, &free_word, 1, false,
+	                                   __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
 }
 
-static void local_lock(void)
+/* The waits and wakes apart: the uncontended lock and unlock stay a few instructions inline. */
+static __attribute__((noinline)) void local_lock_wait(void)
 {
-	if (local_trylock())
-		return;
 	__atomic_add_fetch(&local_waiters, 1, __ATOMIC_RELAXED);
-	while (__atomic_exchange_n(&local_word, 2, __ATOMIC_ACQUIRE) != 0)
-		futex(&local_word, FUTEX_WAIT, 2);
+	while (__atomic_exchange_n(&shim_family_local_word, 2, __ATOMIC_ACQUIRE) != 0)
+		futex(&shim_family_local_word, FUTEX_WAIT, 2);
 	__atomic_sub_fetch(&local_waiters, 1, __ATOMIC_RELAXED);
+}
+
+void shim_family_local_wake(void)
+{
+	futex(&shim_family_local_word, FUTEX_WAKE, 1);
 }
 
 static void local_unlock(void)
 {
-	if (__atomic_exchange_n(&local_word, 0, __ATOMIC_RELEASE) == 2)
-		futex(&local_word, FUTEX_WAKE, 1);
+	if (__atomic_exchange_n(&shim_family_local_word, 0, __ATOMIC_RELEASE) == 2)
+		shim_family_local_wake();
 }
 
 static bool family_multi(void)
 {
-	return fam && __atomic_load_n(&fam->multi, __ATOMIC_ACQUIRE);
+	return __atomic_load_n(shim_family_multi_word, __ATOMIC_ACQUIRE) != 0;
 }
 
 /* A process killed while holding it: the state it was changing is taken as it is (the
  * stack's operations are short; what it alone held is closed when it is reaped). */
-static void shared_lock(void)
+static __attribute__((noinline)) void shared_lock(void)
 {
 	int r = pthread_mutex_trylock(&fam->lock);
 	if (r == EBUSY) {
@@ -171,17 +182,23 @@ static void shared_lock(void)
 	}
 	if (r == EOWNERDEAD)
 		pthread_mutex_consistent(&fam->lock);
-	holds_shared = true;
+	shim_family_holds_shared = true;
 }
 
-bool shim_family_lock(void)
+bool shim_family_lock_rest(bool have_local)
 {
-	local_lock();
+	if (!have_local)
+		local_lock_wait();
 	/* multi changes only under both levels: read under the local one, it holds. */
 	if (!family_multi())
 		return false;
 	shared_lock();
 	return true;
+}
+
+bool shim_family_lock(void)
+{
+	return shim_family_lock_inline();
 }
 
 bool shim_family_trylock(void)
@@ -199,17 +216,20 @@ bool shim_family_trylock(void)
 		local_unlock();
 		return false;
 	}
-	holds_shared = true;
+	shim_family_holds_shared = true;
 	return true;
+}
+
+void shim_family_unlock_shared(void)
+{
+	shim_family_holds_shared = false;
+	pthread_mutex_unlock(&fam->lock);
+	local_unlock();
 }
 
 void shim_family_unlock(void)
 {
-	if (holds_shared) {
-		holds_shared = false;
-		pthread_mutex_unlock(&fam->lock);
-	}
-	local_unlock();
+	shim_family_unlock_inline();
 }
 
 bool shim_family_multi(void)
@@ -234,7 +254,7 @@ static void family_go_multi(bool sticky)
 		__atomic_store_n(&fam->sticky, 1, __ATOMIC_RELAXED);
 	if (!__atomic_load_n(&fam->multi, __ATOMIC_RELAXED))
 		__atomic_store_n(&fam->multi, 1, __ATOMIC_RELEASE);
-	if (!holds_shared)
+	if (!shim_family_holds_shared)
 		shared_lock();
 }
 
@@ -242,7 +262,7 @@ static void family_go_multi(bool sticky)
  * is free and none can join without one): back to the local level alone. */
 static void family_maybe_single(void)
 {
-	if (!holds_shared || __atomic_load_n(&fam->sticky, __ATOMIC_RELAXED))
+	if (!shim_family_holds_shared || __atomic_load_n(&fam->sticky, __ATOMIC_RELAXED))
 		return;
 	for (int q = 0; q < slots_in_use(); q++)
 		if (q != my_slot &&
@@ -474,9 +494,9 @@ void shim_family_fork_child_alone(void)
 
 void shim_family_lock_forget(void)
 {
-	local_word = 0;
+	shim_family_local_word = 0;
 	local_waiters = 0;
-	holds_shared = false;
+	shim_family_holds_shared = false;
 }
 
 bool shim_family_fork_child(void)

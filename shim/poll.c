@@ -40,6 +40,7 @@ struct shim_epoll_member {
 	struct shim_sock *s;
 	int fd;
 	uint32_t events; /* what the program asked for, EPOLLET/ONESHOT included */
+	uint32_t wants;  /* the readiness bits it reports (member_wants), kept with events */
 	epoll_data_t data;
 	bool disarmed; /* ONESHOT fired */
 	bool on_ready;
@@ -100,16 +101,19 @@ uint32_t shim_poll_bits(const struct tpa_sock_state *st)
 {
 	uint32_t r = st->events & (EPOLLIN | EPOLLOUT | EPOLLERR | EPOLLHUP | EPOLLRDHUP);
 	/* Linux reports a stream writable only when at least a third of the send buffer is
-	 * free (free >= queued / 2), so a writer woken by poll can send a real chunk. */
-	if ((r & EPOLLOUT) && !(r & (EPOLLERR | EPOLLHUP)) &&
-	    (int64_t)st->sndbuf - st->snd_queued < (int64_t)(st->snd_queued / 2))
+	 * free (free >= queued / 2), so a writer woken by poll can send a real chunk. Nothing
+	 * queued (the usual case at a request's arrival) is always that. */
+	uint32_t q = st->snd_queued;
+	if (q && (r & EPOLLOUT) && !(r & (EPOLLERR | EPOLLHUP)) &&
+	    (int64_t)st->sndbuf - q < (int64_t)(q / 2))
 		r &= ~(uint32_t)EPOLLOUT;
 	/* IN brings RDNORM and OUT brings WRNORM: both sit 6 bits above. */
 	_Static_assert(EPOLLIN << 6 == EPOLLRDNORM && EPOLLOUT << 6 == EPOLLWRNORM, "epoll bits");
 	return r | (r & (EPOLLIN | EPOLLOUT)) << 6;
 }
 
-static uint32_t sock_poll_bits(struct shim_sock *s)
+/* Out of line: the epoll paths mostly find what the hook saw (sock_poll_bits_seen). */
+static __attribute__((noinline)) uint32_t sock_poll_bits(struct shim_sock *s)
 {
 	if (s->inherited)
 		return 0;
@@ -122,7 +126,7 @@ static uint32_t sock_poll_bits(struct shim_sock *s)
  * have changed since (the same taking of the lock, no call on the socket in between). */
 static uint32_t sock_poll_bits_seen(struct shim_sock *s)
 {
-	if (s->bits_epoch == shim_lock_epoch && !s->inherited)
+	if (__builtin_expect(s->bits_epoch == shim_lock_epoch, 1)) /* never an inherited socket's */
 		return s->bits;
 	return sock_poll_bits(s);
 }
@@ -134,8 +138,14 @@ uint32_t shim_sock_readiness(struct shim_sock *s)
 
 static uint32_t member_wants(const struct shim_epoll_member *m)
 {
-	return (m->events & ~(EPOLLET | EPOLLONESHOT | EPOLLEXCLUSIVE | EPOLLWAKEUP)) | EPOLLERR |
-	       EPOLLHUP;
+	return m->wants;
+}
+
+static void member_set_events(struct shim_epoll_member *m, uint32_t events)
+{
+	m->events = events;
+	m->wants = (events & ~(EPOLLET | EPOLLONESHOT | EPOLLEXCLUSIVE | EPOLLWAKEUP)) | EPOLLERR |
+	           EPOLLHUP;
 }
 
 /* Called from the sock_event hook path (lock held). */
@@ -330,7 +340,7 @@ static int accel_ctl(int epfd, int op, int fd, struct shim_sock *s, struct epoll
 		m->ep = ep;
 		m->s = s;
 		m->fd = fd;
-		m->events = event->events;
+		member_set_events(m, event->events);
 		m->data = event->data;
 		if (s->kind == SHIM_LISTENER && shim.cfg.accept_kernel) {
 			struct epoll_event kev = {.events = EPOLLIN,
@@ -361,7 +371,7 @@ static int accel_ctl(int epfd, int op, int fd, struct shim_sock *s, struct epoll
 			errno = EINVAL;
 			return -1;
 		}
-		m->events = event->events;
+		member_set_events(m, event->events);
 		m->data = event->data;
 		m->disarmed = false;
 		ready_del(m);
@@ -393,33 +403,52 @@ int epoll_ctl(int epfd, int op, int fd, struct epoll_event *event)
 	return r;
 }
 
-/* Ready accelerated members into out[] (lock held). */
+/* Ready accelerated members into out[] (lock held). A reported level-triggered member stays on
+ * the list but goes behind the members not looked at (as the kernel's epoll does): the ones that
+ * stay are where the walk began, so when the walk stops early they move to the tail together. */
 static int collect_accel(struct shim_epoll *ep, struct epoll_event *out, int max)
 {
-	int n = 0;
-	struct shim_epoll_member *m = ep->ready.rnext;
-	struct shim_epoll_member *stop = ep->ready.rprev; /* LT members are moved behind it */
-	while (m != &ep->ready && n < max) {
+	struct epoll_event *o = out, *end = out + max;
+	struct shim_epoll_member *head = &ep->ready;
+	struct shim_epoll_member *m = head->rnext;
+	if (max <= 0)
+		return 0;
+	while (m != head) {
 		struct shim_epoll_member *next = m->rnext;
-		bool last = m == stop;
-		uint32_t cur = sock_poll_bits_seen(m->s) | (m->kready ? EPOLLIN | EPOLLRDNORM : 0);
+		uint32_t cur = sock_poll_bits_seen(m->s);
+		if (m->kready) {
+			cur |= EPOLLIN | EPOLLRDNORM;
+			m->kready = false;
+		}
 		uint32_t rep = cur & member_wants(m);
-		m->kready = false;
-		ready_del(m);
-		if (rep) {
-			out[n].events = rep;
-			out[n].data = m->data;
-			n++;
+		if (!rep) {
+			ready_del(m);
+			m = next;
+			continue;
+		}
+		o->events = rep;
+		o->data = m->data;
+		if (m->events & (EPOLLONESHOT | EPOLLET)) {
 			if (m->events & EPOLLONESHOT)
 				m->disarmed = true;
-			else if (!(m->events & EPOLLET))
-				ready_add(m); /* level-triggered: stays, at the tail */
+			ready_del(m);
 		}
-		if (last)
-			break;
 		m = next;
+		if (++o == end)
+			break; /* full: m is the first member not looked at */
 	}
-	return n;
+	/* m: the first member not looked at. Those before it are the ones that stay. */
+	struct shim_epoll_member *first = head->rnext;
+	if (m != head && first != m) {
+		struct shim_epoll_member *last = m->rprev, *tail = head->rprev;
+		head->rnext = m;
+		m->rprev = head;
+		tail->rnext = first;
+		first->rprev = tail;
+		last->rnext = head;
+		head->rprev = last;
+	}
+	return (int)(o - out);
 }
 
 /* What the inner epoll reported (lock held): kernel listeners with connections become ready

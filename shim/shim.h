@@ -23,6 +23,7 @@
 #include <sys/socket.h>
 
 #include "config.h"
+#include "family.h"
 #include "real.h"
 
 struct tpa_stack;
@@ -45,11 +46,11 @@ struct shim_sock {
 	bool v6;         /* an AF_INET6 socket: addresses are shown IPv4-mapped (::ffff:a.b.c.d) */
 	bool shut_rd;    /* a listener shut down (SHUT_RD/RDWR): accept() fails until listen() */
 	uint32_t events; /* last readiness reported by the stack's sock_event hook */
-	uint64_t ev_seq; /* bumped on every hook call */
 	int last_nread;  /* readable bytes at the last hook call or read: new data = IN edge */
 	int last_nwrite; /* unacknowledged bytes then: space freed = OUT edge */
 	/* poll bits of the last hook call, true while the lock is held since (lock_epoch): a
-	 * socket changes only under the lock, through a hook or a call, which resets it */
+	 * socket changes only under the lock, through a hook or a call, which resets it; never
+	 * set on an inherited socket (reset when it becomes one) */
 	uint32_t bits;
 	uint64_t bits_epoch;
 	int kfd;  /* one kernel fd of ours for this socket (kernel accept for listeners) */
@@ -76,30 +77,69 @@ struct shim_state {
 
 extern struct shim_state shim;
 
-/* ---- lock ---- */
-void shim_lock(void);
-void shim_unlock(void);
+/* ---- lock ----
+ * Inline: the depth count and the family levels' uncontended path (family.h); core.c and
+ * family.c do the rest. */
+/* How deep this thread holds the lock (0: not at all). Per thread: the fork handler asks
+ * whether the forking thread itself is inside the shim, which another thread holding the
+ * lock (the progress thread, a worker thread) must not answer for it. Initial-exec: the shim
+ * is loaded at program start (LD_PRELOAD), and the lock is on every socket call. */
+extern __thread int shim_lock_depth __attribute__((tls_model("initial-exec")));
+extern uint64_t shim_lock_epoch;
+void shim_lock_family_taken(void); /* core.c */
+static inline void shim_lock(void)
+{
+	if (shim_lock_depth++ > 0)
+		return;
+	bool family = shim_family_lock_inline();
+	shim_lock_epoch++;
+	if (__builtin_expect(family, 0))
+		shim_lock_family_taken();
+}
+static inline void shim_unlock(void)
+{
+	if (--shim_lock_depth == 0)
+		shim_family_unlock_inline();
+}
 /* Take it only if nobody holds it, this thread included (core.c). */
 bool shim_trylock(void);
 /* Another thread waits for the lock: a spinning round yields to it (core.c). */
 bool shim_lock_wanted(void);
-/* Counts this process's takings of the lock (never 0): what was seen under the same value
- * was seen under the lock held since. */
-extern uint64_t shim_lock_epoch;
+/* shim_lock_epoch counts this process's takings of the lock (never 0): what was seen under the
+ * same value was seen under the lock held since. */
 
 /* ---- deferred output (engine.c) ----
  * Sends queue their frames (shim_tx_defer); they leave in one device burst at the thread's
  * next engine poll or wait, at close/shutdown/exit, or from the progress thread after 1 ms.
  * shim_tx_flush: lock held. shim_tx_flush_unlocked: before a pass-through call that may block
  * (best effort, never waits for the lock). */
-void shim_tx_defer(void);
+extern bool shim_tx_pending; /* frames queued and not handed to the device yet (engine.c) */
+void shim_tx_defer_first(void);
+static inline void shim_tx_defer(void)
+{
+	if (!shim_tx_pending)
+		shim_tx_defer_first(); /* the first of the turn: the progress thread may need a kick
+		                        */
+}
 void shim_tx_flush(void);
 void shim_tx_flush_unlocked(void);
 
 /* ---- fd table (fdtable.c) ---- */
 /* Size = hard RLIMIT_NOFILE (capped); fds beyond it are never accelerated. */
 int shim_fdt_init(void);
-struct shim_sock *shim_fdt_get(int fd);
+/* The table (fdtable.c), read inline by shim_fdt_get on every call: one word per fd, the low
+ * bit the fd's FD_CLOEXEC; shim_fdt_n is 0 until the table exists, then its size. */
+#define SHIM_FDT_CLOEXEC ((uintptr_t)1)
+extern uintptr_t *shim_fdt_slots;
+extern uint32_t shim_fdt_n;
+static inline struct shim_sock *shim_fdt_get(int fd)
+{
+	/* One unsigned compare: negative fds and fds beyond the table (or no table yet). */
+	if ((uint32_t)fd >= __atomic_load_n(&shim_fdt_n, __ATOMIC_ACQUIRE))
+		return NULL;
+	uintptr_t v = __atomic_load_n(&shim_fdt_slots[fd], __ATOMIC_ACQUIRE);
+	return (struct shim_sock *)(v & ~SHIM_FDT_CLOEXEC);
+}
 bool shim_fdt_cloexec(int fd);
 void shim_fdt_set(int fd, struct shim_sock *s, bool cloexec);
 void shim_fdt_set_cloexec(int fd, bool cloexec);
