@@ -75,9 +75,10 @@ static void ack_advance(struct tpa_stack *s, struct tcp_sock *ts, const struct s
 	tcp_ack_settle(s, ts);
 }
 
-/* In-order data inside the window: process_data's in-order branch. The marks the segment has
- * gathered (mark) are made before the data is queued, as the general path makes them; the
- * data's own (the ACK and the event) after, in one call each time. */
+/* In-order data inside the window: process_data's in-order branch. The general path marks
+ * the segment's gathered marks (mark) before queueing the data and the data's own (the ACK and
+ * the event) after; queueing marks no other socket, so one mark after it leaves the same flags
+ * and the same pending list (unless the queueing closed the connection: then only the first). */
 static void take_data(struct tpa_stack *s, struct tcp_sock *ts, struct rte_mbuf *m,
                       const struct seg *g, uint32_t mark)
 {
@@ -85,12 +86,13 @@ static void take_data(struct tpa_stack *s, struct tcp_sock *ts, struct rte_mbuf 
 		tcp_enter_quickack(s, ts);
 	ts->last_data_rx_ns = s->now_ns;
 	ts->rcv_nxt += g->dlen;
-	tcp_sock_mark_pending(s, ts, mark);
 	tcp_rcv_queue(s, ts, m, g->hlen, g->dlen);
-	if (ts->state == TPA_TCP_CLOSED)
+	if (ts->state == TPA_TCP_CLOSED) {
+		tcp_sock_mark_pending(s, ts, mark);
 		return;
+	}
 	ts->segs_unacked++;
-	mark = TSF_EV_PENDING;
+	mark |= TSF_EV_PENDING;
 	if (ts->quickacks) {
 		ts->quickacks--;
 		mark |= TSF_ACK_NOW;

@@ -301,7 +301,14 @@ static inline uint32_t tcp_now_ms(const struct tpa_stack *s)
 }
 
 /* tcp_sock.c */
-struct tcp_sock *tcp_sock_get(const struct tpa_stack *s, int id);
+/* The socket with that id, NULL for none (inline: every API call starts with it). */
+static inline struct tcp_sock *tcp_sock_get(const struct tpa_stack *s, int id)
+{
+	const struct tcp_layer *tl = tcp_of(s);
+	if (!tl || (uint32_t)id >= tl->max_socks)
+		return NULL;
+	return tl->socks[id];
+}
 struct tcp_sock *tcp_sock_alloc(struct tpa_stack *s);
 void tcp_sock_free(struct tpa_stack *s, struct tcp_sock *ts);
 void tcp_sock_hash_add(struct tpa_stack *s, struct tcp_sock *ts);

@@ -782,9 +782,7 @@ static int parse(struct tpa_stack *s, struct rte_mbuf *m, const struct ipv4_rx_m
 		return -1;
 	g->flags = g->th.flags & 0x3f;
 	uint8_t f = g->flags;
-	if ((f & (TCP_SYN | TCP_FIN)) == (TCP_SYN | TCP_FIN) ||
-	    (f & (TCP_SYN | TCP_RST)) == (TCP_SYN | TCP_RST) ||
-	    !(f & (TCP_SYN | TCP_FIN | TCP_RST | TCP_ACK))) {
+	if (tcp_flags_refused(f)) {
 		STAT_INC(s, tcp_drop_bad_flags);
 		return -1;
 	}

@@ -31,6 +31,27 @@ struct seg {
  * was dropped, its data or its acknowledgement of new data with it. */
 #define PAWS_TOLERANCE_TICKS 1u
 
+/* Flag sets no segment may carry: SYN with FIN, SYN with RST, or none of SYN, FIN, RST and
+ * ACK. TCP_FLAGS_REFUSED has bit f set for each such 6-bit set f, so the test is one shift. */
+#define TCP_FLAGS_REFUSED_1(f)                                                                     \
+	((uint64_t)(((f) & (TCP_SYN | TCP_FIN)) == (TCP_SYN | TCP_FIN) ||                          \
+	            ((f) & (TCP_SYN | TCP_RST)) == (TCP_SYN | TCP_RST) ||                          \
+	            !((f) & (TCP_SYN | TCP_FIN | TCP_RST | TCP_ACK)))                              \
+	 << (f))
+#define TCP_FLAGS_REFUSED_4(f)                                                                     \
+	(TCP_FLAGS_REFUSED_1(f) | TCP_FLAGS_REFUSED_1((f) + 1) | TCP_FLAGS_REFUSED_1((f) + 2) |    \
+	 TCP_FLAGS_REFUSED_1((f) + 3))
+#define TCP_FLAGS_REFUSED_16(f)                                                                    \
+	(TCP_FLAGS_REFUSED_4(f) | TCP_FLAGS_REFUSED_4((f) + 4) | TCP_FLAGS_REFUSED_4((f) + 8) |    \
+	 TCP_FLAGS_REFUSED_4((f) + 12))
+#define TCP_FLAGS_REFUSED                                                                          \
+	(TCP_FLAGS_REFUSED_16(0) | TCP_FLAGS_REFUSED_16(16) | TCP_FLAGS_REFUSED_16(32) |           \
+	 TCP_FLAGS_REFUSED_16(48))
+static inline bool tcp_flags_refused(uint8_t flags6)
+{
+	return (TCP_FLAGS_REFUSED >> (flags6 & 63)) & 1;
+}
+
 /* Free a segment that was consumed or refused. */
 void tcp_input_drop(struct rte_mbuf *m);
 /* Take the peer's SYN options (MSS, window scale, SACK, timestamps) into ts. */

@@ -10,14 +10,6 @@
 #include "tcp_impl.h"
 #include "tcp_isn.h"
 
-struct tcp_sock *tcp_sock_get(const struct tpa_stack *s, int id)
-{
-	const struct tcp_layer *tl = tcp_of(s);
-	if (!tl || id < 0 || (uint32_t)id >= tl->max_socks)
-		return NULL;
-	return tl->socks[id];
-}
-
 struct tcp_sock *tcp_sock_alloc(struct tpa_stack *s)
 {
 	struct tcp_layer *tl = tcp_of(s);

@@ -355,6 +355,20 @@ START_TEST(bad_flag_combinations_dropped)
 }
 END_TEST
 
+/* Each of the 64 combinations of the six flags, judged by the rule: SYN with FIN, SYN with RST
+ * and none of SYN, FIN, RST and ACK are dropped and counted; every other one goes on. */
+START_TEST(every_flag_set_judged)
+{
+	for (uint32_t f = 0; f < 64; f++) {
+		bool refused = (f & 0x03) == 0x03 || (f & 0x06) == 0x06 || !(f & 0x17);
+		uint64_t before = st()->tcp_drop_bad_flags;
+		struct tseg o = {.sport = (uint16_t)(41000 + f)};
+		send_seg((uint8_t)f, PEER_ISN + f * 100000u, 0, &o);
+		ck_assert_msg(st()->tcp_drop_bad_flags - before == refused, "flags %#x", f);
+	}
+}
+END_TEST
+
 /* ---- closed ports ----------------------------------------------------------------------- */
 
 /* The replies themselves are in unit/test_tcp_arrivals (closed_*, listen_*). */
@@ -763,6 +777,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, payload_bit_flip_dropped);
 	tcase_add_test(tc, malformed_options_dropped);
 	tcase_add_test(tc, bad_flag_combinations_dropped);
+	tcase_add_test(tc, every_flag_set_judged);
 	tcase_add_test(tc, closed_port_rsts_counted);
 	tcase_add_test(tc, rst_in_window_counted_not_taken);
 	tcase_add_test(tc, rst_exact_reports_reset_then_eof_and_epipe);
