@@ -194,8 +194,8 @@ __attribute__((noinline, cold)) static void rcv_queue_grow(struct tpa_stack *s, 
 	tcp_of(s)->mbufs_held += m->nb_segs;
 }
 
-void tcp_rcv_queue(struct tpa_stack *s, struct tcp_sock *ts, struct rte_mbuf *m, uint32_t off,
-                   uint32_t len)
+void tcp_rcv_queue_more(struct tpa_stack *s, struct tcp_sock *ts, struct rte_mbuf *m, uint32_t off,
+                        uint32_t len)
 {
 	struct tcp_layer *tl = tcp_of(s);
 	struct tcp_rxq *q = &ts->rq;

@@ -367,9 +367,25 @@ static inline size_t tcp_sndbuf_fill_empty(struct tcp_sock *ts, const void *data
 }
 int tcp_rxq_push(struct tpa_stack *s, struct tcp_rxq *q, const struct tcp_rxseg *e);
 void tcp_rxq_clear(struct tpa_stack *s, struct tcp_rxq *q);
-/* Queue [off, off+len) of m as in-order data; takes ownership of m. */
-void tcp_rcv_queue(struct tpa_stack *s, struct tcp_sock *ts, struct rte_mbuf *m, uint32_t off,
-                   uint32_t len);
+/* Queue [off, off+len) of m as in-order data; takes ownership of m. Inline for an empty
+ * queue (a request of a request/response connection); the rest is tcp_rcv_queue_more's. */
+void tcp_rcv_queue_more(struct tpa_stack *s, struct tcp_sock *ts, struct rte_mbuf *m, uint32_t off,
+                        uint32_t len);
+static inline void tcp_rcv_queue(struct tpa_stack *s, struct tcp_sock *ts, struct rte_mbuf *m,
+                                 uint32_t off, uint32_t len)
+{
+	struct tcp_rxq *q = &ts->rq;
+	if (q->count || !q->cap) {
+		tcp_rcv_queue_more(s, ts, m, off, len);
+		return;
+	}
+	ts->rcv_queued += len;
+	ts->stat_bytes_received += len;
+	STAT_ADD(s, tcp_bytes_rx, len);
+	q->v[q->head & (q->cap - 1)] = (struct tcp_rxseg){.m = m, .off = off, .len = len};
+	q->count = 1;
+	tcp_of(s)->mbufs_held += m->nb_segs;
+}
 /* Insert out-of-order data; 0 taken, -ENOBUFS over the limit (m not taken). */
 int tcp_ooo_insert(struct tpa_stack *s, struct tcp_sock *ts, struct rte_mbuf *m, uint32_t seq,
                    uint32_t off, uint32_t len, bool *dup);

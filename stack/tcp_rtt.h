@@ -38,10 +38,42 @@ struct tcp_rtt {
  * rejected: a zero min becomes G, max < min becomes min, initial is clamped into [min, max]. */
 void tcp_rtt_init(struct tcp_rtt *r, uint32_t min_ms, uint32_t max_ms, uint32_t initial_ms);
 
+/* An RTO clamped to [min, max]. */
+static inline uint32_t tcp_rtt_clamp(const struct tcp_rtt *r, uint64_t rto)
+{
+	if (rto < r->min_rto_us)
+		return r->min_rto_us;
+	if (rto > r->max_rto_us)
+		return r->max_rto_us;
+	return (uint32_t)rto;
+}
+
 /* One RTT measurement (see Karn's rule above). A zero sample is treated as 1 us. First sample:
  * SRTT = R, RTTVAR = R/2. Later: RTTVAR = 3/4 RTTVAR + 1/4 |SRTT - R|, SRTT = 7/8 SRTT + 1/8 R.
- * Recomputes the RTO and clears the backoff (a fresh sample proves the path is responsive). */
-void tcp_rtt_sample(struct tcp_rtt *r, uint32_t rtt_us);
+ * Recomputes the RTO and clears the backoff (a fresh sample proves the path is responsive).
+ * Inline: once per request of a request/response connection. */
+static inline void tcp_rtt_sample(struct tcp_rtt *r, uint32_t rtt_us)
+{
+	if (rtt_us == 0)
+		rtt_us = 1;
+	if (!r->has_sample) {
+		/* RFC 6298 2.2 */
+		r->srtt_us = rtt_us;
+		r->rttvar_us = rtt_us / 2;
+		r->has_sample = true;
+	} else {
+		/* RFC 6298 2.3: RTTVAR first, with the old SRTT. */
+		uint32_t err = r->srtt_us > rtt_us ? r->srtt_us - rtt_us : rtt_us - r->srtt_us;
+		r->rttvar_us = (uint32_t)(((uint64_t)r->rttvar_us * 3 + err) / 4);
+		r->srtt_us = (uint32_t)(((uint64_t)r->srtt_us * 7 + rtt_us) / 8);
+	}
+	uint64_t var4 = (uint64_t)r->rttvar_us * 4;
+	r->base_rto_us = tcp_rtt_clamp(
+	        r, (uint64_t)r->srtt_us +
+	                   (var4 > TCP_RTT_GRANULARITY_US ? var4 : TCP_RTT_GRANULARITY_US));
+	r->backoff = 0;
+	r->rto_us = r->base_rto_us;
+}
 
 /* The retransmission timer expired: RTO doubles (RFC 6298 5.5), capped at max_rto_us. */
 void tcp_rtt_on_timeout(struct tcp_rtt *r);
