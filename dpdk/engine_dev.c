@@ -262,11 +262,11 @@ static void hook_neigh_resolve(void *ctx, uint32_t ip_be)
 	e->resolve_until_ns = tpa_engine_now_ns() + RESOLVE_WATCH_NS;
 }
 
-/* The stack has one ctx for all hooks (the engine's); the caller's sock_event has its own. */
+/* A caller's sock_event with a NULL ctx: the stack's hooks share the engine's ctx. */
 static void hook_sock_event(void *ctx, int sock, const struct tpa_sock_state *st)
 {
 	struct tpa_engine *e = ctx;
-	e->cfg.sock_event(e->cfg.sock_event_ctx, sock, st);
+	e->cfg.sock_event(NULL, sock, st);
 }
 
 void engine_neigh_to_stack(void *arg, uint32_t ip_be, const uint8_t *mac)
@@ -300,7 +300,12 @@ int engine_stack_wire(struct tpa_engine *e, struct tpa_stack_config *sc)
 	sc->hooks.port_release = hook_port_release;
 	sc->hooks.port_steer = hook_port_steer;
 	sc->hooks.neigh_resolve = e->kernel_iface ? hook_neigh_resolve : NULL;
-	sc->hooks.sock_event = e->cfg.sock_event ? hook_sock_event : NULL;
+	/* The caller's readiness hook goes to the stack as it is, with its own ctx (a NULL ctx,
+	 * which the stack would read as "the others' ctx", through hook_sock_event). */
+	sc->hooks.sock_event = e->cfg.sock_event_ctx ? e->cfg.sock_event : NULL;
+	sc->hooks.sock_event_ctx = e->cfg.sock_event_ctx;
+	if (e->cfg.sock_event && !e->cfg.sock_event_ctx)
+		sc->hooks.sock_event = hook_sock_event;
 	sc->hooks.ctx = e;
 	sc->mem.alloc = stack_shm_alloc;
 	sc->mem.free = stack_shm_free;

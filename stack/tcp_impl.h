@@ -313,8 +313,36 @@ struct tcp_sock *tcp_sock_alloc(struct tpa_stack *s);
 void tcp_sock_free(struct tpa_stack *s, struct tcp_sock *ts);
 void tcp_sock_hash_add(struct tpa_stack *s, struct tcp_sock *ts);
 void tcp_sock_hash_del(struct tpa_stack *s, struct tcp_sock *ts);
-struct tcp_sock *tcp_sock_lookup(struct tpa_stack *s, uint32_t laddr, uint16_t lport,
-                                 uint32_t raddr, uint16_t rport);
+/* The bucket of a 4-tuple: keyed mixing so a remote peer cannot aim at one chain. */
+static inline uint32_t tcp_tuple_hash(const struct tcp_layer *tl, uint32_t laddr, uint16_t lport,
+                                      uint32_t raddr, uint16_t rport)
+{
+	uint64_t k;
+	memcpy(&k, tl->isn_key, sizeof(k));
+	uint64_t h = ((uint64_t)raddr << 32 | (uint64_t)rport << 16 | lport) ^ k;
+	h ^= (uint64_t)laddr * 0x9e3779b97f4a7c15ull;
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ull;
+	h ^= h >> 33;
+	return (uint32_t)h & tl->hash_mask;
+}
+/* The connection of a 4-tuple (network order), NULL for none. Inline: once per segment. */
+static inline struct tcp_sock *tcp_sock_lookup(struct tpa_stack *s, uint32_t laddr, uint16_t lport,
+                                               uint32_t raddr, uint16_t rport)
+{
+	struct tcp_layer *tl = tcp_of(s);
+	for (int id = tl->hash[tcp_tuple_hash(tl, laddr, lport, raddr, rport)];
+	     id != TCP_NO_SOCK;) {
+		struct tcp_sock *ts = tl->socks[id];
+		if (ts->lport == lport && ts->rport == rport && ts->raddr == raddr &&
+		    ts->laddr == laddr)
+			return ts;
+		id = ts->hash_next;
+	}
+	return NULL;
+}
 struct tcp_sock *tcp_sock_listener(struct tpa_stack *s, uint32_t laddr, uint16_t lport);
 void tcp_sock_bind_add(struct tpa_stack *s, struct tcp_sock *ts);
 void tcp_sock_bind_del(struct tpa_stack *s, struct tcp_sock *ts);

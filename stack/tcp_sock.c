@@ -82,26 +82,10 @@ void tcp_sock_free(struct tpa_stack *s, struct tcp_sock *ts)
 	stack_free(s, ts);
 }
 
-static uint32_t tuple_hash(const struct tcp_layer *tl, uint32_t laddr, uint16_t lport,
-                           uint32_t raddr, uint16_t rport)
-{
-	/* Keyed mixing so a remote peer cannot aim at one chain. */
-	uint64_t k;
-	memcpy(&k, tl->isn_key, sizeof(k));
-	uint64_t h = ((uint64_t)raddr << 32 | (uint64_t)rport << 16 | lport) ^ k;
-	h ^= (uint64_t)laddr * 0x9e3779b97f4a7c15ull;
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdull;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ull;
-	h ^= h >> 33;
-	return (uint32_t)h & tl->hash_mask;
-}
-
 void tcp_sock_hash_add(struct tpa_stack *s, struct tcp_sock *ts)
 {
 	struct tcp_layer *tl = tcp_of(s);
-	uint32_t b = tuple_hash(tl, ts->laddr, ts->lport, ts->raddr, ts->rport);
+	uint32_t b = tcp_tuple_hash(tl, ts->laddr, ts->lport, ts->raddr, ts->rport);
 	ts->hash_next = tl->hash[b];
 	tl->hash[b] = ts->id;
 	ts->flags |= TSF_HASHED;
@@ -111,7 +95,7 @@ void tcp_sock_hash_add(struct tpa_stack *s, struct tcp_sock *ts)
 void tcp_sock_hash_del(struct tpa_stack *s, struct tcp_sock *ts)
 {
 	struct tcp_layer *tl = tcp_of(s);
-	uint32_t b = tuple_hash(tl, ts->laddr, ts->lport, ts->raddr, ts->rport);
+	uint32_t b = tcp_tuple_hash(tl, ts->laddr, ts->lport, ts->raddr, ts->rport);
 	int *pp = &tl->hash[b];
 	while (*pp != TCP_NO_SOCK) {
 		if (*pp == ts->id) {
@@ -122,20 +106,6 @@ void tcp_sock_hash_del(struct tpa_stack *s, struct tcp_sock *ts)
 	}
 	ts->hash_next = TCP_NO_SOCK;
 	ts->flags &= ~TSF_HASHED;
-}
-
-struct tcp_sock *tcp_sock_lookup(struct tpa_stack *s, uint32_t laddr, uint16_t lport,
-                                 uint32_t raddr, uint16_t rport)
-{
-	struct tcp_layer *tl = tcp_of(s);
-	for (int id = tl->hash[tuple_hash(tl, laddr, lport, raddr, rport)]; id != TCP_NO_SOCK;) {
-		struct tcp_sock *ts = tl->socks[id];
-		if (ts->lport == lport && ts->rport == rport && ts->raddr == raddr &&
-		    ts->laddr == laddr)
-			return ts;
-		id = ts->hash_next;
-	}
-	return NULL;
 }
 
 struct tcp_sock *tcp_sock_listener(struct tpa_stack *s, uint32_t laddr, uint16_t lport)
@@ -322,7 +292,7 @@ void tcp_sock_raise_event(struct tpa_stack *s, const struct tcp_sock *ts)
 		return;
 	struct tpa_sock_state st;
 	tcp_sock_state_fill(ts, &st);
-	h->sock_event(h->ctx, ts->id, &st);
+	h->sock_event(h->sock_event_ctx ? h->sock_event_ctx : h->ctx, ts->id, &st);
 }
 
 void tcp_sock_mark_pending(struct tpa_stack *s, struct tcp_sock *ts, uint32_t flag)

@@ -506,8 +506,19 @@ END_TEST
 
 static int hook_calls;
 static bool hook_saw_ping; /* a call with IN and the 4 bytes of "ping" readable */
+/* Node 1 gives the hook a ctx of its own; node 0 leaves it NULL: the shared hooks.ctx. */
+static int own_hook_ctx;
+static void *node0_hooks_ctx;
+static int hook_own_ctx, hook_shared_ctx, hook_wrong_ctx;
 static void count_hook(void *ctx, int sock, const struct tpa_sock_state *st)
 {
+	(void)sock;
+	if (ctx == &own_hook_ctx)
+		hook_own_ctx++;
+	else if (ctx == node0_hooks_ctx)
+		hook_shared_ctx++;
+	else
+		hook_wrong_ctx++;
 	hook_calls++;
 	if ((st->events & TPA_EV_IN) && st->rcv_queued == 4 && st->sndbuf > 0)
 		hook_saw_ping = true;
@@ -549,7 +560,12 @@ END_TEST
 
 static void hook_tweak(void *ctx, int node, struct tpa_stack_config *cfg)
 {
+	(void)ctx;
 	cfg->hooks.sock_event = count_hook;
+	if (node == 1)
+		cfg->hooks.sock_event_ctx = &own_hook_ctx;
+	else
+		node0_hooks_ctx = cfg->hooks.ctx;
 }
 
 START_TEST(readiness_hook_fires)
@@ -571,6 +587,10 @@ START_TEST(readiness_hook_fires)
 	ck_assert(wait_events(s0, srv, TPA_EV_IN, VCLOCK_S(5)));
 	ck_assert_int_gt(hook_calls, before);
 	ck_assert(hook_saw_ping); /* the hook carries the socket's state */
+	/* Each stack's hook got its ctx: its own where given, else the shared one. */
+	ck_assert_int_gt(hook_own_ctx, 0);
+	ck_assert_int_gt(hook_shared_ctx, 0);
+	ck_assert_int_eq(hook_wrong_ctx, 0);
 	tpa_close(s1, c);
 	tpa_close(s0, srv);
 	tpa_close(s0, l);

@@ -117,6 +117,9 @@ struct tpa_stack_hooks {
 	 * TPA_EV_* set), as tpa_sock_state() would give it. */
 	void (*sock_event)(void *ctx, int sock, const struct tpa_sock_state *st);
 	void *ctx;
+	/* sock_event's own ctx when it is not the others' (NULL: ctx): an owner passing on a
+	 * caller's hook hands it over directly, without a call of its own in between. */
+	void *sock_event_ctx;
 };
 
 /* Where the stack's memory comes from (the instance, the socket table, socket buffers): every
