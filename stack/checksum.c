@@ -94,21 +94,6 @@ uint32_t tpa_csum_copy(void *dst, const void *src, size_t len, uint32_t sum)
 	return (uint32_t)acc;
 }
 
-uint16_t tpa_csum_fold(uint32_t sum)
-{
-	/* The high half of sum + (sum rotated by 16) is hi + lo with the end-around carry of
-	 * that addition already in it: the whole fold in one add. */
-	uint32_t both = sum + ((sum >> 16) | (sum << 16));
-	return (uint16_t) ~(both >> 16);
-}
-
-uint32_t tpa_csum_pseudo_ipv4(uint32_t src_be, uint32_t dst_be, uint8_t proto, uint16_t len)
-{
-	uint64_t acc = (uint64_t)src_be + dst_be + rte_cpu_to_be_16(proto) + rte_cpu_to_be_16(len);
-	acc = (acc & 0xffffffffu) + (acc >> 32);
-	return (uint32_t)acc;
-}
-
 /* Swap the bytes of a 16-bit-folded sum: used when a piece starts at an odd offset. */
 static uint32_t csum_swap_odd(uint32_t sum)
 {

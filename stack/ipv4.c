@@ -243,20 +243,18 @@ static void cache_fill(struct tpa_stack *s, struct ipv4_frame_cache *c, uint32_t
 	c->until_ns = until;
 }
 
-int ipv4_output_cached(struct tpa_stack *s, struct rte_mbuf *m, uint32_t dst_be, uint8_t proto,
-                       struct ipv4_frame_cache *c)
+bool ipv4_cache_usable(const struct tpa_stack *s, const struct ipv4_frame_cache *c, uint32_t dst_be,
+                       uint8_t proto, uint32_t tot_len)
 {
-	uint32_t tot_len = m->pkt_len + IPV4_HDR_LEN;
-	uint8_t *f;
-	if (s->now_ns >= c->until_ns || c->gen != neigh_gen(s) || c->dst_be != dst_be ||
-	    c->hdr[ETH_HDR_LEN + IPV4_OFF_PROTO] != proto || tot_len > s->cfg.dev.mtu ||
-	    (m->ol_flags & RTE_MBUF_F_TX_TCP_SEG) ||
-	    !(f = (uint8_t *)rte_pktmbuf_prepend(m, sizeof(c->hdr)))) {
-		int rc = ipv4_output(s, m, dst_be, proto);
-		/* After the send: it may have moved the neighbour entry on (to probing). */
-		cache_fill(s, c, dst_be, proto);
-		return rc;
-	}
+	return s->now_ns < c->until_ns && c->gen == neigh_gen(s) && c->dst_be == dst_be &&
+	       c->hdr[ETH_HDR_LEN + IPV4_OFF_PROTO] == proto && tot_len <= s->cfg.dev.mtu;
+}
+
+__attribute__((always_inline)) inline void ipv4_cache_put(struct tpa_stack *s, struct rte_mbuf *m,
+                                                          uint8_t *f,
+                                                          const struct ipv4_frame_cache *c,
+                                                          uint32_t tot_len)
+{
 	memcpy(f, c->hdr, sizeof(c->hdr));
 	uint8_t *h = f + ETH_HDR_LEN;
 	uint16_t id = s->ip_id++;
@@ -275,6 +273,22 @@ int ipv4_output_cached(struct tpa_stack *s, struct rte_mbuf *m, uint32_t dst_be,
 			m->ol_flags |= RTE_MBUF_F_TX_IPV4;
 	}
 	STAT_INC(s, ip_tx);
+}
+
+int ipv4_output_cached(struct tpa_stack *s, struct rte_mbuf *m, uint32_t dst_be, uint8_t proto,
+                       struct ipv4_frame_cache *c)
+{
+	uint32_t tot_len = m->pkt_len + IPV4_HDR_LEN;
+	uint8_t *f;
+	if (!ipv4_cache_usable(s, c, dst_be, proto, tot_len) ||
+	    (m->ol_flags & RTE_MBUF_F_TX_TCP_SEG) ||
+	    !(f = (uint8_t *)rte_pktmbuf_prepend(m, sizeof(c->hdr)))) {
+		int rc = ipv4_output(s, m, dst_be, proto);
+		/* After the send: it may have moved the neighbour entry on (to probing). */
+		cache_fill(s, c, dst_be, proto);
+		return rc;
+	}
+	ipv4_cache_put(s, m, f, c, tot_len);
 	stack_tx_frame(s, m);
 	return 0;
 }

@@ -58,6 +58,15 @@ struct ipv4_frame_cache {
 int ipv4_output_cached(struct tpa_stack *s, struct rte_mbuf *m, uint32_t dst_be, uint8_t proto,
                        struct ipv4_frame_cache *c);
 
+/* ipv4_output_cached() in two halves, for a transport that builds the whole frame in one go:
+ * whether it would take the headers of a datagram of tot_len bytes to dst_be from the cache
+ * (m as it gets a fresh mbuf: no TSO, the headers' room in front), then the headers written at
+ * f, the frame's start, with m's lengths and offload flags set as it sets them (the L4 flags
+ * already in m->ol_flags) and the datagram counted. The caller queues the frame. */
+bool ipv4_cache_usable(const struct tpa_stack *s, const struct ipv4_frame_cache *c, uint32_t dst_be,
+                       uint8_t proto, uint32_t tot_len);
+void ipv4_cache_put(struct tpa_stack *s, struct rte_mbuf *m, uint8_t *f,
+                    const struct ipv4_frame_cache *c, uint32_t tot_len);
 bool ipv4_tx_l4_cksum_offload(const struct tpa_stack *s);
 /* Largest L4 segment (header included) that fits the MTU. */
 uint16_t ipv4_max_l4_len(const struct tpa_stack *s);

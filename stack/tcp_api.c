@@ -276,6 +276,8 @@ static void queued_out(struct tpa_stack *s, struct tcp_sock *ts, int flags)
 static size_t send_into_empty(struct tpa_stack *s, struct tcp_sock *ts, const void *buf, size_t len,
                               int flags)
 {
+	if (!(flags & MSG_MORE) && tcp_send_reply(s, ts, buf, (uint32_t)len))
+		return len;
 	tcp_sndbuf_fill_empty(ts, buf, len);
 	queued_out(s, ts, flags);
 	return len;

@@ -439,6 +439,18 @@ uint32_t tcp_ts_now(const struct tpa_stack *s, const struct tcp_sock *ts);
 
 /* tcp_output.c */
 void tcp_output(struct tpa_stack *s, struct tcp_sock *ts);
+/*
+ * A reply written to an idle connection, sent directly: what tcp_sndbuf_fill_empty(ts, buf, len),
+ * clearing TSF_MSG_MORE, stack_now() and tcp_output() would do, every field, counter and byte
+ * the same, with the payload read once (into the ring and the segment, summed as it is copied)
+ * and the whole frame built in one go from the connection's frame cache. The caller checked
+ * that the connection takes data (ESTABLISHED or CLOSE_WAIT, not shut down for writing, no
+ * pending error) and that the ring is empty and takes len (tcp_sndbuf_fits_empty). False when
+ * it does not apply (data or a probe in flight, more than a segment or the windows allow, cork,
+ * recovery, SACK blocks to report, an idle restart, the frame cache stale, no mbuf): nothing
+ * was done but reading the clock, and the caller takes the general path.
+ */
+bool tcp_send_reply(struct tpa_stack *s, struct tcp_sock *ts, const void *buf, uint32_t len);
 /* Tests: send an idle connection's reply through the general path too (tcp_output.c). */
 extern bool tcp_tx_direct_off;
 int tcp_send_ack(struct tpa_stack *s, struct tcp_sock *ts);

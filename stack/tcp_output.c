@@ -44,7 +44,8 @@ uint32_t tcp_dupthresh(const struct tpa_stack *s, const struct tcp_sock *ts)
 
 /* When the tail loss probe is due, or 0 for none (no RTT known yet, a probe out, in recovery,
  * persisting, or it would not fire before the RTO). */
-static uint64_t tlp_deadline(const struct tpa_stack *s, const struct tcp_sock *ts)
+static inline __attribute__((always_inline)) uint64_t tlp_deadline(const struct tpa_stack *s,
+                                                                   const struct tcp_sock *ts)
 {
 	uint32_t srtt = tcp_rtt_srtt_us(&ts->rtt);
 	if (!srtt || ts->tlp_sent || (ts->flags & TSF_IN_RECOVERY) || ts->persist)
@@ -68,7 +69,8 @@ void tcp_arm_tlp(struct tpa_stack *s, struct tcp_sock *ts)
 /* tcp_arm_rtx() then tcp_arm_tlp() with one wheel insert at most: the connection's wheel entry
  * ends where the two tcp_timer_set() calls leave it (at the earliest of its deadline, the
  * RTO's and the probe's), without moving it twice. */
-static void arm_rtx_tlp(struct tpa_stack *s, struct tcp_sock *ts)
+static inline __attribute__((always_inline)) void arm_rtx_tlp(struct tpa_stack *s,
+                                                              struct tcp_sock *ts)
 {
 	uint64_t rtx = s->now_ns + tcp_rtt_rto_ns(&ts->rtt);
 	uint64_t tlp = tlp_deadline(s, ts); /* 0 or before rtx */
@@ -120,16 +122,19 @@ static struct rte_mbuf *seg_alloc(struct tpa_stack *s)
 }
 
 /* Timestamps as RFC 7323 appendix A lays them out (NOP, NOP, TS): the bytes
- * tcp_options_write() produces for a segment without SACK blocks, in three aligned words. */
-static uint32_t put_ts_aligned(struct tpa_stack *s, struct tcp_sock *ts, uint8_t *p)
+ * tcp_options_write() produces for a segment without SACK blocks, in three aligned words.
+ * Returns the words' sum (as they lie in memory) for a checksum. */
+static inline uint64_t put_ts_aligned(struct tpa_stack *s, struct tcp_sock *ts, uint8_t *p)
 {
 	static const uint8_t lead[4] = {TCP_OPT_NOP, TCP_OPT_NOP, TCP_OPT_TS, TCP_OPT_TS_LEN};
 	uint32_t val = rte_cpu_to_be_32(tcp_ts_now(s, ts));
 	uint32_t ecr = rte_cpu_to_be_32(ts->ts_recent);
-	memcpy(p, lead, 4);
+	uint32_t lead_word;
+	memcpy(&lead_word, lead, 4);
+	memcpy(p, &lead_word, 4);
 	memcpy(p + 4, &val, 4);
 	memcpy(p + 8, &ecr, 4);
-	return 12;
+	return (uint64_t)lead_word + val + ecr;
 }
 
 /* Options other than timestamps: SYN options, or SACK blocks to report (into opts). */
@@ -191,12 +196,14 @@ static inline void put_fixed(const struct tcp_sock *ts, struct tcp_hdr *th, uint
 	th->urp = 0;
 }
 
-/* The window of a segment other than a SYN: what it advertises is the new right edge. */
-static inline void put_window(struct tcp_sock *ts, struct tcp_hdr *th)
+/* The window of a segment other than a SYN: what it advertises is the new right edge.
+ * Returns the field as stored (network order), for a checksum. */
+static inline uint16_t put_window(struct tcp_sock *ts, struct tcp_hdr *th)
 {
 	uint32_t win = tcp_rcv_window(ts);
 	ts->rcv_adv_edge = ts->rcv_nxt + win;
 	th->win = rte_cpu_to_be_16((uint16_t)(win >> ts->rcv_wscale));
+	return th->win;
 }
 
 /* A segment carrying an ACK of everything received went out: no ACK is owed any more. */
@@ -574,13 +581,19 @@ bool tcp_tx_direct_off;
  * or SACK blocks to report. tcp_output would reach send_new's first case, tcp_send_segment
  * and xmit for the same one segment (ACK|PSH, timestamps the only option): this is those
  * three fused, every field and counter set as they set it, in the same order. */
-static bool idle_reply_ok(const struct tcp_sock *ts, uint32_t mss)
+/* idle_reply_ok() for queued bytes waiting in the ring, MSG_MORE aside. */
+static inline bool idle_reply_fits(const struct tcp_sock *ts, uint32_t queued, uint32_t mss)
 {
-	uint32_t queued = ts->sb.len;
-	return !tcp_tx_direct_off && ts->snd_nxt == ts->snd_una && queued && queued <= mss &&
-	       !(ts->flags & (TSF_IN_RECOVERY | TSF_CORK | TSF_MSG_MORE | TSF_SHUT_WR)) &&
+	return ts->snd_nxt == ts->snd_una && queued && queued <= mss &&
+	       !(ts->flags & (TSF_IN_RECOVERY | TSF_CORK | TSF_SHUT_WR)) &&
 	       (int32_t)ts->snd_wnd > 0 && queued <= ts->snd_wnd &&
 	       queued <= tcp_cc_cwnd(&ts->cc) && !needs_general_opts(ts, TCP_ACK);
+}
+
+static bool idle_reply_ok(const struct tcp_sock *ts, uint32_t mss)
+{
+	return !tcp_tx_direct_off && !(ts->flags & TSF_MSG_MORE) &&
+	       idle_reply_fits(ts, ts->sb.len, mss);
 }
 
 /* What tcp_send_segment does when xmit fails (no mbuf, the neighbour's queue full). */
@@ -590,6 +603,33 @@ static void idle_reply_failed(struct tpa_stack *s, struct tcp_sock *ts)
 		ts->persist = true;
 		tcp_arm_rtx(s, ts);
 	}
+}
+
+/* Where a reply left the host: what tcp_send_segment and send_new record for the one new
+ * segment [seq, seq+len) after xmit. */
+static inline __attribute__((always_inline)) void
+idle_reply_sent(struct tpa_stack *s, struct tcp_sock *ts, uint32_t seq, uint32_t len, uint32_t mss)
+{
+	uint32_t end = seq + len;
+	if ((ts->flags & TSF_SACK_OK) && !tcp_rack_append_new(&ts->rack, seq, end, s->now_ns))
+		tcp_rack_on_send(s, ts, seq, end);
+	STAT_ADD(s, tcp_bytes_tx, len);
+	if (!(ts->flags & TSF_RTT_TIMING)) {
+		ts->flags |= TSF_RTT_TIMING;
+		ts->rtt_seq = end;
+		ts->rtt_start_ns = s->now_ns;
+	}
+	if (seq_gt(end, ts->snd_max))
+		ts->snd_max = end;
+	if (!ts->tmr[TT_RTX] || ts->persist) {
+		ts->persist = false;
+		arm_rtx_tlp(s, ts);
+	} else if (ts->tmr[TT_TLP]) {
+		tcp_arm_tlp(s, ts);
+	}
+	ts->snd_nxt = end;
+	if (len < mss)
+		ts->snd_sml = end;
 }
 
 static void send_idle_reply(struct tpa_stack *s, struct tcp_sock *ts, uint32_t mss)
@@ -616,26 +656,88 @@ static void send_idle_reply(struct tpa_stack *s, struct tcp_sock *ts, uint32_t m
 	ts->last_send_ns = s->now_ns;
 	if (ipv4_output_cached(s, m, ts->raddr, IPPROTO_TCP, &ts->fc) < 0)
 		return idle_reply_failed(s, ts);
-	uint32_t end = seq + len;
-	if ((ts->flags & TSF_SACK_OK) && !tcp_rack_append_new(&ts->rack, seq, end, s->now_ns))
-		tcp_rack_on_send(s, ts, seq, end);
-	STAT_ADD(s, tcp_bytes_tx, len);
-	if (!(ts->flags & TSF_RTT_TIMING)) {
-		ts->flags |= TSF_RTT_TIMING;
-		ts->rtt_seq = end;
-		ts->rtt_start_ns = s->now_ns;
+	idle_reply_sent(s, ts, seq, len, mss);
+}
+
+/* The header's checksum over ph, the sum of the pseudo header and the header's other fields,
+ * the payload copied from buf into the send ring and the segment in the same pass (as
+ * fill_payload_cksum sums and copies it). With checksum offload ph is the pseudo header's. */
+static inline __attribute__((always_inline)) void
+reply_payload_cksum(struct tpa_stack *s, struct tcp_sock *ts, struct rte_mbuf *m,
+                    struct tcp_hdr *th, uint32_t hlen, const void *buf, uint32_t len, uint32_t ph)
+{
+	uint8_t *payload = (uint8_t *)th + hlen;
+	if (ipv4_tx_l4_cksum_offload(s)) {
+		memcpy(ts->sb.buf, buf, len);
+		memcpy(payload, buf, len);
+		m->ol_flags |= RTE_MBUF_F_TX_TCP_CKSUM | RTE_MBUF_F_TX_IPV4;
+		m->l4_len = (uint8_t)hlen;
+		th->cksum = (uint16_t)~tpa_csum_fold(ph);
+		return;
 	}
-	if (seq_gt(end, ts->snd_max))
-		ts->snd_max = end;
-	if (!ts->tmr[TT_RTX] || ts->persist) {
-		ts->persist = false;
-		arm_rtx_tlp(s, ts);
-	} else if (ts->tmr[TT_TLP]) {
-		tcp_arm_tlp(s, ts);
+	th->cksum = 0;
+	th->cksum = tpa_csum_fold(tpa_csum_copy2(ts->sb.buf, payload, buf, len, ph));
+}
+
+bool tcp_send_reply(struct tpa_stack *s, struct tcp_sock *ts, const void *buf, uint32_t len)
+{
+	if (tcp_tx_direct_off)
+		return false;
+	stack_now(s);
+	uint32_t mss = tcp_eff_mss(s, ts);
+	/* tcp_output restarts the congestion window after an idle period: left to it. */
+	if (ts->snd_nxt == ts->snd_una && ts->last_send_ns &&
+	    s->now_ns - ts->last_send_ns > tcp_rtt_rto_ns(&ts->rtt))
+		return false;
+	if (!idle_reply_fits(ts, len, mss))
+		return false;
+	uint32_t hlen = TCP_HDR_LEN + ((ts->flags & TSF_TS_OK) ? 12 : 0);
+	uint32_t l4_len = hlen + len, frame_len = (uint32_t)sizeof(ts->fc.hdr) + l4_len;
+	if (!ipv4_cache_usable(s, &ts->fc, ts->raddr, IPPROTO_TCP, IPV4_HDR_LEN + l4_len))
+		return false;
+	struct rte_mbuf *m = stack_mbuf_alloc(s);
+	if (!m)
+		return false;
+	/* seg_alloc's headroom and rte_pktmbuf_append's tailroom, which the general path checks
+	 * (a pool too small for them fails there). */
+	if (rte_pktmbuf_headroom(m) < TCP_L2L3_HEADROOM || rte_pktmbuf_tailroom(m) < l4_len) {
+		stack_mbuf_recycle(s, m);
+		return false;
 	}
-	ts->snd_nxt = end;
-	if (len < mss)
-		ts->snd_sml = end;
+	/* The mbuf as rte_pktmbuf_append, then ipv4_output_cached's rte_pktmbuf_prepend leave it.
+	 */
+	m->data_off = (uint16_t)(m->data_off - sizeof(ts->fc.hdr));
+	m->data_len = (uint16_t)frame_len;
+	m->pkt_len = frame_len;
+	uint8_t *f = rte_pktmbuf_mtod(m, uint8_t *);
+	struct tcp_hdr *th = (struct tcp_hdr *)(f + sizeof(ts->fc.hdr));
+	uint32_t seq = ts->snd_nxt;
+	put_fixed(ts, th, seq, TCP_ACK | TCP_PSH, hlen);
+	/* The header's sum from the values stored rather than read back: 16- and 32-bit words
+	 * as they lie in memory add up to the same one's complement sum. */
+	uint64_t hsum = (uint64_t)th->sport + th->dport + th->seq + th->ack +
+	                rte_cpu_to_be_16((uint16_t)(th->off << 8 | th->flags));
+	hsum += put_window(ts, th);
+	if (hlen > TCP_HDR_LEN)
+		hsum += put_ts_aligned(s, ts, (uint8_t *)(th + 1));
+	uint32_t laddr = ts->laddr ? ts->laddr : s->cfg.ipv4_addr;
+	uint32_t ph = tpa_csum_pseudo_ipv4(laddr, ts->raddr, IPPROTO_TCP, (uint16_t)l4_len);
+	if (!ipv4_tx_l4_cksum_offload(s)) {
+		hsum += ph;
+		hsum = (hsum & 0xffffffffu) + (hsum >> 32);
+		ph = (uint32_t)((hsum & 0xffffffffu) + (hsum >> 32));
+	}
+	reply_payload_cksum(s, ts, m, th, hlen, buf, len, ph);
+	ts->sb.len = len;
+	ts->flags &= ~TSF_MSG_MORE;
+	ack_sent(ts);
+	STAT_INC(s, tcp_tx);
+	STAT_INC(s, tcp_tx_direct);
+	ts->last_send_ns = s->now_ns;
+	ipv4_cache_put(s, m, f, &ts->fc, IPV4_HDR_LEN + l4_len);
+	stack_tx_frame(s, m);
+	idle_reply_sent(s, ts, seq, len, mss);
+	return true;
 }
 
 void tcp_output(struct tpa_stack *s, struct tcp_sock *ts)

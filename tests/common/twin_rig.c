@@ -101,6 +101,9 @@ void twin_compare(struct twin_rig *t)
 		const struct captured_frame *x = &c0->frames[i], *y = &c1->frames[i];
 		ck_assert_uint_eq(x->len, y->len);
 		ck_assert(memcmp(x->data, y->data, x->len) == 0);
+		ck_assert_uint_eq(x->ol_flags, y->ol_flags);
+		ck_assert_uint_eq(x->l2_len, y->l2_len);
+		ck_assert_uint_eq(x->l3_len, y->l3_len);
 	}
 }
 

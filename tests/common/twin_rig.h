@@ -7,8 +7,9 @@
  * everything done on rig 1: timers and input reach the output path too). After each step the
  * two connections must be identical field by field (pointers aside; RACK's records, the receive
  * queues and the send ring compared by content), the counters identical (the shortcut's own
- * aside) and the frames sent identical byte for byte. The steps that return a count say how
- * often rig 0 took the shortcut during it; rig 1 taking it fails the test.
+ * aside) and the frames sent identical byte for byte, with the same offload flags and lengths. The
+ * steps that return a count say how often rig 0 took the shortcut during it; rig 1 taking it fails
+ * the test.
  */
 #ifndef TPA_TEST_TWIN_RIG_H
 #define TPA_TEST_TWIN_RIG_H

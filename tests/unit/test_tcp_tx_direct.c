@@ -1,17 +1,18 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The idle connection's reply sent directly (stack/tcp_output.c send_idle_reply) against the
- * general path (send_new, tcp_send_segment, xmit): two rigs with the same key and clock hold the
- * same connection (timestamps, SACK, window scaling, as with Linux); every step is done on
- * both, the second with the direct path switched off (tcp_tx_direct_off, set around everything
- * done on it: timers and input call tcp_output too). After each step the
- * two connections must be identical field by field (pointers aside; RACK's records, the receive
- * queues and the send ring compared by content), the counters identical (tcp_tx_direct aside)
- * and the frames sent identical byte for byte. The positive cases check the direct path was
- * taken; the writes it must leave alone (data in flight, MSG_MORE, cork, more than a segment,
- * a window or congestion window too small, SACK blocks to report, recovery, after shutdown)
- * check it was not; no mbuf left shows both fail alike and recover alike. The two rigs and the
- * comparison: tests/common/twin_rig.h.
+ * The idle connection's reply sent directly (stack/tcp_output.c: send_idle_reply, and
+ * tcp_send_reply for a buffer written into the empty ring) against the general path (send_new,
+ * tcp_send_segment, xmit): two rigs with the same key and clock hold the same connection
+ * (timestamps, SACK, window scaling, as with Linux); every step is done on both, the second with
+ * the direct path switched off (tcp_tx_direct_off, set around everything done on it: timers and
+ * input call tcp_output too). After each step the two connections must be identical field by field
+ * (pointers aside; RACK's records, the receive queues and the send ring compared by content), the
+ * counters identical (tcp_tx_direct aside) and the frames sent identical byte for byte. The
+ * positive cases check the direct path was taken; the writes it must leave alone (data in flight,
+ * MSG_MORE, cork, more than a segment, a window or congestion window too small, SACK blocks to
+ * report, recovery, after shutdown) check it was not; no mbuf left shows both fail alike and
+ * recover alike; a stale frame cache and checksum offload (the offload flags and lengths compared
+ * too) are covered. The two rigs and the comparison: tests/common/twin_rig.h.
  */
 #include <check.h>
 #include <stddef.h>
@@ -205,6 +206,87 @@ START_TEST(no_mbuf_fails_alike)
 }
 END_TEST
 
+/* A reply by tpa_send into the empty ring (tcp_send_reply: the payload copied into the ring
+ * and the frame in one pass, the headers from the frame cache): every length class of the
+ * summing copy (words, a 4-, 2- and 1-byte tail), up to a full segment. */
+START_TEST(reply_by_send_taken_direct)
+{
+	uint32_t mss = tcp_eff_mss(tw.rig[0].s, twin_conn(&tw, 0));
+	const uint32_t sizes[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 15, 16, 17, 511, mss - 1, mss};
+	const unsigned n = sizeof(sizes) / sizeof(sizes[0]);
+	for (unsigned r = 0; r < 2 * n; r++) {
+		twin_data_in(&tw, 31);
+		twin_read(&tw);
+		ck_assert_uint_eq(twin_write(&tw, sizes[r % n]), 1);
+		twin_advance(&tw, VCLOCK_MS(1));
+		ack_all();
+		if (r % 10 == 9)
+			twin_clear_frames(&tw);
+	}
+	/* Not taken: more than a segment, then data in flight. */
+	ck_assert_uint_eq(twin_write(&tw, mss + 1), 0);
+	ck_assert_uint_eq(twin_write(&tw, 10), 0);
+	ack_all();
+	/* After an idle period longer than the RTO (left to tcp_output's restart), then again. */
+	twin_advance(&tw, VCLOCK_S(3));
+	twin_data_in(&tw, 31);
+	twin_read(&tw);
+	ck_assert_uint_eq(twin_write(&tw, 9), 1);
+	ack_all();
+	twin_data_in(&tw, 31);
+	twin_read(&tw);
+	ck_assert_uint_eq(twin_write(&tw, 9), 1);
+	ack_all();
+}
+END_TEST
+
+/* The frame cache out of date (expired, or the neighbour table changed): the reply goes out
+ * through ipv4_output as on the general path, and the rebuilt cache serves the next. */
+START_TEST(stale_frame_cache_alike)
+{
+	ck_assert_uint_eq(request_reply(9), 1);
+	for (int i = 0; i < 2; i++)
+		twin_conn(&tw, i)->fc.until_ns = 0;
+	twin_data_in(&tw, 31);
+	twin_read(&tw);
+	ck_assert_uint_eq(twin_write(&tw, 9), 1);
+	ack_all();
+	for (int i = 0; i < 2; i++)
+		twin_conn(&tw, i)->fc.gen++;
+	ck_assert_uint_eq(request_reply(100), 1);
+	twin_data_in(&tw, 31);
+	twin_read(&tw);
+	ck_assert_uint_eq(twin_write(&tw, 9), 1);
+	ack_all();
+}
+END_TEST
+
+/* A device that computes the checksums: the segment carries the pseudo-header sum, the offload
+ * flags and lengths set as the general path sets them. */
+START_TEST(reply_with_cksum_offload)
+{
+	for (int i = 0; i < 2; i++)
+		tw.rig[i].s->cfg.dev.tx_offloads |=
+		        TPA_DEV_OFFLOAD_IPV4_CKSUM | TPA_DEV_OFFLOAD_TCP_CKSUM;
+	ck_assert_uint_eq(request_reply(9), 1);
+	for (uint32_t len = 1; len < 40; len += 7) {
+		twin_data_in(&tw, 31);
+		twin_read(&tw);
+		ck_assert_uint_eq(twin_write(&tw, len), 1);
+		ack_all();
+	}
+	ck_assert_uint_le(tw.rig[0].cap.count, CAPTURE_MAX_FRAMES);
+	ck_assert_uint_ne(tw.rig[0].cap.frames[tw.rig[0].cap.count - 1].ol_flags, 0);
+	/* The IPv4 checksum alone offloaded. */
+	for (int i = 0; i < 2; i++)
+		tw.rig[i].s->cfg.dev.tx_offloads &= ~(uint32_t)TPA_DEV_OFFLOAD_TCP_CKSUM;
+	twin_data_in(&tw, 31);
+	twin_read(&tw);
+	ck_assert_uint_eq(twin_write(&tw, 33), 1);
+	ack_all();
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("tcp_tx_direct");
@@ -214,6 +296,9 @@ int main(void)
 	tcase_add_test(tc, busy_or_special_not_taken);
 	tcase_add_test(tc, recovery_and_small_cwnd_not_taken);
 	tcase_add_test(tc, no_mbuf_fails_alike);
+	tcase_add_test(tc, reply_by_send_taken_direct);
+	tcase_add_test(tc, stale_frame_cache_alike);
+	tcase_add_test(tc, reply_with_cksum_offload);
 	suite_add_tcase(s, tc);
 	return check_run(s, CK_NOFORK);
 }
