@@ -45,53 +45,7 @@ uint32_t tpa_csum_partial(const void *data, size_t len, uint32_t sum)
 
 uint32_t tpa_csum_copy(void *dst, const void *src, size_t len, uint32_t sum)
 {
-	const uint8_t *p = src;
-	uint8_t *d = dst;
-	uint64_t acc = sum;
-
-	/* 64-bit words with the end-around carry added back at once: a one's complement sum in
-	 * 64 bits folds to the same 16-bit sum. */
-	while (len >= 8) {
-		uint64_t w;
-		memcpy(&w, p, 8);
-		memcpy(d, &w, 8);
-		acc += w;
-		acc += acc < w;
-		p += 8;
-		d += 8;
-		len -= 8;
-	}
-	uint64_t tail = 0;
-	if (len >= 4) {
-		uint32_t w;
-		memcpy(&w, p, 4);
-		memcpy(d, &w, 4);
-		tail += w;
-		p += 4;
-		d += 4;
-		len -= 4;
-	}
-	if (len >= 2) {
-		uint16_t w;
-		memcpy(&w, p, 2);
-		memcpy(d, &w, 2);
-		tail += w;
-		p += 2;
-		d += 2;
-		len -= 2;
-	}
-	if (len) {
-		/* The odd byte is the high-order byte of a 16-bit word in network order. */
-		uint16_t w = 0;
-		memcpy(&w, p, 1);
-		*d = *p;
-		tail += w;
-	}
-	acc += tail;
-	acc += acc < tail;
-	acc = (acc & 0xffffffffu) + (acc >> 32);
-	acc = (acc & 0xffffffffu) + (acc >> 32);
-	return (uint32_t)acc;
+	return tpa_csum_copy_body(dst, dst, false, src, len, sum);
 }
 
 /* Swap the bytes of a 16-bit-folded sum: used when a piece starts at an odd offset. */

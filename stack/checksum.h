@@ -7,6 +7,7 @@
 #ifndef TPA_CHECKSUM_H
 #define TPA_CHECKSUM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -37,20 +38,20 @@ static inline uint32_t tpa_csum_pseudo_ipv4(uint32_t src_be, uint32_t dst_be, ui
 /* Copy len bytes from src to dst and add them to a running sum in the same pass: the payload
  * is read once instead of twice (memcpy, then tpa_csum_partial). Same sum as tpa_csum_partial. */
 uint32_t tpa_csum_copy(void *dst, const void *src, size_t len, uint32_t sum);
-/* tpa_csum_copy() to two destinations at once: the bytes read once, written to both, summed.
- * Inline: the usual caller copies a short reply into its send ring and its segment. */
-static inline uint32_t tpa_csum_copy2(void *dst1, void *dst2, const void *src, size_t len,
-                                      uint32_t sum)
+/* The copy-and-sum of tpa_csum_copy (two destinations when both is true, d2 not written
+ * otherwise): 64-bit words with the end-around carry added back at once, a one's complement
+ * sum in 64 bits folding to the same 16-bit sum. Always inlined with a constant both, so each
+ * caller gets the loop it needs. */
+static inline __attribute__((always_inline)) uint32_t
+tpa_csum_copy_body(uint8_t *d1, uint8_t *d2, bool both, const uint8_t *p, size_t len, uint32_t sum)
 {
-	const uint8_t *p = src;
-	uint8_t *d1 = dst1, *d2 = dst2;
 	uint64_t acc = sum;
-	/* As tpa_csum_copy: 64-bit words, the end-around carry added back at once. */
-	for (; len >= 8; p += 8, d1 += 8, d2 += 8, len -= 8) {
+	for (; len >= 8; p += 8, d1 += 8, d2 += both ? 8 : 0, len -= 8) {
 		uint64_t w;
 		memcpy(&w, p, 8);
 		memcpy(d1, &w, 8);
-		memcpy(d2, &w, 8);
+		if (both)
+			memcpy(d2, &w, 8);
 		acc += w;
 		acc += acc < w;
 	}
@@ -59,24 +60,27 @@ static inline uint32_t tpa_csum_copy2(void *dst1, void *dst2, const void *src, s
 		uint32_t w;
 		memcpy(&w, p, 4);
 		memcpy(d1, &w, 4);
-		memcpy(d2, &w, 4);
+		if (both)
+			memcpy(d2, &w, 4);
 		tail += w;
-		p += 4, d1 += 4, d2 += 4, len -= 4;
+		p += 4, d1 += 4, d2 += both ? 4 : 0, len -= 4;
 	}
 	if (len >= 2) {
 		uint16_t w;
 		memcpy(&w, p, 2);
 		memcpy(d1, &w, 2);
-		memcpy(d2, &w, 2);
+		if (both)
+			memcpy(d2, &w, 2);
 		tail += w;
-		p += 2, d1 += 2, d2 += 2, len -= 2;
+		p += 2, d1 += 2, d2 += both ? 2 : 0, len -= 2;
 	}
 	if (len) {
 		/* The odd byte is the high-order byte of a 16-bit word in network order. */
 		uint16_t w = 0;
 		memcpy(&w, p, 1);
 		*d1 = *p;
-		*d2 = *p;
+		if (both)
+			*d2 = *p;
 		tail += w;
 	}
 	acc += tail;
@@ -84,6 +88,13 @@ static inline uint32_t tpa_csum_copy2(void *dst1, void *dst2, const void *src, s
 	acc = (acc & 0xffffffffu) + (acc >> 32);
 	acc = (acc & 0xffffffffu) + (acc >> 32);
 	return (uint32_t)acc;
+}
+/* tpa_csum_copy() to two destinations at once: the bytes read once, written to both, summed.
+ * Inline: the usual caller copies a short reply into its send ring and its segment. */
+static inline uint32_t tpa_csum_copy2(void *dst1, void *dst2, const void *src, size_t len,
+                                      uint32_t sum)
+{
+	return tpa_csum_copy_body(dst1, dst2, true, src, len, sum);
 }
 /* Add the sum of a piece that starts offset bytes into the checksummed data: a piece at an odd
  * offset has its bytes in the other halves of the 16-bit words. */

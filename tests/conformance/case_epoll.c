@@ -8,7 +8,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/ioctl.h>
 #include <sys/time.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
@@ -17,17 +16,6 @@
 
 /* Accelerated: the peer's c and y. */
 CONF_ACCELERATED(2);
-
-struct nread {
-	int fd, n;
-};
-
-static bool nread_is(void *arg)
-{
-	struct nread *w = arg;
-	int v = -1;
-	return ioctl(w->fd, FIONREAD, &v) == 0 && v == w->n;
-}
 
 static int show_wait(int ep, int timeout, const char *what)
 {

@@ -5,7 +5,6 @@
  * list; a read that takes everything leaves a level-triggered member out until new data. */
 #include <stdio.h>
 #include <sys/epoll.h>
-#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "conf.h"
@@ -14,17 +13,6 @@
 CONF_ACCELERATED(4);
 
 #define NSOCK 4
-
-struct nread {
-	int fd, n;
-};
-
-static bool nread_is(void *arg)
-{
-	struct nread *w = arg;
-	int v = -1;
-	return ioctl(w->fd, FIONREAD, &v) == 0 && v == w->n;
-}
 
 /* One wait for at most max events; prints the members reported, by name ("+": events other
  * than EPOLLIN). */

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/ioctl.h>
 #include <sys/select.h>
 #include <sys/time.h>
 #include <sys/timerfd.h>
@@ -20,17 +19,6 @@ CONF_ACCELERATED(1);
 static void on_alarm(int sig)
 {
 	(void)sig;
-}
-
-struct nread {
-	int fd, n;
-};
-
-static bool nread_is(void *arg)
-{
-	struct nread *w = arg;
-	int v = -1;
-	return ioctl(w->fd, FIONREAD, &v) == 0 && v == w->n;
 }
 
 static void show_poll(struct pollfd *p, int n, int timeout, const char *what)

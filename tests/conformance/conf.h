@@ -87,6 +87,11 @@ size_t check_pattern(const uint8_t *buf, size_t off, size_t n);
 /* Retry `cond` (a poll of some state) every 10 ms for up to 10 s: waits for an asynchronous
  * effect (data arriving) without making timing part of the result. */
 bool wait_until(bool (*cond)(void *), void *arg);
+/* A wait_until() condition: FIONREAD on fd reads n. */
+struct nread {
+	int fd, n;
+};
+bool nread_is(void *arg);
 /* Addresses without kernel-chosen ports: "198.18.0.1:7001" or "198.18.0.1:*". */
 const char *addr_str(const struct sockaddr *sa, socklen_t len, bool show_port);
 

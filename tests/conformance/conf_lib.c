@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -194,6 +195,13 @@ size_t drain(int fd, uint32_t *bad)
 		total += (size_t)r;
 	}
 	return total;
+}
+
+bool nread_is(void *arg)
+{
+	struct nread *w = arg;
+	int v = -1;
+	return ioctl(w->fd, FIONREAD, &v) == 0 && v == w->n;
 }
 
 bool wait_until(bool (*cond)(void *), void *arg)

@@ -102,6 +102,35 @@ START_TEST(fold_matches_reference)
 }
 END_TEST
 
+/* The copying sums give tpa_csum_partial's sum and copy every byte, to one destination or two,
+ * at every length and source alignment around the word sizes. */
+START_TEST(copy_sums_match_partial)
+{
+	uint8_t src[600], d1[600], d2[600];
+	srand(11);
+	for (size_t i = 0; i < sizeof(src); i++)
+		src[i] = (uint8_t)rand();
+	for (size_t off = 0; off < 8; off++)
+		for (size_t len = 0; len + off <= 530; len += (len < 40 ? 1 : 37)) {
+			uint32_t want = tpa_csum_partial(src + off, len, 0x1234);
+			memset(d1, 0, sizeof(d1));
+			ck_assert_uint_eq(tpa_csum_fold(tpa_csum_copy(d1, src + off, len, 0x1234)),
+			                  tpa_csum_fold(want));
+			ck_assert(memcmp(d1, src + off, len) == 0);
+			ck_assert_uint_eq(d1[len], 0);
+			memset(d1, 0, sizeof(d1));
+			memset(d2, 0, sizeof(d2));
+			ck_assert_uint_eq(
+			        tpa_csum_fold(tpa_csum_copy2(d1, d2, src + off, len, 0x1234)),
+			        tpa_csum_fold(want));
+			ck_assert(memcmp(d1, src + off, len) == 0);
+			ck_assert(memcmp(d2, src + off, len) == 0);
+			ck_assert_uint_eq(d1[len], 0);
+			ck_assert_uint_eq(d2[len], 0);
+		}
+}
+END_TEST
+
 START_TEST(mbuf_chain_odd_split)
 {
 	struct rte_mempool *mp = test_pool_create("csum_pool", 63);
@@ -156,6 +185,7 @@ static Suite *checksum_suite(void)
 	tcase_add_test(tc, rfc1071_example);
 	tcase_add_test(tc, random_lengths_match_reference);
 	tcase_add_test(tc, fold_matches_reference);
+	tcase_add_test(tc, copy_sums_match_partial);
 	tcase_add_test(tc, mbuf_chain_odd_split);
 	tcase_add_test(tc, pseudo_header);
 	suite_add_tcase(s, tc);
