@@ -200,6 +200,9 @@ struct tpa_stack *tpa_stack_create(const struct tpa_stack_config *cfg)
 		return NULL;
 	}
 	s->cfg = *cfg;
+	/* The readiness hook's ctx, resolved once (NULL: the hooks' shared ctx). */
+	if (!s->cfg.hooks.sock_event_ctx)
+		s->cfg.hooks.sock_event_ctx = s->cfg.hooks.ctx;
 	if (!s->cfg.name)
 		s->cfg.name = "tpa";
 	s->ipv4_mask_be = prefix_mask_be(cfg->ipv4_prefix_len);

@@ -221,15 +221,8 @@ void tcp_sock_steer(struct tpa_stack *s, struct tcp_sock *ts, bool on)
 
 bool tcp_sock_events_general_only;
 
-uint32_t tcp_sock_events(const struct tcp_sock *ts)
+uint32_t tcp_sock_events_general(const struct tcp_sock *ts)
 {
-	/* The usual case, asked once or twice a request: an established connection open both
-	 * ways without an error is readable with data queued and writable with room. */
-	if (ts->state == TPA_TCP_ESTABLISHED && !ts->soerror &&
-	    !(ts->flags & (TSF_FIN_RCVD | TSF_SHUT_RD | TSF_SHUT_WR)) &&
-	    !tcp_sock_events_general_only)
-		return (ts->rcv_queued ? TPA_EV_IN : 0) |
-		       (tcp_sndbuf_space(ts) > 0 ? TPA_EV_OUT : 0);
 	uint32_t ev = 0;
 	switch (ts->state) {
 	case TPA_TCP_LISTEN:
@@ -292,7 +285,7 @@ void tcp_sock_raise_event(struct tpa_stack *s, const struct tcp_sock *ts)
 		return;
 	struct tpa_sock_state st;
 	tcp_sock_state_fill(ts, &st);
-	h->sock_event(h->sock_event_ctx ? h->sock_event_ctx : h->ctx, ts->id, &st);
+	h->sock_event(h->sock_event_ctx, ts->id, &st); /* resolved at create */
 }
 
 void tcp_sock_mark_pending(struct tpa_stack *s, struct tcp_sock *ts, uint32_t flag)
