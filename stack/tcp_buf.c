@@ -343,8 +343,9 @@ int tcp_ooo_sack_blocks(const struct tcp_sock *ts, struct tcp_sack_block *out, i
 	return n;
 }
 
-/* A consumed receive mbuf. The usual one (one segment, direct, ours alone) goes straight back
- * to its pool: what rte_pktmbuf_free does for it, without its chain walk and call. */
+/* A consumed receive mbuf. The usual one (one segment, direct, ours alone) is kept by the
+ * stack for the next segment it builds (stack_mbuf_recycle), without rte_pktmbuf_free's chain
+ * walk and call; any other is freed. */
 static inline void rx_mbuf_free(struct tpa_stack *s, struct rte_mbuf *m)
 {
 	if (likely(m->nb_segs == 1 && !m->next && RTE_MBUF_DIRECT(m) &&
