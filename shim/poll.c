@@ -170,11 +170,14 @@ void shim_epoll_drained(struct shim_sock *s)
 
 void shim_epoll_notify(struct shim_sock *s, uint32_t edges)
 {
-	/* The hook has just set the socket's bits for this taking of the lock. */
+	/* The hook has just set the socket's bits for this taking of the lock. A kernel
+	 * listener's connection (kready) needs no look here: inner_apply put that member on the
+	 * ready list, and only collect_accel (which clears kready) or a disarm takes it off
+	 * while kready stays set, so ready_add would do nothing for it. */
 	uint32_t bits = s->bits;
 	for (struct shim_epoll_member *m = s->members; m; m = m->next_in_sock) {
 		if (!(m->events & EPOLLET)) {
-			if ((bits | (m->kready ? EPOLLIN | EPOLLRDNORM : 0)) & member_wants(m))
+			if (bits & member_wants(m))
 				ready_add(m);
 		} else if (edges & member_wants(m)) {
 			ready_add(m);
