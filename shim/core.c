@@ -245,7 +245,7 @@ void shim_sock_event(void *ctx, int sock, const struct tpa_sock_state *st)
 		return;
 	uint32_t events = st->events;
 	uint32_t edges = events & ~s->events;
-	if (events & TPA_EV_IN) {
+	if ((events & TPA_EV_IN) && s->n_et) {
 		if ((int)st->rcv_queued > s->last_nread)
 			edges |= TPA_EV_IN;
 		s->last_nread = (int)st->rcv_queued;

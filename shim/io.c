@@ -85,7 +85,7 @@ static void took(struct shim_sock *s, ssize_t taken)
 	s->bits_epoch = 0; /* what a hook saw before is gone */
 	/* Readable bytes drop by exactly what was taken (nothing arrives under the lock): the
 	 * next arrival is an IN edge again. Never above the truth. */
-	if (taken)
+	if (taken && s->n_et)
 		s->last_nread = s->last_nread > taken ? s->last_nread - (int)taken : 0;
 	/* A window update may be due now that the buffer drained: it leaves with this turn's
 	 * output. */

@@ -141,8 +141,25 @@ static uint32_t member_wants(const struct shim_epoll_member *m)
 	return m->wants;
 }
 
+/* The socket's count of edge-triggered members goes up by one (lock held). The first one
+ * starts the IN edge tracking (last_nread) from what is readable now: what arrived before is
+ * no edge for it (an edge-triggered member added while readable is reported by member_check). */
+static void et_count_up(struct shim_sock *s)
+{
+	if (s->n_et++ || s->inherited || !shim.stack)
+		return;
+	struct tpa_sock_state st;
+	tpa_sock_state(shim.stack, s->sock, &st);
+	s->last_nread = (st.events & TPA_EV_IN) ? (int)st.rcv_queued : 0;
+}
+
 static void member_set_events(struct shim_epoll_member *m, uint32_t events)
 {
+	bool was_et = m->events & EPOLLET, et = events & EPOLLET;
+	if (et && !was_et)
+		et_count_up(m->s);
+	else if (was_et && !et)
+		m->s->n_et--;
 	m->events = events;
 	m->wants = (events & ~(EPOLLET | EPOLLONESHOT | EPOLLEXCLUSIVE | EPOLLWAKEUP)) | EPOLLERR |
 	           EPOLLHUP;
@@ -170,11 +187,14 @@ void shim_epoll_drained(struct shim_sock *s)
 
 void shim_epoll_notify(struct shim_sock *s, uint32_t edges)
 {
-	/* The hook has just set the socket's bits for this taking of the lock. */
+	/* The hook has just set the socket's bits for this taking of the lock. A kernel
+	 * listener's connection (kready) needs no look here: inner_apply put that member on the
+	 * ready list, and only collect_accel (which clears kready) or a disarm takes it off
+	 * while kready stays set, so ready_add would do nothing for it. */
 	uint32_t bits = s->bits;
 	for (struct shim_epoll_member *m = s->members; m; m = m->next_in_sock) {
 		if (!(m->events & EPOLLET)) {
-			if ((bits | (m->kready ? EPOLLIN | EPOLLRDNORM : 0)) & member_wants(m))
+			if (bits & member_wants(m))
 				ready_add(m);
 		} else if (edges & member_wants(m)) {
 			ready_add(m);
@@ -189,6 +209,8 @@ static void member_free(struct shim_epoll_member *m)
 	m->prev->next = m->next;
 	m->next->prev = m->prev;
 	ep->n_members--;
+	if (m->events & EPOLLET)
+		m->s->n_et--;
 	struct shim_epoll_member **pp = &m->s->members;
 	while (*pp && *pp != m)
 		pp = &(*pp)->next_in_sock;
@@ -340,8 +362,6 @@ static int accel_ctl(int epfd, int op, int fd, struct shim_sock *s, struct epoll
 		m->ep = ep;
 		m->s = s;
 		m->fd = fd;
-		member_set_events(m, event->events);
-		m->data = event->data;
 		if (s->kind == SHIM_LISTENER && shim.cfg.accept_kernel) {
 			struct epoll_event kev = {.events = EPOLLIN,
 			                          .data.u64 = (uint64_t)(uintptr_t)m};
@@ -352,6 +372,8 @@ static int accel_ctl(int epfd, int op, int fd, struct shim_sock *s, struct epoll
 				return -1;
 			}
 		}
+		member_set_events(m, event->events); /* counts an edge-triggered member in */
+		m->data = event->data;
 		m->next = ep->all.next;
 		m->prev = &ep->all;
 		ep->all.next->prev = m;

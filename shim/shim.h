@@ -46,7 +46,10 @@ struct shim_sock {
 	bool v6;         /* an AF_INET6 socket: addresses are shown IPv4-mapped (::ffff:a.b.c.d) */
 	bool shut_rd;    /* a listener shut down (SHUT_RD/RDWR): accept() fails until listen() */
 	uint32_t events; /* last readiness reported by the stack's sock_event hook */
-	int last_nread;  /* readable bytes at the last hook call or read: new data = IN edge */
+	/* readable bytes at the last hook call or read: new data = IN edge. Only edge-triggered
+	 * members use it, so it is kept only while there are some (n_et), and set afresh from the
+	 * stack when the first one comes. */
+	int last_nread;
 	int last_nwrite; /* unacknowledged bytes then: space freed = OUT edge */
 	/* poll bits of the last hook call, true while the lock is held since (lock_epoch): a
 	 * socket changes only under the lock, through a hook or a call, which resets it; never
@@ -56,6 +59,7 @@ struct shim_sock {
 	int kfd;  /* one kernel fd of ours for this socket (kernel accept for listeners) */
 	int busy; /* calls of this process using it now, maybe asleep (shim_sock_idle) */
 	struct shim_epoll_member *members; /* epoll registrations (removed when refs hit 0) */
+	int n_et;                          /* how many of them are edge-triggered */
 };
 
 struct shim_state {

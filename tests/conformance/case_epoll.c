@@ -89,6 +89,20 @@ static void subject(void)
 	struct nread n4 = {x, 4};
 	wait_until(nread_is, &n4);
 	res("read rest", read(x, buf, sizeof(buf)));
+	/* Level-triggered for a while (the data that comes is read then), edge-triggered again:
+	 * new data is an edge, however much came and went in between. */
+	ctl_sync("et3");
+	struct nread n6 = {x, 6};
+	wait_until(nread_is, &n6);
+	ctl(ep, EPOLL_CTL_MOD, x, EPOLLIN, 0x17, "mod x LT");
+	res("read 6", read(x, buf, sizeof(buf)));
+	ctl(ep, EPOLL_CTL_MOD, x, EPOLLIN | EPOLLET, 0xe8, "mod x ET again");
+	show_wait(ep, 0, "ET again, nothing new");
+	ctl_sync("et4");
+	show_wait(ep, 10000, "ET again, new data");
+	struct nread n2c = {x, 2};
+	wait_until(nread_is, &n2c);
+	res("read", read(x, buf, sizeof(buf)));
 
 	/* One-shot. */
 	ctl(ep, EPOLL_CTL_MOD, x, EPOLLIN | EPOLLONESHOT, 2, "mod x ONESHOT");
@@ -210,6 +224,10 @@ static void peer(void)
 	res("send 3", write(c, "abc", 3));
 	ctl_sync("et2");
 	res("send 2", write(c, "de", 2));
+	ctl_sync("et3");
+	res("send 6", write(c, "ghijkl", 6));
+	ctl_sync("et4");
+	res("send 2", write(c, "mn", 2));
 	ctl_sync("oneshot");
 	res("send 1", write(c, "1", 1));
 	ctl_sync("oneshot2");
