@@ -300,12 +300,14 @@ int engine_stack_wire(struct tpa_engine *e, struct tpa_stack_config *sc)
 	sc->hooks.port_release = hook_port_release;
 	sc->hooks.port_steer = hook_port_steer;
 	sc->hooks.neigh_resolve = e->kernel_iface ? hook_neigh_resolve : NULL;
-	/* The caller's readiness hook goes to the stack as it is, with its own ctx (a NULL ctx,
-	 * which the stack would read as "the others' ctx", through hook_sock_event). */
-	sc->hooks.sock_event = e->cfg.sock_event_ctx ? e->cfg.sock_event : NULL;
-	sc->hooks.sock_event_ctx = e->cfg.sock_event_ctx;
-	if (e->cfg.sock_event && !e->cfg.sock_event_ctx)
-		sc->hooks.sock_event = hook_sock_event;
+	/* The caller's readiness hook goes to the stack as it is, with its own ctx; a NULL ctx
+	 * (which the stack would read as "the others' ctx") through hook_sock_event. */
+	if (e->cfg.sock_event_ctx) {
+		sc->hooks.sock_event = e->cfg.sock_event;
+		sc->hooks.sock_event_ctx = e->cfg.sock_event_ctx;
+	} else {
+		sc->hooks.sock_event = e->cfg.sock_event ? hook_sock_event : NULL;
+	}
 	sc->hooks.ctx = e;
 	sc->mem.alloc = stack_shm_alloc;
 	sc->mem.free = stack_shm_free;

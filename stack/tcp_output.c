@@ -92,15 +92,22 @@ uint32_t tcp_eff_mss(const struct tpa_stack *s, const struct tcp_sock *ts)
 	return mss;
 }
 
+/* The device sums the segment: it gets the pseudo header's sum (ph) and the header length. */
+static inline void cksum_to_device(struct rte_mbuf *m, struct tcp_hdr *th, uint32_t hlen,
+                                   uint32_t ph)
+{
+	m->ol_flags |= RTE_MBUF_F_TX_TCP_CKSUM | RTE_MBUF_F_TX_IPV4;
+	m->l4_len = (uint8_t)hlen;
+	th->cksum = (uint16_t)~tpa_csum_fold(ph);
+}
+
 static void set_cksum(struct tpa_stack *s, struct rte_mbuf *m, struct tcp_hdr *th, uint32_t laddr,
                       uint32_t raddr, uint16_t len)
 {
 	uint32_t ph = tpa_csum_pseudo_ipv4(laddr, raddr, IPPROTO_TCP, len);
 	th->cksum = 0;
 	if (ipv4_tx_l4_cksum_offload(s)) {
-		m->ol_flags |= RTE_MBUF_F_TX_TCP_CKSUM | RTE_MBUF_F_TX_IPV4;
-		m->l4_len = (uint8_t)((th->off >> 4) * 4);
-		th->cksum = (uint16_t)~tpa_csum_fold(ph);
+		cksum_to_device(m, th, (uint32_t)(th->off >> 4) * 4, ph);
 	} else {
 		th->cksum = tpa_csum_fold(tpa_csum_partial(th, len, ph));
 	}
@@ -670,9 +677,7 @@ reply_payload_cksum(struct tpa_stack *s, struct tcp_sock *ts, struct rte_mbuf *m
 	if (ipv4_tx_l4_cksum_offload(s)) {
 		memcpy(ts->sb.buf, buf, len);
 		memcpy(payload, buf, len);
-		m->ol_flags |= RTE_MBUF_F_TX_TCP_CKSUM | RTE_MBUF_F_TX_IPV4;
-		m->l4_len = (uint8_t)hlen;
-		th->cksum = (uint16_t)~tpa_csum_fold(ph);
+		cksum_to_device(m, th, hlen, ph);
 		return;
 	}
 	th->cksum = 0;
