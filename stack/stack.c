@@ -228,6 +228,37 @@ struct tpa_stack *tpa_stack_create(const struct tpa_stack_config *cfg)
 	return s;
 }
 
+/* Sent frames whose device reference is gone, in the order sent (a device completes in order;
+ * one still held stops the walk until a later flush): back to the pool in one put, as
+ * rte_mbuf_raw_free leaves a buffer. */
+static void stack_sent_reclaim(struct tpa_stack *s)
+{
+	struct rte_mbuf *done[STACK_SENT_MAX];
+	uint32_t n = 0, head = s->sent_head, left = s->sent_n;
+	for (; left; left--, head = (head + 1) & (STACK_SENT_MAX - 1)) {
+		struct rte_mbuf *m = s->sent[head];
+		if (rte_mbuf_refcnt_read(m) != 1)
+			break;
+		m->next = NULL; /* a receiver may have chained it and freed the chain */
+		m->nb_segs = 1;
+		done[n++] = m;
+	}
+	s->sent_head = head;
+	s->sent_n = left;
+	if (n)
+		rte_mempool_put_bulk(s->cfg.pool, (void **)done, n);
+}
+
+/* Drop the stack's references to sent frames; a frame the device still holds goes to the pool
+ * when the device frees it. */
+static void stack_sent_release(struct tpa_stack *s)
+{
+	for (uint32_t i = 0; i < s->sent_n; i++)
+		rte_pktmbuf_free(s->sent[(s->sent_head + i) & (STACK_SENT_MAX - 1)]);
+	s->sent_head = 0;
+	s->sent_n = 0;
+}
+
 void tpa_stack_destroy(struct tpa_stack *s)
 {
 	if (!s)
@@ -238,6 +269,7 @@ void tpa_stack_destroy(struct tpa_stack *s)
 		rte_pktmbuf_free(s->txq[i]);
 	s->txq_len = 0;
 	stack_mbuf_recycle_drain(s);
+	stack_sent_release(s);
 	struct tpa_allocator mem = s->cfg.mem;
 	stack_mem_free(&mem, s);
 }
@@ -274,6 +306,7 @@ int tpa_stack_flush(struct tpa_stack *s)
 		STAT_INC(s, eth_tx_drop_full);
 	}
 	s->txq_len = 0;
+	stack_sent_reclaim(s);
 	return done;
 }
 
@@ -343,5 +376,5 @@ uint32_t tpa_stack_socket_count(const struct tpa_stack *s)
 
 uint32_t tpa_stack_mbufs_held(const struct tpa_stack *s)
 {
-	return s->txq_len + neigh_mbufs_held(s) + tcp_mbufs_held(s);
+	return s->txq_len + s->sent_n + neigh_mbufs_held(s) + tcp_mbufs_held(s);
 }

@@ -21,6 +21,7 @@ struct neigh_table;
 struct tcp_layer;
 
 #define STACK_RECYCLE_MAX 32
+#define STACK_SENT_MAX    256 /* a power of 2 */
 
 struct tpa_stack {
 	struct tpa_stack_config cfg;
@@ -37,6 +38,13 @@ struct tpa_stack {
 	 * so between polls the stack holds none it does not account for. */
 	uint32_t recycled_n;
 	struct rte_mbuf *recycled[STACK_RECYCLE_MAX];
+	/* Frames handed to the device with a second reference kept here, oldest first. A driver
+	 * that frees each buffer on completion (af_xdp's one rte_pktmbuf_free per frame, with its
+	 * per-lcore cache lookup) then only lowers the count; once it is back to 1 the frame is
+	 * the stack's again and goes to the pool in one bulk put (stack_sent_reclaim). */
+	uint32_t sent_head;
+	uint32_t sent_n;
+	struct rte_mbuf *sent[STACK_SENT_MAX];
 	uint32_t ipv4_mask_be; /* from ipv4_prefix_len, network byte order */
 	uint32_t seg_room;     /* the most payload a pool mbuf holds after the headroom, the TCP
 	                        * header and the longest options (tcp_eff_mss) */
@@ -86,6 +94,15 @@ static inline void stack_mbuf_recycle(struct tpa_stack *s, struct rte_mbuf *m)
 		s->recycled[s->recycled_n++] = m;
 	else
 		rte_mbuf_raw_free(m);
+}
+/* Keep a reference to a frame about to be sent, if there is room to track it: m is a buffer
+ * from stack_mbuf_alloc, one segment, direct and held by the stack alone. */
+static inline void stack_sent_hold(struct tpa_stack *s, struct rte_mbuf *m)
+{
+	if (s->sent_n < STACK_SENT_MAX) {
+		rte_mbuf_refcnt_set(m, 2);
+		s->sent[(s->sent_head + s->sent_n++) & (STACK_SENT_MAX - 1)] = m;
+	}
 }
 /* Back to the pool, all of them (at each flush and at the end). */
 void stack_mbuf_recycle_drain(struct tpa_stack *s);

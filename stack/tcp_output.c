@@ -740,6 +740,7 @@ bool tcp_send_reply(struct tpa_stack *s, struct tcp_sock *ts, const void *buf, u
 	STAT_INC(s, tcp_tx_direct);
 	ts->last_send_ns = s->now_ns;
 	ipv4_cache_put(s, m, f, &ts->fc, IPV4_HDR_LEN + l4_len);
+	stack_sent_hold(s, m);
 	stack_tx_frame(s, m);
 	idle_reply_sent(s, ts, seq, len, mss);
 	return true;

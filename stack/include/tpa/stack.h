@@ -59,8 +59,10 @@ struct tpa_clock {
 struct tpa_netdev {
 	/* Fill up to max received frames (Ethernet II, starting at the MAC header). */
 	uint16_t (*rx_burst)(void *ctx, struct rte_mbuf **pkts, uint16_t max);
-	/* Send n frames; returns how many the device took (it owns those). The stack frees or
-	 * retries the rest. */
+	/* Send n frames; returns how many the device took. The device holds one reference to
+	 * each and drops it with rte_pktmbuf_free or the like, which honours the count (never a
+	 * "fast free" that assumes it is 1): the stack may keep a reference of its own, to reuse
+	 * a buffer once the device is done with it. The stack frees or retries the rest. */
 	uint16_t (*tx_burst)(void *ctx, struct rte_mbuf **pkts, uint16_t n);
 	void *ctx;
 	uint32_t tx_offloads;
@@ -260,7 +262,8 @@ void tpa_stack_stats_foreach(const struct tpa_stack *s,
                              void (*fn)(void *arg, const char *name, uint64_t value), void *arg);
 /* Sockets currently allocated (including orphans in FIN_WAIT/TIME_WAIT). */
 uint32_t tpa_stack_socket_count(const struct tpa_stack *s);
-/* mbufs the stack currently holds (queues, reassembly, pending output). */
+/* mbufs the stack currently holds (queues, reassembly, pending output, and its references to
+ * sent frames, given back at the first flush after the device is done with them). */
 uint32_t tpa_stack_mbufs_held(const struct tpa_stack *s);
 
 /* ---- sockets ------------------------------------------------------------------------- */
