@@ -233,20 +233,17 @@ struct tpa_stack *tpa_stack_create(const struct tpa_stack_config *cfg)
  * rte_mbuf_raw_free leaves a buffer. */
 static void stack_sent_reclaim(struct tpa_stack *s)
 {
-	struct rte_mbuf *done[STACK_SENT_MAX];
-	uint32_t n = 0, head = s->sent_head, left = s->sent_n;
-	for (; left; left--, head = (head + 1) & (STACK_SENT_MAX - 1)) {
-		struct rte_mbuf *m = s->sent[head];
-		if (rte_mbuf_refcnt_read(m) != 1)
-			break;
+	uint32_t n = 0;
+	while (n < s->sent_n && rte_mbuf_refcnt_read(s->sent[n]) == 1) {
+		struct rte_mbuf *m = s->sent[n++];
 		m->next = NULL; /* a receiver may have chained it and freed the chain */
 		m->nb_segs = 1;
-		done[n++] = m;
 	}
-	s->sent_head = head;
-	s->sent_n = left;
-	if (n)
-		rte_mempool_put_bulk(s->cfg.pool, (void **)done, n);
+	if (!n)
+		return;
+	rte_mempool_put_bulk(s->cfg.pool, (void **)s->sent, n);
+	s->sent_n -= n;
+	memmove(s->sent, s->sent + n, s->sent_n * sizeof(s->sent[0]));
 }
 
 /* Drop the stack's references to sent frames; a frame the device still holds goes to the pool
@@ -254,8 +251,7 @@ static void stack_sent_reclaim(struct tpa_stack *s)
 static void stack_sent_release(struct tpa_stack *s)
 {
 	for (uint32_t i = 0; i < s->sent_n; i++)
-		rte_pktmbuf_free(s->sent[(s->sent_head + i) & (STACK_SENT_MAX - 1)]);
-	s->sent_head = 0;
+		rte_pktmbuf_free(s->sent[i]);
 	s->sent_n = 0;
 }
 

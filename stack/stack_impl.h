@@ -21,7 +21,7 @@ struct neigh_table;
 struct tcp_layer;
 
 #define STACK_RECYCLE_MAX 32
-#define STACK_SENT_MAX    256 /* a power of 2 */
+#define STACK_SENT_MAX    256
 
 struct tpa_stack {
 	struct tpa_stack_config cfg;
@@ -42,7 +42,6 @@ struct tpa_stack {
 	 * that frees each buffer on completion (af_xdp's one rte_pktmbuf_free per frame, with its
 	 * per-lcore cache lookup) then only lowers the count; once it is back to 1 the frame is
 	 * the stack's again and goes to the pool in one bulk put (stack_sent_reclaim). */
-	uint32_t sent_head;
 	uint32_t sent_n;
 	struct rte_mbuf *sent[STACK_SENT_MAX];
 	uint32_t ipv4_mask_be; /* from ipv4_prefix_len, network byte order */
@@ -101,7 +100,7 @@ static inline void stack_sent_hold(struct tpa_stack *s, struct rte_mbuf *m)
 {
 	if (s->sent_n < STACK_SENT_MAX) {
 		rte_mbuf_refcnt_set(m, 2);
-		s->sent[(s->sent_head + s->sent_n++) & (STACK_SENT_MAX - 1)] = m;
+		s->sent[s->sent_n++] = m;
 	}
 }
 /* Back to the pool, all of them (at each flush and at the end). */
