@@ -495,15 +495,19 @@ void tcp_timer_set(struct tpa_stack *s, struct tcp_sock *ts, enum tcp_timer_kind
 /* The receive window to advertise (unscaled). Inline: every segment sent computes it. */
 static inline uint32_t tcp_rcv_window(const struct tcp_sock *ts)
 {
-	uint32_t space = ts->rcv_queued >= ts->rcvbuf_max ? 0 : ts->rcvbuf_max - ts->rcv_queued;
 	uint32_t max = 65535u << ts->rcv_wscale;
-	if (space > max)
-		space = max;
 	/* Never move the right edge back (RFC 9293 3.8.6.2.2), and open it only by a useful
 	 * amount (receiver SWS avoidance, RFC 1122 4.2.3.3). */
 	uint32_t old = seq_gt(ts->rcv_adv_edge, ts->rcv_nxt) ? ts->rcv_adv_edge - ts->rcv_nxt : 0;
 	if (old > max)
 		old = max;
+	/* Everything read (a request/response connection between requests): the space is the
+	 * whole buffer, which the SWS test below never holds back. */
+	if (!ts->rcv_queued && ts->rcvbuf_max <= max)
+		return ts->rcvbuf_max <= old ? old : ts->rcvbuf_max & ~((1u << ts->rcv_wscale) - 1);
+	uint32_t space = ts->rcv_queued >= ts->rcvbuf_max ? 0 : ts->rcvbuf_max - ts->rcv_queued;
+	if (space > max)
+		space = max;
 	if (space <= old)
 		return old;
 	uint32_t step = ts->rcvbuf_max / 2;

@@ -15,6 +15,7 @@
 #include <check.h>
 #include <rte_mempool.h>
 #include <stddef.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #include "check_run.h"
@@ -147,6 +148,57 @@ START_TEST(consumed_mbuf_carries_next_segment)
 }
 END_TEST
 
+/* The receive window by the rule (RFC 9293 3.8.6.2.2 and RFC 1122 4.2.3.3 as tcp_rcv_window
+ * states them), without its shortcut for a connection with everything read. */
+static uint32_t window_by_rule(const struct tcp_sock *ts)
+{
+	uint32_t space = ts->rcv_queued >= ts->rcvbuf_max ? 0 : ts->rcvbuf_max - ts->rcv_queued;
+	uint32_t max = 65535u << ts->rcv_wscale;
+	if (space > max)
+		space = max;
+	uint32_t old = seq_gt(ts->rcv_adv_edge, ts->rcv_nxt) ? ts->rcv_adv_edge - ts->rcv_nxt : 0;
+	if (old > max)
+		old = max;
+	if (space <= old)
+		return old;
+	uint32_t step = ts->rcvbuf_max / 2 < ts->snd_mss ? ts->rcvbuf_max / 2 : ts->snd_mss;
+	if (space - old < step && space < ts->rcvbuf_max)
+		return old;
+	return space & ~((1u << ts->rcv_wscale) - 1);
+}
+
+/* Every scale, buffer size, advertised edge and queue level, the shortcut included. */
+START_TEST(receive_window_matches_rule)
+{
+	const uint32_t bufs[] = {1, 100, 1460, 2920, 65535, 65536, 262144, 1u << 20, 65535u << 14};
+	const uint32_t queued[] = {0, 1, 37, 1460, 65535, 262144};
+	const uint32_t mss[] = {536, 1460};
+	struct tcp_sock ts;
+	memset(&ts, 0, sizeof(ts));
+	uint32_t checked = 0;
+	for (uint8_t ws = 0; ws <= 14; ws++)
+		for (size_t b = 0; b < sizeof(bufs) / sizeof(bufs[0]); b++)
+			for (size_t q = 0; q < sizeof(queued) / sizeof(queued[0]); q++)
+				for (size_t m = 0; m < 2; m++)
+					for (int64_t d = -3000; d <= (int64_t)bufs[b] + 3000;
+					     d += 1 + (int64_t)bufs[b] / 7) {
+						ts.rcv_wscale = ws;
+						ts.rcvbuf_max = bufs[b];
+						ts.rcv_queued = queued[q];
+						ts.snd_mss = mss[m];
+						ts.rcv_nxt = 0xfffff000u; /* the edge wraps */
+						ts.rcv_adv_edge = ts.rcv_nxt + (uint32_t)d;
+						ck_assert_msg(
+						        tcp_rcv_window(&ts) == window_by_rule(&ts),
+						        "ws %u buf %u queued %u mss %u edge %+lld",
+						        ws, bufs[b], queued[q], mss[m],
+						        (long long)d);
+						checked++;
+					}
+	ck_assert_uint_gt(checked, 10000);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("tcp_read_direct");
@@ -156,6 +208,7 @@ int main(void)
 	tcase_add_test(tc, others_not_taken);
 	tcase_add_test(tc, window_update_alike);
 	tcase_add_test(tc, consumed_mbuf_carries_next_segment);
+	tcase_add_test(tc, receive_window_matches_rule);
 	suite_add_tcase(s, tc);
 	return check_run(s, CK_NOFORK);
 }
