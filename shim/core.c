@@ -160,7 +160,7 @@ int shim_close_all_at_exit(void)
 			n++;
 		}
 		w->sock.inherited = true; /* the fd may still be used by a late destructor: EBADF */
-		w->sock.bits_epoch = 0;   /* never seen ready again (sock_poll_bits_seen) */
+		w->sock.bits_epoch = 0;   /* never seen ready again (poll.c member_bits) */
 	}
 	return n;
 }
@@ -259,6 +259,7 @@ void shim_sock_event(void *ctx, int sock, const struct tpa_sock_state *st)
 	s->bits = shim_poll_bits(st);
 	s->bits_epoch = shim_lock_epoch;
 	s->events = events;
+	s->rd_dry = false;
 	shim_sleep_note_event();
 	shim_epoll_notify(s, edges);
 }

@@ -8,10 +8,11 @@
  * eventfd and the kernel listener of every accelerated listener (so loopback connections count
  * as readiness of the accelerated fd); a sleeping epoll_wait sleeps on the inner one.
  * Accelerated members live in user space; the stack's sock_event hook puts them on their epoll's
- * ready list, so a wait never scans idle sockets. Level-triggered members stay on the list while
- * ready, edge-triggered ones leave it when reported (the next hook call brings them back),
- * EPOLLONESHOT members are disarmed until EPOLL_CTL_MOD. Closing the last fd of a socket removes
- * it from every set.
+ * ready list, so a wait never scans idle sockets. As in the kernel, level-triggered members stay
+ * on the list after a report until a wait finds them not ready (a read that empties a socket
+ * leaves them where they are), edge-triggered ones leave it when reported (the next hook call
+ * brings them back), EPOLLONESHOT members are disarmed until EPOLL_CTL_MOD. Closing the last fd
+ * of a socket removes it from every set.
  * poll/select: accelerated fds are checked directly each round; the kernel part (plus wait fd
  * and kick fd) is one real ppoll.
  * Waiting is shim_wait (wait.c), as for every blocking call.
@@ -112,7 +113,7 @@ uint32_t shim_poll_bits(const struct tpa_sock_state *st)
 	return r | (r & (EPOLLIN | EPOLLOUT)) << 6;
 }
 
-/* Out of line: the epoll paths mostly find what the hook saw (sock_poll_bits_seen). */
+/* Out of line: the epoll paths mostly find what the hook saw (member_bits). */
 static __attribute__((noinline)) uint32_t sock_poll_bits(struct shim_sock *s)
 {
 	if (s->inherited)
@@ -120,15 +121,6 @@ static __attribute__((noinline)) uint32_t sock_poll_bits(struct shim_sock *s)
 	struct tpa_sock_state st;
 	tpa_sock_state(shim.stack, s->sock, &st);
 	return shim_poll_bits(&st);
-}
-
-/* For the epoll paths right after the engine's hooks: what the hook saw, when nothing can
- * have changed since (the same taking of the lock, no call on the socket in between). */
-static uint32_t sock_poll_bits_seen(struct shim_sock *s)
-{
-	if (__builtin_expect(s->bits_epoch == shim_lock_epoch, 1)) /* never an inherited socket's */
-		return s->bits;
-	return sock_poll_bits(s);
 }
 
 uint32_t shim_sock_readiness(struct shim_sock *s)
@@ -139,6 +131,21 @@ uint32_t shim_sock_readiness(struct shim_sock *s)
 static uint32_t member_wants(const struct shim_epoll_member *m)
 {
 	return m->wants;
+}
+
+/* What a member's socket is ready for (lock held): what the hook saw in this taking of the lock,
+ * else nothing for a member waiting only for input on a socket read dry since the last hook
+ * call (no look at the stack: a level-triggered member stays listed after every report, so
+ * each wait meets those of the sockets just read), else the stack's answer. */
+static uint32_t member_bits(const struct shim_epoll_member *m)
+{
+	const uint32_t input_only = EPOLLIN | EPOLLRDNORM | EPOLLRDHUP | EPOLLERR | EPOLLHUP;
+	struct shim_sock *s = m->s;
+	if (__builtin_expect(s->bits_epoch == shim_lock_epoch, 1)) /* never an inherited socket's */
+		return s->bits;
+	if (s->rd_dry && !(member_wants(m) & ~input_only))
+		return 0;
+	return sock_poll_bits(s);
 }
 
 /* The socket's count of edge-triggered members goes up by one (lock held). The first one
@@ -168,21 +175,9 @@ static void member_set_events(struct shim_epoll_member *m, uint32_t events)
 /* Called from the sock_event hook path (lock held). */
 static void member_check(struct shim_epoll_member *m)
 {
-	uint32_t cur = sock_poll_bits_seen(m->s) | (m->kready ? EPOLLIN | EPOLLRDNORM : 0);
+	uint32_t cur = member_bits(m) | (m->kready ? EPOLLIN | EPOLLRDNORM : 0);
 	if (cur & member_wants(m))
 		ready_add(m);
-}
-
-void shim_epoll_drained(struct shim_sock *s)
-{
-	/* An end of stream or an error keeps the socket readable (s->events is the state of the
-	 * last hook call, brought up to date when the lock was taken). */
-	if (s->events & (TPA_EV_RDHUP | TPA_EV_HUP | TPA_EV_ERR))
-		return;
-	const uint32_t input_only = EPOLLIN | EPOLLRDNORM | EPOLLRDHUP | EPOLLERR | EPOLLHUP;
-	for (struct shim_epoll_member *m = s->members; m; m = m->next_in_sock)
-		if (m->on_ready && !m->kready && !(member_wants(m) & ~input_only))
-			ready_del(m);
 }
 
 void shim_epoll_notify(struct shim_sock *s, uint32_t edges)
@@ -437,7 +432,7 @@ static int collect_accel(struct shim_epoll *ep, struct epoll_event *out, int max
 		return 0;
 	while (m != head) {
 		struct shim_epoll_member *next = m->rnext;
-		uint32_t cur = sock_poll_bits_seen(m->s);
+		uint32_t cur = member_bits(m);
 		if (m->kready) {
 			cur |= EPOLLIN | EPOLLRDNORM;
 			m->kready = false;

@@ -45,6 +45,10 @@ struct shim_sock {
 	bool shut_wr;    /* shutdown(SHUT_WR/RDWR) done: writes fail with EPIPE */
 	bool v6;         /* an AF_INET6 socket: addresses are shown IPv4-mapped (::ffff:a.b.c.d) */
 	bool shut_rd;    /* a listener shut down (SHUT_RD/RDWR): accept() fails until listen() */
+	/* A read took less than it asked for, without an end of stream or error, and no hook call
+	 * came since: nothing is readable (nothing arrives without one). A wait drops members
+	 * waiting only for input on this without asking the stack (poll.c member_bits). */
+	bool rd_dry;
 	uint32_t events; /* last readiness reported by the stack's sock_event hook */
 	/* readable bytes at the last hook call or read: new data = IN edge. Only edge-triggered
 	 * members use it, so it is kept only while there are some (n_et), and set afresh from the
@@ -246,11 +250,6 @@ void shim_sock_event(void *ctx, int sock, const struct tpa_sock_state *st);
 uint32_t shim_sock_readiness(struct shim_sock *s);
 /* The poll(2)/epoll bits of a stack socket's state (Linux's rules: poll.c). */
 uint32_t shim_poll_bits(const struct tpa_sock_state *st);
-/* A read took fewer bytes than it asked for, so nothing is left to read (and nothing arrives
- * under the lock): members waiting only for input leave the ready lists now instead of costing
- * the next wait a look at the stack each (level-triggered ones are there after every report).
- * Lock held; poll.c */
-void shim_epoll_drained(struct shim_sock *s);
 /* Readiness changed (s->bits just set by the hook): `edges` are the bits that rose or were
  * renewed (new data, space freed); level-triggered members look at the current state (lock
  * held); poll.c */
