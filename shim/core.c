@@ -141,6 +141,16 @@ struct shim_sock *shim_sock_new(int sock, enum shim_kind kind, int kfd)
 	return &w->sock;
 }
 
+/* s is this process's no more (closed at exit, or no room in the family): calls on it fail with
+ * EBADF and the hook never sees it again, so it needs no look at the flag (lock held). */
+static void sock_inherit(struct shim_sock *s)
+{
+	if (by_id && (uint32_t)s->sock < by_id_n && by_id[s->sock] == s)
+		by_id[s->sock] = NULL;
+	s->inherited = true;
+	s->bits_epoch = 0; /* never seen ready again (poll.c member_bits) */
+}
+
 int shim_close_all_at_exit(void)
 {
 	int n = 0;
@@ -152,15 +162,13 @@ int shim_close_all_at_exit(void)
 		                                       offsetof(struct shim_sock_with_node, node));
 		if (w->sock.inherited)
 			continue;
-		if (by_id && (uint32_t)w->sock.sock < by_id_n)
-			by_id[w->sock.sock] = NULL;
+		/* The fd may still be used by a late destructor: EBADF. */
+		sock_inherit(&w->sock);
 		/* Another process of the family may still hold it (a fork child serving it). */
 		if (shim_family_release(w->sock.sock)) {
 			tpa_close(shim.stack, w->sock.sock);
 			n++;
 		}
-		w->sock.inherited = true; /* the fd may still be used by a late destructor: EBADF */
-		w->sock.bits_epoch = 0;   /* never seen ready again (poll.c member_bits) */
 	}
 	return n;
 }
@@ -209,7 +217,7 @@ void shim_sock_renumber(struct shim_sock *s, int sock)
 		by_id[s->sock] = NULL;
 	shim_family_release(s->sock);
 	s->sock = sock;
-	if (by_id && sock >= 0 && (uint32_t)sock < by_id_n)
+	if (by_id && sock >= 0 && (uint32_t)sock < by_id_n && !s->inherited)
 		by_id[sock] = s;
 	shim_family_hold(sock);
 }
@@ -232,29 +240,39 @@ void shim_raise_sigpipe(void)
 	pthread_kill(pthread_self(), SIGPIPE);
 }
 
+/* The bits that rose or were renewed since the last hook call (new data, space freed), for the
+ * edge-triggered members of s; updates the IN edge tracking (lock held). */
+static uint32_t et_edges(struct shim_sock *s, const struct tpa_sock_state *st)
+{
+	uint32_t edges = st->events & ~s->events;
+	if (st->events & TPA_EV_IN) {
+		if ((int)st->rcv_queued > s->last_nread)
+			edges |= TPA_EV_IN;
+		s->last_nread = (int)st->rcv_queued;
+	}
+	if ((st->events & TPA_EV_OUT) && (int)st->snd_queued < s->last_nwrite)
+		edges |= TPA_EV_OUT;
+	return edges;
+}
+
 void shim_sock_event(void *ctx, int sock, const struct tpa_sock_state *st)
 {
 	/* From the stack (not a catch-up), with other processes in the family: they may care. */
 	if (shim_family_multi_inline() && ctx)
 		shim_family_event_raised();
-	/* One unsigned compare: a negative id, or no table yet (by_id_n is 0 then). */
-	if (!shim.stack || (uint32_t)sock >= by_id_n)
+	/* One unsigned compare: a negative id, or no table yet (by_id_n is 0 then). Sockets are
+	 * in by_id only while the stack exists and they are not inherited (sock_inherit). */
+	if ((uint32_t)sock >= by_id_n)
 		return;
 	struct shim_sock *s = by_id[sock];
-	if (!s || s->inherited)
+	if (!s)
 		return;
 	uint32_t events = st->events;
-	uint32_t edges = events & ~s->events;
-	if ((events & TPA_EV_IN) && s->n_et) {
-		if ((int)st->rcv_queued > s->last_nread)
-			edges |= TPA_EV_IN;
-		s->last_nread = (int)st->rcv_queued;
-	}
-	if (events & TPA_EV_OUT) {
-		if ((int)st->snd_queued < s->last_nwrite)
-			edges |= TPA_EV_OUT;
-		s->last_nwrite = (int)st->snd_queued;
-	}
+	uint32_t edges = 0; /* only edge-triggered members look at them */
+	if (__builtin_expect(s->n_et != 0, 0))
+		edges = et_edges(s, st);
+	if (events & TPA_EV_OUT)
+		s->last_nwrite = (int)st->snd_queued; /* kept for a first edge-triggered member */
 	/* The epoll members' checks and the collection of this same look use these. */
 	s->bits = shim_poll_bits(st);
 	s->bits_epoch = shim_lock_epoch;
@@ -326,8 +344,7 @@ static void atfork_child(void)
 			        (struct shim_sock_with_node *)((char *)n -
 			                                       offsetof(struct shim_sock_with_node,
 			                                                node));
-			w->sock.inherited = true;
-			w->sock.bits_epoch = 0;
+			sock_inherit(&w->sock);
 		}
 	}
 }
