@@ -46,6 +46,10 @@ struct shim_epoll_member {
 	bool disarmed; /* ONESHOT fired */
 	bool on_ready;
 	bool kready; /* the kernel listener reported a connection */
+	bool leaves; /* EPOLLET or EPOLLONESHOT: leaves the ready list when reported */
+	/* A connection's member waiting for input only: a socket read dry is not ready for it
+	 * (member_bits); never a listener's, which is never read */
+	bool input_only;
 	struct shim_epoll_member *next_in_sock;
 	struct shim_epoll_member *next, *prev;   /* all members of ep */
 	struct shim_epoll_member *rnext, *rprev; /* ready list */
@@ -89,13 +93,18 @@ static void ready_add(struct shim_epoll_member *m)
 	m->on_ready = true;
 }
 
-static void ready_del(struct shim_epoll_member *m)
+/* m is on the ready list: off it. */
+static void ready_unlink(struct shim_epoll_member *m)
 {
-	if (!m->on_ready)
-		return;
 	m->rprev->rnext = m->rnext;
 	m->rnext->rprev = m->rprev;
 	m->on_ready = false;
+}
+
+static void ready_del(struct shim_epoll_member *m)
+{
+	if (m->on_ready)
+		ready_unlink(m);
 }
 
 uint32_t shim_poll_bits(const struct tpa_sock_state *st)
@@ -136,14 +145,14 @@ static uint32_t member_wants(const struct shim_epoll_member *m)
 /* What a member's socket is ready for (lock held): what the hook saw in this taking of the lock,
  * else nothing for a member waiting only for input on a socket read dry since the last hook
  * call (no look at the stack: a level-triggered member stays listed after every report, so
- * each wait meets those of the sockets just read), else the stack's answer. */
+ * each wait meets those of the sockets just read), else the stack's answer. collect_accel has
+ * its own copy. */
 static uint32_t member_bits(const struct shim_epoll_member *m)
 {
-	const uint32_t input_only = EPOLLIN | EPOLLRDNORM | EPOLLRDHUP | EPOLLERR | EPOLLHUP;
 	struct shim_sock *s = m->s;
-	if (__builtin_expect(s->bits_epoch == shim_lock_epoch, 1)) /* never an inherited socket's */
+	if (s->bits_epoch == shim_lock_epoch) /* never an inherited socket's */
 		return s->bits;
-	if (s->rd_dry && !(member_wants(m) & ~input_only))
+	if (s->rd_dry && m->input_only)
 		return 0;
 	return sock_poll_bits(s);
 }
@@ -170,6 +179,9 @@ static void member_set_events(struct shim_epoll_member *m, uint32_t events)
 	m->events = events;
 	m->wants = (events & ~(EPOLLET | EPOLLONESHOT | EPOLLEXCLUSIVE | EPOLLWAKEUP)) | EPOLLERR |
 	           EPOLLHUP;
+	m->leaves = (events & (EPOLLET | EPOLLONESHOT)) != 0;
+	const uint32_t input = EPOLLIN | EPOLLRDNORM | EPOLLRDHUP | EPOLLERR | EPOLLHUP;
+	m->input_only = m->s->kind == SHIM_CONN && !(m->wants & ~input);
 }
 
 /* Called from the sock_event hook path (lock held). */
@@ -428,27 +440,38 @@ static int collect_accel(struct shim_epoll *ep, struct epoll_event *out, int max
 	struct epoll_event *o = out, *end = out + max;
 	struct shim_epoll_member *head = &ep->ready;
 	struct shim_epoll_member *m = head->rnext;
+	uint64_t epoch = shim_lock_epoch; /* member_bits, with what it needs in registers */
 	if (max <= 0)
 		return 0;
 	while (m != head) {
 		struct shim_epoll_member *next = m->rnext;
-		uint32_t cur = member_bits(m);
-		if (m->kready) {
+		struct shim_sock *s = m->s;
+		uint32_t cur;
+		if (__builtin_expect(s->bits_epoch == epoch, 1)) {
+			cur = s->bits;
+		} else if (!(s->rd_dry && m->input_only)) {
+			cur = sock_poll_bits(s);
+		} else { /* a connection's member: no kernel listener's connection (kready) */
+			ready_unlink(m);
+			m = next;
+			continue;
+		}
+		if (__builtin_expect(m->kready, 0)) {
 			cur |= EPOLLIN | EPOLLRDNORM;
 			m->kready = false;
 		}
 		uint32_t rep = cur & member_wants(m);
 		if (!rep) {
-			ready_del(m);
+			ready_unlink(m);
 			m = next;
 			continue;
 		}
 		o->events = rep;
 		o->data = m->data;
-		if (m->events & (EPOLLONESHOT | EPOLLET)) {
+		if (__builtin_expect(m->leaves, 0)) {
 			if (m->events & EPOLLONESHOT)
 				m->disarmed = true;
-			ready_del(m);
+			ready_unlink(m);
 		}
 		m = next;
 		if (++o == end)
