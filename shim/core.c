@@ -41,7 +41,7 @@ static struct shim_sock **by_id;
 static uint32_t by_id_n;
 
 /* shim.h says what it is. */
-__thread int shim_lock_depth __attribute__((tls_model("initial-exec")));
+uint32_t shim_lock_nested;
 
 /* Threads (of any process of the family) blocked in shim_lock: a spinning waiter that drops
  * and retakes the lock between rounds (no syscall in between) lets them in (shim_lock_wanted).
@@ -50,11 +50,18 @@ static void family_events_catch_up(void);
 
 uint64_t shim_lock_epoch = 1;
 
-/* shim_lock (shim.h) took the family level: other processes may have run the stack (one
- * process alone: nobody else runs it). */
-void shim_lock_family_taken(void)
+void shim_lock_rest(bool have_local)
 {
-	family_events_catch_up();
+	if (!have_local && shim_family_held_here()) {
+		shim_lock_nested++;
+		return;
+	}
+	bool family = shim_family_lock_rest(have_local);
+	shim_lock_epoch++;
+	/* The family level: other processes may have run the stack (one process alone: nobody
+	 * else runs it). */
+	if (family)
+		family_events_catch_up();
 }
 
 bool shim_lock_wanted(void)
@@ -67,9 +74,8 @@ bool shim_lock_wanted(void)
  * handler that interrupted one, nor wait for threads that are not the program's. */
 bool shim_trylock(void)
 {
-	if (shim_lock_depth > 0 || !shim_family_trylock())
+	if (!shim_family_trylock()) /* busy, by this thread too */
 		return false;
-	shim_lock_depth++;
 	shim_lock_epoch++;
 	family_events_catch_up();
 	return true;
@@ -282,7 +288,8 @@ void shim_sock_event(void *ctx, int sock, const struct tpa_sock_state *st)
 	shim_epoll_notify(s, edges);
 }
 
-static int fork_depth; /* lock depth of the forking code before our prepare handler */
+/* The forking code held the lock before our prepare handler (a fork from inside the shim). */
+static bool fork_nested;
 
 static bool fork_helper; /* a helper process of ours forks: none of this applies */
 
@@ -291,10 +298,10 @@ static void atfork_prepare(void)
 	fork_helper = !shim.enabled;
 	if (fork_helper)
 		return;
-	fork_depth = shim_lock_depth;
+	fork_nested = shim_family_held_here();
 	shim_lock();
 	/* A fork from inside the shim (the engine's watchdog) makes a helper, not a member. */
-	if (fork_depth == 0)
+	if (!fork_nested)
 		shim_family_fork_prepare(shim.engine != NULL);
 }
 
@@ -312,9 +319,9 @@ static void atfork_child(void)
 	 * its own handler; this process has never taken it. */
 	if (fork_helper)
 		return;
-	shim_lock_depth = 0;
+	shim_lock_nested = 0;
 	shim_family_lock_forget();
-	if (fork_depth > 0) {
+	if (fork_nested) {
 		/* A helper forked from inside the shim (it only forks again or execs): it must
 		 * never wait for the lock its parent holds. */
 		shim.enabled = false;

@@ -86,27 +86,27 @@ struct shim_state {
 extern struct shim_state shim;
 
 /* ---- lock ----
- * Inline: the depth count and the family levels' uncontended path (family.h); core.c and
- * family.c do the rest. */
-/* How deep this thread holds the lock (0: not at all). Per thread: the fork handler asks
- * whether the forking thread itself is inside the shim, which another thread holding the
- * lock (the progress thread, a worker thread) must not answer for it. Initial-exec: the shim
- * is loaded at program start (LD_PRELOAD), and the lock is on every socket call. */
-extern __thread int shim_lock_depth __attribute__((tls_model("initial-exec")));
+ * Inline: the family levels' uncontended path (family.h); core.c and family.c do the rest:
+ * the local level busy, the family level needed, or a nested taking by the thread that holds
+ * it (its token in the lock word says so: shim_family_held_here), which only counts. */
+/* Takings beyond the first by the thread that holds the lock; only that thread uses it. */
+extern uint32_t shim_lock_nested;
 extern uint64_t shim_lock_epoch;
-void shim_lock_family_taken(void); /* core.c */
+void shim_lock_rest(bool have_local); /* core.c */
 static inline void shim_lock(void)
 {
-	if (shim_lock_depth++ > 0)
+	bool have_local = shim_family_local_try_inline();
+	if (__builtin_expect(have_local && !shim_family_multi_inline(), 1)) {
+		shim_lock_epoch++;
 		return;
-	bool family = shim_family_lock_inline();
-	shim_lock_epoch++;
-	if (__builtin_expect(family, 0))
-		shim_lock_family_taken();
+	}
+	shim_lock_rest(have_local);
 }
 static inline void shim_unlock(void)
 {
-	if (--shim_lock_depth == 0)
+	if (__builtin_expect(shim_lock_nested != 0, 0))
+		shim_lock_nested--;
+	else
 		shim_family_unlock_inline();
 }
 /* Take it only if nobody holds it, this thread included (core.c). */
