@@ -47,6 +47,7 @@ uint32_t shim_lock_nested;
  * and retakes the lock between rounds (no syscall in between) lets them in (shim_lock_wanted).
  */
 static void family_events_catch_up(void);
+static inline void sock_state_seen(int sock, const struct tpa_sock_state *st);
 
 uint64_t shim_lock_epoch = 1;
 
@@ -94,7 +95,7 @@ static void family_events_catch_up(void)
 		if (!w->sock.inherited) {
 			struct tpa_sock_state st;
 			tpa_sock_state(shim.stack, w->sock.sock, &st);
-			shim_sock_event(NULL, w->sock.sock, &st);
+			sock_state_seen(w->sock.sock, &st);
 		}
 	}
 }
@@ -261,11 +262,11 @@ static uint32_t et_edges(struct shim_sock *s, const struct tpa_sock_state *st)
 	return edges;
 }
 
-void shim_sock_event(void *ctx, int sock, const struct tpa_sock_state *st)
+/* The hook, and a catch-up with what other processes of the family did (lock held). Inline:
+ * the hook's body. */
+static inline __attribute__((always_inline)) void sock_state_seen(int sock,
+                                                                  const struct tpa_sock_state *st)
 {
-	/* From the stack (not a catch-up), with other processes in the family: they may care. */
-	if (shim_family_multi_inline() && ctx)
-		shim_family_event_raised();
 	/* One unsigned compare: a negative id, or no table yet (by_id_n is 0 then). Sockets are
 	 * in by_id only while the stack exists and they are not inherited (sock_inherit). */
 	if ((uint32_t)sock >= by_id_n)
@@ -286,6 +287,15 @@ void shim_sock_event(void *ctx, int sock, const struct tpa_sock_state *st)
 	s->rd_dry = false;
 	shim_sleep_note_event();
 	shim_epoll_notify(s, edges);
+}
+
+void shim_sock_event(void *ctx, int sock, const struct tpa_sock_state *st)
+{
+	(void)ctx;
+	/* Other processes of the family may care (not about a catch-up's, which are theirs): they
+	 * hear of it when the lock is let go, once per taking. */
+	shim_family_events_pending = true;
+	sock_state_seen(sock, st);
 }
 
 /* The forking code held the lock before our prepare handler (a fork from inside the shim). */

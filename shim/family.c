@@ -257,8 +257,14 @@ bool shim_family_trylock(void)
 	return true;
 }
 
+static void event_raised(void);
+
 void shim_family_unlock_shared(void)
 {
+	if (shim_family_events_pending) {
+		shim_family_events_pending = false;
+		event_raised();
+	}
 	shim_family_holds_shared = false;
 	pthread_mutex_unlock(&fam->lock);
 	local_unlock();
@@ -558,7 +564,8 @@ bool shim_family_fork_child(void)
 }
 
 /* Events matter to other processes only while there are any (a lock of several levels). */
-void shim_family_event_raised(void)
+bool shim_family_events_pending;
+static void event_raised(void)
 {
 	if (!family_multi())
 		return;

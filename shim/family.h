@@ -140,9 +140,12 @@ struct shim_family_member {
 };
 int shim_family_members(struct shim_family_member *out, int max);
 
-/* Socket events raised by the stack: whether another process raised some since this one
- * last looked (its epoll ready lists then need a look at its sockets' state). */
-void shim_family_event_raised(void);
+/* Socket events raised by the stack: set (lock held) when the stack raised some; other
+ * processes of the family hear of them when the family level is let go
+ * (shim_family_unlock_shared: only a holder of it may have others to tell). Whether another
+ * process raised some since this one last looked (its epoll ready lists then need a look at
+ * its sockets' state). */
+extern bool shim_family_events_pending;
 bool shim_family_events_from_others(void);
 
 #endif
