@@ -41,20 +41,28 @@ static struct shim_sock **by_id;
 static uint32_t by_id_n;
 
 /* shim.h says what it is. */
-__thread int shim_lock_depth __attribute__((tls_model("initial-exec")));
+uint32_t shim_lock_nested;
 
 /* Threads (of any process of the family) blocked in shim_lock: a spinning waiter that drops
  * and retakes the lock between rounds (no syscall in between) lets them in (shim_lock_wanted).
  */
 static void family_events_catch_up(void);
+static inline void sock_state_seen(int sock, const struct tpa_sock_state *st);
 
 uint64_t shim_lock_epoch = 1;
 
-/* shim_lock (shim.h) took the family level: other processes may have run the stack (one
- * process alone: nobody else runs it). */
-void shim_lock_family_taken(void)
+void shim_lock_rest(bool have_local)
 {
-	family_events_catch_up();
+	if (!have_local && shim_family_held_here()) {
+		shim_lock_nested++;
+		return;
+	}
+	bool family = shim_family_lock_rest(have_local);
+	shim_lock_epoch++;
+	/* The family level: other processes may have run the stack (one process alone: nobody
+	 * else runs it). */
+	if (family)
+		family_events_catch_up();
 }
 
 bool shim_lock_wanted(void)
@@ -67,9 +75,8 @@ bool shim_lock_wanted(void)
  * handler that interrupted one, nor wait for threads that are not the program's. */
 bool shim_trylock(void)
 {
-	if (shim_lock_depth > 0 || !shim_family_trylock())
+	if (!shim_family_trylock()) /* busy, by this thread too */
 		return false;
-	shim_lock_depth++;
 	shim_lock_epoch++;
 	family_events_catch_up();
 	return true;
@@ -88,7 +95,7 @@ static void family_events_catch_up(void)
 		if (!w->sock.inherited) {
 			struct tpa_sock_state st;
 			tpa_sock_state(shim.stack, w->sock.sock, &st);
-			shim_sock_event(NULL, w->sock.sock, &st);
+			sock_state_seen(w->sock.sock, &st);
 		}
 	}
 }
@@ -141,6 +148,16 @@ struct shim_sock *shim_sock_new(int sock, enum shim_kind kind, int kfd)
 	return &w->sock;
 }
 
+/* s is this process's no more (closed at exit, or no room in the family): calls on it fail with
+ * EBADF and the hook never sees it again, so it needs no look at the flag (lock held). */
+static void sock_inherit(struct shim_sock *s)
+{
+	if (by_id && (uint32_t)s->sock < by_id_n && by_id[s->sock] == s)
+		by_id[s->sock] = NULL;
+	s->inherited = true;
+	s->bits_epoch = 0; /* never seen ready again (poll.c member_bits) */
+}
+
 int shim_close_all_at_exit(void)
 {
 	int n = 0;
@@ -152,15 +169,13 @@ int shim_close_all_at_exit(void)
 		                                       offsetof(struct shim_sock_with_node, node));
 		if (w->sock.inherited)
 			continue;
-		if (by_id && (uint32_t)w->sock.sock < by_id_n)
-			by_id[w->sock.sock] = NULL;
+		/* The fd may still be used by a late destructor: EBADF. */
+		sock_inherit(&w->sock);
 		/* Another process of the family may still hold it (a fork child serving it). */
 		if (shim_family_release(w->sock.sock)) {
 			tpa_close(shim.stack, w->sock.sock);
 			n++;
 		}
-		w->sock.inherited = true; /* the fd may still be used by a late destructor: EBADF */
-		w->sock.bits_epoch = 0;   /* never seen ready again (sock_poll_bits_seen) */
 	}
 	return n;
 }
@@ -209,7 +224,7 @@ void shim_sock_renumber(struct shim_sock *s, int sock)
 		by_id[s->sock] = NULL;
 	shim_family_release(s->sock);
 	s->sock = sock;
-	if (by_id && sock >= 0 && (uint32_t)sock < by_id_n)
+	if (by_id && sock >= 0 && (uint32_t)sock < by_id_n && !s->inherited)
 		by_id[sock] = s;
 	shim_family_hold(sock);
 }
@@ -232,38 +247,59 @@ void shim_raise_sigpipe(void)
 	pthread_kill(pthread_self(), SIGPIPE);
 }
 
-void shim_sock_event(void *ctx, int sock, const struct tpa_sock_state *st)
+/* The bits that rose or were renewed since the last hook call (new data, space freed), for the
+ * edge-triggered members of s; updates the IN edge tracking (lock held). */
+static uint32_t et_edges(struct shim_sock *s, const struct tpa_sock_state *st)
 {
-	/* From the stack (not a catch-up), with other processes in the family: they may care. */
-	if (shim_family_multi_inline() && ctx)
-		shim_family_event_raised();
-	/* One unsigned compare: a negative id, or no table yet (by_id_n is 0 then). */
-	if (!shim.stack || (uint32_t)sock >= by_id_n)
-		return;
-	struct shim_sock *s = by_id[sock];
-	if (!s || s->inherited)
-		return;
-	uint32_t events = st->events;
-	uint32_t edges = events & ~s->events;
-	if ((events & TPA_EV_IN) && s->n_et) {
+	uint32_t edges = st->events & ~s->events;
+	if (st->events & TPA_EV_IN) {
 		if ((int)st->rcv_queued > s->last_nread)
 			edges |= TPA_EV_IN;
 		s->last_nread = (int)st->rcv_queued;
 	}
-	if (events & TPA_EV_OUT) {
-		if ((int)st->snd_queued < s->last_nwrite)
-			edges |= TPA_EV_OUT;
-		s->last_nwrite = (int)st->snd_queued;
-	}
+	if ((st->events & TPA_EV_OUT) && (int)st->snd_queued < s->last_nwrite)
+		edges |= TPA_EV_OUT;
+	return edges;
+}
+
+/* The hook, and a catch-up with what other processes of the family did (lock held). Inline:
+ * the hook's body. */
+static inline __attribute__((always_inline)) void sock_state_seen(int sock,
+                                                                  const struct tpa_sock_state *st)
+{
+	/* One unsigned compare: a negative id, or no table yet (by_id_n is 0 then). Sockets are
+	 * in by_id only while the stack exists and they are not inherited (sock_inherit). */
+	if ((uint32_t)sock >= by_id_n)
+		return;
+	struct shim_sock *s = by_id[sock];
+	if (!s)
+		return;
+	uint32_t events = st->events;
+	uint32_t edges = 0; /* only edge-triggered members look at them */
+	if (__builtin_expect(s->n_et != 0, 0))
+		edges = et_edges(s, st);
+	if (events & TPA_EV_OUT)
+		s->last_nwrite = (int)st->snd_queued; /* kept for a first edge-triggered member */
 	/* The epoll members' checks and the collection of this same look use these. */
 	s->bits = shim_poll_bits(st);
 	s->bits_epoch = shim_lock_epoch;
 	s->events = events;
+	s->rd_dry = false;
 	shim_sleep_note_event();
 	shim_epoll_notify(s, edges);
 }
 
-static int fork_depth; /* lock depth of the forking code before our prepare handler */
+void shim_sock_event(void *ctx, int sock, const struct tpa_sock_state *st)
+{
+	(void)ctx;
+	/* Other processes of the family may care (not about a catch-up's, which are theirs): they
+	 * hear of it when the lock is let go, once per taking. */
+	shim_family_events_pending = true;
+	sock_state_seen(sock, st);
+}
+
+/* The forking code held the lock before our prepare handler (a fork from inside the shim). */
+static bool fork_nested;
 
 static bool fork_helper; /* a helper process of ours forks: none of this applies */
 
@@ -272,10 +308,10 @@ static void atfork_prepare(void)
 	fork_helper = !shim.enabled;
 	if (fork_helper)
 		return;
-	fork_depth = shim_lock_depth;
+	fork_nested = shim_family_held_here();
 	shim_lock();
 	/* A fork from inside the shim (the engine's watchdog) makes a helper, not a member. */
-	if (fork_depth == 0)
+	if (!fork_nested)
 		shim_family_fork_prepare(shim.engine != NULL);
 }
 
@@ -293,9 +329,9 @@ static void atfork_child(void)
 	 * its own handler; this process has never taken it. */
 	if (fork_helper)
 		return;
-	shim_lock_depth = 0;
+	shim_lock_nested = 0;
 	shim_family_lock_forget();
-	if (fork_depth > 0) {
+	if (fork_nested) {
 		/* A helper forked from inside the shim (it only forks again or execs): it must
 		 * never wait for the lock its parent holds. */
 		shim.enabled = false;
@@ -325,8 +361,7 @@ static void atfork_child(void)
 			        (struct shim_sock_with_node *)((char *)n -
 			                                       offsetof(struct shim_sock_with_node,
 			                                                node));
-			w->sock.inherited = true;
-			w->sock.bits_epoch = 0;
+			sock_inherit(&w->sock);
 		}
 	}
 }

@@ -49,12 +49,16 @@ struct shim_family {
 };
 
 static struct shim_family *fam;
-/* The process-local level of the lock: a futex word (0 free, 1 held, 2 held with waiters),
- * taken first by every thread; the robust family mutex is taken after it only while the
- * family has several processes. A robust, process-shared, recursive mutex costs ~100
- * instructions a round trip (its robust-list bookkeeping); this costs a compare-and-swap.
- * The uncontended path is inline (family.h), reading these three. */
+/* The process-local level of the lock: a futex word (0 free, else the holder's token, with
+ * SHIM_FAMILY_WAITERS while others may wait), taken first by every thread; the robust family mutex
+ * is taken after it only while the family has several processes. A robust, process-shared,
+ * recursive mutex costs ~100 instructions a round trip (its robust-list bookkeeping); this costs a
+ * compare-and-swap. The uncontended path is inline (family.h), reading these four. */
 uint32_t shim_family_local_word;
+/* The thread's token in the local level's word: its thread id (never 0, unique among the
+ * process's live threads, below 2^22 (pid_max), so clear of SHIM_FAMILY_WAITERS); 0 until
+ * the thread first waits for the lock (thread_token). */
+__thread uint32_t shim_family_token __attribute__((tls_model("initial-exec")));
 /* The holder of the local level holds the family mutex too (it saw multi when it locked).
  * Only the thread holding the local level reads or writes it: a plain variable. */
 bool shim_family_holds_shared;
@@ -138,19 +142,52 @@ static long futex(uint32_t *word, int op, uint32_t val)
 	return syscall(SYS_futex, word, op | FUTEX_PRIVATE_FLAG, val, NULL, NULL, 0);
 }
 
+static uint32_t thread_token(void)
+{
+	if (!shim_family_token)
+		shim_family_token = (uint32_t)syscall(SYS_gettid);
+	return shim_family_token;
+}
+
+bool shim_family_held_here(void)
+{
+	/* Only this thread puts its token there: a relaxed look is enough. */
+	uint32_t me = shim_family_token;
+	return me && (__atomic_load_n(&shim_family_local_word, __ATOMIC_RELAXED) &
+	              ~SHIM_FAMILY_WAITERS) == me;
+}
+
 static bool local_trylock(void)
 {
 	uint32_t free_word = 0;
-	return __atomic_compare_exchange_n(&shim_family_local_word, &free_word, 1, false,
-	                                   __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+	return __atomic_compare_exchange_n(&shim_family_local_word, &free_word, thread_token(),
+	                                   false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
 }
 
-/* The waits and wakes apart: the uncontended lock and unlock stay a few instructions inline. */
+/* The waits and wakes apart: the uncontended lock and unlock stay a few instructions inline.
+ * A thread that waited takes the word with the waiters mark (others may wait too: at worst
+ * one wake too many), as a waiter marks a held word before it sleeps. */
 static __attribute__((noinline)) void local_lock_wait(void)
 {
+	uint32_t me = thread_token();
 	__atomic_add_fetch(&local_waiters, 1, __ATOMIC_RELAXED);
-	while (__atomic_exchange_n(&shim_family_local_word, 2, __ATOMIC_ACQUIRE) != 0)
-		futex(&shim_family_local_word, FUTEX_WAIT, 2);
+	uint32_t w = __atomic_load_n(&shim_family_local_word, __ATOMIC_RELAXED);
+	for (;;) {
+		if (w == 0) {
+			if (__atomic_compare_exchange_n(&shim_family_local_word, &w,
+			                                me | SHIM_FAMILY_WAITERS, false,
+			                                __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+				break;
+			continue; /* w: the word now */
+		}
+		if (!(w & SHIM_FAMILY_WAITERS) &&
+		    !__atomic_compare_exchange_n(&shim_family_local_word, &w,
+		                                 w | SHIM_FAMILY_WAITERS, false, __ATOMIC_RELAXED,
+		                                 __ATOMIC_RELAXED))
+			continue;
+		futex(&shim_family_local_word, FUTEX_WAIT, w | SHIM_FAMILY_WAITERS);
+		w = __atomic_load_n(&shim_family_local_word, __ATOMIC_RELAXED);
+	}
 	__atomic_sub_fetch(&local_waiters, 1, __ATOMIC_RELAXED);
 }
 
@@ -161,7 +198,7 @@ void shim_family_local_wake(void)
 
 static void local_unlock(void)
 {
-	if (__atomic_exchange_n(&shim_family_local_word, 0, __ATOMIC_RELEASE) == 2)
+	if (__atomic_exchange_n(&shim_family_local_word, 0, __ATOMIC_RELEASE) & SHIM_FAMILY_WAITERS)
 		shim_family_local_wake();
 }
 
@@ -220,8 +257,14 @@ bool shim_family_trylock(void)
 	return true;
 }
 
+static void event_raised(void);
+
 void shim_family_unlock_shared(void)
 {
+	if (shim_family_events_pending) {
+		shim_family_events_pending = false;
+		event_raised();
+	}
 	shim_family_holds_shared = false;
 	pthread_mutex_unlock(&fam->lock);
 	local_unlock();
@@ -497,6 +540,7 @@ void shim_family_lock_forget(void)
 	shim_family_local_word = 0;
 	local_waiters = 0;
 	shim_family_holds_shared = false;
+	shim_family_token = 0;
 }
 
 bool shim_family_fork_child(void)
@@ -520,7 +564,8 @@ bool shim_family_fork_child(void)
 }
 
 /* Events matter to other processes only while there are any (a lock of several levels). */
-void shim_family_event_raised(void)
+bool shim_family_events_pending;
+static void event_raised(void)
 {
 	if (!family_multi())
 		return;

@@ -40,21 +40,33 @@ bool shim_family_lock(void); /* true: the family level was taken too */
 bool shim_family_trylock(void);
 void shim_family_unlock(void);
 /* The same two, inline for the lock's uncontended path (shim_lock, shim.h), from family.c's
- * state: the local level's futex word (0 free, 1 held, 2 held with waiters), whether its holder
- * holds the family mutex too, and the family's "several processes" word (0: the local level
- * is enough). The rest is out of line: the local level busy or the family level needed
- * (have_local: the local level is held already), a waiter to wake, the family mutex to free. */
+ * state: the local level's futex word (0 free, else the holder thread's token, with
+ * SHIM_FAMILY_WAITERS while others may wait for it), the calling thread's token (0 until its
+ * first wait for the lock sets it), whether the holder holds the family mutex too, and the
+ * family's "several processes" word (0: the local level is enough). The holder's token in the
+ * word lets a thread see that it holds the lock already (shim_family_held_here), so nested
+ * takings cost nothing on the uncontended path. The rest is out of line: the local level busy
+ * or the family level needed (have_local: the local level is held already), a waiter to wake,
+ * the family mutex to free. */
+#define SHIM_FAMILY_WAITERS 0x80000000u
 extern uint32_t shim_family_local_word;
+extern __thread uint32_t shim_family_token __attribute__((tls_model("initial-exec")));
 extern bool shim_family_holds_shared;
 extern int32_t *shim_family_multi_word;
 bool shim_family_lock_rest(bool have_local);
 void shim_family_local_wake(void);
 void shim_family_unlock_shared(void);
+/* The local level taken at once (the family level may be needed too: shim_family_multi_inline).
+ * False: busy, maybe by this very thread, or no token yet. */
+static inline bool shim_family_local_try_inline(void)
+{
+	uint32_t me = shim_family_token, free_word = 0;
+	return me && __atomic_compare_exchange_n(&shim_family_local_word, &free_word, me, false,
+	                                         __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+}
 static inline bool shim_family_lock_inline(void)
 {
-	uint32_t free_word = 0;
-	bool have_local = __atomic_compare_exchange_n(&shim_family_local_word, &free_word, 1, false,
-	                                              __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+	bool have_local = shim_family_local_try_inline();
 	if (__builtin_expect(
 	            have_local && !__atomic_load_n(shim_family_multi_word, __ATOMIC_ACQUIRE), 1))
 		return false;
@@ -65,16 +77,21 @@ static inline void shim_family_unlock_inline(void)
 	if (__builtin_expect(shim_family_holds_shared, 0))
 		shim_family_unlock_shared();
 	else if (__builtin_expect(
-	                 __atomic_exchange_n(&shim_family_local_word, 0, __ATOMIC_RELEASE) == 2, 0))
+	                 __atomic_exchange_n(&shim_family_local_word, 0, __ATOMIC_RELEASE) &
+	                         SHIM_FAMILY_WAITERS,
+	                 0))
 		shim_family_local_wake();
 }
+/* The calling thread holds the lock (its local level). */
+bool shim_family_held_here(void);
 static inline bool shim_family_multi_inline(void) /* shim_family_multi, inline */
 {
 	return __atomic_load_n(shim_family_multi_word, __ATOMIC_ACQUIRE) != 0;
 }
 bool shim_family_lock_wanted(void); /* a thread of any process of the family waits for it */
 bool shim_family_multi(void);       /* the family level is taken (several processes) */
-/* In a fork child: the local level copied from the parent is not ours. */
+/* In a fork child: the local level copied from the parent is not ours, nor the thread's token
+ * (a new thread id). */
 void shim_family_lock_forget(void);
 
 /* This process takes a slot (engine start). 0 or -1 (table full). */
@@ -123,9 +140,12 @@ struct shim_family_member {
 };
 int shim_family_members(struct shim_family_member *out, int max);
 
-/* Socket events raised by the stack: whether another process raised some since this one
- * last looked (its epoll ready lists then need a look at its sockets' state). */
-void shim_family_event_raised(void);
+/* Socket events raised by the stack: set (lock held) when the stack raised some; other
+ * processes of the family hear of them when the family level is let go
+ * (shim_family_unlock_shared: only a holder of it may have others to tell). Whether another
+ * process raised some since this one last looked (its epoll ready lists then need a look at
+ * its sockets' state). */
+extern bool shim_family_events_pending;
 bool shim_family_events_from_others(void);
 
 #endif

@@ -79,6 +79,16 @@ static ssize_t iov_total(const struct iovec *iov, int n)
 	return (ssize_t)t;
 }
 
+/* A read took fewer bytes than it asked for (lock held): nothing is left to read. An end of
+ * stream or an error (s->events: the last hook call's state, brought up to date when the lock
+ * was taken) keeps the socket readable. Level-triggered members stay on their ready lists, as
+ * in the kernel: the next wait drops them if nothing came (poll.c member_bits), and new data
+ * before it leaves them where they are. */
+static void read_dry(struct shim_sock *s)
+{
+	s->rd_dry = !(s->events & (TPA_EV_RDHUP | TPA_EV_HUP | TPA_EV_ERR));
+}
+
 /* After a read returned data, under the lock: taken bytes (0 for a peek) left the socket. */
 static void took(struct shim_sock *s, ssize_t taken)
 {
@@ -153,8 +163,8 @@ static ssize_t shim_recvv(struct shim_sock *s, const struct iovec *iov, int n, i
 			break;
 		}
 	}
-	if (got > 0 && got < total && !(flags & MSG_PEEK) && s->members)
-		shim_epoll_drained(s);
+	if (got > 0 && got < total && !(flags & MSG_PEEK))
+		read_dry(s);
 	shim_sock_idle(s);
 	shim_unlock();
 	if (tmp != local)
@@ -175,8 +185,8 @@ static ssize_t shim_recv1(struct shim_sock *s, void *buf, size_t len, int flags)
 		ssize_t r = tpa_recv(shim.stack, s->sock, buf, len, 0);
 		if (r > 0) {
 			took(s, r);
-			if ((size_t)r < len && s->members)
-				shim_epoll_drained(s);
+			if ((size_t)r < len)
+				read_dry(s);
 			shim_unlock();
 			return r;
 		}

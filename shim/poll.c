@@ -8,10 +8,11 @@
  * eventfd and the kernel listener of every accelerated listener (so loopback connections count
  * as readiness of the accelerated fd); a sleeping epoll_wait sleeps on the inner one.
  * Accelerated members live in user space; the stack's sock_event hook puts them on their epoll's
- * ready list, so a wait never scans idle sockets. Level-triggered members stay on the list while
- * ready, edge-triggered ones leave it when reported (the next hook call brings them back),
- * EPOLLONESHOT members are disarmed until EPOLL_CTL_MOD. Closing the last fd of a socket removes
- * it from every set.
+ * ready list, so a wait never scans idle sockets. As in the kernel, level-triggered members stay
+ * on the list after a report until a wait finds them not ready (a read that empties a socket
+ * leaves them where they are), edge-triggered ones leave it when reported (the next hook call
+ * brings them back), EPOLLONESHOT members are disarmed until EPOLL_CTL_MOD. Closing the last fd
+ * of a socket removes it from every set.
  * poll/select: accelerated fds are checked directly each round; the kernel part (plus wait fd
  * and kick fd) is one real ppoll.
  * Waiting is shim_wait (wait.c), as for every blocking call.
@@ -45,6 +46,10 @@ struct shim_epoll_member {
 	bool disarmed; /* ONESHOT fired */
 	bool on_ready;
 	bool kready; /* the kernel listener reported a connection */
+	bool leaves; /* EPOLLET or EPOLLONESHOT: leaves the ready list when reported */
+	/* A connection's member waiting for input only: a socket read dry is not ready for it
+	 * (member_bits); never a listener's, which is never read */
+	bool input_only;
 	struct shim_epoll_member *next_in_sock;
 	struct shim_epoll_member *next, *prev;   /* all members of ep */
 	struct shim_epoll_member *rnext, *rprev; /* ready list */
@@ -88,13 +93,18 @@ static void ready_add(struct shim_epoll_member *m)
 	m->on_ready = true;
 }
 
-static void ready_del(struct shim_epoll_member *m)
+/* m is on the ready list: off it. */
+static void ready_unlink(struct shim_epoll_member *m)
 {
-	if (!m->on_ready)
-		return;
 	m->rprev->rnext = m->rnext;
 	m->rnext->rprev = m->rprev;
 	m->on_ready = false;
+}
+
+static void ready_del(struct shim_epoll_member *m)
+{
+	if (m->on_ready)
+		ready_unlink(m);
 }
 
 uint32_t shim_poll_bits(const struct tpa_sock_state *st)
@@ -112,7 +122,7 @@ uint32_t shim_poll_bits(const struct tpa_sock_state *st)
 	return r | (r & (EPOLLIN | EPOLLOUT)) << 6;
 }
 
-/* Out of line: the epoll paths mostly find what the hook saw (sock_poll_bits_seen). */
+/* Out of line: the epoll paths mostly find what the hook saw (member_bits). */
 static __attribute__((noinline)) uint32_t sock_poll_bits(struct shim_sock *s)
 {
 	if (s->inherited)
@@ -120,15 +130,6 @@ static __attribute__((noinline)) uint32_t sock_poll_bits(struct shim_sock *s)
 	struct tpa_sock_state st;
 	tpa_sock_state(shim.stack, s->sock, &st);
 	return shim_poll_bits(&st);
-}
-
-/* For the epoll paths right after the engine's hooks: what the hook saw, when nothing can
- * have changed since (the same taking of the lock, no call on the socket in between). */
-static uint32_t sock_poll_bits_seen(struct shim_sock *s)
-{
-	if (__builtin_expect(s->bits_epoch == shim_lock_epoch, 1)) /* never an inherited socket's */
-		return s->bits;
-	return sock_poll_bits(s);
 }
 
 uint32_t shim_sock_readiness(struct shim_sock *s)
@@ -139,6 +140,21 @@ uint32_t shim_sock_readiness(struct shim_sock *s)
 static uint32_t member_wants(const struct shim_epoll_member *m)
 {
 	return m->wants;
+}
+
+/* What a member's socket is ready for (lock held): what the hook saw in this taking of the lock,
+ * else nothing for a member waiting only for input on a socket read dry since the last hook
+ * call (no look at the stack: a level-triggered member stays listed after every report, so
+ * each wait meets those of the sockets just read), else the stack's answer. collect_accel has
+ * its own copy. */
+static uint32_t member_bits(const struct shim_epoll_member *m)
+{
+	struct shim_sock *s = m->s;
+	if (s->bits_epoch == shim_lock_epoch) /* never an inherited socket's */
+		return s->bits;
+	if (s->rd_dry && m->input_only)
+		return 0;
+	return sock_poll_bits(s);
 }
 
 /* The socket's count of edge-triggered members goes up by one (lock held). The first one
@@ -163,26 +179,17 @@ static void member_set_events(struct shim_epoll_member *m, uint32_t events)
 	m->events = events;
 	m->wants = (events & ~(EPOLLET | EPOLLONESHOT | EPOLLEXCLUSIVE | EPOLLWAKEUP)) | EPOLLERR |
 	           EPOLLHUP;
+	m->leaves = (events & (EPOLLET | EPOLLONESHOT)) != 0;
+	const uint32_t input = EPOLLIN | EPOLLRDNORM | EPOLLRDHUP | EPOLLERR | EPOLLHUP;
+	m->input_only = m->s->kind == SHIM_CONN && !(m->wants & ~input);
 }
 
 /* Called from the sock_event hook path (lock held). */
 static void member_check(struct shim_epoll_member *m)
 {
-	uint32_t cur = sock_poll_bits_seen(m->s) | (m->kready ? EPOLLIN | EPOLLRDNORM : 0);
+	uint32_t cur = member_bits(m) | (m->kready ? EPOLLIN | EPOLLRDNORM : 0);
 	if (cur & member_wants(m))
 		ready_add(m);
-}
-
-void shim_epoll_drained(struct shim_sock *s)
-{
-	/* An end of stream or an error keeps the socket readable (s->events is the state of the
-	 * last hook call, brought up to date when the lock was taken). */
-	if (s->events & (TPA_EV_RDHUP | TPA_EV_HUP | TPA_EV_ERR))
-		return;
-	const uint32_t input_only = EPOLLIN | EPOLLRDNORM | EPOLLRDHUP | EPOLLERR | EPOLLHUP;
-	for (struct shim_epoll_member *m = s->members; m; m = m->next_in_sock)
-		if (m->on_ready && !m->kready && !(member_wants(m) & ~input_only))
-			ready_del(m);
 }
 
 void shim_epoll_notify(struct shim_sock *s, uint32_t edges)
@@ -433,27 +440,38 @@ static int collect_accel(struct shim_epoll *ep, struct epoll_event *out, int max
 	struct epoll_event *o = out, *end = out + max;
 	struct shim_epoll_member *head = &ep->ready;
 	struct shim_epoll_member *m = head->rnext;
+	uint64_t epoch = shim_lock_epoch; /* member_bits, with what it needs in registers */
 	if (max <= 0)
 		return 0;
 	while (m != head) {
 		struct shim_epoll_member *next = m->rnext;
-		uint32_t cur = sock_poll_bits_seen(m->s);
-		if (m->kready) {
+		struct shim_sock *s = m->s;
+		uint32_t cur;
+		if (__builtin_expect(s->bits_epoch == epoch, 1)) {
+			cur = s->bits;
+		} else if (!(s->rd_dry && m->input_only)) {
+			cur = sock_poll_bits(s);
+		} else { /* a connection's member: no kernel listener's connection (kready) */
+			ready_unlink(m);
+			m = next;
+			continue;
+		}
+		if (__builtin_expect(m->kready, 0)) {
 			cur |= EPOLLIN | EPOLLRDNORM;
 			m->kready = false;
 		}
 		uint32_t rep = cur & member_wants(m);
 		if (!rep) {
-			ready_del(m);
+			ready_unlink(m);
 			m = next;
 			continue;
 		}
 		o->events = rep;
 		o->data = m->data;
-		if (m->events & (EPOLLONESHOT | EPOLLET)) {
+		if (__builtin_expect(m->leaves, 0)) {
 			if (m->events & EPOLLONESHOT)
 				m->disarmed = true;
-			ready_del(m);
+			ready_unlink(m);
 		}
 		m = next;
 		if (++o == end)

@@ -45,6 +45,10 @@ struct shim_sock {
 	bool shut_wr;    /* shutdown(SHUT_WR/RDWR) done: writes fail with EPIPE */
 	bool v6;         /* an AF_INET6 socket: addresses are shown IPv4-mapped (::ffff:a.b.c.d) */
 	bool shut_rd;    /* a listener shut down (SHUT_RD/RDWR): accept() fails until listen() */
+	/* A read took less than it asked for, without an end of stream or error, and no hook call
+	 * came since: nothing is readable (nothing arrives without one). A wait drops members
+	 * waiting only for input on this without asking the stack (poll.c member_bits). */
+	bool rd_dry;
 	uint32_t events; /* last readiness reported by the stack's sock_event hook */
 	/* readable bytes at the last hook call or read: new data = IN edge. Only edge-triggered
 	 * members use it, so it is kept only while there are some (n_et), and set afresh from the
@@ -82,27 +86,27 @@ struct shim_state {
 extern struct shim_state shim;
 
 /* ---- lock ----
- * Inline: the depth count and the family levels' uncontended path (family.h); core.c and
- * family.c do the rest. */
-/* How deep this thread holds the lock (0: not at all). Per thread: the fork handler asks
- * whether the forking thread itself is inside the shim, which another thread holding the
- * lock (the progress thread, a worker thread) must not answer for it. Initial-exec: the shim
- * is loaded at program start (LD_PRELOAD), and the lock is on every socket call. */
-extern __thread int shim_lock_depth __attribute__((tls_model("initial-exec")));
+ * Inline: the family levels' uncontended path (family.h); core.c and family.c do the rest:
+ * the local level busy, the family level needed, or a nested taking by the thread that holds
+ * it (its token in the lock word says so: shim_family_held_here), which only counts. */
+/* Takings beyond the first by the thread that holds the lock; only that thread uses it. */
+extern uint32_t shim_lock_nested;
 extern uint64_t shim_lock_epoch;
-void shim_lock_family_taken(void); /* core.c */
+void shim_lock_rest(bool have_local); /* core.c */
 static inline void shim_lock(void)
 {
-	if (shim_lock_depth++ > 0)
+	bool have_local = shim_family_local_try_inline();
+	if (__builtin_expect(have_local && !shim_family_multi_inline(), 1)) {
+		shim_lock_epoch++;
 		return;
-	bool family = shim_family_lock_inline();
-	shim_lock_epoch++;
-	if (__builtin_expect(family, 0))
-		shim_lock_family_taken();
+	}
+	shim_lock_rest(have_local);
 }
 static inline void shim_unlock(void)
 {
-	if (--shim_lock_depth == 0)
+	if (__builtin_expect(shim_lock_nested != 0, 0))
+		shim_lock_nested--;
+	else
 		shim_family_unlock_inline();
 }
 /* Take it only if nobody holds it, this thread included (core.c). */
@@ -246,11 +250,6 @@ void shim_sock_event(void *ctx, int sock, const struct tpa_sock_state *st);
 uint32_t shim_sock_readiness(struct shim_sock *s);
 /* The poll(2)/epoll bits of a stack socket's state (Linux's rules: poll.c). */
 uint32_t shim_poll_bits(const struct tpa_sock_state *st);
-/* A read took fewer bytes than it asked for, so nothing is left to read (and nothing arrives
- * under the lock): members waiting only for input leave the ready lists now instead of costing
- * the next wait a look at the stack each (level-triggered ones are there after every report).
- * Lock held; poll.c */
-void shim_epoll_drained(struct shim_sock *s);
 /* Readiness changed (s->bits just set by the hook): `edges` are the bits that rose or were
  * renewed (new data, space freed); level-triggered members look at the current state (lock
  * held); poll.c */

@@ -92,6 +92,40 @@ static void *lock_once(void *arg)
 	return NULL;
 }
 
+static void *held_in_other_thread(void *arg)
+{
+	*(bool *)arg = shim_family_held_here();
+	return NULL;
+}
+
+/* The holder knows itself (a nested taking only counts, shim.h), another thread does not, and
+ * a fork child's thread is another thread. */
+START_TEST(the_holding_thread_knows_it_holds_the_lock)
+{
+	setup();
+	ck_assert(!shim_family_held_here());
+	shim_family_lock();
+	ck_assert(shim_family_held_here());
+	bool other = true;
+	pthread_t t;
+	ck_assert_int_eq(pthread_create(&t, NULL, held_in_other_thread, &other), 0);
+	pthread_join(t, NULL);
+	ck_assert(!other);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		shim_family_lock_forget();
+		_exit(shim_family_held_here() ? 1 : 0);
+	}
+	ck_assert_int_eq(exit_code(pid), 0);
+	shim_family_unlock();
+	ck_assert(!shim_family_held_here());
+	ck_assert(shim_family_trylock());
+	ck_assert(shim_family_held_here());
+	shim_family_unlock();
+}
+END_TEST
+
 START_TEST(a_waiting_thread_is_seen)
 {
 	setup();
@@ -198,6 +232,7 @@ int main(void)
 	tcase_set_timeout(tc, 30);
 	/* Each case needs a process of its own: the region is mapped once per process. */
 	tcase_add_test(tc, one_process_uses_the_local_level);
+	tcase_add_test(tc, the_holding_thread_knows_it_holds_the_lock);
 	tcase_add_test(tc, a_waiting_thread_is_seen);
 	tcase_add_test(tc, fork_shares_the_lock_until_the_child_is_gone);
 	tcase_add_test(tc, a_child_killed_holding_the_lock_is_recovered);
