@@ -252,11 +252,11 @@ void shim_raise_sigpipe(void)
 static uint32_t et_edges(struct shim_sock *s, const struct tpa_sock_state *st)
 {
 	uint32_t edges = st->events & ~s->events;
-	if (st->events & TPA_EV_IN) {
-		if ((int)st->rcv_queued > s->last_nread)
-			edges |= TPA_EV_IN;
-		s->last_nread = (int)st->rcv_queued;
-	}
+	/* More readable than last seen: new data, or for a listener a new connection (the
+	 * kernel wakes an edge-triggered listener for each one, accepted or not before). */
+	if ((st->events & TPA_EV_IN) && (int)st->rcv_queued > s->last_nread)
+		edges |= TPA_EV_IN;
+	s->last_nread = (st->events & TPA_EV_IN) ? (int)st->rcv_queued : 0;
 	if ((st->events & TPA_EV_OUT) && (int)st->snd_queued < s->last_nwrite)
 		edges |= TPA_EV_OUT;
 	return edges;

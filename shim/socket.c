@@ -345,6 +345,18 @@ static bool listener_ready(void *arg)
 	return s->shut_rd || (tpa_sock_events(shim.stack, s->sock) & (TPA_EV_IN | TPA_EV_ERR));
 }
 
+/* After an accept took a connection or found none (lock held): the IN edge tracking of an
+ * edge-triggered listener restarts from the queue as it is, so the next arrival is an edge
+ * (the stack's hook is not called for what the program takes itself). */
+static void accept_edge_resync(struct shim_sock *s)
+{
+	if (!s->n_et)
+		return;
+	struct tpa_sock_state st;
+	tpa_sock_state(shim.stack, s->sock, &st);
+	s->last_nread = (st.events & TPA_EV_IN) ? (int)st.rcv_queued : 0;
+}
+
 /* accept4 on accelerated listener s (lock held): the new fd, or -errno. */
 static int accept_locked(int fd, struct shim_sock *s, struct sockaddr *addr, socklen_t *len,
                          int flags)
@@ -367,6 +379,7 @@ static int accept_locked(int fd, struct shim_sock *s, struct sockaddr *addr, soc
 			struct sockaddr_in peer;
 			socklen_t plen = sizeof(peer);
 			int c = tpa_accept(shim.stack, s->sock, (struct sockaddr *)&peer, &plen);
+			accept_edge_resync(s);
 			if (c >= 0) {
 				show_addr(&peer, s->v6, addr, len);
 				struct shim_sock *cs = shim_sock_new(c, SHIM_CONN, kfd);
@@ -399,8 +412,10 @@ static int accept_locked(int fd, struct shim_sock *s, struct sockaddr *addr, soc
 			if (errno != EAGAIN)
 				return -errno;
 		}
-		if (s->nonblock)
+		if (s->nonblock) {
+			accept_edge_resync(s); /* a child may have left the queue unseen */
 			return -EAGAIN;
+		}
 		if (shim_block(listener_ready, s, kernel ? fd : -1, UINT64_MAX) == -EINTR)
 			return -EINTR;
 	}

@@ -273,7 +273,7 @@ void tcp_sock_notify(struct tpa_stack *s, struct tcp_sock *ts)
 void tcp_sock_state_fill(const struct tcp_sock *ts, struct tpa_sock_state *st)
 {
 	st->events = tcp_sock_events(ts);
-	st->rcv_queued = ts->state == TPA_TCP_LISTEN ? 0 : ts->rcv_queued;
+	st->rcv_queued = ts->state == TPA_TCP_LISTEN ? ts->acc_count : ts->rcv_queued;
 	st->snd_queued = ts->sb.len;
 	st->sndbuf = ts->sndbuf_max;
 }

@@ -354,7 +354,7 @@ uint32_t tpa_sock_events(const struct tpa_stack *s, int sock);
  * tpa_sock_events(), TPA_SO_NREAD, TPA_SO_NWRITE and TPA_SO_SNDBUF. */
 struct tpa_sock_state {
 	uint32_t events;     /* TPA_EV_* */
-	uint32_t rcv_queued; /* bytes readable (0 for a listener) */
+	uint32_t rcv_queued; /* bytes readable; a listener's connections waiting for accept */
 	uint32_t snd_queued; /* bytes not yet acknowledged */
 	uint32_t sndbuf;     /* send buffer size */
 };
