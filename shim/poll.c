@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "shim.h"
@@ -64,6 +65,20 @@ struct shim_epoll {
 };
 
 static struct shim_epoll **ept; /* epfd -> state, same size as the fd table */
+
+/* A TCP socket the program put in an epoll set before the shim took it over (nginx adds an
+ * upstream connection before connect(), Java's NIO registers before connecting): its kernel
+ * registrations, kept so that connect() or listen() can move them to the accelerated socket.
+ * Left in the kernel set, the placeholder socket would report EPOLLOUT|EPOLLHUP and the wait
+ * would never run the stack for it. Indexed by fd, same size as the fd table. */
+struct pre_reg {
+	int epfd;
+	uint32_t events;
+	epoll_data_t data;
+	struct pre_reg *next;
+};
+static struct pre_reg **pre_regs;
+static uint8_t *pre_candidate; /* a TCP socket the shim may still take over */
 
 static struct shim_epoll *ep_get(int epfd)
 {
@@ -419,11 +434,102 @@ static int accel_ctl(int epfd, int op, int fd, struct shim_sock *s, struct epoll
 	}
 }
 
+static void pre_regs_clear(int fd)
+{
+	for (struct pre_reg *r = pre_regs[fd], *next; r; r = next) {
+		next = r->next;
+		free(r);
+	}
+	pre_regs[fd] = NULL;
+}
+
+void shim_epoll_candidate(int fd, int domain, int type)
+{
+	/* Not EAL's interrupt thread's own sockets: the lock must never hold up that thread. */
+	if (fd < 0 || fd >= shim_fdt_size() || !shim.enabled || tpa_engine_eal_thread())
+		return;
+	bool tcp = (domain == AF_INET || domain == AF_INET6) && (type & 0xf) == SOCK_STREAM;
+	if (!tcp && (!pre_candidate || !pre_candidate[fd]))
+		return;
+	shim_lock();
+	if (!pre_candidate) {
+		pre_candidate = calloc((size_t)shim_fdt_size(), sizeof(*pre_candidate));
+		pre_regs = calloc((size_t)shim_fdt_size(), sizeof(*pre_regs));
+		if (!pre_candidate || !pre_regs) {
+			free(pre_candidate);
+			free(pre_regs);
+			pre_candidate = NULL;
+			pre_regs = NULL;
+			shim_unlock();
+			return;
+		}
+	}
+	pre_regs_clear(fd);
+	pre_candidate[fd] = tcp;
+	shim_unlock();
+}
+
+/* A kernel epoll_ctl that succeeded on a candidate socket: its registrations as the kernel now
+ * holds them (lock held). */
+static void pre_reg_note(int epfd, int op, int fd, const struct epoll_event *event)
+{
+	struct pre_reg **pp = &pre_regs[fd];
+	while (*pp && (*pp)->epfd != epfd)
+		pp = &(*pp)->next;
+	if (op == EPOLL_CTL_DEL) {
+		if (*pp) {
+			struct pre_reg *r = *pp;
+			*pp = r->next;
+			free(r);
+		}
+		return;
+	}
+	if (!*pp) {
+		*pp = calloc(1, sizeof(**pp));
+		if (!*pp)
+			return; /* the set keeps the placeholder: as before, no worse */
+		(*pp)->epfd = epfd;
+	}
+	(*pp)->events = event->events;
+	(*pp)->data = event->data;
+}
+
+static int accel_ctl(int epfd, int op, int fd, struct shim_sock *s, struct epoll_event *event);
+
+void shim_epoll_adopted(int fd, struct shim_sock *s)
+{
+	if (!pre_candidate || fd < 0 || fd >= shim_fdt_size() || !pre_candidate[fd])
+		return;
+	pre_candidate[fd] = 0;
+	for (struct pre_reg *r = pre_regs[fd]; r; r = r->next) {
+		if (!ep_get(r->epfd) || REAL(epoll_ctl)(r->epfd, EPOLL_CTL_DEL, fd, NULL) < 0)
+			continue; /* that set is gone, or no longer holds it */
+		struct epoll_event ev = {.events = r->events, .data = r->data};
+		int e = errno;
+		if (accel_ctl(r->epfd, EPOLL_CTL_ADD, fd, s, &ev) < 0 && shim.stats)
+			fprintf(stderr,
+			        "tpa: fd %d: its epoll registration could not follow it: %s\n", fd,
+			        strerror(errno));
+		errno = e;
+	}
+	pre_regs_clear(fd);
+}
+
 int epoll_ctl(int epfd, int op, int fd, struct epoll_event *event)
 {
-	struct shim_sock *s = op == EPOLL_CTL_DEL ? shim_fdt_get(fd) : shim_fdt_get(fd);
-	if (!s)
-		return REAL(epoll_ctl)(epfd, op, fd, event);
+	struct shim_sock *s = shim_fdt_get(fd);
+	if (!s) {
+		if (!pre_candidate || fd < 0 || fd >= shim_fdt_size() || !pre_candidate[fd])
+			return REAL(epoll_ctl)(epfd, op, fd, event);
+		shim_lock();
+		int r = REAL(epoll_ctl)(epfd, op, fd, event);
+		int e = errno;
+		if (r == 0 && ep_get(epfd) && shim_fdt_get(fd) == NULL && pre_candidate[fd])
+			pre_reg_note(epfd, op, fd, event);
+		shim_unlock();
+		errno = e;
+		return r;
+	}
 	shim_lock();
 	int r = accel_ctl(epfd, op, fd, s, event);
 	int e = errno;

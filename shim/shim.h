@@ -258,6 +258,12 @@ void shim_epoll_notify(struct shim_sock *s, uint32_t edges);
 void shim_epoll_forget(struct shim_sock *s);
 /* An fd number was closed or reused: drop the epoll state kept under it (lock not held). */
 void shim_epoll_fd_gone(int fd);
+/* socket() made fd (lock not held): a TCP socket's kernel epoll registrations are kept from
+ * now on, for shim_epoll_adopted; any other resets what was kept under the number. */
+void shim_epoll_candidate(int fd, int domain, int type);
+/* The shim took fd over as s (lock held): the kernel epoll registrations made before move to
+ * s, with the same events and data. */
+void shim_epoll_adopted(int fd, struct shim_sock *s);
 
 /* SIGPIPE on EPIPE unless MSG_NOSIGNAL (as the kernel does). */
 void shim_raise_sigpipe(void);

@@ -130,6 +130,7 @@ void shim_adopt_fd(int fd, struct shim_sock *s, bool app_cloexec)
 {
 	shim_fdt_set(fd, s, app_cloexec);
 	REAL(fcntl)(fd, F_SETFD, FD_CLOEXEC);
+	shim_epoll_adopted(fd, s);
 }
 
 /* ---- creation ---- */
@@ -137,8 +138,10 @@ void shim_adopt_fd(int fd, struct shim_sock *s, bool app_cloexec)
 int socket(int domain, int type, int protocol)
 {
 	int fd = REAL(socket)(domain, type, protocol);
-	if (fd >= 0)
+	if (fd >= 0) {
 		shim_fd_appeared(fd);
+		shim_epoll_candidate(fd, domain, type);
+	}
 	return fd;
 }
 
