@@ -25,7 +25,8 @@ static void show(int ep, int timeout_ms, const char *what)
 		snprintf(bits, sizeof(bits), "%s%s%s%s%s", (ev[0].events & EPOLLIN) ? " IN" : "",
 		         (ev[0].events & EPOLLOUT) ? " OUT" : "",
 		         (ev[0].events & EPOLLRDHUP) ? " RDHUP" : "",
-		         (ev[0].events & EPOLLHUP) ? " HUP" : "", (ev[0].events & EPOLLERR) ? " ERR" : "");
+		         (ev[0].events & EPOLLHUP) ? " HUP" : "",
+		         (ev[0].events & EPOLLERR) ? " ERR" : "");
 	say("%s: %d%s", what, n, bits);
 }
 
@@ -36,7 +37,8 @@ static void subject(void)
 	ctl_sync("peer listening");
 	int c = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
 	int ep = epoll_create1(0);
-	struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.u64 = 1};
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+	                         .data.u64 = 1};
 	res("add", epoll_ctl(ep, EPOLL_CTL_ADD, c, &ev));
 	int r = connect(c, (struct sockaddr *)&sin, sizeof(sin));
 	say("connect: %d %s", r, r < 0 ? errname(errno) : "");
