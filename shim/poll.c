@@ -178,6 +178,11 @@ static void et_count_up(struct shim_sock *s)
 {
 	if (s->n_et++ || s->inherited || !shim.stack)
 		return;
+	shim_et_restart(s);
+}
+
+void shim_et_restart(struct shim_sock *s)
+{
 	struct tpa_sock_state st;
 	tpa_sock_state(shim.stack, s->sock, &st);
 	s->last_nread = (st.events & TPA_EV_IN) ? (int)st.rcv_queued : 0;

@@ -258,6 +258,9 @@ void shim_epoll_notify(struct shim_sock *s, uint32_t edges);
 void shim_epoll_forget(struct shim_sock *s);
 /* An fd number was closed or reused: drop the epoll state kept under it (lock not held). */
 void shim_epoll_fd_gone(int fd);
+/* The IN edge tracking of s's edge-triggered members starts again from what is readable now
+ * (lock held); poll.c. */
+void shim_et_restart(struct shim_sock *s);
 /* socket() made fd (lock not held): a TCP socket's kernel epoll registrations are kept from
  * now on, for shim_epoll_adopted; any other resets what was kept under the number. */
 void shim_epoll_candidate(int fd, int domain, int type);

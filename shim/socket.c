@@ -353,11 +353,8 @@ static bool listener_ready(void *arg)
  * (the stack's hook is not called for what the program takes itself). */
 static void accept_edge_resync(struct shim_sock *s)
 {
-	if (!s->n_et)
-		return;
-	struct tpa_sock_state st;
-	tpa_sock_state(shim.stack, s->sock, &st);
-	s->last_nread = (st.events & TPA_EV_IN) ? (int)st.rcv_queued : 0;
+	if (s->n_et)
+		shim_et_restart(s);
 }
 
 /* accept4 on accelerated listener s (lock held): the new fd, or -errno. */
